@@ -1,0 +1,238 @@
+//! Target configuration: command-line flags (each also an `AIS_*` environment variable)
+//! over an optional TOML or JSON file for the rest, validated once at start-up.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::disk::EngineChoice;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// The file does not parse or has unknown keys.
+    #[error("config file {0}: {1}")]
+    Parse(PathBuf, String),
+    /// A value is out of range.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `aisnode target` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// TCP port of the public API; 0 picks a free port (printed at start-up).
+    #[arg(long, env = "AIS_PORT", default_value_t = 8081)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, env = "AIS_HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// A disk's directory; repeat once per disk (env: comma-separated).
+    #[arg(
+        long = "mountpath",
+        env = "AIS_MOUNTPATHS",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
+    pub mountpaths: Vec<PathBuf>,
+    /// Node ID [default: the ID marked on the mountpaths, else a new random one].
+    #[arg(long, env = "AIS_DAEMON_ID")]
+    pub id: Option<String>,
+    /// URL clients reach this target at, e.g. http://10.0.0.5:8081 [default: http://<host>:<port>].
+    #[arg(long, env = "AIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Disk I/O engine: io_uring with fallback, io_uring only, or positional syscalls.
+    #[arg(long, env = "AIS_IO_ENGINE", value_enum, default_value = "auto")]
+    pub io_engine: EngineChoice,
+    /// TOML or JSON file with the remaining settings (see README "Configuration").
+    #[arg(long, env = "AIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Allow several mountpaths on one filesystem (testing, laptops).
+    #[arg(long, env = "AIS_ALLOW_SHARED_FS")]
+    pub allow_shared_fs: bool,
+    /// fsync each object and its directory before a PUT returns [default: off, or the file's `fsync`].
+    #[arg(long, env = "AIS_FSYNC")]
+    pub fsync: bool,
+    /// Log format.
+    #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Settings read from the config file; every one has a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileSettings {
+    /// fsync each object and its directory before a PUT returns.
+    pub fsync: bool,
+    /// Recompute an object's checksum before serving a GET; a mismatch is an error.
+    pub validate_checksum_on_get: bool,
+    /// Size of each disk read and write, bytes.
+    pub chunk_size: usize,
+    /// Largest object a PUT may store, bytes.
+    pub max_object_size: u64,
+    /// Disk operations queued or in flight per mountpath (and io_uring ring size).
+    pub disk_queue_depth: u32,
+    /// Seconds a client may take to send request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may stall before the request is dropped.
+    pub body_idle_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Largest list-objects page, entries.
+    pub max_page_size: usize,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        FileSettings {
+            fsync: false,
+            validate_checksum_on_get: false,
+            chunk_size: 1 << 20,
+            max_object_size: 5 << 40,
+            disk_queue_depth: 64,
+            header_read_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            shutdown_timeout_secs: 30,
+            max_page_size: 10_000,
+        }
+    }
+}
+
+impl FileSettings {
+    /// Reads a `.json` file as JSON and anything else as TOML.
+    pub fn load(path: &Path) -> Result<FileSettings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+        if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
+        } else {
+            toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
+        }
+    }
+}
+
+/// Everything a target runs with, after merging flags over the file.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetConfig {
+    /// Bind address.
+    pub host: IpAddr,
+    /// Public port (0 = any).
+    pub port: u16,
+    /// Configured mountpaths.
+    pub mountpaths: Vec<PathBuf>,
+    /// Requested node ID.
+    pub id: Option<String>,
+    /// Advertised URL, if given.
+    pub public_url: Option<String>,
+    /// Engine asked for.
+    pub io_engine: EngineChoice,
+    /// Whether mountpaths may share a filesystem.
+    pub allow_shared_fs: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// File settings, with flag overrides applied.
+    #[serde(flatten)]
+    pub settings: FileSettings,
+}
+
+impl TargetConfig {
+    /// Merges flags over the config file and validates the result.
+    pub fn from_args(args: TargetArgs) -> Result<TargetConfig, ConfigError> {
+        let mut settings = match &args.config {
+            Some(path) => FileSettings::load(path)?,
+            None => FileSettings::default(),
+        };
+        settings.fsync |= args.fsync;
+        let cfg = TargetConfig {
+            host: args.host,
+            port: args.port,
+            mountpaths: args.mountpaths,
+            id: args.id,
+            public_url: args.public_url,
+            io_engine: args.io_engine,
+            allow_shared_fs: args.allow_shared_fs,
+            log_format: args.log_format,
+            settings,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.settings;
+        if !(4096..=64 << 20).contains(&s.chunk_size) {
+            return Err(ConfigError::Invalid(
+                "chunk_size must be 4 KiB to 64 MiB".into(),
+            ));
+        }
+        if !(2..=4096).contains(&s.disk_queue_depth) {
+            return Err(ConfigError::Invalid(
+                "disk_queue_depth must be 2 to 4096".into(),
+            ));
+        }
+        if s.max_page_size == 0 {
+            return Err(ConfigError::Invalid(
+                "max_page_size must be at least 1".into(),
+            ));
+        }
+        if let Some(id) = &self.id {
+            if id.is_empty()
+                || id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "node ID {id:?}: use 1 to 64 of [A-Za-z0-9_-]"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Header read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.header_read_timeout_secs.max(1))
+    }
+
+    /// Body idle timeout.
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.body_idle_timeout_secs.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_settings_parse_and_reject_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("c.toml");
+        std::fs::write(&toml_path, "fsync = true\nchunk_size = 65536\n").unwrap();
+        let s = FileSettings::load(&toml_path).unwrap();
+        assert!(s.fsync);
+        assert_eq!(s.chunk_size, 65536);
+        let json_path = dir.path().join("c.json");
+        std::fs::write(&json_path, r#"{"no_such_key": 1}"#).unwrap();
+        assert!(matches!(
+            FileSettings::load(&json_path),
+            Err(ConfigError::Parse(..))
+        ));
+    }
+}

@@ -1,0 +1,11 @@
+//! Mountpaths: start-up checks, the node-ID mark, HRW placement and the on-disk layout.
+//!
+//! A mountpath is one filesystem (one disk) owned by exactly one target. Knows paths and
+//! filesystems; knows nothing of HTTP.
+
+pub mod layout;
+mod mountpath;
+mod node_id;
+
+pub use mountpath::{check_mountpaths, FsError, Mountpath, Mountpaths};
+pub use node_id::resolve_node_id;

@@ -1,0 +1,87 @@
+//! The node-ID mark: xattr `user.ais.daemon_id` on every mountpath root, as AIStore does.
+//! It keeps the ID across restarts and stops two targets from sharing a mountpath.
+
+use std::path::PathBuf;
+
+use rand::Rng;
+
+use super::FsError;
+
+const XATTR: &str = "user.ais.daemon_id";
+
+/// Decides this target's ID: the mark already on the mountpaths, else `requested`, else
+/// a new random ID; then marks every mountpath with it. Fails if the mountpaths carry
+/// different marks or a mark differs from `requested`.
+pub fn resolve_node_id(paths: &[PathBuf], requested: Option<&str>) -> Result<String, FsError> {
+    let mut found: Option<(String, &PathBuf)> = None;
+    for path in paths {
+        let mark = xattr::get(path, XATTR).map_err(|e| FsError::Xattr(path.clone(), e))?;
+        let Some(mark) = mark else { continue };
+        let mark = String::from_utf8_lossy(&mark).into_owned();
+        if let Some(want) = requested {
+            if want != mark {
+                return Err(FsError::ForeignNode {
+                    path: path.clone(),
+                    owner: mark,
+                    ours: want.to_string(),
+                });
+            }
+        }
+        match &found {
+            Some((other, other_path)) if *other != mark => {
+                return Err(FsError::MixedMarks {
+                    a: (*other_path).clone(),
+                    a_id: other.clone(),
+                    b: path.clone(),
+                    b_id: mark,
+                })
+            }
+            _ => found = Some((mark, path)),
+        }
+    }
+    let id = match (found, requested) {
+        (Some((id, _)), _) => id,
+        (None, Some(id)) => id.to_string(),
+        (None, None) => random_id(),
+    };
+    for path in paths {
+        xattr::set(path, XATTR, id.as_bytes()).map_err(|e| FsError::Xattr(path.clone(), e))?;
+    }
+    Ok(id)
+}
+
+/// Eight random letters and digits, the shape of AIStore's generated IDs.
+fn random_id() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..8)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_persists_and_foreign_marks_are_refused() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let paths = vec![a.path().to_path_buf(), b.path().to_path_buf()];
+        let id = resolve_node_id(&paths, None).unwrap();
+        assert_eq!(id.len(), 8);
+        assert_eq!(resolve_node_id(&paths, None).unwrap(), id);
+        assert_eq!(resolve_node_id(&paths, Some(&id)).unwrap(), id);
+        assert!(matches!(
+            resolve_node_id(&paths, Some("other")),
+            Err(FsError::ForeignNode { .. })
+        ));
+        let c = tempfile::tempdir().unwrap();
+        resolve_node_id(&[c.path().to_path_buf()], Some("third")).unwrap();
+        let mixed = vec![a.path().to_path_buf(), c.path().to_path_buf()];
+        assert!(matches!(
+            resolve_node_id(&mixed, None),
+            Err(FsError::MixedMarks { .. })
+        ));
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every front end: the accept loop with graceful shutdown, and
+//! the response body type. Knows hyper; knows nothing of objects.
+
+mod body;
+mod serve;
+
+pub use body::{empty, full, stream, Body};
+pub use serve::{serve, ServeConfig};

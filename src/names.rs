@@ -1,0 +1,131 @@
+//! Validation of bucket and object names, shared by every protocol front end.
+//!
+//! A name that fails here never reaches the filesystem.
+
+use thiserror::Error;
+
+/// Longest object name accepted, in bytes (as AIStore and S3).
+pub const MAX_OBJECT_NAME: usize = 1024;
+/// Longest single path component, in bytes (Linux NAME_MAX).
+pub const MAX_COMPONENT: usize = 255;
+/// Longest bucket name accepted, in bytes.
+pub const MAX_BUCKET_NAME: usize = 64;
+
+/// Why a name was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum NameError {
+    /// The bucket name is empty, too long, or has a character outside `[A-Za-z0-9._-]`.
+    #[error("invalid bucket name {0:?}: expecting 1 to 64 characters of [A-Za-z0-9._-], not \".\" or \"..\"")]
+    Bucket(String),
+    /// The object name breaks one of the rules in [`validate_object`].
+    #[error("invalid object name {name:?}: {why}")]
+    Object {
+        /// The refused name.
+        name: String,
+        /// The rule it broke.
+        why: &'static str,
+    },
+}
+
+/// Checks a bucket name.
+pub fn validate_bucket(name: &str) -> Result<(), NameError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_BUCKET_NAME
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError::Bucket(name.to_string()))
+    }
+}
+
+/// Checks an object name: relative, no `.`/`..`/empty components, no NUL, no
+/// trailing `/`, at most [`MAX_OBJECT_NAME`] bytes and [`MAX_COMPONENT`] per component.
+pub fn validate_object(name: &str) -> Result<(), NameError> {
+    let fail = |why| {
+        Err(NameError::Object {
+            name: name.chars().take(128).collect(),
+            why,
+        })
+    };
+    if name.is_empty() {
+        return fail("empty");
+    }
+    if name.len() > MAX_OBJECT_NAME {
+        return fail("longer than 1024 bytes");
+    }
+    if name.contains('\0') {
+        return fail("contains NUL");
+    }
+    if name.starts_with('/') {
+        return fail("absolute path");
+    }
+    if name.ends_with('/') {
+        return fail("ends with '/'");
+    }
+    for component in name.split('/') {
+        match component {
+            "" => return fail("empty path component ('//')"),
+            "." | ".." => return fail("'.' or '..' path component"),
+            c if c.len() > MAX_COMPONENT => return fail("path component longer than 255 bytes"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_names_pass() {
+        for n in [
+            "a",
+            "dir/x.jpg",
+            "a..b",
+            ".hidden",
+            "x/.y/z",
+            "%2e%2e",
+            "ünï/cödé",
+        ] {
+            assert_eq!(validate_object(n), Ok(()), "{n}");
+        }
+        for b in ["abc", "A-b_c.1"] {
+            assert_eq!(validate_bucket(b), Ok(()), "{b}");
+        }
+    }
+
+    #[test]
+    fn bad_object_names_fail() {
+        let long = "x".repeat(1025);
+        let long_component = format!("a/{}", "y".repeat(256));
+        for n in [
+            "",
+            "/abs",
+            "a/",
+            "..",
+            ".",
+            "a/../b",
+            "a/./b",
+            "a//b",
+            "a\0b",
+            &long,
+            &long_component,
+        ] {
+            assert!(validate_object(n).is_err(), "{n:?} accepted");
+        }
+    }
+
+    #[test]
+    fn bad_bucket_names_fail() {
+        let long = "b".repeat(65);
+        for b in ["", ".", "..", "a/b", "a b", "ä", &long] {
+            assert!(validate_bucket(b).is_err(), "{b:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `/v1/buckets[/<bucket>]`: create, destroy, HEAD, list buckets, list objects.
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::{lso, not_allowed, read_act_msg, set_header, ApiError, TargetContext};
+use crate::http::{empty, full, Body};
+
+/// `/v1/buckets`: list buckets.
+pub(super) async fn dispatch_all(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET {
+        return Err(not_allowed(req.method()));
+    }
+    let list: Vec<_> = ctx
+        .store
+        .list_buckets()
+        .into_iter()
+        .map(|(name, _)| json!({"name": name, "provider": "ais", "namespace": {"uuid": "", "name": ""}}))
+        .collect();
+    Ok(json_response(&serde_json::Value::Array(list)))
+}
+
+/// `/v1/buckets/<bucket>`.
+pub(super) async fn dispatch(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+    bucket: String,
+) -> Result<Response<Body>, ApiError> {
+    match req.method().clone() {
+        Method::POST => {
+            let msg = read_act_msg(req).await?;
+            match msg.action.as_str() {
+                "create-bck" => {
+                    ctx.store.create_bucket(&bucket).await?;
+                    Ok(Response::new(empty()))
+                }
+                other => Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}: unsupported bucket action {other:?}"
+                ))),
+            }
+        }
+        Method::DELETE => {
+            let msg = read_act_msg(req).await?;
+            match msg.action.as_str() {
+                "destroy-bck" => {
+                    ctx.store.destroy_bucket(&bucket).await?;
+                    Ok(Response::new(empty()))
+                }
+                other => Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}: expecting action \"destroy-bck\", got {other:?}"
+                ))),
+            }
+        }
+        Method::HEAD => {
+            let info = ctx.store.bucket_info(&bucket)?;
+            let props = json!({
+                "provider": "ais",
+                "checksum": {"type": "xxhash", "validate_warm_get": ctx.store.config().validate_on_get},
+                "versioning": {"enabled": true},
+                "created": info.created_ns,
+            });
+            let mut resp = Response::new(empty());
+            set_header(&mut resp, "Ais-Bucket-Props", props.to_string());
+            Ok(resp)
+        }
+        Method::GET => {
+            let accept_msgpack = req
+                .headers()
+                .get_all(http::header::ACCEPT)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|s| s.contains("application/msgpack")));
+            let msg = read_act_msg(req).await?;
+            if !msg.action.is_empty() && msg.action != "list" {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}: unsupported action {:?} on GET",
+                    msg.action
+                )));
+            }
+            let res = lso::list_objects(ctx, &bucket, msg.value, accept_msgpack).await;
+            if res.is_ok() {
+                ctx.metrics.lst_count.inc()
+            } else {
+                ctx.metrics.err_lst_count.inc()
+            }
+            res
+        }
+        other => Err(not_allowed(&other)),
+    }
+}
+
+/// A JSON response.
+pub(super) fn json_response(value: &impl serde::Serialize) -> Response<Body> {
+    let mut resp = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
+    set_header(&mut resp, "Content-Type", "application/json");
+    resp
+}

@@ -1,0 +1,99 @@
+//! `/v1/daemon`, `/v1/health` and `/metrics`.
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::buckets::json_response;
+use super::{query, set_header, ApiError, TargetContext};
+use crate::http::{empty, full, Body};
+
+/// This node in AIStore's `Snode` JSON shape.
+pub fn snode(ctx: &TargetContext) -> serde_json::Value {
+    let net = json!({
+        "node_hostname": ctx.node.hostname,
+        "daemon_port": ctx.node.port.to_string(),
+        "direct_url": ctx.node.public_url,
+    });
+    json!({
+        "daemon_id": ctx.node.id,
+        "daemon_type": "target",
+        "public_net": net,
+        "intra_control_net": net,
+        "intra_data_net": net,
+        "flags": 0,
+        "id_digest": crate::hrw::digest(ctx.node.id.as_bytes()),
+    })
+}
+
+pub(super) fn daemon(
+    ctx: &Arc<TargetContext>,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed(req.method().clone()));
+    }
+    let q = query(req);
+    let what = q.get("what").map(String::as_str).unwrap_or("");
+    match what {
+        "snode" => Ok(json_response(&snode(ctx))),
+        "mountpaths" => {
+            let mps = ctx.store.mountpaths().all();
+            let available: Vec<String> = mps.iter().map(|m| m.path.display().to_string()).collect();
+            let engines: serde_json::Map<String, serde_json::Value> = mps
+                .iter()
+                .zip(&ctx.engines)
+                .map(|(m, e)| (m.path.display().to_string(), json!(e.to_string())))
+                .collect();
+            Ok(json_response(&json!({
+                "available": available,
+                "waiting_dd": [],
+                "disabled": [],
+                "io_engines": engines,
+            })))
+        }
+        "config" => Ok(json_response(&ctx.config)),
+        other => Err(ApiError::BadRequest(format!(
+            "unsupported what={other:?}: expecting snode, mountpaths or config"
+        ))),
+    }
+}
+
+pub(super) fn health(
+    ctx: &Arc<TargetContext>,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let q = query(req);
+    let wants_ready = q.get("readiness").is_some_and(|v| v == "true");
+    let mut resp = Response::new(empty());
+    if wants_ready && !ctx.is_ready() {
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    set_header(
+        &mut resp,
+        "Ais-Node-Uptime",
+        ctx.started.elapsed().as_nanos().to_string(),
+    );
+    Ok(resp)
+}
+
+pub(super) fn metrics(
+    ctx: &Arc<TargetContext>,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed(req.method().clone()));
+    }
+    for mp in ctx.store.mountpaths().all() {
+        let label = mp.path.display().to_string();
+        ctx.metrics
+            .disk_queue_depth
+            .with_label_values(&[label.as_str()])
+            .set(mp.disk.queued() as i64);
+    }
+    let mut resp = Response::new(full(ctx.metrics.render()));
+    set_header(&mut resp, "Content-Type", "text/plain; version=0.0.4");
+    Ok(resp)
+}

@@ -1,0 +1,137 @@
+//! The one place where errors become HTTP: status codes and AIStore-shaped JSON bodies
+//! (`{"message","method","url_path","remote_addr","caller","node","status"}`); for HEAD the
+//! same JSON goes into the `Hdr-Error` header.
+
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::http::{empty, full, Body};
+use crate::store;
+
+/// A failed native-API request.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such endpoint.
+    #[error("{0}")]
+    NotFound(String),
+    /// The endpoint does not take this method.
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(Method),
+    /// A `Range` header that is malformed, multi-range, or outside the object.
+    #[error("ais://{bucket}/{object}: range {range:?} is invalid or not satisfiable for {size} bytes (one range of the form bytes=a-b, bytes=a- or bytes=-n)")]
+    Range {
+        /// Bucket.
+        bucket: String,
+        /// Object.
+        object: String,
+        /// The header as sent.
+        range: String,
+        /// Object size.
+        size: u64,
+    },
+    /// The announced body is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The node is shutting down.
+    #[error("node is shutting down")]
+    ShuttingDown,
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        use store::Error as S;
+        match self {
+            ApiError::Store(e) => match e {
+                S::BucketNotFound(_) | S::ObjectNotFound { .. } => StatusCode::NOT_FOUND,
+                S::BucketExists(_) | S::NameConflict { .. } => StatusCode::CONFLICT,
+                S::Name(_)
+                | S::ChecksumMismatch { .. }
+                | S::UnsupportedChecksum { .. }
+                | S::Body { .. } => StatusCode::BAD_REQUEST,
+                S::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                S::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
+                S::Corrupted { .. } | S::BadMeta { .. } | S::Io { .. } => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether a checksum failed (for the error counter).
+    pub fn is_checksum(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Store(store::Error::ChecksumMismatch { .. } | store::Error::Corrupted { .. })
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct ErrBody<'a> {
+    message: String,
+    method: &'a str,
+    url_path: &'a str,
+    remote_addr: &'a str,
+    caller: &'a str,
+    node: String,
+    status: u16,
+}
+
+/// Renders `err` as AIStore does; `node_id` names the node that answered.
+pub fn error_response(
+    err: &ApiError,
+    method: &Method,
+    path: &str,
+    node_id: &str,
+) -> Response<Body> {
+    let status = err.status();
+    let body = ErrBody {
+        message: err.to_string(),
+        method: method.as_str(),
+        url_path: path,
+        remote_addr: "",
+        caller: "",
+        node: format!("t[{node_id}]"),
+        status: status.as_u16(),
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mut resp = if *method == Method::HEAD {
+        let mut r = Response::new(empty());
+        if let Ok(v) = HeaderValue::from_bytes(&json) {
+            r.headers_mut().insert("Hdr-Error", v);
+        }
+        r
+    } else {
+        let mut r = Response::new(full(json));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if let ApiError::Range { size, .. } = err {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,217 @@
+//! AIStore's native REST API on the target: `/v1/objects`, `/v1/buckets`, `/v1/daemon`,
+//! `/v1/health` and `/metrics`. Parses each request into typed calls on the
+//! [`ObjectStore`](crate::store::ObjectStore); [`error`] maps failures to HTTP.
+
+mod buckets;
+mod daemon;
+pub mod error;
+mod lso;
+mod objects;
+pub mod range;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+
+use crate::config::TargetConfig;
+use crate::disk::Engine;
+use crate::http::Body;
+use crate::metrics::TargetMetrics;
+use crate::store::ObjectStore;
+pub use error::ApiError;
+
+/// Largest JSON control message accepted, bytes.
+const MAX_CONTROL_BODY: usize = 1 << 20;
+
+/// This node as the cluster sees it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Node ID.
+    pub id: String,
+    /// URL clients reach it at.
+    pub public_url: String,
+    /// Host part of `public_url`.
+    pub hostname: String,
+    /// Port part of `public_url`.
+    pub port: u16,
+}
+
+/// Everything a request handler needs.
+pub struct TargetContext {
+    /// The object store.
+    pub store: ObjectStore,
+    /// Counters.
+    pub metrics: TargetMetrics,
+    /// Who we are.
+    pub node: NodeInfo,
+    /// Effective configuration.
+    pub config: TargetConfig,
+    /// I/O engine of each mountpath, in order.
+    pub engines: Vec<Engine>,
+    /// False once shutdown starts (readiness turns 503).
+    pub ready: AtomicBool,
+    /// Start time, for uptime headers.
+    pub started: Instant,
+}
+
+/// An AIStore control message (`ActMsg`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ActMsg {
+    /// Action name, e.g. `create-bck`.
+    #[serde(default)]
+    pub action: String,
+    /// Optional name argument.
+    #[serde(default)]
+    pub name: String,
+    /// Action-specific value.
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+/// Handles one request; never fails (errors become AIStore-shaped responses).
+pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let span = tracing::debug_span!("req", %method, %path);
+    let _enter = span.enter();
+    let resp = match route(&ctx, req).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            if err.is_checksum() {
+                ctx.metrics.err_cksum_count.inc();
+            }
+            let status = err.status();
+            if status.is_server_error() {
+                tracing::warn!(%method, %path, %status, error = %err, "request failed");
+            } else {
+                tracing::debug!(%method, %path, %status, error = %err, "request refused");
+            }
+            error::error_response(&err, &method, &path, &ctx.node.id)
+        }
+    };
+    tracing::debug!(
+        status = resp.status().as_u16(),
+        latency_us = start.elapsed().as_micros() as u64,
+        "done"
+    );
+    resp
+}
+
+async fn route(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/v1/objects/") {
+        let (bucket, object) = split_object_path(rest)?;
+        check_provider(&req)?;
+        return objects::dispatch(ctx, req, bucket, object).await;
+    }
+    if path == "/v1/buckets" || path == "/v1/buckets/" {
+        check_provider(&req)?;
+        return buckets::dispatch_all(ctx, req).await;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/buckets/") {
+        let bucket = decode(rest.trim_end_matches('/'))?;
+        check_provider(&req)?;
+        return buckets::dispatch(ctx, req, bucket).await;
+    }
+    match path {
+        "/v1/daemon" => daemon::daemon(ctx, &req),
+        "/v1/health" => daemon::health(ctx, &req),
+        "/metrics" => daemon::metrics(ctx, &req),
+        _ => Err(ApiError::NotFound(format!("no such endpoint: {path}"))),
+    }
+}
+
+/// Splits `<bucket>/<object>` (still percent-encoded) and decodes each part exactly once.
+fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
+    let (bucket, object) = rest.split_once('/').ok_or_else(|| {
+        ApiError::BadRequest(format!("missing object name in /v1/objects/{rest}"))
+    })?;
+    if object.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "missing object name in /v1/objects/{rest}"
+        )));
+    }
+    Ok((decode(bucket)?, decode(object)?))
+}
+
+fn decode(raw: &str) -> Result<String, ApiError> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "name {raw:?} is not valid UTF-8 after percent-decoding"
+            ))
+        })
+}
+
+/// The query string as a map (last value wins).
+pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// Only `ais://` buckets in the global namespace live here.
+fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
+    let q = query(req);
+    match q.get("provider").map(String::as_str) {
+        None | Some("") | Some("ais") => {}
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "provider {other:?} is not supported: only ais:// buckets are served"
+            )))
+        }
+    }
+    match q.get("namespace").map(String::as_str) {
+        None | Some("") | Some("@#") => Ok(()),
+        Some(ns) => Err(ApiError::BadRequest(format!(
+            "namespace {ns:?} is not supported: only the global namespace"
+        ))),
+    }
+}
+
+/// Reads a JSON control message (empty body = default message).
+pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
+    let bytes: Bytes = Limited::new(req.into_body(), MAX_CONTROL_BODY)
+        .collect()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?
+        .to_bytes();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActMsg::default());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON control message: {e}")))
+}
+
+/// Wraps a header value, dropping values that are not valid in a header.
+fn set_header(resp: &mut Response<Body>, name: &'static str, value: impl AsRef<str>) {
+    if let Ok(v) = http::HeaderValue::from_str(value.as_ref()) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+impl TargetContext {
+    /// Whether the node accepts new work.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+fn not_allowed(method: &Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.clone())
+}

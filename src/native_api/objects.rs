@@ -1,0 +1,265 @@
+//! `/v1/objects/<bucket>/<object>`: GET, PUT, HEAD, DELETE.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::{not_allowed, range, set_header, ApiError, TargetContext};
+use crate::http::{empty, stream, Body};
+use crate::store::{ObjectInfo, PutOptions};
+
+pub(super) async fn dispatch(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+    bucket: String,
+    object: String,
+) -> Result<Response<Body>, ApiError> {
+    let start = Instant::now();
+    let m = &ctx.metrics;
+    let method = req.method().clone();
+    match method {
+        Method::GET => {
+            let res = get(ctx, req, &bucket, &object).await;
+            count(
+                res.is_ok(),
+                &m.get_count,
+                &m.err_get_count,
+                &m.get_ns_total,
+                start,
+            );
+            res
+        }
+        Method::PUT => {
+            let res = put(ctx, req, &bucket, &object).await;
+            count(
+                res.is_ok(),
+                &m.put_count,
+                &m.err_put_count,
+                &m.put_ns_total,
+                start,
+            );
+            res
+        }
+        Method::HEAD => {
+            let res = ctx
+                .store
+                .head(&bucket, &object)
+                .await
+                .map_err(ApiError::from);
+            count(
+                res.is_ok(),
+                &m.head_count,
+                &m.err_head_count,
+                &m.head_ns_total,
+                start,
+            );
+            let info = res?;
+            let mut resp = Response::new(empty());
+            object_headers(&mut resp, ctx, &bucket, &object, &info, true);
+            set_header(&mut resp, "Content-Length", info.meta.size.to_string());
+            Ok(resp)
+        }
+        Method::DELETE => {
+            let res = ctx.store.delete(&bucket, &object).await;
+            if res.is_ok() {
+                m.del_count.inc()
+            } else {
+                m.err_del_count.inc()
+            }
+            res?;
+            Ok(Response::new(empty()))
+        }
+        other => Err(not_allowed(&other)),
+    }
+}
+
+fn count(
+    ok: bool,
+    n: &prometheus::IntCounter,
+    err: &prometheus::IntCounter,
+    ns: &prometheus::IntCounter,
+    t: Instant,
+) {
+    if ok {
+        n.inc();
+        ns.inc_by(t.elapsed().as_nanos() as u64);
+    } else {
+        err.inc();
+    }
+}
+
+async fn get(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let reader = ctx.store.open_object(bucket, object).await?;
+    if ctx.store.config().validate_on_get {
+        reader.verify().await?;
+    }
+    let size = reader.info.meta.size;
+    let span = match req.headers().get(header::RANGE) {
+        None => None,
+        Some(h) => {
+            let text = h.to_str().unwrap_or("");
+            Some(range::parse(text, size).map_err(|()| ApiError::Range {
+                bucket: bucket.into(),
+                object: object.into(),
+                range: text.into(),
+                size,
+            })?)
+        }
+    };
+    let (start, len) = span.unwrap_or((0, size));
+    let info = reader.info.clone();
+    ctx.metrics.get_bytes.inc_by(len);
+    let mut resp = Response::new(stream(reader.stream(start, len)));
+    object_headers(&mut resp, ctx, bucket, object, &info, span.is_none());
+    set_header(&mut resp, "Content-Length", len.to_string());
+    set_header(&mut resp, "Content-Type", "application/octet-stream");
+    set_header(&mut resp, "Accept-Ranges", "bytes");
+    if span.is_some() {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        set_header(
+            &mut resp,
+            "Content-Range",
+            format!("bytes {start}-{}/{size}", start + len - 1),
+        );
+    }
+    Ok(resp)
+}
+
+async fn put(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let headers = req.headers();
+    let size = match headers.get(header::CONTENT_LENGTH) {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| ApiError::BadRequest("invalid Content-Length".into()))?,
+        ),
+        None => None,
+    };
+    let max = ctx.store.config().max_object_size;
+    if size.is_some_and(|n| n > max) {
+        return Err(ApiError::TooLarge(format!(
+            "ais://{bucket}/{object}: Content-Length {} exceeds the maximum object size of {max} bytes",
+            size.unwrap_or(0)
+        )));
+    }
+    let opts = PutOptions {
+        expected: client_checksum(headers),
+        custom: custom_md(headers)?,
+        size,
+    };
+    let body = body_stream(req.into_body(), ctx.config.body_idle_timeout());
+    let info = ctx.store.put(bucket, object, Box::pin(body), opts).await?;
+    ctx.metrics.put_bytes.inc_by(info.meta.size);
+    let mut resp = Response::new(empty());
+    set_header(&mut resp, "Ais-Checksum-Type", &info.meta.cksum_type);
+    set_header(&mut resp, "Ais-Checksum-Value", &info.meta.cksum_value);
+    set_header(&mut resp, "Ais-Atime", info.atime_ns.to_string());
+    set_header(&mut resp, "Ais-Version", info.meta.version.to_string());
+    Ok(resp)
+}
+
+/// The request body as a stream of chunks; a stall longer than `idle` ends it with an error.
+fn body_stream(
+    body: Incoming,
+    idle: Duration,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send {
+    futures_util::stream::unfold(Some(body), move |state| async move {
+        let mut body = state?;
+        loop {
+            match tokio::time::timeout(idle, body.frame()).await {
+                Err(_) => return Some((Err(format!("no data for {}s", idle.as_secs())), None)),
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some((Err(e.to_string()), None)),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some((Ok(data), Some(body)));
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// `Ais-Checksum-Type` + `Ais-Checksum-Value`, when both are sent and the type is not `none`.
+fn client_checksum(headers: &HeaderMap) -> Option<(String, String)> {
+    let kind = headers
+        .get("Ais-Checksum-Type")?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_ascii_lowercase();
+    let value = headers
+        .get("Ais-Checksum-Value")?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
+    (kind != "none" && !kind.is_empty() && !value.is_empty()).then_some((kind, value))
+}
+
+/// `Ais-Custom-Md: k=v[,k=v]`, possibly repeated.
+fn custom_md(headers: &HeaderMap) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut md = BTreeMap::new();
+    for value in headers.get_all("Ais-Custom-Md") {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest("Ais-Custom-Md is not ASCII".into()))?;
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                ApiError::BadRequest(format!("Ais-Custom-Md entry {pair:?} is not key=value"))
+            })?;
+            md.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    Ok(md)
+}
+
+/// The `Ais-*` headers describing an object.
+fn object_headers(
+    resp: &mut Response<Body>,
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    info: &ObjectInfo,
+    with_checksum: bool,
+) {
+    let meta = &info.meta;
+    if with_checksum {
+        set_header(resp, "Ais-Checksum-Type", &meta.cksum_type);
+        set_header(resp, "Ais-Checksum-Value", &meta.cksum_value);
+    }
+    set_header(resp, "Ais-Atime", info.atime_ns.to_string());
+    set_header(resp, "Ais-Version", meta.version.to_string());
+    set_header(resp, "Ais-Name", object);
+    set_header(resp, "Ais-Bucket-Name", bucket);
+    set_header(resp, "Ais-Bucket-Provider", "ais");
+    set_header(resp, "Ais-Present", "true");
+    set_header(resp, "Ais-Mirror-Copies", "1");
+    set_header(
+        resp,
+        "Ais-Location",
+        format!("t[{}]:{}", ctx.node.id, info.mountpath.display()),
+    );
+    let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(info.mtime_ns.max(0) as u64);
+    set_header(resp, "Last-Modified", httpdate::fmt_http_date(mtime));
+    for (k, v) in &meta.custom {
+        if let Ok(v) = http::HeaderValue::from_str(&format!("{k}={v}")) {
+            resp.headers_mut().append("Ais-Custom-Md", v);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Errors of the object store. Each says what happened in terms of buckets and objects
+//! and names them as `ais://bucket[/object]`, which AIStore clients parse.
+
+use std::io;
+
+use thiserror::Error;
+
+use crate::names::NameError;
+
+/// An object-store failure.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The bucket is not there.
+    #[error("bucket \"ais://{0}\" does not exist")]
+    BucketNotFound(String),
+    /// Creating a bucket that is already there.
+    #[error("bucket \"ais://{0}\" already exists")]
+    BucketExists(String),
+    /// The object is not there.
+    #[error("object \"ais://{bucket}/{object}\" does not exist")]
+    ObjectNotFound {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+    },
+    /// A bucket or object name was refused.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// The client's checksum does not match the data received; nothing was stored.
+    #[error("ais://{bucket}/{object}: checksum mismatch: client sent {kind} {expected}, received data has {actual}; object not stored")]
+    ChecksumMismatch {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Checksum type.
+        kind: String,
+        /// What the client sent.
+        expected: String,
+        /// What the data hashes to.
+        actual: String,
+    },
+    /// The stored data no longer matches its stored checksum.
+    #[error("ais://{bucket}/{object}: stored {kind} checksum is {expected} but the data reads {actual}: object is corrupted")]
+    Corrupted {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Checksum type.
+        kind: String,
+        /// Stored checksum.
+        expected: String,
+        /// Checksum of the data read back.
+        actual: String,
+    },
+    /// A checksum type this store does not compute.
+    #[error("ais://{bucket}/{object}: unsupported checksum type {kind:?} (supported: xxhash, md5, none)")]
+    UnsupportedChecksum {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// The type asked for.
+        kind: String,
+    },
+    /// The body is larger than the configured maximum.
+    #[error("ais://{bucket}/{object}: object larger than the maximum of {max} bytes")]
+    TooLarge {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// The name collides with a directory of other objects, or passes through an object.
+    #[error("ais://{bucket}/{object}: name conflicts with an existing object path (one name is a directory prefix of the other)")]
+    NameConflict {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+    },
+    /// The client's body broke off, stalled, or was shorter than announced.
+    #[error("ais://{bucket}/{object}: request body: {reason}; object not stored")]
+    Body {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Stored metadata is missing or does not decode.
+    #[error("ais://{bucket}/{object}: object metadata is missing or corrupted: {reason}")]
+    BadMeta {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Decoder's complaint.
+        reason: String,
+    },
+    /// The disk is full.
+    #[error("{0}: out of space")]
+    NoSpace(String),
+    /// Any other I/O failure, with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Result of store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with context; ENOSPC becomes [`Error::NoSpace`].
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        let context = context.into();
+        if source.raw_os_error() == Some(libc::ENOSPC) {
+            Error::NoSpace(context)
+        } else {
+            Error::Io { context, source }
+        }
+    }
+}

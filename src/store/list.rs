@@ -1,0 +1,262 @@
+//! List objects: a sorted, paged walk over the bucket's `%ob` tree on every mountpath.
+//!
+//! Each page walks the trees again from the continuation token (names are the token, so
+//! no server-side cursor is kept) and keeps only the smallest `page_size + 1` names in a
+//! heap: memory is bounded by the page, not the bucket. Subtrees that cannot hold a name
+//! after the token or under the prefix are skipped. Directory walks run on the blocking
+//! pool, one per mountpath, so they never stall a disk worker's data path.
+
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
+
+use super::meta::{ObjectMeta, XATTR};
+use super::{unix_ns, Error, ObjectStore, Result};
+use crate::fs::layout;
+
+/// Which properties to fill in for each entry (the name always is).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Props {
+    /// Size in bytes.
+    pub size: bool,
+    /// Checksum value.
+    pub checksum: bool,
+    /// Access time.
+    pub atime: bool,
+    /// Version.
+    pub version: bool,
+    /// Mountpath location.
+    pub location: bool,
+}
+
+/// One page request.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    /// Only names starting with this.
+    pub prefix: String,
+    /// Only names strictly after this (the previous page's last name).
+    pub after: String,
+    /// Entries per page (at least 1).
+    pub page_size: usize,
+    /// Properties wanted.
+    pub props: Props,
+}
+
+/// One listed object.
+#[derive(Debug, Clone, Default)]
+pub struct ListEntry {
+    /// Object name.
+    pub name: String,
+    /// Size, if asked for.
+    pub size: u64,
+    /// Checksum value, if asked for.
+    pub checksum: String,
+    /// Access time, unix ns, if asked for.
+    pub atime_ns: i64,
+    /// Version, if asked for.
+    pub version: String,
+    /// Mountpath, if asked for.
+    pub location: String,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Entries sorted by name.
+    pub entries: Vec<ListEntry>,
+    /// The last name of this page when more follow, else empty.
+    pub next_after: String,
+}
+
+impl ObjectStore {
+    /// Lists one page of `ais://bucket`.
+    pub async fn list(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
+        self.require_bucket(bucket)?;
+        let keep = req.page_size.max(1) + 1;
+        let mut walks = Vec::new();
+        for mp in self.mountpaths.all() {
+            let root = layout::objects_dir(&mp.path, bucket);
+            let (prefix, after) = (req.prefix.clone(), req.after.clone());
+            walks.push(tokio::task::spawn_blocking(move || {
+                smallest_names(&root, &prefix, &after, keep)
+            }));
+        }
+        let mut names: Vec<(String, usize)> = Vec::new();
+        for (i, walk) in walks.into_iter().enumerate() {
+            let found = walk
+                .await
+                .map_err(|e| Error::io(format!("list ais://{bucket}"), std::io::Error::other(e)))?
+                .map_err(|e| Error::io(format!("list ais://{bucket}"), e))?;
+            names.extend(found.into_iter().map(|n| (n, i)));
+        }
+        names.sort_unstable();
+        let more = names.len() > req.page_size.max(1);
+        names.truncate(req.page_size.max(1));
+        let next_after = if more {
+            names.last().map(|(n, _)| n.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+
+        let props = req.props;
+        let wants_stat =
+            props.size || props.checksum || props.atime || props.version || props.location;
+        let roots: Vec<PathBuf> = self
+            .mountpaths
+            .all()
+            .iter()
+            .map(|m| m.path.clone())
+            .collect();
+        let bucket_name = bucket.to_string();
+        let entries = tokio::task::spawn_blocking(move || {
+            names
+                .into_iter()
+                .map(|(name, mp)| {
+                    if wants_stat {
+                        describe(&roots[mp], &bucket_name, name, props)
+                    } else {
+                        ListEntry {
+                            name,
+                            ..Default::default()
+                        }
+                    }
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::io(format!("list ais://{bucket}"), std::io::Error::other(e)))?;
+        Ok(ListPage {
+            entries,
+            next_after,
+        })
+    }
+}
+
+/// Fills in the wanted properties of one entry; a file gone meanwhile keeps zeros.
+fn describe(mountpath: &Path, bucket: &str, name: String, props: Props) -> ListEntry {
+    let path = layout::object_path(mountpath, bucket, &name);
+    let mut e = ListEntry {
+        name,
+        ..Default::default()
+    };
+    if let Ok(stat) = std::fs::metadata(&path) {
+        e.size = stat.len();
+        e.atime_ns = unix_ns(stat.accessed());
+    }
+    if props.checksum || props.version {
+        if let Some(meta) = xattr::get(&path, XATTR)
+            .ok()
+            .flatten()
+            .and_then(|r| ObjectMeta::decode(&r).ok())
+        {
+            e.checksum = meta.cksum_value;
+            e.version = meta.version.to_string();
+        }
+    }
+    if props.location {
+        e.location = mountpath.display().to_string();
+    }
+    e
+}
+
+/// The `keep` smallest object names under `root` that start with `prefix` and sort after `after`.
+fn smallest_names(
+    root: &Path,
+    prefix: &str,
+    after: &str,
+    keep: usize,
+) -> std::io::Result<Vec<String>> {
+    let mut heap: BinaryHeap<String> = BinaryHeap::with_capacity(keep + 1);
+    let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let Ok(file_name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let name = format!("{rel}{file_name}");
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let sub = format!("{name}/");
+                let full = heap.len() == keep
+                    && heap.peek().is_some_and(|max| sub.as_str() > max.as_str());
+                if may_hold(&sub, prefix, after) && !full {
+                    stack.push((entry.path(), sub));
+                }
+            } else if kind.is_file()
+                && name.starts_with(prefix)
+                && name.as_str() > after
+                && (heap.len() < keep || heap.peek().is_some_and(|max| name < *max))
+            {
+                heap.push(name);
+                if heap.len() > keep {
+                    heap.pop();
+                }
+            }
+        }
+    }
+    Ok(heap.into_vec())
+}
+
+/// Whether a directory whose names all start with `dir` can hold a name that starts
+/// with `prefix` and sorts after `after`.
+fn may_hold(dir: &str, prefix: &str, after: &str) -> bool {
+    let prefix_ok = prefix.starts_with(dir) || dir.starts_with(prefix);
+    let n = dir.len().min(after.len());
+    let after_ok = dir.as_bytes()[..n] >= after.as_bytes()[..n];
+    prefix_ok && after_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn may_hold_prunes_correctly() {
+        assert!(may_hold("a/", "a/b", ""));
+        assert!(may_hold("a/b/", "a/", ""));
+        assert!(!may_hold("b/", "a/", ""));
+        assert!(!may_hold("a/", "", "b"));
+        assert!(may_hold("b/", "", "b"));
+        assert!(may_hold("b/", "", "b/x"));
+        assert!(may_hold("c/", "", "b/x"));
+    }
+
+    #[test]
+    fn smallest_names_pages_through_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = Vec::new();
+        for d in ["", "x/", "x/y/", "z/"] {
+            for i in 0..5 {
+                let name = format!("{d}n{i}");
+                let p = dir.path().join(&name);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, b"").unwrap();
+                all.push(name);
+            }
+        }
+        all.sort();
+        let mut after = String::new();
+        let mut seen = Vec::new();
+        loop {
+            let mut page = smallest_names(dir.path(), "", &after, 3).unwrap();
+            page.sort();
+            page.truncate(3);
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().unwrap().clone();
+            seen.extend(page);
+        }
+        assert_eq!(seen, all);
+        let mut xs = smallest_names(dir.path(), "x/y/", "", 100).unwrap();
+        xs.sort();
+        assert_eq!(xs, (0..5).map(|i| format!("x/y/n{i}")).collect::<Vec<_>>());
+    }
+}

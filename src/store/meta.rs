@@ -1,0 +1,96 @@
+//! Object metadata kept in xattr `user.ais.lom` on the object file itself, so content and
+//! metadata are published together by one rename.
+//!
+//! Encoding: `[1B format = 1][8B BE XXH64(payload, hrw::SEED)][msgpack payload]`; the
+//! digest catches a torn or foreign xattr.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hrw;
+
+/// Name of the metadata xattr.
+pub const XATTR: &str = "user.ais.lom";
+const FORMAT: u8 = 1;
+
+/// What a PUT records about an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// Checksum type (`xxhash`, `md5` or `none`).
+    pub cksum_type: String,
+    /// Lowercase hex checksum of the whole object ("" for `none`).
+    pub cksum_value: String,
+    /// Incremented by every PUT of this name; starts at 1.
+    pub version: u64,
+    /// User metadata (`Ais-Custom-Md`).
+    #[serde(default)]
+    pub custom: BTreeMap<String, String>,
+}
+
+impl ObjectMeta {
+    /// Serialises for the xattr.
+    pub fn encode(&self) -> Vec<u8> {
+        // Encoding a plain struct of strings and integers cannot fail.
+        let payload = rmp_serde::to_vec(self).unwrap_or_default();
+        let mut out = Vec::with_capacity(9 + payload.len());
+        out.push(FORMAT);
+        out.extend_from_slice(&hrw::digest(&payload).to_be_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Parses the xattr, checking format and digest.
+    pub fn decode(raw: &[u8]) -> Result<ObjectMeta, String> {
+        if raw.len() < 9 {
+            return Err(format!("{} bytes is too short", raw.len()));
+        }
+        if raw[0] != FORMAT {
+            return Err(format!("unknown metadata format {}", raw[0]));
+        }
+        let mut digest = [0u8; 8];
+        digest.copy_from_slice(&raw[1..9]);
+        let payload = &raw[9..];
+        if u64::from_be_bytes(digest) != hrw::digest(payload) {
+            return Err("metadata digest mismatch".into());
+        }
+        rmp_serde::from_slice(payload).map_err(|e| e.to_string())
+    }
+}
+
+/// An object's metadata plus what the filesystem knows of it.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    /// Stored metadata.
+    pub meta: ObjectMeta,
+    /// Last access, unix nanoseconds (file atime).
+    pub atime_ns: i64,
+    /// Last modification, unix nanoseconds (file mtime).
+    pub mtime_ns: i64,
+    /// Mountpath holding the object.
+    pub mountpath: std::path::PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_corruption() {
+        let m = ObjectMeta {
+            size: 42,
+            cksum_type: "xxhash".into(),
+            cksum_value: "0123456789abcdef".into(),
+            version: 7,
+            custom: [("k".to_string(), "v".to_string())].into(),
+        };
+        let raw = m.encode();
+        assert_eq!(ObjectMeta::decode(&raw).unwrap(), m);
+        let mut bad = raw.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(ObjectMeta::decode(&bad).is_err());
+        assert!(ObjectMeta::decode(&raw[..5]).is_err());
+    }
+}

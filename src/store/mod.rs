@@ -1,0 +1,101 @@
+//! The object store: the only storage API the protocol front ends call.
+//!
+//! Speaks buckets, objects, byte streams and [`ObjectMeta`]; never HTTP. Every object
+//! lives on the mountpath HRW picks for its name; every disk operation goes through that
+//! mountpath's worker.
+
+mod bucket;
+pub mod checksum;
+mod error;
+mod get;
+mod list;
+pub mod meta;
+mod put;
+mod work_file;
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+pub use error::{Error, Result};
+pub use get::ObjectReader;
+pub use list::{ListEntry, ListPage, ListRequest, Props};
+pub use meta::{ObjectInfo, ObjectMeta};
+pub use put::PutOptions;
+
+use crate::fs::Mountpaths;
+
+/// Store behaviour that the config controls.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// fsync each object (and its directory) before a PUT returns.
+    pub fsync: bool,
+    /// Recompute and compare the checksum before serving a GET.
+    pub validate_on_get: bool,
+    /// Size of each disk read and write, bytes.
+    pub chunk_size: usize,
+    /// Largest object a PUT may store, bytes.
+    pub max_object_size: u64,
+}
+
+/// Facts about a bucket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BucketInfo {
+    /// Creation time, unix nanoseconds.
+    pub created_ns: i64,
+}
+
+/// Objects and buckets over a target's mountpaths.
+#[derive(Debug)]
+pub struct ObjectStore {
+    mountpaths: Mountpaths,
+    cfg: StoreConfig,
+    buckets: RwLock<BTreeMap<String, BucketInfo>>,
+}
+
+impl ObjectStore {
+    /// Opens the store: removes stale work files and trash left by an earlier run and
+    /// loads the bucket list from the mountpaths.
+    pub fn open(mountpaths: Mountpaths, cfg: StoreConfig) -> Result<ObjectStore> {
+        let buckets = bucket::recover(&mountpaths)?;
+        Ok(ObjectStore {
+            mountpaths,
+            cfg,
+            buckets: RwLock::new(buckets),
+        })
+    }
+
+    /// The mountpaths this store spreads objects over.
+    pub fn mountpaths(&self) -> &Mountpaths {
+        &self.mountpaths
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    /// Fails with [`Error::BucketNotFound`] unless the bucket exists.
+    pub fn require_bucket(&self, bucket: &str) -> Result<()> {
+        crate::names::validate_bucket(bucket)?;
+        if self.read_buckets().contains_key(bucket) {
+            Ok(())
+        } else {
+            Err(Error::BucketNotFound(bucket.to_string()))
+        }
+    }
+
+    fn read_buckets(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, BucketInfo>> {
+        self.buckets.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_buckets(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, BucketInfo>> {
+        self.buckets.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Unix nanoseconds of a file time.
+pub(crate) fn unix_ns(t: std::io::Result<std::time::SystemTime>) -> i64 {
+    t.ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
+}

@@ -1,0 +1,295 @@
+//! PUT: stream a body into a work file on the HRW mountpath, checksum it, then commit
+//! (metadata xattr, optional fsync, rename into place) in one step on the disk worker.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+
+use super::checksum::{Checksummer, DEFAULT_TYPE};
+use super::meta::{ObjectInfo, ObjectMeta, XATTR};
+use super::work_file::WorkFile;
+use super::{unix_ns, Error, ObjectStore, Result};
+use crate::disk::PendingWrite;
+use crate::fs::layout;
+use crate::names::validate_object;
+
+/// What the client asked of a PUT besides the data.
+#[derive(Debug, Default, Clone)]
+pub struct PutOptions {
+    /// Checksum the client computed (type, lowercase hex value); verified before commit.
+    pub expected: Option<(String, String)>,
+    /// User metadata to store with the object.
+    pub custom: BTreeMap<String, String>,
+    /// Announced body length, if any; a shorter or longer body is an error.
+    pub size: Option<u64>,
+}
+
+/// How a body stream can fail: the client's fault (`Body`) or ours.
+pub type BodyResult = std::result::Result<Bytes, String>;
+
+impl ObjectStore {
+    /// Stores `body` as `ais://bucket/object`, replacing any previous version atomically.
+    pub async fn put<S>(
+        &self,
+        bucket: &str,
+        object: &str,
+        mut body: S,
+        opts: PutOptions,
+    ) -> Result<ObjectInfo>
+    where
+        S: Stream<Item = BodyResult> + Unpin,
+    {
+        self.require_bucket(bucket)?;
+        validate_object(object)?;
+        let err_body = |reason: String| Error::Body {
+            bucket: bucket.into(),
+            object: object.into(),
+            reason,
+        };
+        let max = self.cfg.max_object_size;
+        if opts.size.is_some_and(|n| n > max) {
+            return Err(Error::TooLarge {
+                bucket: bucket.into(),
+                object: object.into(),
+                max,
+            });
+        }
+        let mut hasher = Checksummer::new(DEFAULT_TYPE).unwrap_or(Checksummer::None);
+        let mut check = match &opts.expected {
+            Some((kind, _)) if kind == DEFAULT_TYPE => None,
+            Some((kind, _)) => {
+                Some(
+                    Checksummer::new(kind).ok_or_else(|| Error::UnsupportedChecksum {
+                        bucket: bucket.into(),
+                        object: object.into(),
+                        kind: kind.clone(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+
+        let mp = self.mountpaths.for_object(bucket, object);
+        let disk = mp.disk.clone();
+        let work_path = layout::work_path(&mp.path, bucket, object);
+        let wk = work_path.clone();
+        let file = disk
+            .call(move || create_work_file(&wk))
+            .await
+            .map_err(|e| Error::io(format!("ais://{bucket}/{object}: create work file"), e))?;
+        let file = Arc::new(file);
+        let guard = WorkFile::new(work_path, disk.clone());
+
+        // Fill one buffer while the previous one is being written.
+        let chunk = self.cfg.chunk_size;
+        let mut buf = BytesMut::with_capacity(chunk);
+        let mut spare: Option<BytesMut> = None;
+        let mut in_flight: Option<PendingWrite> = None;
+        let mut offset = 0u64;
+        let mut received = 0u64;
+        let write_err = |e| Error::io(format!("ais://{bucket}/{object}: write"), e);
+        loop {
+            let data = match body.next().await {
+                Some(Ok(data)) => data,
+                Some(Err(reason)) => return Err(err_body(reason)),
+                None => break,
+            };
+            received += data.len() as u64;
+            if received > max {
+                return Err(Error::TooLarge {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                    max,
+                });
+            }
+            hasher.update(&data);
+            if let Some(c) = check.as_mut() {
+                c.update(&data);
+            }
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let n = rest.len().min(chunk - buf.len());
+                buf.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                if buf.len() == chunk {
+                    if let Some(w) = in_flight.take() {
+                        spare = Some(w.wait().await.map_err(write_err)?);
+                    }
+                    let next = spare.take().map(|mut b| {
+                        b.clear();
+                        b
+                    });
+                    let full = std::mem::replace(
+                        &mut buf,
+                        next.unwrap_or_else(|| BytesMut::with_capacity(chunk)),
+                    );
+                    let len = full.len() as u64;
+                    in_flight = Some(
+                        disk.start_write(file.clone(), full, offset)
+                            .await
+                            .map_err(write_err)?,
+                    );
+                    offset += len;
+                }
+            }
+        }
+        if let Some(w) = in_flight.take() {
+            w.wait().await.map_err(write_err)?;
+        }
+        if !buf.is_empty() {
+            disk.write_at(file.clone(), buf, offset)
+                .await
+                .map_err(write_err)?;
+        }
+        if let Some(want) = opts.size {
+            if want != received {
+                return Err(err_body(format!(
+                    "expected {want} bytes, received {received}"
+                )));
+            }
+        }
+        mp.write_bytes.inc_by(received);
+
+        let value = hasher.finish();
+        if let Some((kind, expected)) = &opts.expected {
+            let actual = match check {
+                Some(c) => c.finish(),
+                None => value.clone(),
+            };
+            if !expected.eq_ignore_ascii_case(&actual) {
+                return Err(Error::ChecksumMismatch {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                    kind: kind.clone(),
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+
+        let meta = ObjectMeta {
+            size: received,
+            cksum_type: DEFAULT_TYPE.to_string(),
+            cksum_value: value,
+            version: 0,
+            custom: opts.custom,
+        };
+        let commit = Commit {
+            work: guard.path().to_path_buf(),
+            objects_dir: layout::objects_dir(&mp.path, bucket),
+            target: layout::object_path(&mp.path, bucket, object),
+            fsync: self.cfg.fsync,
+        };
+        let outcome = disk.call(move || commit.run(&file, meta)).await;
+        let info = match outcome {
+            Ok(Ok(info)) => info,
+            Ok(Err(CommitFail::Conflict)) => {
+                return Err(Error::NameConflict {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                })
+            }
+            Ok(Err(CommitFail::BucketGone)) => return Err(Error::BucketNotFound(bucket.into())),
+            Err(e) => return Err(Error::io(format!("ais://{bucket}/{object}: commit"), e)),
+        };
+        guard.committed();
+        Ok(ObjectInfo {
+            mountpath: mp.path.clone(),
+            ..info
+        })
+    }
+}
+
+fn create_work_file(path: &Path) -> io::Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            open()
+        }
+        r => r,
+    }
+}
+
+/// The last step of a PUT, run on the disk worker so that PUTs of one name (which HRW
+/// sends to one mountpath) are ordered: the version read and the rename cannot interleave.
+struct Commit {
+    work: PathBuf,
+    objects_dir: PathBuf,
+    target: PathBuf,
+    fsync: bool,
+}
+
+enum CommitFail {
+    Conflict,
+    BucketGone,
+}
+
+impl Commit {
+    fn run(self, file: &File, mut meta: ObjectMeta) -> io::Result<Result<ObjectInfo, CommitFail>> {
+        use xattr::FileExt as _;
+        let previous = xattr::get(&self.target, XATTR)
+            .ok()
+            .flatten()
+            .and_then(|raw| ObjectMeta::decode(&raw).ok());
+        meta.version = previous.map_or(1, |p| p.version + 1);
+        file.set_xattr(XATTR, &meta.encode())?;
+        if self.fsync {
+            file.sync_all()?;
+        }
+        if !self.objects_dir.is_dir() {
+            return Ok(Err(CommitFail::BucketGone));
+        }
+        let parent = self.target.parent().unwrap_or(&self.objects_dir);
+        if parent != self.objects_dir {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return if is_conflict(&e) {
+                    Ok(Err(CommitFail::Conflict))
+                } else {
+                    Err(e)
+                };
+            }
+        }
+        if let Err(e) = std::fs::rename(&self.work, &self.target) {
+            return if is_conflict(&e) {
+                Ok(Err(CommitFail::Conflict))
+            } else {
+                Err(e)
+            };
+        }
+        if self.fsync {
+            // The rename is durable only once its directory is.
+            File::open(parent)?.sync_all()?;
+        }
+        let stat = file.metadata()?;
+        Ok(Ok(ObjectInfo {
+            meta,
+            atime_ns: unix_ns(stat.accessed()),
+            mtime_ns: unix_ns(stat.modified()),
+            mountpath: PathBuf::new(),
+        }))
+    }
+}
+
+/// A path component is a file where a directory is needed, or the other way round.
+fn is_conflict(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::EEXIST) | Some(libc::ENOTEMPTY)
+    )
+}

@@ -1,0 +1,146 @@
+//! Wiring of a target: config → mountpaths → disk workers → store → native API → HTTP.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::config::TargetConfig;
+use crate::disk::{DiskHandle, Engine, EngineChoice, WorkerConfig};
+use crate::fs::{check_mountpaths, resolve_node_id, FsError, Mountpath, Mountpaths};
+use crate::metrics::TargetMetrics;
+use crate::native_api::{self, NodeInfo, TargetContext};
+use crate::store::{self, ObjectStore, StoreConfig};
+
+/// Why a target could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// Mountpath checks failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// The store could not open.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    /// The public URL is not `http://host:port`.
+    #[error("public URL {0:?} must look like http://HOST:PORT")]
+    PublicUrl(String),
+}
+
+/// Runs a target until `shutdown` resolves, then drains in-flight requests and removes
+/// any work file left behind.
+pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let paths = check_mountpaths(&cfg.mountpaths, cfg.allow_shared_fs)?;
+    let id = resolve_node_id(&paths, cfg.id.as_deref())?;
+    let metrics = TargetMetrics::new(&id);
+    let worker = WorkerConfig {
+        engine: cfg.io_engine,
+        queue_depth: cfg.settings.disk_queue_depth,
+    };
+    let mut mountpaths = Vec::with_capacity(paths.len());
+    let mut engines = Vec::with_capacity(paths.len());
+    for (i, path) in paths.into_iter().enumerate() {
+        let disk = DiskHandle::start(&format!("mp{i}"), worker)
+            .map_err(|e| FsError::Worker(path.clone(), e))?;
+        let label = path.display().to_string();
+        if disk.engine() == Engine::Psync && cfg.io_engine == EngineChoice::Auto {
+            tracing::warn!(mountpath = %label, "io_uring is not available here (kernel setting or seccomp profile): falling back to positional read/write");
+        }
+        tracing::info!(mountpath = %label, engine = %disk.engine(), "mountpath ready");
+        engines.push(disk.engine());
+        let read = metrics.disk_read_bytes.with_label_values(&[label.as_str()]);
+        let write = metrics
+            .disk_write_bytes
+            .with_label_values(&[label.as_str()]);
+        mountpaths.push(Mountpath::new(path, disk, read, write));
+    }
+    let store_cfg = StoreConfig {
+        fsync: cfg.settings.fsync,
+        validate_on_get: cfg.settings.validate_checksum_on_get,
+        chunk_size: cfg.settings.chunk_size,
+        max_object_size: cfg.settings.max_object_size,
+    };
+    let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)?;
+
+    let bind = SocketAddr::new(cfg.host, cfg.port);
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| StartError::Bind(bind, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(bind, e))?;
+    let node = node_info(&id, cfg.public_url.as_deref(), local)?;
+    tracing::info!(id = %id, url = %node.public_url, listen = %local, "target started");
+    // One machine-readable line for scripts and tests that start us with --port 0.
+    println!("aisnode target {} listening on {}", id, node.public_url);
+
+    let serve_cfg = crate::http::ServeConfig {
+        header_read_timeout: cfg.header_read_timeout(),
+        drain_timeout: Duration::from_secs(cfg.settings.shutdown_timeout_secs),
+    };
+    let ctx = Arc::new(TargetContext {
+        store,
+        metrics,
+        node,
+        config: cfg,
+        engines,
+        ready: AtomicBool::new(true),
+        started: Instant::now(),
+    });
+    let handler_ctx = ctx.clone();
+    let stop_ctx = ctx.clone();
+    let stopping = async move {
+        shutdown.await;
+        stop_ctx.ready.store(false, Ordering::Release);
+        tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
+    };
+    crate::http::serve(
+        listener,
+        move |req| native_api::handle(handler_ctx.clone(), req),
+        serve_cfg,
+        stopping,
+    )
+    .await;
+    let removed = ctx.store.sweep_work_files();
+    tracing::info!(removed_work_files = removed, "target stopped");
+    Ok(())
+}
+
+/// Works out the URL to advertise: the one given, else the bound address (loopback when
+/// bound to all interfaces).
+fn node_info(
+    id: &str,
+    public_url: Option<&str>,
+    local: SocketAddr,
+) -> Result<NodeInfo, StartError> {
+    let url = match public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let ip = if local.ip().is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                local.ip()
+            };
+            format!("http://{}", SocketAddr::new(ip, local.port()))
+        }
+    };
+    let authority = url
+        .strip_prefix("http://")
+        .ok_or_else(|| StartError::PublicUrl(url.clone()))?;
+    let (host, port) = authority
+        .rsplit_once(':')
+        .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
+        .ok_or_else(|| StartError::PublicUrl(url.clone()))?;
+    Ok(NodeInfo {
+        id: id.to_string(),
+        public_url: url,
+        hostname: host,
+        port,
+    })
+}
