@@ -56,6 +56,39 @@ mod tests {
         assert_eq!(uname("abc", "dir/x.jpg"), "ais/@#/abc/dir/x.jpg");
     }
 
+    // Vectors computed independently with the AIStore Python SDK 2.0.0
+    // (`aistore.sdk.utils.get_digest` and `xoshiro256_hash`), not with this code.
+    #[test]
+    fn matches_python_sdk_vectors() {
+        assert_eq!(digest(b"ais/@#/abc/dir/x.jpg"), 0x6f90_dce9_b262_1b3d);
+        assert_eq!(mix(0), 0x1a70_a846_bd9c_c2a9);
+        assert_eq!(mix(0x0123_4567_89ab_cdef), 0x8206_5669_c6ab_7f2d);
+        let mps: Vec<u64> = ["/ais/mp1", "/ais/mp2", "/ais/mp3", "/ais/mp4"]
+            .iter()
+            .map(|p| digest(p.as_bytes()))
+            .collect();
+        let long = "z".repeat(200);
+        for (name, want) in [
+            ("a", 1),
+            ("dir/x.jpg", 3),
+            ("obj-000001", 2),
+            ("images/dog.jpeg", 0),
+            ("ünïcode/名前", 3),
+            (long.as_str(), 0),
+        ] {
+            let h = digest(uname("bench", name).as_bytes());
+            assert_eq!(select(h, mps.iter().copied()), Some(want), "mountpath for {name}");
+        }
+        let targets: Vec<u64> = ["t1abcd", "XyZ12345", "target-2"]
+            .iter()
+            .map(|t| digest(t.as_bytes()))
+            .collect();
+        for (name, want) in [("a", 0), ("dir/x.jpg", 1), ("obj-000001", 0)] {
+            let h = digest(uname("bench", name).as_bytes());
+            assert_eq!(select(h, targets.iter().copied()), Some(want), "target for {name}");
+        }
+    }
+
     #[test]
     fn select_is_none_without_candidates() {
         assert_eq!(select(1, []), None);
