@@ -77,7 +77,11 @@ mod tests {
             (long.as_str(), 0),
         ] {
             let h = digest(uname("bench", name).as_bytes());
-            assert_eq!(select(h, mps.iter().copied()), Some(want), "mountpath for {name}");
+            assert_eq!(
+                select(h, mps.iter().copied()),
+                Some(want),
+                "mountpath for {name}"
+            );
         }
         let targets: Vec<u64> = ["t1abcd", "XyZ12345", "target-2"]
             .iter()
@@ -85,7 +89,11 @@ mod tests {
             .collect();
         for (name, want) in [("a", 0), ("dir/x.jpg", 1), ("obj-000001", 0)] {
             let h = digest(uname("bench", name).as_bytes());
-            assert_eq!(select(h, targets.iter().copied()), Some(want), "target for {name}");
+            assert_eq!(
+                select(h, targets.iter().copied()),
+                Some(want),
+                "target for {name}"
+            );
         }
     }
 

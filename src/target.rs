@@ -24,7 +24,7 @@ pub enum StartError {
     Fs(#[from] FsError),
     /// The store could not open.
     #[error(transparent)]
-    Store(#[from] store::Error),
+    Store(Box<store::Error>),
     /// The listening socket could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
@@ -66,7 +66,8 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         chunk_size: cfg.settings.chunk_size,
         max_object_size: cfg.settings.max_object_size,
     };
-    let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)?;
+    let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)
+        .map_err(|e| StartError::Store(Box::new(e)))?;
 
     let bind = SocketAddr::new(cfg.host, cfg.port);
     let listener = TcpListener::bind(bind)

@@ -18,34 +18,59 @@ fn buckets(engine: &str) {
     let (code, _) = t.status(ureq::head(&t.u("/v1/buckets/b1")), None);
     assert_eq!(code, 404);
     t.create_bucket("b1");
-    let (code, body) = t.status(ureq::post(&t.u("/v1/buckets/b1")), Some(br#"{"action":"create-bck"}"#));
+    let (code, body) = t.status(
+        ureq::post(&t.u("/v1/buckets/b1")),
+        Some(br#"{"action":"create-bck"}"#),
+    );
     assert_eq!(code, 409);
     assert!(body.contains("ais://b1"), "{body}");
     let head = ureq::head(&t.u("/v1/buckets/b1")).call().unwrap();
-    let props: serde_json::Value = serde_json::from_str(head.header("Ais-Bucket-Props").unwrap()).unwrap();
+    let props: serde_json::Value =
+        serde_json::from_str(head.header("Ais-Bucket-Props").unwrap()).unwrap();
     assert_eq!(props["provider"], "ais");
     t.create_bucket("b2");
-    let list: serde_json::Value = ureq::get(&t.u("/v1/buckets")).call().unwrap().into_json().unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let list: serde_json::Value = ureq::get(&t.u("/v1/buckets"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["b1", "b2"]);
     t.put("b1", "x", b"hello");
-    let (code, _) = t.status(ureq::delete(&t.u("/v1/buckets/b1")), Some(br#"{"action":"destroy-bck"}"#));
+    let (code, _) = t.status(
+        ureq::delete(&t.u("/v1/buckets/b1")),
+        Some(br#"{"action":"destroy-bck"}"#),
+    );
     assert_eq!(code, 200);
     let (code, body) = t.status(ureq::get(&t.u("/v1/objects/b1/x")), None);
     assert_eq!(code, 404);
     assert!(body.contains("ais://b1"), "{body}");
-    let (code, _) = t.status(ureq::delete(&t.u("/v1/buckets/b1")), Some(br#"{"action":"destroy-bck"}"#));
+    let (code, _) = t.status(
+        ureq::delete(&t.u("/v1/buckets/b1")),
+        Some(br#"{"action":"destroy-bck"}"#),
+    );
     assert_eq!(code, 404);
     // Destroyed data is gone from disk, not just hidden.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(t.object_files().iter().all(|p| !p.to_string_lossy().contains("/b1/")));
+    assert!(t
+        .object_files()
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("/b1/")));
 }
 both_engines!(buckets);
 
 fn put_get_head_delete(engine: &str) {
     let (_d, t) = target(engine);
     t.create_bucket("b");
-    for (i, size) in [0usize, 1, 4095, 1 << 20, (3 << 20) + 17].into_iter().enumerate() {
+    for (i, size) in [0usize, 1, 4095, 1 << 20, (3 << 20) + 17]
+        .into_iter()
+        .enumerate()
+    {
         let body = data(size, i as u64);
         let name = format!("dir/sub/obj-{size}");
         let resp = t.put("b", &name, &body);
@@ -53,24 +78,44 @@ fn put_get_head_delete(engine: &str) {
         let want = format!("{:016x}", xxhash_rust::xxh64::xxh64(&body, 0));
         assert_eq!(resp.header("Ais-Checksum-Value"), Some(want.as_str()));
         assert_eq!(resp.header("Ais-Version"), Some("1"));
-        let get = ureq::get(&t.u(&format!("/v1/objects/b/{name}"))).call().unwrap();
-        assert_eq!(get.header("Content-Length"), Some(size.to_string().as_str()));
+        let get = ureq::get(&t.u(&format!("/v1/objects/b/{name}")))
+            .call()
+            .unwrap();
+        assert_eq!(
+            get.header("Content-Length"),
+            Some(size.to_string().as_str())
+        );
         assert_eq!(get.header("Ais-Checksum-Value"), Some(want.as_str()));
         assert!(get.header("Ais-Atime").unwrap().parse::<i64>().unwrap() > 0);
         let mut got = Vec::new();
         get.into_reader().read_to_end(&mut got).unwrap();
         assert!(got == body, "content of {name}");
-        let head = ureq::head(&t.u(&format!("/v1/objects/b/{name}"))).call().unwrap();
-        assert_eq!(head.header("Content-Length"), Some(size.to_string().as_str()));
+        let head = ureq::head(&t.u(&format!("/v1/objects/b/{name}")))
+            .call()
+            .unwrap();
+        assert_eq!(
+            head.header("Content-Length"),
+            Some(size.to_string().as_str())
+        );
         assert_eq!(head.header("Ais-Present"), Some("true"));
-        assert!(head.header("Ais-Location").unwrap().starts_with(&format!("t[{}]:", t.id)));
+        assert!(head
+            .header("Ais-Location")
+            .unwrap()
+            .starts_with(&format!("t[{}]:", t.id)));
     }
     // Version grows with every PUT; custom metadata is kept.
     t.put("b", "v", b"1");
-    let r = ureq::put(&t.u("/v1/objects/b/v")).set("Ais-Custom-Md", "color=blue, shape=round").send_bytes(b"22").unwrap();
+    let r = ureq::put(&t.u("/v1/objects/b/v"))
+        .set("Ais-Custom-Md", "color=blue, shape=round")
+        .send_bytes(b"22")
+        .unwrap();
     assert_eq!(r.header("Ais-Version"), Some("2"));
     let head = ureq::head(&t.u("/v1/objects/b/v")).call().unwrap();
-    let md: Vec<String> = head.all("Ais-Custom-Md").iter().map(|s| s.to_string()).collect();
+    let md: Vec<String> = head
+        .all("Ais-Custom-Md")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(md, ["color=blue", "shape=round"]);
     assert_eq!(t.get("b", "v"), b"22");
     // DELETE, then 404 everywhere.
@@ -82,7 +127,9 @@ fn put_get_head_delete(engine: &str) {
     assert_eq!(code, 404);
     let err = ureq::head(&t.u("/v1/objects/b/v")).call().unwrap_err();
     match err {
-        ureq::Error::Status(404, r) => assert!(r.header("Hdr-Error").unwrap().contains("ais://b/v")),
+        ureq::Error::Status(404, r) => {
+            assert!(r.header("Hdr-Error").unwrap().contains("ais://b/v"))
+        }
         other => panic!("{other}"),
     }
     let (code, body) = t.status(ureq::get(&t.u("/v1/objects/nobucket/x")), None);
@@ -93,7 +140,11 @@ fn put_get_head_delete(engine: &str) {
         t.put("b", &format!("spread-{i}"), b"x");
     }
     for mp in &t.mountpaths {
-        assert!(t.object_files().iter().any(|p| p.starts_with(mp)), "nothing on {}", mp.display());
+        assert!(
+            t.object_files().iter().any(|p| p.starts_with(mp)),
+            "nothing on {}",
+            mp.display()
+        );
     }
 }
 both_engines!(put_get_head_delete);
@@ -103,8 +154,16 @@ fn ranges(engine: &str) {
     t.create_bucket("b");
     let body = data(1000, 7);
     t.put("b", "r", &body);
-    for (range, from, to) in [("bytes=10-19", 10, 20), ("bytes=990-", 990, 1000), ("bytes=-5", 995, 1000), ("bytes=900-5000", 900, 1000)] {
-        let r = ureq::get(&t.u("/v1/objects/b/r")).set("Range", range).call().unwrap();
+    for (range, from, to) in [
+        ("bytes=10-19", 10, 20),
+        ("bytes=990-", 990, 1000),
+        ("bytes=-5", 995, 1000),
+        ("bytes=900-5000", 900, 1000),
+    ] {
+        let r = ureq::get(&t.u("/v1/objects/b/r"))
+            .set("Range", range)
+            .call()
+            .unwrap();
         assert_eq!(r.status(), 206, "{range}");
         let cr = format!("bytes {}-{}/1000", from, to - 1);
         assert_eq!(r.header("Content-Range"), Some(cr.as_str()));
@@ -112,10 +171,22 @@ fn ranges(engine: &str) {
         r.into_reader().read_to_end(&mut got).unwrap();
         assert!(got == body[from..to], "{range}");
     }
-    for bad in ["bytes=1000-", "bytes=5-1", "bytes=0-1,5-6", "bytes=-0", "lines=1-2", "bytes=x-"] {
-        let err = ureq::get(&t.u("/v1/objects/b/r")).set("Range", bad).call().unwrap_err();
+    for bad in [
+        "bytes=1000-",
+        "bytes=5-1",
+        "bytes=0-1,5-6",
+        "bytes=-0",
+        "lines=1-2",
+        "bytes=x-",
+    ] {
+        let err = ureq::get(&t.u("/v1/objects/b/r"))
+            .set("Range", bad)
+            .call()
+            .unwrap_err();
         match err {
-            ureq::Error::Status(416, r) => assert_eq!(r.header("Content-Range"), Some("bytes */1000"), "{bad}"),
+            ureq::Error::Status(416, r) => {
+                assert_eq!(r.header("Content-Range"), Some("bytes */1000"), "{bad}")
+            }
             other => panic!("{bad}: {other}"),
         }
     }
@@ -151,7 +222,9 @@ fn client_checksum(engine: &str) {
     assert!(msg.contains("checksum mismatch"), "{msg}");
     assert_eq!(t.status(ureq::get(&t.u("/v1/objects/b/bad")), None).0, 404);
     assert!(t.work_files().is_empty());
-    let req = ureq::put(&t.u("/v1/objects/b/bad")).set("Ais-Checksum-Type", "sha7").set("Ais-Checksum-Value", "00");
+    let req = ureq::put(&t.u("/v1/objects/b/bad"))
+        .set("Ais-Checksum-Type", "sha7")
+        .set("Ais-Checksum-Value", "00");
     assert_eq!(t.status(req, Some(&body)).0, 400);
 }
 both_engines!(client_checksum);
@@ -168,7 +241,11 @@ fn list_objects_json_paging(engine: &str) {
     let (mut uuid, mut token) = (String::new(), String::new());
     loop {
         let msg = serde_json::json!({"action":"list","value":{"prefix":"p/","pagesize":4,"uuid":uuid,"continuation_token":token,"props":"name,size,version","flags":"0"}});
-        let page: serde_json::Value = ureq::get(&t.u("/v1/buckets/b")).send_json(msg).unwrap().into_json().unwrap();
+        let page: serde_json::Value = ureq::get(&t.u("/v1/buckets/b"))
+            .send_json(msg)
+            .unwrap()
+            .into_json()
+            .unwrap();
         let entries = page["entries"].as_array().unwrap();
         assert!(entries.len() <= 4);
         for e in entries {
@@ -202,27 +279,54 @@ both_engines!(list_objects_json_paging);
 
 fn daemon_health_metrics(engine: &str) {
     let (_d, t) = target(engine);
-    let mps: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=mountpaths")).call().unwrap().into_json().unwrap();
+    let mps: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=mountpaths"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(mps["available"].as_array().unwrap().len(), 4);
-    let want = if engine == "uring" { "io_uring" } else { "psync" };
+    let want = if engine == "uring" {
+        "io_uring"
+    } else {
+        "psync"
+    };
     for (_, e) in mps["io_engines"].as_object().unwrap() {
         assert_eq!(e, want);
     }
-    let snode: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=snode")).call().unwrap().into_json().unwrap();
+    let snode: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=snode"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(snode["daemon_id"], t.id.as_str());
     assert_eq!(snode["daemon_type"], "target");
     assert_eq!(snode["public_net"]["direct_url"], t.url.as_str());
-    let cfg: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=config")).call().unwrap().into_json().unwrap();
+    let cfg: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=config"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(cfg["chunk_size"], 1 << 20);
-    assert_eq!(t.status(ureq::get(&t.u("/v1/daemon?what=bogus")), None).0, 400);
+    assert_eq!(
+        t.status(ureq::get(&t.u("/v1/daemon?what=bogus")), None).0,
+        400
+    );
     assert_eq!(t.status(ureq::get(&t.u("/v1/health")), None).0, 200);
-    assert_eq!(t.status(ureq::get(&t.u("/v1/health?readiness=true")), None).0, 200);
+    assert_eq!(
+        t.status(ureq::get(&t.u("/v1/health?readiness=true")), None)
+            .0,
+        200
+    );
     t.create_bucket("b");
     t.put("b", "m", &[1u8; 1000]);
     t.get("b", "m");
     t.get("b", "m");
     let _ = t.status(ureq::get(&t.u("/v1/objects/b/missing")), None);
-    let text = ureq::get(&t.u("/metrics")).call().unwrap().into_string().unwrap();
+    let text = ureq::get(&t.u("/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
     let value = |name: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with(name) && !l.starts_with('#'))
@@ -274,21 +378,53 @@ fn bad_input(engine: &str) {
     assert_eq!(t.get("b", "%252e%252e"), b"lit");
     // Nothing escaped the bucket directory.
     for f in t.object_files() {
-        assert!(f.to_string_lossy().contains("/@ais/b/%ob/"), "{}", f.display());
+        assert!(
+            f.to_string_lossy().contains("/@ais/b/%ob/"),
+            "{}",
+            f.display()
+        );
     }
     // Malformed JSON, unknown actions, wrong provider.
     let (code, body) = t.status(ureq::post(&t.u("/v1/buckets/c")), Some(b"{not json"));
     assert_eq!(code, 400, "{body}");
-    assert_eq!(t.status(ureq::post(&t.u("/v1/buckets/c")), Some(br#"{"action":"frobnicate"}"#)).0, 400);
-    assert_eq!(t.status(ureq::get(&t.u("/v1/buckets/b")), Some(br#"{"action":"list","value":{"pagesize":"x"}}"#)).0, 400);
-    assert_eq!(t.status(ureq::get(&t.u("/v1/objects/b/x?provider=aws")), None).0, 400);
-    assert_eq!(t.status(ureq::post(&t.u("/v1/buckets/a%20b")), Some(br#"{"action":"create-bck"}"#)).0, 400);
+    assert_eq!(
+        t.status(
+            ureq::post(&t.u("/v1/buckets/c")),
+            Some(br#"{"action":"frobnicate"}"#)
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        t.status(
+            ureq::get(&t.u("/v1/buckets/b")),
+            Some(br#"{"action":"list","value":{"pagesize":"x"}}"#)
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        t.status(ureq::get(&t.u("/v1/objects/b/x?provider=aws")), None)
+            .0,
+        400
+    );
+    assert_eq!(
+        t.status(
+            ureq::post(&t.u("/v1/buckets/a%20b")),
+            Some(br#"{"action":"create-bck"}"#)
+        )
+        .0,
+        400
+    );
     assert_eq!(t.status(ureq::get(&t.u("/v1/nothing")), None).0, 404);
     // Object where a directory of objects stands, and the other way round: a conflict
     // only when HRW puts both names on one mountpath; never a loss either way.
     t.put("b", "d/e", b"1");
     for (name, body) in [("d", b"2"), ("d/e/f", b"3")] {
-        let (code, _) = t.status(ureq::put(&t.u(&format!("/v1/objects/b/{name}"))), Some(body));
+        let (code, _) = t.status(
+            ureq::put(&t.u(&format!("/v1/objects/b/{name}"))),
+            Some(body),
+        );
         assert!(code == 409 || code == 200, "{name}: {code}");
         if code == 200 {
             assert_eq!(t.get("b", name), body);
@@ -306,9 +442,13 @@ fn size_limit(engine: &str) {
     std::fs::write(&cfg, "max_object_size = 1000\n").unwrap();
     let t = start(engine, &mps, &["--config", cfg.to_str().unwrap()]);
     t.create_bucket("b");
-    assert_eq!(t.status(ureq::put(&t.u("/v1/objects/b/big")), Some(&[0u8; 1001])).0, 413);
+    assert_eq!(
+        t.status(ureq::put(&t.u("/v1/objects/b/big")), Some(&[0u8; 1001]))
+            .0,
+        413
+    );
     // Chunked body with no length announced.
-    let mut req = format!("PUT /v1/objects/b/chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+    let mut req = b"PUT /v1/objects/b/chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..3 {
         req.extend_from_slice(b"200\r\n");
         req.extend_from_slice(&[b'z'; 512]);
@@ -317,8 +457,15 @@ fn size_limit(engine: &str) {
     req.extend_from_slice(b"0\r\n\r\n");
     let (code, _, _) = common::raw(&t.addr, &req);
     assert_eq!(code, 413);
-    assert_eq!(t.status(ureq::put(&t.u("/v1/objects/b/ok")), Some(&[0u8; 1000])).0, 200);
-    assert_eq!(t.status(ureq::get(&t.u("/v1/objects/b/chunked")), None).0, 404);
+    assert_eq!(
+        t.status(ureq::put(&t.u("/v1/objects/b/ok")), Some(&[0u8; 1000]))
+            .0,
+        200
+    );
+    assert_eq!(
+        t.status(ureq::get(&t.u("/v1/objects/b/chunked")), None).0,
+        404
+    );
     assert!(t.work_files().is_empty());
 }
 both_engines!(size_limit);

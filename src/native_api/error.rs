@@ -12,9 +12,9 @@ use crate::store;
 /// A failed native-API request.
 #[derive(Debug, Error)]
 pub enum ApiError {
-    /// The store refused or failed.
+    /// The store refused or failed (boxed: store errors carry names and checksums).
     #[error(transparent)]
-    Store(#[from] store::Error),
+    Store(Box<store::Error>),
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -44,12 +44,18 @@ pub enum ApiError {
     ShuttingDown,
 }
 
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> Self {
+        ApiError::Store(Box::new(e))
+    }
+}
+
 impl ApiError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         use store::Error as S;
         match self {
-            ApiError::Store(e) => match e {
+            ApiError::Store(e) => match e.as_ref() {
                 S::BucketNotFound(_) | S::ObjectNotFound { .. } => StatusCode::NOT_FOUND,
                 S::BucketExists(_) | S::NameConflict { .. } => StatusCode::CONFLICT,
                 S::Name(_)
@@ -73,10 +79,13 @@ impl ApiError {
 
     /// Whether a checksum failed (for the error counter).
     pub fn is_checksum(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Store(store::Error::ChecksumMismatch { .. } | store::Error::Corrupted { .. })
-        )
+        match self {
+            ApiError::Store(e) => matches!(
+                e.as_ref(),
+                store::Error::ChecksumMismatch { .. } | store::Error::Corrupted { .. }
+            ),
+            _ => false,
+        }
     }
 }
 

@@ -107,7 +107,7 @@ async fn get(
         None => None,
         Some(h) => {
             let text = h.to_str().unwrap_or("");
-            Some(range::parse(text, size).map_err(|()| ApiError::Range {
+            Some(range::parse(text, size).map_err(|_| ApiError::Range {
                 bucket: bucket.into(),
                 object: object.into(),
                 range: text.into(),

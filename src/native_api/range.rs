@@ -3,25 +3,28 @@
 /// The byte span to send: `(start, length)`.
 pub type Span = (u64, u64);
 
-/// Parses `header` against an object of `size` bytes. `Ok(None)` means the whole object;
-/// `Err(())` means malformed, multi-range or unsatisfiable (416).
-pub fn parse(header: &str, size: u64) -> Result<Span, ()> {
-    let spec = header.trim().strip_prefix("bytes=").ok_or(())?.trim();
+/// A `Range` header that is malformed, multi-range or unsatisfiable (416).
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRange;
+
+/// Parses `header` against an object of `size` bytes.
+pub fn parse(header: &str, size: u64) -> Result<Span, BadRange> {
+    let spec = header.trim().strip_prefix("bytes=").ok_or(BadRange)?.trim();
     if spec.contains(',') {
-        return Err(());
+        return Err(BadRange);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
-    let num = |s: &str| -> Result<u64, ()> {
+    let (a, b) = spec.split_once('-').ok_or(BadRange)?;
+    let num = |s: &str| -> Result<u64, BadRange> {
         if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(());
+            return Err(BadRange);
         }
-        s.parse().map_err(|_| ())
+        s.parse().map_err(|_| BadRange)
     };
     match (a.trim(), b.trim()) {
         ("", suffix) => {
             let n = num(suffix)?;
             if n == 0 || size == 0 {
-                return Err(());
+                return Err(BadRange);
             }
             let n = n.min(size);
             Ok((size - n, n))
@@ -29,14 +32,14 @@ pub fn parse(header: &str, size: u64) -> Result<Span, ()> {
         (first, "") => {
             let start = num(first)?;
             if start >= size {
-                return Err(());
+                return Err(BadRange);
             }
             Ok((start, size - start))
         }
         (first, last) => {
             let (start, end) = (num(first)?, num(last)?);
             if start > end || start >= size {
-                return Err(());
+                return Err(BadRange);
             }
             let end = end.min(size - 1);
             Ok((start, end - start + 1))
@@ -46,7 +49,7 @@ pub fn parse(header: &str, size: u64) -> Result<Span, ()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, BadRange};
 
     #[test]
     fn three_forms() {
@@ -70,9 +73,9 @@ mod tests {
             "bytes=1",
             "bytes=+1-2",
         ] {
-            assert_eq!(parse(h, 100), Err(()), "{h}");
+            assert_eq!(parse(h, 100), Err(BadRange), "{h}");
         }
-        assert_eq!(parse("bytes=0-0", 0), Err(()));
-        assert_eq!(parse("bytes=-1", 0), Err(()));
+        assert_eq!(parse("bytes=0-0", 0), Err(BadRange));
+        assert_eq!(parse("bytes=-1", 0), Err(BadRange));
     }
 }

@@ -59,15 +59,28 @@ pub fn start(engine: &str, mps: &[PathBuf], extra: &[&str]) -> Target {
 
 /// Starts a target, or returns its log if it exits or stays silent.
 pub fn try_start(engine: &str, mps: &[PathBuf], extra: &[&str]) -> Result<Target, String> {
-    let log = mps[0].parent().unwrap().join(format!("target-{}.log", rand_suffix()));
+    let log = mps[0]
+        .parent()
+        .unwrap()
+        .join(format!("target-{}.log", rand_suffix()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisnode"));
-    cmd.args(["target", "--port", "0", "--host", "127.0.0.1", "--allow-shared-fs", "--io-engine", engine]);
+    cmd.args([
+        "target",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--allow-shared-fs",
+        "--io-engine",
+        engine,
+    ]);
     for mp in mps {
         cmd.arg("--mountpath").arg(mp);
     }
     cmd.args(extra);
     cmd.env_remove("AIS_DAEMON_ID").env("AIS_LOG", "info");
-    cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
+    cmd.stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
     let mut child = cmd.spawn().expect("spawn aisnode");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -101,7 +114,10 @@ pub fn try_start(engine: &str, mps: &[PathBuf], extra: &[&str]) -> Result<Target
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 impl Target {
@@ -128,7 +144,9 @@ impl Target {
 
     /// PUTs `data` as `b/o`.
     pub fn put(&self, b: &str, o: &str, data: &[u8]) -> ureq::Response {
-        ureq::put(&self.u(&format!("/v1/objects/{b}/{o}"))).send_bytes(data).unwrap()
+        ureq::put(&self.u(&format!("/v1/objects/{b}/{o}")))
+            .send_bytes(data)
+            .unwrap()
     }
 
     /// GETs `b/o` (panics unless 200).
@@ -191,7 +209,9 @@ impl Drop for Target {
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -210,14 +230,27 @@ pub fn raw(addr: &str, request: &[u8]) -> (u16, String, Vec<u8>) {
     s.write_all(request).unwrap();
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map_or(out.len(), |i| i + 4);
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |i| i + 4);
     let head = String::from_utf8_lossy(&out[..split]).to_lowercase();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head, out[split..].to_vec())
 }
 
 /// A raw request with `Connection: close`.
-pub fn raw_req(addr: &str, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+pub fn raw_req(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
         body.len()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy, Rust unit and integration tests (real
+# aisnode processes on loopback), then the AIStore Python SDK tests against real processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+echo "== Python venv (.venv) with the AIStore SDK"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "== cargo test"
+cargo build --quiet --bins
+cargo test --quiet --all-targets
+
+echo "== Python SDK tests"
+AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider tests/python
