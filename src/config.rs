@@ -72,6 +72,9 @@ pub struct TargetArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Primary proxy to register with, e.g. http://10.0.0.1:8080 [default: run standalone].
+    #[arg(long, env = "AIS_PRIMARY_EP", value_name = "URL")]
+    pub proxy: Option<String>,
 }
 
 /// Settings read from the config file; every one has a default.
@@ -96,6 +99,8 @@ pub struct FileSettings {
     pub shutdown_timeout_secs: u64,
     /// Largest list-objects page, entries.
     pub max_page_size: usize,
+    /// How often a registered target sends a keepalive to the proxy (milliseconds).
+    pub keepalive_interval_ms: u64,
 }
 
 impl Default for FileSettings {
@@ -110,6 +115,7 @@ impl Default for FileSettings {
             body_idle_timeout_secs: 60,
             shutdown_timeout_secs: 30,
             max_page_size: 10_000,
+            keepalive_interval_ms: 2_000,
         }
     }
 }
@@ -117,12 +123,7 @@ impl Default for FileSettings {
 impl FileSettings {
     /// Reads a `.json` file as JSON and anything else as TOML.
     pub fn load(path: &Path) -> Result<FileSettings, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
-        if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
-        } else {
-            toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
-        }
+        load_file(path)
     }
 }
 
@@ -145,6 +146,8 @@ pub struct TargetConfig {
     pub allow_shared_fs: bool,
     /// Log format.
     pub log_format: LogFormat,
+    /// Primary proxy URL, if any.
+    pub proxy: Option<String>,
     /// File settings, with flag overrides applied.
     #[serde(flatten)]
     pub settings: FileSettings,
@@ -167,6 +170,7 @@ impl TargetConfig {
             io_engine: args.io_engine,
             allow_shared_fs: args.allow_shared_fs,
             log_format: args.log_format,
+            proxy: args.proxy.map(|u| u.trim_end_matches('/').to_string()),
             settings,
         };
         cfg.validate()?;
@@ -234,5 +238,139 @@ mod tests {
             FileSettings::load(&json_path),
             Err(ConfigError::Parse(..))
         ));
+    }
+}
+
+/// `aisnode proxy` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProxyArgs {
+    /// TCP port of the public API; 0 picks a free port (printed at start-up).
+    #[arg(long, env = "AIS_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, env = "AIS_HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// Node ID [default: the one saved in --state-dir, else a new random one].
+    #[arg(long, env = "AIS_DAEMON_ID")]
+    pub id: Option<String>,
+    /// URL clients reach this proxy at [default: http://<host>:<port>].
+    #[arg(long, env = "AIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory where the cluster map, bucket list and proxy ID survive restarts.
+    #[arg(long, env = "AIS_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// TOML or JSON file with the remaining settings (see README "Configuration").
+    #[arg(long, env = "AIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Proxy settings read from the config file; every one has a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    /// A target with no keepalive for this long is health-checked and, if it does not
+    /// answer, removed from the cluster map (milliseconds).
+    pub node_timeout_ms: u64,
+    /// How often the proxy looks for silent targets (milliseconds).
+    pub check_interval_ms: u64,
+    /// Timeout of one control request to a target (milliseconds).
+    pub control_timeout_ms: u64,
+    /// Seconds a client may take to send request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Largest list-objects page, entries.
+    pub max_page_size: usize,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            node_timeout_ms: 6_000,
+            check_interval_ms: 1_000,
+            control_timeout_ms: 5_000,
+            header_read_timeout_secs: 30,
+            shutdown_timeout_secs: 30,
+            max_page_size: 10_000,
+        }
+    }
+}
+
+/// Everything a proxy runs with.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyConfig {
+    /// Bind address.
+    pub host: IpAddr,
+    /// Public port (0 = any).
+    pub port: u16,
+    /// Requested node ID.
+    pub id: Option<String>,
+    /// Advertised URL, if given.
+    pub public_url: Option<String>,
+    /// Where state persists.
+    pub state_dir: Option<PathBuf>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// File settings.
+    #[serde(flatten)]
+    pub settings: ProxySettings,
+}
+
+impl ProxyConfig {
+    /// Merges flags over the config file and validates the result.
+    pub fn from_args(args: ProxyArgs) -> Result<ProxyConfig, ConfigError> {
+        let settings: ProxySettings = match &args.config {
+            Some(path) => load_file(path)?,
+            None => ProxySettings::default(),
+        };
+        if settings.check_interval_ms == 0
+            || settings.node_timeout_ms == 0
+            || settings.max_page_size == 0
+        {
+            return Err(ConfigError::Invalid(
+                "node_timeout_ms, check_interval_ms and max_page_size must be positive".into(),
+            ));
+        }
+        if let Some(id) = &args.id {
+            validate_id(id)?;
+        }
+        Ok(ProxyConfig {
+            host: args.host,
+            port: args.port,
+            id: args.id,
+            public_url: args.public_url,
+            state_dir: args.state_dir,
+            log_format: args.log_format,
+            settings,
+        })
+    }
+}
+
+/// Reads a `.json` file as JSON and anything else as TOML.
+fn load_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
+    } else {
+        toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
+    }
+}
+
+/// Node IDs: 1 to 64 of `[A-Za-z0-9_-]`.
+fn validate_id(id: &str) -> Result<(), ConfigError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "node ID {id:?}: use 1 to 64 of [A-Za-z0-9_-]"
+        )))
     }
 }

@@ -13,13 +13,16 @@
 //! PUT: `store::put` creates a work file under `%wk` on the HRW mountpath → body chunks are hashed on the tokio
 //! task and written by the worker (one write in flight) → commit on the worker: xattr metadata, rename into `%ob`.
 
+pub mod cluster;
 pub mod config;
 pub mod disk;
 pub mod fs;
 pub mod hrw;
 pub mod http;
+pub mod local_cluster;
 pub mod metrics;
 pub mod names;
 pub mod native_api;
+pub mod proxy;
 pub mod store;
 pub mod target;

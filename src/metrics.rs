@@ -1,6 +1,8 @@
-//! Prometheus metrics with AIStore's names (`ais_target_*`), labelled with `node_id`.
+//! Prometheus metrics with AIStore's names (`ais_target_*`, `ais_proxy_*`), labelled with `node_id`.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The target's counters.
 #[derive(Clone)]
@@ -113,4 +115,73 @@ impl TargetMetrics {
 
 fn unreachable_metric(name: &str) -> ! {
     panic!("metric {name}: invalid static definition")
+}
+
+/// The proxy's counters (`ais_proxy_*`): requests it redirected or served.
+#[derive(Clone)]
+pub struct ProxyMetrics {
+    registry: Registry,
+    /// GETs redirected to a target.
+    pub get_count: IntCounter,
+    /// PUTs redirected to a target.
+    pub put_count: IntCounter,
+    /// Object HEADs redirected to a target.
+    pub head_count: IntCounter,
+    /// DELETEs redirected to a target.
+    pub del_count: IntCounter,
+    /// List-objects pages merged and served.
+    pub lst_count: IntCounter,
+    /// Requests answered with an error.
+    pub err_count: IntCounter,
+    /// Targets removed from the map for missing keepalives.
+    pub target_removed_count: IntCounter,
+    /// Cluster map version (set at scrape time).
+    pub smap_version: IntGauge,
+    /// Targets in the map (set at scrape time).
+    pub targets: IntGauge,
+}
+
+impl ProxyMetrics {
+    /// Registers every series for proxy `node_id`.
+    pub fn new(node_id: &str) -> ProxyMetrics {
+        let registry = Registry::new_custom(
+            Some("ais".into()),
+            Some([("node_id".to_string(), node_id.to_string())].into()),
+        )
+        .unwrap_or_default();
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::with_opts(Opts::new(name, help).subsystem("proxy"))
+                .unwrap_or_else(|_| unreachable_metric(name));
+            let _ = registry.register(Box::new(c.clone()));
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::with_opts(Opts::new(name, help).subsystem("proxy"))
+                .unwrap_or_else(|_| unreachable_metric(name));
+            let _ = registry.register(Box::new(g.clone()));
+            g
+        };
+        ProxyMetrics {
+            get_count: counter("get_count", "GETs redirected to a target"),
+            put_count: counter("put_count", "PUTs redirected to a target"),
+            head_count: counter("head_count", "object HEADs redirected to a target"),
+            del_count: counter("del_count", "DELETEs redirected to a target"),
+            lst_count: counter("lst_count", "list-objects pages served"),
+            err_count: counter("err_count", "requests answered with an error"),
+            target_removed_count: counter(
+                "target_removed_count",
+                "targets removed for missed keepalives",
+            ),
+            smap_version: gauge("smap_version", "cluster map version"),
+            targets: gauge("targets", "targets in the cluster map"),
+            registry,
+        }
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
 }

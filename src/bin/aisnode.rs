@@ -1,8 +1,13 @@
 //! `aisnode`: the AIStore-compatible storage node.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 
-use aisnode::config::{LogFormat, TargetArgs, TargetConfig};
+use aisnode::config::{LogFormat, ProxyArgs, ProxyConfig, TargetArgs, TargetConfig};
+use aisnode::local_cluster::ClusterArgs;
 
 /// AIStore-compatible object storage node.
 #[derive(Parser)]
@@ -16,6 +21,19 @@ struct Cli {
 enum Role {
     /// Run a storage target: stores objects on its mountpaths (one per disk).
     Target(TargetArgs),
+    /// Run the proxy (gateway): keeps the cluster map and redirects each request to its target.
+    Proxy(ProxyArgs),
+    /// Run a whole local cluster (1 proxy + N targets) under one data folder.
+    Cluster(ClusterArgs),
+    /// Probe a node's health endpoint; exit status 0 when it answers 200 (for container health checks).
+    Health {
+        /// The node's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        url: String,
+        /// Ask for readiness instead of liveness.
+        #[arg(long)]
+        readiness: bool,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -33,27 +51,47 @@ fn init_logging(format: LogFormat) {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
         }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+/// A dependency-free HTTP/1.0 GET, so the probe runs in a `FROM scratch` image.
+fn probe(url: &str, readiness: bool) -> anyhow::Result<u16> {
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(authority)?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    let path = if readiness {
+        "/v1/health?readiness=true"
+    } else {
+        "/v1/health"
+    };
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")?;
+    let mut head = [0u8; 64];
+    let n = s.read(&mut head)?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok(code)
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Role::Health { url, readiness } = &cli.role {
+        let code = probe(url, *readiness).unwrap_or(0);
+        std::process::exit(if code == 200 { 0 } else { 1 });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -63,6 +101,16 @@ fn main() -> anyhow::Result<()> {
             let cfg = TargetConfig::from_args(args)?;
             runtime.block_on(aisnode::target::run(cfg, shutdown_signal()))?;
         }
+        Role::Proxy(args) => {
+            init_logging(args.log_format);
+            let cfg = ProxyConfig::from_args(args)?;
+            runtime.block_on(aisnode::proxy::run(cfg, shutdown_signal()))?;
+        }
+        Role::Cluster(args) => {
+            init_logging(LogFormat::Text);
+            runtime.block_on(aisnode::local_cluster::run(args, shutdown_signal()))?;
+        }
+        Role::Health { .. } => {}
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! the response body type. Knows hyper; knows nothing of objects.
 
 mod body;
+pub mod client;
 mod serve;
 
 pub use body::{empty, full, stream, Body};
+pub use client::{ClientError, ControlClient, Reply};
 pub use serve::{serve, ServeConfig};

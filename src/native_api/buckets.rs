@@ -70,11 +70,7 @@ pub(super) async fn dispatch(
             Ok(resp)
         }
         Method::GET => {
-            let accept_msgpack = req
-                .headers()
-                .get_all(http::header::ACCEPT)
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|s| s.contains("application/msgpack")));
+            let accept_msgpack = lso::wants_msgpack(req.headers());
             let msg = read_act_msg(req).await?;
             if !msg.action.is_empty() && msg.action != "list" {
                 return Err(ApiError::BadRequest(format!(
@@ -82,7 +78,10 @@ pub(super) async fn dispatch(
                     msg.action
                 )));
             }
-            let res = lso::list_objects(ctx, &bucket, msg.value, accept_msgpack).await;
+            let res = match lso::LsoMsg::from_value(msg.value) {
+                Ok(m) => lso::list_objects(ctx, &bucket, m, accept_msgpack).await,
+                Err(e) => Err(e),
+            };
             if res.is_ok() {
                 ctx.metrics.lst_count.inc()
             } else {
@@ -95,7 +94,7 @@ pub(super) async fn dispatch(
 }
 
 /// A JSON response.
-pub(super) fn json_response(value: &impl serde::Serialize) -> Response<Body> {
+pub fn json_response(value: &impl serde::Serialize) -> Response<Body> {
     let mut resp = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
     set_header(&mut resp, "Content-Type", "application/json");
     resp

@@ -39,6 +39,12 @@ pub(super) fn daemon(
     let what = q.get("what").map(String::as_str).unwrap_or("");
     match what {
         "snode" => Ok(json_response(&snode(ctx))),
+        "smap" => match ctx.cluster.smap() {
+            Some(smap) => Ok(json_response(&*smap)),
+            None => Err(ApiError::NotFound(
+                "this target is not registered with a proxy: no cluster map".into(),
+            )),
+        },
         "mountpaths" => {
             let mps = ctx.store.mountpaths().all();
             let available: Vec<String> = mps.iter().map(|m| m.path.display().to_string()).collect();
@@ -56,7 +62,7 @@ pub(super) fn daemon(
         }
         "config" => Ok(json_response(&ctx.config)),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting snode, mountpaths or config"
+            "unsupported what={other:?}: expecting snode, smap, mountpaths or config"
         ))),
     }
 }

@@ -42,6 +42,12 @@ pub enum ApiError {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// No node can serve the request now (e.g. no target registered).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A node this one depends on failed.
+    #[error("{0}")]
+    Upstream(String),
 }
 
 impl From<store::Error> for ApiError {
@@ -73,7 +79,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ShuttingDown | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -100,13 +107,8 @@ struct ErrBody<'a> {
     status: u16,
 }
 
-/// Renders `err` as AIStore does; `node_id` names the node that answered.
-pub fn error_response(
-    err: &ApiError,
-    method: &Method,
-    path: &str,
-    node_id: &str,
-) -> Response<Body> {
+/// Renders `err` as AIStore does; `node` names the node that answered (`t[ID]`, `p[ID]`).
+pub fn error_response(err: &ApiError, method: &Method, path: &str, node: &str) -> Response<Body> {
     let status = err.status();
     let body = ErrBody {
         message: err.to_string(),
@@ -114,7 +116,7 @@ pub fn error_response(
         url_path: path,
         remote_addr: "",
         caller: "",
-        node: format!("t[{node_id}]"),
+        node: node.to_string(),
         status: status.as_u16(),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();

@@ -1,5 +1,6 @@
-//! List objects (`LsoMsg` in, `LsoRes` out), in msgpack for clients that ask for it (the
-//! Python SDK requires it) and JSON otherwise.
+//! List objects on the wire: `LsoMsg` in, `LsoRes` out, in msgpack for clients that ask
+//! for it (the Python SDK requires it) and JSON otherwise. Shared by the target, which
+//! lists its disks, and the proxy, which merges the targets' pages.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,33 +11,114 @@ use crate::store::{ListEntry, ListRequest, Props};
 use http::Response;
 
 /// Entry flag: the object is present on this cluster (AIStore's `EntryIsCached`).
-const ENTRY_IS_CACHED: u16 = 1 << 6;
+pub const ENTRY_IS_CACHED: u16 = 1 << 6;
 /// Request flag: names only.
 const FLAG_NAME_ONLY: u64 = 16;
 /// Request flag: names and sizes only.
 const FLAG_NAME_SIZE: u64 = 32;
 
-/// The `value` of a list request.
-#[derive(Debug, Default, Deserialize)]
+/// The `value` of a list request (AIStore's `LsoMsg`).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(default)]
-struct LsoMsg {
-    uuid: String,
-    props: String,
-    prefix: String,
-    start_after: String,
-    continuation_token: String,
-    pagesize: serde_json::Value,
-    flags: serde_json::Value,
+pub struct LsoMsg {
+    /// Listing session ID ("" on the first page).
+    pub uuid: String,
+    /// Comma-separated property names.
+    pub props: String,
+    /// Name prefix.
+    pub prefix: String,
+    /// List names after this one (first page only).
+    pub start_after: String,
+    /// The previous page's token.
+    pub continuation_token: String,
+    /// Entries per page (number or decimal string; 0 = maximum).
+    pub pagesize: serde_json::Value,
+    /// Flag bits (number or decimal string).
+    pub flags: serde_json::Value,
 }
 
-/// msgpack entry, with AIStore's short keys.
+impl LsoMsg {
+    /// Parses the `value` of an `ActMsg` (null = defaults).
+    pub fn from_value(value: serde_json::Value) -> Result<LsoMsg, ApiError> {
+        if value.is_null() {
+            return Ok(LsoMsg::default());
+        }
+        serde_json::from_value(value)
+            .map_err(|e| ApiError::BadRequest(format!("list-objects message: {e}")))
+    }
+
+    /// The page size, capped at `max`.
+    pub fn page_size(&self, max: usize) -> Result<usize, ApiError> {
+        Ok(match number(&self.pagesize, "pagesize")? as usize {
+            0 => max,
+            n => n.min(max),
+        })
+    }
+
+    /// Flag bits.
+    pub fn flag_bits(&self) -> Result<u64, ApiError> {
+        number(&self.flags, "flags")
+    }
+
+    /// Where this page starts: after the token, else after `start_after`.
+    pub fn after(&self) -> &str {
+        if self.continuation_token.is_empty() {
+            &self.start_after
+        } else {
+            &self.continuation_token
+        }
+    }
+}
+
+/// One entry in AIStore's JSON shape (`size` as a string).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LsoEntry {
+    /// Object name.
+    pub name: String,
+    /// Checksum value.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub checksum: String,
+    /// Access time, HTTP-date.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub atime: String,
+    /// Version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// Location (`t[ID]:mountpath`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
+    /// Size in bytes, as a decimal string.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub size: String,
+    /// Entry flags.
+    #[serde(default)]
+    pub flags: u16,
+}
+
+/// One page in AIStore's JSON shape.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LsoPage {
+    /// Listing session ID.
+    #[serde(default)]
+    pub uuid: String,
+    /// Last name of this page if more follow, else "".
+    #[serde(default)]
+    pub continuation_token: String,
+    /// Entries, sorted by name.
+    #[serde(default)]
+    pub entries: Vec<LsoEntry>,
+    /// Page flags.
+    #[serde(default)]
+    pub flags: u64,
+}
+
 #[derive(Serialize)]
 struct PackedEntry<'a> {
     n: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     cs: &'a str,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    a: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    a: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     v: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -58,6 +140,45 @@ struct PackedPage<'a> {
     entries: Vec<PackedEntry<'a>>,
 }
 
+/// Encodes a page as msgpack (with AIStore's short keys) or JSON.
+pub fn page_response(page: &LsoPage, msgpack: bool) -> Result<Response<Body>, ApiError> {
+    if !msgpack {
+        return Ok(json_response(page));
+    }
+    let packed = PackedPage {
+        uuid: &page.uuid,
+        token: &page.continuation_token,
+        flags: page.flags,
+        entries: page
+            .entries
+            .iter()
+            .map(|e| PackedEntry {
+                n: &e.name,
+                cs: &e.checksum,
+                a: &e.atime,
+                v: &e.version,
+                t: &e.location,
+                s: e.size.parse().unwrap_or(0),
+                c: 1,
+                f: e.flags,
+            })
+            .collect(),
+    };
+    let bytes = rmp_serde::to_vec_named(&packed)
+        .map_err(|e| ApiError::BadRequest(format!("encoding list page: {e}")))?;
+    let mut resp = Response::new(full(bytes));
+    set_header(&mut resp, "Content-Type", "application/msgpack");
+    Ok(resp)
+}
+
+/// Whether the client asked for msgpack.
+pub fn wants_msgpack(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains("application/msgpack")))
+}
+
 /// A number that may come as a JSON number or a decimal string (AIStore sends `flags` as a string).
 fn number(v: &serde_json::Value, what: &str) -> Result<u64, ApiError> {
     match v {
@@ -73,37 +194,22 @@ fn number(v: &serde_json::Value, what: &str) -> Result<u64, ApiError> {
     }
 }
 
+/// Lists one page of a bucket on this target.
 pub(super) async fn list_objects(
     ctx: &TargetContext,
     bucket: &str,
-    value: serde_json::Value,
+    msg: LsoMsg,
     msgpack: bool,
 ) -> Result<Response<Body>, ApiError> {
-    let msg: LsoMsg = if value.is_null() {
-        LsoMsg::default()
-    } else {
-        serde_json::from_value(value)
-            .map_err(|e| ApiError::BadRequest(format!("list-objects message: {e}")))?
-    };
-    let flags = number(&msg.flags, "flags")?;
-    let max = ctx.config.settings.max_page_size;
-    let page_size = match number(&msg.pagesize, "pagesize")? as usize {
-        0 => max,
-        n => n.min(max),
-    };
-    let props = parse_props(&msg.props, flags);
-    let after = if msg.continuation_token.is_empty() {
-        msg.start_after.clone()
-    } else {
-        msg.continuation_token.clone()
-    };
+    let page_size = msg.page_size(ctx.config.settings.max_page_size)?;
+    let props = parse_props(&msg.props, msg.flag_bits()?);
     let page = ctx
         .store
         .list(
             bucket,
             ListRequest {
                 prefix: msg.prefix.clone(),
-                after,
+                after: msg.after().to_string(),
                 page_size,
                 props,
             },
@@ -114,64 +220,51 @@ pub(super) async fn list_objects(
     } else {
         msg.uuid.clone()
     };
-    if msgpack {
-        let packed = PackedPage {
-            uuid: &uuid,
-            token: &page.next_after,
-            flags: 0,
-            entries: page.entries.iter().map(|e| pack(e, props)).collect(),
-        };
-        let bytes = rmp_serde::to_vec_named(&packed)
-            .map_err(|e| ApiError::BadRequest(format!("encoding list page: {e}")))?;
-        let mut resp = Response::new(full(bytes));
-        set_header(&mut resp, "Content-Type", "application/msgpack");
-        return Ok(resp);
-    }
-    let entries: Vec<serde_json::Value> = page
+    let entries = page
         .entries
         .iter()
-        .map(|e| {
-            let mut j = serde_json::json!({"name": e.name, "flags": ENTRY_IS_CACHED});
-            if props.size {
-                j["size"] = e.size.to_string().into();
-            }
-            if props.checksum {
-                j["checksum"] = e.checksum.clone().into();
-            }
-            if props.atime {
-                j["atime"] = fmt_atime(e.atime_ns).into();
-            }
-            if props.version {
-                j["version"] = e.version.clone().into();
-            }
-            if props.location {
-                j["location"] = e.location.clone().into();
-            }
-            j
-        })
+        .map(|e| to_wire(ctx, e, props))
         .collect();
-    Ok(json_response(&serde_json::json!({
-        "uuid": uuid,
-        "continuation_token": page.next_after,
-        "entries": entries,
-        "flags": 0,
-    })))
+    page_response(
+        &LsoPage {
+            uuid,
+            continuation_token: page.next_after,
+            entries,
+            flags: 0,
+        },
+        msgpack,
+    )
 }
 
-fn pack(e: &ListEntry, props: Props) -> PackedEntry<'_> {
-    PackedEntry {
-        n: &e.name,
-        cs: if props.checksum { &e.checksum } else { "" },
-        a: if props.atime {
+fn to_wire(ctx: &TargetContext, e: &ListEntry, props: Props) -> LsoEntry {
+    LsoEntry {
+        name: e.name.clone(),
+        checksum: if props.checksum {
+            e.checksum.clone()
+        } else {
+            String::new()
+        },
+        atime: if props.atime {
             fmt_atime(e.atime_ns)
         } else {
             String::new()
         },
-        v: if props.version { &e.version } else { "" },
-        t: if props.location { &e.location } else { "" },
-        s: e.size,
-        c: 1,
-        f: ENTRY_IS_CACHED,
+        version: if props.version {
+            e.version.clone()
+        } else {
+            String::new()
+        },
+        location: if props.location {
+            format!("t[{}]:{}", ctx.node.id, e.location)
+        } else {
+            String::new()
+        },
+        size: if props.size {
+            e.size.to_string()
+        } else {
+            String::new()
+        },
+        flags: ENTRY_IS_CACHED,
     }
 }
 
@@ -215,7 +308,8 @@ fn fmt_atime(ns: i64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns as u64))
 }
 
-fn new_uuid() -> String {
+/// A fresh listing-session ID.
+pub fn new_uuid() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();

@@ -2,10 +2,10 @@
 //! `/v1/health` and `/metrics`. Parses each request into typed calls on the
 //! [`ObjectStore`](crate::store::ObjectStore); [`error`] maps failures to HTTP.
 
-mod buckets;
+pub mod buckets;
 mod daemon;
 pub mod error;
-mod lso;
+pub mod lso;
 mod objects;
 pub mod range;
 
@@ -56,6 +56,8 @@ pub struct TargetContext {
     pub config: TargetConfig,
     /// I/O engine of each mountpath, in order.
     pub engines: Vec<Engine>,
+    /// The cluster map, when registered with a proxy.
+    pub cluster: crate::cluster::MapView,
     /// False once shutdown starts (readiness turns 503).
     pub ready: AtomicBool,
     /// Start time, for uptime headers.
@@ -95,7 +97,7 @@ pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response
             } else {
                 tracing::debug!(%method, %path, %status, error = %err, "request refused");
             }
-            error::error_response(&err, &method, &path, &ctx.node.id)
+            error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
         }
     };
     tracing::debug!(
@@ -126,6 +128,13 @@ async fn route(
         return buckets::dispatch(ctx, req, bucket).await;
     }
     match path {
+        "/v1/metasync" if req.method() == Method::PUT => {
+            let body = read_body(req).await?;
+            crate::target::membership::apply_meta(ctx, &body)
+                .await
+                .map_err(ApiError::BadRequest)?;
+            Ok(Response::new(crate::http::empty()))
+        }
         "/v1/daemon" => daemon::daemon(ctx, &req),
         "/v1/health" => daemon::health(ctx, &req),
         "/metrics" => daemon::metrics(ctx, &req),
@@ -134,7 +143,7 @@ async fn route(
 }
 
 /// Splits `<bucket>/<object>` (still percent-encoded) and decodes each part exactly once.
-fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
+pub fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
     let (bucket, object) = rest.split_once('/').ok_or_else(|| {
         ApiError::BadRequest(format!("missing object name in /v1/objects/{rest}"))
     })?;
@@ -146,7 +155,7 @@ fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
     Ok((decode(bucket)?, decode(object)?))
 }
 
-fn decode(raw: &str) -> Result<String, ApiError> {
+pub fn decode(raw: &str) -> Result<String, ApiError> {
     percent_decode_str(raw)
         .decode_utf8()
         .map(|s| s.into_owned())
@@ -166,7 +175,7 @@ pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
 }
 
 /// Only `ais://` buckets in the global namespace live here.
-fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
+pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
     let q = query(req);
     match q.get("provider").map(String::as_str) {
         None | Some("") | Some("ais") => {}
@@ -184,13 +193,18 @@ fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
     }
 }
 
-/// Reads a JSON control message (empty body = default message).
-pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
-    let bytes: Bytes = Limited::new(req.into_body(), MAX_CONTROL_BODY)
+/// Reads a small control body (at most 1 MiB).
+pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    Ok(Limited::new(req.into_body(), MAX_CONTROL_BODY)
         .collect()
         .await
         .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?
-        .to_bytes();
+        .to_bytes())
+}
+
+/// Reads a JSON control message (empty body = default message).
+pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
+    let bytes = read_body(req).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActMsg::default());
     }
@@ -199,7 +213,7 @@ pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
 }
 
 /// Wraps a header value, dropping values that are not valid in a header.
-fn set_header(resp: &mut Response<Body>, name: &'static str, value: impl AsRef<str>) {
+pub fn set_header(resp: &mut Response<Body>, name: &'static str, value: impl AsRef<str>) {
     if let Ok(v) = http::HeaderValue::from_str(value.as_ref()) {
         resp.headers_mut().insert(name, v);
     }

@@ -18,6 +18,9 @@ pub(super) async fn dispatch(
     bucket: String,
     object: String,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object) {
+        return Ok(resp);
+    }
     let start = Instant::now();
     let m = &ctx.metrics;
     let method = req.method().clone();
@@ -75,6 +78,37 @@ pub(super) async fn dispatch(
         }
         other => Err(not_allowed(&other)),
     }
+}
+
+/// A request for an object another target owns (per our map) gets a 307 there, so a
+/// plain load balancer in front of the targets works. One hop at most: the `tgt` marker
+/// stops a second redirect when two targets' maps disagree.
+fn redirect_to_owner(
+    ctx: &TargetContext,
+    req: &Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Option<Response<Body>> {
+    let q = req.uri().query().unwrap_or("");
+    if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "tgt") {
+        return None;
+    }
+    let owner = ctx.cluster.other_owner(&ctx.node.id, bucket, object)?;
+    let sep = if q.is_empty() {
+        String::new()
+    } else {
+        format!("{q}&")
+    };
+    let location = format!(
+        "{}{}?{sep}tgt={}",
+        owner.url(),
+        req.uri().path(),
+        ctx.node.id
+    );
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    set_header(&mut resp, "Location", location);
+    Some(resp)
 }
 
 fn count(

@@ -1,4 +1,7 @@
-//! Wiring of a target: config → mountpaths → disk workers → store → native API → HTTP.
+//! Wiring of a target: config → mountpaths → disk workers → store → native API → HTTP,
+//! plus membership in a cluster when a proxy is given.
+
+pub mod membership;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -91,9 +94,15 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         node,
         config: cfg,
         engines,
+        cluster: Default::default(),
         ready: AtomicBool::new(true),
         started: Instant::now(),
     });
+    let member = ctx
+        .config
+        .proxy
+        .clone()
+        .map(|proxy| tokio::spawn(membership::run(ctx.clone(), proxy)));
     let handler_ctx = ctx.clone();
     let stop_ctx = ctx.clone();
     let stopping = async move {
@@ -108,6 +117,9 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         stopping,
     )
     .await;
+    if let Some(m) = member {
+        m.abort();
+    }
     let removed = ctx.store.sweep_work_files();
     tracing::info!(removed_work_files = removed, "target stopped");
     Ok(())

@@ -1,0 +1,195 @@
+//! `aisnode cluster`: a whole cluster on this machine (1 proxy + N targets, each a
+//! separate process of this binary) under one data folder, for trying things out.
+
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::disk::EngineChoice;
+
+/// `aisnode cluster` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Folder for every node's mountpaths, the proxy's state and the logs.
+    #[arg(long, env = "AIS_DATA_DIR", default_value = "./.aisdata")]
+    pub data_dir: PathBuf,
+    /// Number of targets.
+    #[arg(long, default_value_t = 2)]
+    pub targets: usize,
+    /// Mountpaths per target (folders under --data-dir).
+    #[arg(long, default_value_t = 2)]
+    pub mountpaths: usize,
+    /// Proxy port; target i listens on base-port + i.
+    #[arg(long, default_value_t = 8080)]
+    pub base_port: u16,
+    /// Address every node binds and advertises.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Disk I/O engine of the targets.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub io_engine: EngineChoice,
+}
+
+struct Node {
+    name: String,
+    child: Child,
+}
+
+/// Starts the cluster, prints how to use it, and stops every node on Ctrl-C/SIGTERM or
+/// when any node exits.
+pub async fn run(
+    args: ClusterArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if args.targets == 0 || args.mountpaths == 0 {
+        bail!("--targets and --mountpaths must be at least 1");
+    }
+    let exe = std::env::current_exe().context("cannot find the aisnode binary")?;
+    let logs = args.data_dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("create {}", logs.display()))?;
+    let host = args.host.to_string();
+    let mut nodes = Vec::new();
+
+    let proxy_port = args.base_port.to_string();
+    let state = args.data_dir.join("proxy");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["proxy", "--host", &host, "--port", &proxy_port])
+        .arg("--state-dir")
+        .arg(&state);
+    let (child, url) = spawn(cmd, &logs.join("proxy.log"))?;
+    nodes.push(Node {
+        name: "proxy".into(),
+        child,
+    });
+    let proxy_url = url;
+
+    for i in 1..=args.targets {
+        let port = (args.base_port as usize + i).to_string();
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "target",
+            "--host",
+            &host,
+            "--port",
+            &port,
+            "--allow-shared-fs",
+            "--proxy",
+            &proxy_url,
+        ]);
+        cmd.args(["--io-engine", engine_name(args.io_engine)]);
+        for j in 1..=args.mountpaths {
+            let mp = args.data_dir.join(format!("t{i}")).join(format!("mp{j}"));
+            std::fs::create_dir_all(&mp).with_context(|| format!("create {}", mp.display()))?;
+            cmd.arg("--mountpath").arg(&mp);
+        }
+        match spawn(cmd, &logs.join(format!("target{i}.log"))) {
+            Ok((child, _)) => nodes.push(Node {
+                name: format!("target{i}"),
+                child,
+            }),
+            Err(e) => {
+                stop_all(&mut nodes);
+                return Err(e);
+            }
+        }
+    }
+    if let Err(e) = wait_for_targets(&proxy_url, args.targets).await {
+        stop_all(&mut nodes);
+        return Err(e);
+    }
+    print_usage(&proxy_url, &args.data_dir);
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                if let Some(n) = nodes.iter_mut().find_map(|n| matches!(n.child.try_wait(), Ok(Some(_))).then_some(&n.name)) {
+                    eprintln!("{n} exited; stopping the cluster (see {})", logs.display());
+                    break;
+                }
+            }
+        }
+    }
+    stop_all(&mut nodes);
+    Ok(())
+}
+
+fn engine_name(e: EngineChoice) -> &'static str {
+    match e {
+        EngineChoice::Auto => "auto",
+        EngineChoice::Uring => "uring",
+        EngineChoice::Psync => "psync",
+    }
+}
+
+/// Starts one node with its log in `log` and waits for its "listening on URL" line.
+fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<(Child, String)> {
+    let file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+    cmd.stdout(Stdio::piped()).stderr(file).stdin(Stdio::null());
+    let mut child = cmd.spawn().context("cannot start node")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("reading node output")?;
+    match line.split_whitespace().last() {
+        Some(url) if line.contains("listening on") => Ok((child, url.to_string())),
+        _ => {
+            let _ = child.wait();
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            bail!("node did not start:\n{text}")
+        }
+    }
+}
+
+async fn wait_for_targets(proxy: &str, n: usize) -> anyhow::Result<()> {
+    let client = crate::http::ControlClient::new(Duration::from_secs(2));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = client
+            .send(
+                http::Method::GET,
+                &format!("{proxy}/v1/cluster?what=smap"),
+                None,
+            )
+            .await
+        {
+            if let Ok(smap) = serde_json::from_slice::<crate::cluster::Smap>(&r.body) {
+                if smap.tmap.len() >= n {
+                    return Ok(());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("targets did not register with the proxy within 30 s")
+}
+
+fn stop_all(nodes: &mut [Node]) {
+    // Targets first, then the proxy, each with SIGTERM so they drain and clean up.
+    for n in nodes.iter_mut().rev() {
+        let pid = nix::unistd::Pid::from_raw(n.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = n.child.wait();
+    }
+}
+
+fn print_usage(proxy: &str, data: &Path) {
+    println!(
+        "AIStore-compatible cluster is up: {proxy}  (data and logs under {})",
+        data.display()
+    );
+    println!();
+    println!("  curl -X POST {proxy}/v1/buckets/demo -d '{{\"action\":\"create-bck\"}}'");
+    println!("  curl -L -X PUT -T README.md {proxy}/v1/objects/demo/readme");
+    println!("  curl -L {proxy}/v1/objects/demo/readme");
+    println!();
+    println!("  python3 -c 'from aistore.sdk import Client; c = Client(\"{proxy}\"); print(c.cluster().get_info().tmap.keys())'");
+    println!();
+    println!("Ctrl-C stops every node.");
+}

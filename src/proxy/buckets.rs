@@ -1,0 +1,238 @@
+//! Buckets through the proxy: create and destroy reach every target; list-objects asks
+//! every target for its smallest names after the token and merges the sorted pages.
+
+use std::collections::BTreeMap;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::ProxyContext;
+use crate::cluster::Snode;
+use crate::http::{empty, Body};
+use crate::names::validate_bucket;
+use crate::native_api::buckets::json_response;
+use crate::native_api::lso::{new_uuid, page_response, wants_msgpack, LsoMsg, LsoPage};
+use crate::native_api::{read_act_msg, set_header, ApiError};
+use crate::store;
+
+/// `GET /v1/buckets`.
+pub(super) fn list_buckets(
+    ctx: &ProxyContext,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed(req.method().clone()));
+    }
+    let list: Vec<_> = ctx
+        .state
+        .bmd()
+        .buckets
+        .keys()
+        .map(|name| json!({"name": name, "provider": "ais", "namespace": {"uuid": "", "name": ""}}))
+        .collect();
+    Ok(json_response(&list))
+}
+
+/// `/v1/buckets/<bucket>`.
+pub(super) async fn dispatch(
+    ctx: &ProxyContext,
+    req: Request<Incoming>,
+    bucket: String,
+) -> Result<Response<Body>, ApiError> {
+    validate_bucket(&bucket).map_err(store::Error::from)?;
+    let method = req.method().clone();
+    match method {
+        Method::POST => {
+            let msg = read_act_msg(req).await?;
+            if msg.action != "create-bck" {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}: unsupported bucket action {:?}",
+                    msg.action
+                )));
+            }
+            create(ctx, &bucket).await
+        }
+        Method::DELETE => {
+            let msg = read_act_msg(req).await?;
+            if msg.action != "destroy-bck" {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}: expecting action \"destroy-bck\", got {:?}",
+                    msg.action
+                )));
+            }
+            destroy(ctx, &bucket).await
+        }
+        Method::HEAD => {
+            let created = *ctx
+                .state
+                .bmd()
+                .buckets
+                .get(&bucket)
+                .ok_or_else(|| store::Error::BucketNotFound(bucket.clone()))?;
+            let props = json!({
+                "provider": "ais",
+                "checksum": {"type": "xxhash"},
+                "versioning": {"enabled": true},
+                "created": created,
+            });
+            let mut resp = Response::new(empty());
+            set_header(&mut resp, "Ais-Bucket-Props", props.to_string());
+            Ok(resp)
+        }
+        Method::GET => {
+            let msgpack = wants_msgpack(req.headers());
+            let msg = read_act_msg(req).await?;
+            if !msg.action.is_empty() && msg.action != "list" {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}: unsupported action {:?} on GET",
+                    msg.action
+                )));
+            }
+            let lso = LsoMsg::from_value(msg.value)?;
+            let page = list_objects(ctx, &bucket, lso).await?;
+            ctx.metrics.lst_count.inc();
+            page_response(&page, msgpack)
+        }
+        other => Err(ApiError::MethodNotAllowed(other)),
+    }
+}
+
+/// Sends one bucket action to every target; returns the targets that failed.
+async fn broadcast(
+    ctx: &ProxyContext,
+    targets: &[Snode],
+    method: Method,
+    bucket: &str,
+    action: &str,
+    ok_status: u16,
+) -> Vec<String> {
+    let body = serde_json::to_vec(&json!({"action": action, "name": "", "value": null}))
+        .unwrap_or_default();
+    let calls = targets.iter().map(|t| {
+        let url = format!("{}/v1/buckets/{bucket}", t.url());
+        let (client, body, method) = (ctx.client.clone(), body.clone(), method.clone());
+        async move {
+            match client.send(method, &url, Some(body)).await {
+                Ok(r) if r.status.is_success() || r.status.as_u16() == ok_status => None,
+                Ok(r) => Some(format!(
+                    "{}: {} {}",
+                    t.daemon_id,
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                )),
+                Err(e) => Some(format!("{}: {e}", t.daemon_id)),
+            }
+        }
+    });
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
+    if ctx.state.has_bucket(bucket) {
+        return Err(store::Error::BucketExists(bucket.to_string()).into());
+    }
+    let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
+    let failed = broadcast(ctx, &targets, Method::POST, bucket, "create-bck", 409).await;
+    if !failed.is_empty() {
+        // Undo on the targets that did create it, so no half-made bucket remains.
+        broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
+        return Err(ApiError::Upstream(format!(
+            "create ais://{bucket} failed on {}",
+            failed.join("; ")
+        )));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    if !ctx.state.add_bucket(bucket, now) {
+        return Err(store::Error::BucketExists(bucket.to_string()).into());
+    }
+    Ok(Response::new(empty()))
+}
+
+async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
+    if !ctx.state.remove_bucket(bucket) {
+        return Err(store::Error::BucketNotFound(bucket.to_string()).into());
+    }
+    let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
+    let failed = broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
+    if !failed.is_empty() {
+        return Err(ApiError::Upstream(format!(
+            "destroy ais://{bucket} failed on {}",
+            failed.join("; ")
+        )));
+    }
+    Ok(Response::new(empty()))
+}
+
+/// One merged page: every target returns its smallest `page_size` names after the token;
+/// the smallest `page_size` of their union are the page.
+async fn list_objects(ctx: &ProxyContext, bucket: &str, msg: LsoMsg) -> Result<LsoPage, ApiError> {
+    if !ctx.state.has_bucket(bucket) {
+        return Err(store::Error::BucketNotFound(bucket.to_string()).into());
+    }
+    let page_size = msg.page_size(ctx.config.settings.max_page_size)?;
+    let uuid = if msg.uuid.is_empty() {
+        new_uuid()
+    } else {
+        msg.uuid.clone()
+    };
+    let value = json!({
+        "prefix": msg.prefix,
+        "props": msg.props,
+        "continuation_token": msg.after(),
+        "pagesize": page_size,
+        "flags": msg.flag_bits()?.to_string(),
+        "uuid": uuid,
+    });
+    let body = serde_json::to_vec(&json!({"action": "list", "name": "", "value": value}))
+        .unwrap_or_default();
+    let smap = ctx.state.smap();
+    let calls = smap.tmap.values().map(|t| {
+        let url = format!("{}/v1/buckets/{bucket}", t.url());
+        let (client, body) = (ctx.client.clone(), body.clone());
+        async move {
+            let reply = client
+                .send(Method::GET, &url, Some(body))
+                .await
+                .map_err(|e| format!("{}: {e}", t.daemon_id))?;
+            if !reply.status.is_success() {
+                return Err(format!(
+                    "{}: {} {}",
+                    t.daemon_id,
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ));
+            }
+            serde_json::from_slice::<LsoPage>(&reply.body)
+                .map_err(|e| format!("{}: bad list page: {e}", t.daemon_id))
+        }
+    });
+    let mut merged = BTreeMap::new();
+    let mut more = false;
+    for page in futures_util::future::join_all(calls).await {
+        let page = page.map_err(|e| ApiError::Upstream(format!("list ais://{bucket}: {e}")))?;
+        more |= !page.continuation_token.is_empty();
+        for e in page.entries {
+            merged.entry(e.name.clone()).or_insert(e);
+        }
+    }
+    more |= merged.len() > page_size;
+    let entries: Vec<_> = merged.into_values().take(page_size).collect();
+    let continuation_token = if more {
+        entries.last().map(|e| e.name.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(LsoPage {
+        uuid,
+        continuation_token,
+        entries,
+        flags: 0,
+    })
+}

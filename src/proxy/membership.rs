@@ -1,0 +1,106 @@
+//! Target registration and keepalives, removal of silent targets, and pushing each new
+//! map version to every target.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Response};
+use serde::{Deserialize, Serialize};
+
+use super::ProxyContext;
+use crate::cluster::{Bmd, Smap, Snode};
+use crate::http::Body;
+use crate::native_api::buckets::json_response;
+use crate::native_api::ApiError;
+
+/// What a registering target sends (AIStore's `cluMeta` carries the node as `si`).
+#[derive(Debug, Deserialize)]
+pub struct JoinRequest {
+    /// The node.
+    pub si: Snode,
+}
+
+/// What a target gets back on registration and in every push.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClusterMeta {
+    /// Cluster map.
+    pub smap: Smap,
+    /// Bucket list.
+    pub bmd: Bmd,
+}
+
+/// `POST /v1/cluster/autoreg`.
+pub(super) fn autoreg(ctx: &ProxyContext, body: &[u8]) -> Result<Response<Body>, ApiError> {
+    let req: JoinRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed registration: {e}")))?;
+    let mut si = req.si;
+    if si.daemon_type != "target" || si.daemon_id.is_empty() || !si.url().starts_with("http://") {
+        return Err(ApiError::BadRequest(format!(
+            "registration must name a target with an ID and an http:// URL, got {:?} {:?} {:?}",
+            si.daemon_type,
+            si.daemon_id,
+            si.url()
+        )));
+    }
+    si.id_digest = crate::hrw::digest(si.daemon_id.as_bytes());
+    let (smap, bmd) = ctx.state.join(si);
+    Ok(json_response(&ClusterMeta { smap, bmd }))
+}
+
+/// `POST /v1/cluster/keepalive/<id>`.
+pub(super) fn keepalive(ctx: &ProxyContext, id: &str) -> Result<Response<Body>, ApiError> {
+    match ctx.state.keepalive(id) {
+        Some((smap, bmd)) => Ok(json_response(&serde_json::json!({
+            "smap_version": smap.to_string(),
+            "bmd_version": bmd.to_string(),
+        }))),
+        None => Err(ApiError::NotFound(format!(
+            "target {id:?} is not in the cluster map: register again"
+        ))),
+    }
+}
+
+/// Health-checks targets whose keepalives stopped; removes those that do not answer.
+pub(super) async fn health_loop(ctx: Arc<ProxyContext>) {
+    let every = Duration::from_millis(ctx.config.settings.check_interval_ms);
+    let timeout = Duration::from_millis(ctx.config.settings.node_timeout_ms);
+    loop {
+        tokio::time::sleep(every).await;
+        for t in ctx.state.silent_targets(timeout) {
+            let url = format!("{}/v1/health", t.url());
+            let alive = matches!(ctx.client.send(Method::GET, &url, None).await, Ok(r) if r.status.is_success());
+            if alive {
+                ctx.state.touch(&t.daemon_id);
+            } else if ctx.state.remove(&t.daemon_id) {
+                ctx.metrics.target_removed_count.inc();
+                tracing::warn!(target_id = %t.daemon_id, url = %t.url(), silent_for = ?timeout, "target removed from the cluster map");
+            }
+        }
+    }
+}
+
+/// Sends the latest map and bucket list to every target after each change.
+pub(super) async fn push_loop(ctx: Arc<ProxyContext>) {
+    loop {
+        ctx.state.changed.notified().await;
+        let meta = ClusterMeta {
+            smap: (*ctx.state.smap()).clone(),
+            bmd: ctx.state.bmd(),
+        };
+        let Ok(body) = serde_json::to_vec(&meta) else {
+            continue;
+        };
+        let pushes = meta.smap.tmap.values().map(|t| {
+            let (client, body) = (ctx.client.clone(), body.clone());
+            let url = format!("{}/v1/metasync", t.url());
+            async move {
+                match client.send(Method::PUT, &url, Some(body)).await {
+                    Ok(r) if r.status.is_success() => {}
+                    Ok(r) => tracing::warn!(%url, status = %r.status, "map push refused"),
+                    Err(e) => tracing::debug!(%url, error = %e, "map push failed (keepalives will catch up)"),
+                }
+            }
+        });
+        futures_util::future::join_all(pushes).await;
+    }
+}

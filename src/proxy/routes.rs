@@ -1,0 +1,184 @@
+//! Proxy request routing: object redirects, buckets, cluster membership and map queries.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::{buckets, membership, ProxyContext};
+use crate::http::{empty, full, Body};
+use crate::names::{validate_bucket, validate_object};
+use crate::native_api::buckets::json_response;
+use crate::native_api::{check_provider, error, query, set_header, split_object_path, ApiError};
+use crate::store;
+
+/// Handles one request; never fails (errors become AIStore-shaped responses).
+pub async fn handle(ctx: Arc<ProxyContext>, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match route(&ctx, req).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            ctx.metrics.err_count.inc();
+            if err.status().is_server_error() {
+                tracing::warn!(%method, %path, status = %err.status(), error = %err, "request failed");
+            }
+            error::error_response(&err, &method, &path, &format!("p[{}]", ctx.me.daemon_id))
+        }
+    }
+}
+
+async fn route(
+    ctx: &Arc<ProxyContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/v1/objects/") {
+        return redirect(ctx, req, rest);
+    }
+    if path == "/v1/buckets" || path == "/v1/buckets/" {
+        check_provider(&req)?;
+        return buckets::list_buckets(ctx, &req);
+    }
+    if let Some(rest) = path.strip_prefix("/v1/buckets/") {
+        check_provider(&req)?;
+        let bucket = crate::native_api::decode(rest.trim_end_matches('/'))?;
+        return buckets::dispatch(ctx, req, bucket).await;
+    }
+    if let Some(id) = path.strip_prefix("/v1/cluster/keepalive/") {
+        return membership::keepalive(ctx, id);
+    }
+    match (req.method().clone(), path.as_str()) {
+        (Method::POST, "/v1/cluster/autoreg") | (Method::POST, "/v1/cluster/join") => {
+            let body = crate::native_api::read_body(req).await?;
+            membership::autoreg(ctx, &body)
+        }
+        (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => what(ctx, &req),
+        (Method::GET, "/v1/health") => {
+            let q = query(&req);
+            let mut resp = Response::new(empty());
+            if q.get("readiness").is_some_and(|v| v == "true") && !ctx.ready.load(Ordering::Acquire)
+            {
+                *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            set_header(
+                &mut resp,
+                "Ais-Node-Uptime",
+                ctx.started.elapsed().as_nanos().to_string(),
+            );
+            Ok(resp)
+        }
+        (Method::GET, "/metrics") => {
+            let smap = ctx.state.smap();
+            ctx.metrics.smap_version.set(smap.version as i64);
+            ctx.metrics.targets.set(smap.tmap.len() as i64);
+            let mut resp = Response::new(full(ctx.metrics.render()));
+            set_header(&mut resp, "Content-Type", "text/plain; version=0.0.4");
+            Ok(resp)
+        }
+        (m, p) => Err(ApiError::NotFound(format!("no such endpoint: {m} {p}"))),
+    }
+}
+
+/// `GET /v1/daemon?what=` and `GET /v1/cluster?what=`.
+fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let q = query(req);
+    match q.get("what").map(String::as_str).unwrap_or("") {
+        "smap" => Ok(json_response(&*ctx.state.smap())),
+        "bmd" => Ok(json_response(&ctx.state.bmd())),
+        "snode" => Ok(json_response(&ctx.me)),
+        "config" => Ok(json_response(&ctx.config)),
+        other => Err(ApiError::BadRequest(format!(
+            "unsupported what={other:?}: expecting smap, bmd, snode or config"
+        ))),
+    }
+}
+
+/// Answers an object request with a 307 to the owning target: the original path and
+/// query plus `pid` (this proxy) and `utm` (redirect time, unix ns in base 36).
+fn redirect(
+    ctx: &ProxyContext,
+    req: Request<Incoming>,
+    rest: &str,
+) -> Result<Response<Body>, ApiError> {
+    check_provider(&req)?;
+    let (bucket, object) = split_object_path(rest)?;
+    validate_bucket(&bucket).map_err(store::Error::from)?;
+    validate_object(&object).map_err(store::Error::from)?;
+    if !ctx.state.has_bucket(&bucket) {
+        return Err(store::Error::BucketNotFound(bucket).into());
+    }
+    let smap = ctx.state.smap();
+    let owner = smap.owner(&bucket, &object).ok_or_else(|| {
+        ApiError::Unavailable("no target in the cluster map: start a target with --proxy".into())
+    })?;
+    let m = &ctx.metrics;
+    match *req.method() {
+        Method::GET => m.get_count.inc(),
+        Method::PUT => m.put_count.inc(),
+        Method::HEAD => m.head_count.inc(),
+        Method::DELETE => m.del_count.inc(),
+        _ => {}
+    }
+    let utm = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let sep = match req.uri().query() {
+        Some(q) if !q.is_empty() => format!("?{q}&"),
+        _ => "?".to_string(),
+    };
+    let location = format!(
+        "{}{}{}pid={}&utm={}",
+        owner.url(),
+        req.uri().path(),
+        sep,
+        ctx.me.daemon_id,
+        base36(utm)
+    );
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    set_header(&mut resp, "Location", &location);
+    drain_in_background(req);
+    Ok(resp)
+}
+
+/// Reads and drops a request body the client sends anyway (a PUT without
+/// `Expect: 100-continue`), so the connection stays usable; bounded by time.
+fn drain_in_background(req: Request<Incoming>) {
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    if expects_continue || !has_body {
+        return;
+    }
+    let mut body = req.into_body();
+    tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(5), body.frame()).await {
+                Ok(Some(Ok(_))) => {}
+                _ => break,
+            }
+        }
+    });
+}
+
+fn base36(mut n: u128) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
