@@ -78,6 +78,26 @@ pub fn try_start(engine: &str, mps: &[PathBuf], extra: &[&str]) -> Result<Target
         cmd.arg("--mountpath").arg(mp);
     }
     cmd.args(extra);
+    spawn_node(cmd, log, mps.to_vec())
+}
+
+/// Starts a proxy keeping its state in `state_dir`; panics with its log on failure.
+pub fn start_proxy(state_dir: &Path, extra: &[&str]) -> Target {
+    std::fs::create_dir_all(state_dir).unwrap();
+    let log = state_dir.join(format!("proxy-{}.log", rand_suffix()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisnode"));
+    cmd.args(["proxy", "--host", "127.0.0.1"])
+        .arg("--state-dir")
+        .arg(state_dir);
+    if !extra.contains(&"--port") {
+        cmd.args(["--port", "0"]);
+    }
+    cmd.args(extra);
+    spawn_node(cmd, log, Vec::new()).unwrap_or_else(|log| panic!("proxy did not start:\n{log}"))
+}
+
+/// Spawns a node and waits for its "listening on URL" line.
+fn spawn_node(mut cmd: Command, log: PathBuf, mps: Vec<PathBuf>) -> Result<Target, String> {
     cmd.env_remove("AIS_DAEMON_ID").env("AIS_LOG", "info");
     cmd.stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());
@@ -107,7 +127,7 @@ pub fn try_start(engine: &str, mps: &[PathBuf], extra: &[&str]) -> Result<Target
         addr: url.trim_start_matches("http://").to_string(),
         url,
         id: words[2].to_string(),
-        mountpaths: mps.to_vec(),
+        mountpaths: mps,
         log,
     })
 }
@@ -121,6 +141,22 @@ fn rand_suffix() -> u64 {
 }
 
 impl Target {
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+
+    /// The cluster map this node serves.
+    pub fn smap(&self) -> serde_json::Value {
+        ureq::get(&self.u("/v1/daemon?what=smap"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
