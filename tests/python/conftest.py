@@ -4,6 +4,9 @@ import os
 import pathlib
 import signal
 import subprocess
+import time
+
+import requests
 
 import pytest
 from urllib3.util.retry import Retry
@@ -33,7 +36,16 @@ class Node:
         return self.proc.wait(timeout=30)
 
 
-def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto"):
+def start_node(args, log_path):
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+    line = proc.stdout.readline().decode()
+    assert "listening on" in line, f"node did not start: {log_path.read_text()}"
+    words = line.split()
+    return proc, words[-1], words[2]
+
+
+def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=()):
     assert BIN.exists(), f"build aisnode first: {BIN} is missing"
     mps = []
     for i in range(1, n_mountpaths + 1):
@@ -43,12 +55,31 @@ def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto"):
     args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--allow-shared-fs", "--io-engine", engine]
     for mp in mps:
         args += ["--mountpath", mp]
-    log = open(tmp / "target.log", "wb")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
-    line = proc.stdout.readline().decode()
-    assert "listening on" in line, f"target did not start: {(tmp / 'target.log').read_text()}"
-    words = line.split()
-    return Node(proc, words[-1], words[2], mps)
+    proc, url, node_id = start_node(args + list(extra), tmp / "target.log")
+    return Node(proc, url, node_id, mps)
+
+
+def start_cluster(tmp: pathlib.Path, n_targets=3):
+    """A proxy and n targets with 2 mountpaths each, as separate processes."""
+    state = tmp / "proxy"
+    state.mkdir()
+    proc, url, node_id = start_node(
+        [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state)], tmp / "proxy.log"
+    )
+    proxy = Node(proc, url, node_id, [])
+    targets = [start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url]) for i in range(n_targets)]
+    deadline = time.time() + 15
+    while True:
+        smap = requests.get(f"{url}/v1/daemon?what=smap", timeout=5).json()
+        synced = all(
+            requests.get(f"{t.url}/v1/daemon?what=smap", timeout=5).json().get("version") == smap["version"]
+            for t in targets
+        ) if len(smap["tmap"]) == n_targets else False
+        if synced:
+            break
+        assert time.time() < deadline, "targets did not join"
+        time.sleep(0.1)
+    return proxy, targets
 
 
 @pytest.fixture(params=["uring", "psync"])
@@ -60,5 +91,25 @@ def target(request, tmp_path):
 
 
 @pytest.fixture
-def client(target):
-    return Client(target.url, retry_config=fail_fast(), timeout=30)
+def cluster(tmp_path):
+    proxy, targets = start_cluster(tmp_path)
+    yield proxy, targets
+    for node in [proxy] + targets:
+        node.proc.kill()
+        node.proc.wait()
+
+
+@pytest.fixture(params=["target-uring", "target-psync", "cluster"])
+def client(request, tmp_path):
+    """The same SDK tests against a lone target (each engine) and through a proxy."""
+    if request.param == "cluster":
+        nodes = list(start_cluster(tmp_path))
+        url = nodes[0].url
+        nodes = [nodes[0]] + nodes[1]
+    else:
+        node = start_target(tmp_path, engine=request.param.split("-")[1])
+        url, nodes = node.url, [node]
+    yield Client(url, retry_config=fail_fast(), timeout=30)
+    for node in nodes:
+        node.proc.kill()
+        node.proc.wait()

@@ -1,4 +1,4 @@
-"""The AIStore Python SDK (aistore==2.0.0) against a lone target."""
+"""The AIStore Python SDK (aistore==2.0.0) against a lone target and through a proxy."""
 
 import os
 
@@ -84,8 +84,12 @@ def test_list_objects_paging(client):
     assert all(e.version == "1" for e in entries)
 
 
-def test_placement_matches_sdk_hrw(client, target):
+def test_placement_matches_sdk_hrw(target):
     """Each object lands on the mountpath the SDK's own HRW functions pick."""
+    from conftest import fail_fast
+    from aistore.sdk import Client
+
+    client = Client(target.url, retry_config=fail_fast(), timeout=30)
     bck = client.bucket("sdk-hrw")
     bck.create()
     digests = [get_digest(mp) for mp in target.mountpaths]
