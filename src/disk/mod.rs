@@ -8,6 +8,7 @@
 //! This module knows files and buffers, never objects or HTTP.
 
 mod op;
+mod pool;
 mod psync;
 mod uring;
 
@@ -16,10 +17,10 @@ use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 pub use op::DiskOp;
+pub use pool::BufferPool;
 
 /// Which I/O engine the user asked for.
 #[derive(
@@ -143,9 +144,9 @@ impl DiskHandle {
     pub async fn read_at(
         &self,
         file: Arc<File>,
-        buf: BytesMut,
+        buf: Vec<u8>,
         offset: u64,
-    ) -> io::Result<(BytesMut, usize)> {
+    ) -> io::Result<(Vec<u8>, usize)> {
         let (reply, rx) = oneshot::channel();
         self.submit(DiskOp::Read {
             file,
@@ -162,9 +163,9 @@ impl DiskHandle {
     pub async fn write_at(
         &self,
         file: Arc<File>,
-        buf: BytesMut,
+        buf: Vec<u8>,
         offset: u64,
-    ) -> io::Result<BytesMut> {
+    ) -> io::Result<Vec<u8>> {
         let (reply, rx) = oneshot::channel();
         self.submit(DiskOp::Write {
             file,
@@ -182,7 +183,7 @@ impl DiskHandle {
     pub async fn start_write(
         &self,
         file: Arc<File>,
-        buf: BytesMut,
+        buf: Vec<u8>,
         offset: u64,
     ) -> io::Result<PendingWrite> {
         let (reply, rx) = oneshot::channel();
@@ -235,11 +236,11 @@ impl DiskHandle {
 }
 
 /// A write in flight; await [`PendingWrite::wait`] to get the buffer back.
-pub struct PendingWrite(oneshot::Receiver<(BytesMut, io::Result<()>)>);
+pub struct PendingWrite(oneshot::Receiver<(Vec<u8>, io::Result<()>)>);
 
 impl PendingWrite {
     /// Waits for the write to finish and returns its buffer.
-    pub async fn wait(self) -> io::Result<BytesMut> {
+    pub async fn wait(self) -> io::Result<Vec<u8>> {
         let (buf, res) = self.0.await.map_err(|_| worker_gone())?;
         res.map(|()| buf)
     }
@@ -277,19 +278,19 @@ mod tests {
                 .open(&path)
                 .unwrap(),
         );
-        let mut buf = BytesMut::with_capacity(1 << 20);
+        let mut buf = Vec::with_capacity(1 << 20);
         buf.extend((0..(1u32 << 20)).map(|i| (i % 251) as u8));
         let buf = disk.write_at(file.clone(), buf, 4096).await.unwrap();
         disk.fsync(file.clone()).await.unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096 + (1 << 20));
         let (got, n) = disk
-            .read_at(file.clone(), BytesMut::with_capacity(1 << 20), 4096)
+            .read_at(file.clone(), Vec::with_capacity(1 << 20), 4096)
             .await
             .unwrap();
         assert_eq!(n, 1 << 20);
         assert_eq!(&got[..], &buf[..]);
         let (_, n) = disk
-            .read_at(file.clone(), BytesMut::with_capacity(16), 1 << 30)
+            .read_at(file.clone(), Vec::with_capacity(16), 1 << 30)
             .await
             .unwrap();
         assert_eq!(n, 0, "read past the end returns 0");

@@ -5,11 +5,10 @@ use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use tokio::sync::oneshot;
 
 /// Reply carrying the buffer back with the result.
-pub type BufReply<T> = oneshot::Sender<(BytesMut, io::Result<T>)>;
+pub type BufReply<T> = oneshot::Sender<(Vec<u8>, io::Result<T>)>;
 
 /// One unit of work for a disk worker.
 pub enum DiskOp {
@@ -18,7 +17,7 @@ pub enum DiskOp {
         /// File to read.
         file: Arc<File>,
         /// Destination; bytes are appended after `buf.len()`.
-        buf: BytesMut,
+        buf: Vec<u8>,
         /// File offset.
         offset: u64,
         /// Completion.
@@ -29,7 +28,7 @@ pub enum DiskOp {
         /// File to write.
         file: Arc<File>,
         /// Source bytes.
-        buf: BytesMut,
+        buf: Vec<u8>,
         /// File offset.
         offset: u64,
         /// Completion.

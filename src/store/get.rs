@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::Stream;
 use prometheus::IntCounter;
 use tokio::task::JoinHandle;
@@ -15,9 +15,12 @@ use tokio::task::JoinHandle;
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::{unix_ns, Error, ObjectStore, Result};
-use crate::disk::DiskHandle;
+use crate::disk::{BufferPool, DiskHandle};
 use crate::fs::layout;
 use crate::names::validate_object;
+
+/// Reads below this size use an exact-size buffer instead of a pooled chunk.
+const SMALL_READ: usize = 64 << 10;
 
 /// An open object, ready to stream.
 pub struct ObjectReader {
@@ -26,7 +29,7 @@ pub struct ObjectReader {
     file: Arc<File>,
     disk: DiskHandle,
     read_bytes: IntCounter,
-    chunk: usize,
+    pool: Arc<BufferPool>,
     bucket: String,
     object: String,
 }
@@ -97,7 +100,7 @@ impl ObjectStore {
                 file: Arc::new(file),
                 disk: mp.disk.clone(),
                 read_bytes: mp.read_bytes.clone(),
-                chunk: self.cfg.chunk_size,
+                pool: self.pool.clone(),
                 bucket: bucket.to_string(),
                 object: object.to_string(),
             }),
@@ -157,7 +160,7 @@ impl ObjectReader {
         }
         let mut pos = 0;
         let size = self.info.meta.size;
-        let mut buf = BytesMut::with_capacity(self.chunk);
+        let mut buf = self.pool.take();
         while pos < size {
             buf.clear();
             let (b, n) = self
@@ -167,13 +170,14 @@ impl ObjectReader {
                 .map_err(|e| {
                     Error::io(format!("ais://{}/{}: read", self.bucket, self.object), e)
                 })?;
+            buf = b;
             if n == 0 {
                 break;
             }
-            hasher.update(&b);
+            hasher.update(&buf);
             pos += n as u64;
-            buf = b;
         }
+        self.pool.give(buf);
         let actual = hasher.finish();
         if actual != self.info.meta.cksum_value {
             return Err(Error::Corrupted {
@@ -228,14 +232,22 @@ impl ObjectReader {
     }
 
     fn spawn_read(&self, pos: u64, end: u64) -> JoinHandle<io::Result<Bytes>> {
-        let want = (end - pos).min(self.chunk as u64) as usize;
-        let (disk, file) = (self.disk.clone(), self.file.clone());
+        let want = (end - pos).min(self.pool.size() as u64) as usize;
+        // Small reads get an exact buffer; chunk-sized ones a recycled one.
+        let buf = if want < SMALL_READ {
+            Vec::with_capacity(want)
+        } else {
+            self.pool.take()
+        };
+        let (disk, file, pool) = (self.disk.clone(), self.file.clone(), self.pool.clone());
         tokio::spawn(async move {
-            let (mut buf, _) = disk
-                .read_at(file, BytesMut::with_capacity(want), pos)
-                .await?;
+            let (mut buf, _) = disk.read_at(file, buf, pos).await?;
             buf.truncate(want);
-            Ok(buf.freeze())
+            Ok(if buf.capacity() == pool.size() {
+                pool.freeze(buf)
+            } else {
+                Bytes::from(buf)
+            })
         })
     }
 }

@@ -14,7 +14,7 @@ mod put;
 mod work_file;
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 pub use error::{Error, Result};
 pub use get::ObjectReader;
@@ -22,6 +22,7 @@ pub use list::{ListEntry, ListPage, ListRequest, Props};
 pub use meta::{ObjectInfo, ObjectMeta};
 pub use put::PutOptions;
 
+use crate::disk::BufferPool;
 use crate::fs::Mountpaths;
 
 /// Store behaviour that the config controls.
@@ -50,6 +51,7 @@ pub struct ObjectStore {
     mountpaths: Mountpaths,
     cfg: StoreConfig,
     buckets: RwLock<BTreeMap<String, BucketInfo>>,
+    pool: Arc<BufferPool>,
 }
 
 impl ObjectStore {
@@ -57,10 +59,13 @@ impl ObjectStore {
     /// loads the bucket list from the mountpaths.
     pub fn open(mountpaths: Mountpaths, cfg: StoreConfig) -> Result<ObjectStore> {
         let buckets = bucket::recover(&mountpaths)?;
+        // Keep at most ~64 MiB of idle buffers.
+        let pool = BufferPool::new(cfg.chunk_size, ((64 << 20) / cfg.chunk_size).max(8));
         Ok(ObjectStore {
             mountpaths,
             cfg,
             buckets: RwLock::new(buckets),
+            pool,
         })
     }
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::checksum::{Checksummer, DEFAULT_TYPE};
@@ -88,8 +88,8 @@ impl ObjectStore {
 
         // Fill one buffer while the previous one is being written.
         let chunk = self.cfg.chunk_size;
-        let mut buf = BytesMut::with_capacity(chunk);
-        let mut spare: Option<BytesMut> = None;
+        let mut buf = self.pool.take();
+        let mut spare: Option<Vec<u8>> = None;
         let mut in_flight: Option<PendingWrite> = None;
         let mut offset = 0u64;
         let mut received = 0u64;
@@ -125,10 +125,8 @@ impl ObjectStore {
                         b.clear();
                         b
                     });
-                    let full = std::mem::replace(
-                        &mut buf,
-                        next.unwrap_or_else(|| BytesMut::with_capacity(chunk)),
-                    );
+                    let full =
+                        std::mem::replace(&mut buf, next.unwrap_or_else(|| self.pool.take()));
                     let len = full.len() as u64;
                     in_flight = Some(
                         disk.start_write(file.clone(), full, offset)
@@ -140,12 +138,16 @@ impl ObjectStore {
             }
         }
         if let Some(w) = in_flight.take() {
-            w.wait().await.map_err(write_err)?;
+            self.pool.give(w.wait().await.map_err(write_err)?);
         }
-        if !buf.is_empty() {
-            disk.write_at(file.clone(), buf, offset)
-                .await
-                .map_err(write_err)?;
+        if let Some(b) = spare {
+            self.pool.give(b);
+        }
+        if buf.is_empty() {
+            self.pool.give(buf);
+        } else {
+            let buf = disk.write_at(file.clone(), buf, offset).await;
+            self.pool.give(buf.map_err(write_err)?);
         }
         if let Some(want) = opts.size {
             if want != received {
