@@ -72,6 +72,10 @@ pub struct TargetArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// URL other nodes reach this target at, when clients use another (load balancer,
+    /// published port) [default: http://<this host's IP>:<port>].
+    #[arg(long, env = "AIS_INTRA_URL")]
+    pub intra_url: Option<String>,
     /// Primary proxy to register with, e.g. http://10.0.0.1:8080 [default: run standalone].
     #[arg(long, env = "AIS_PRIMARY_EP", value_name = "URL")]
     pub proxy: Option<String>,
@@ -148,6 +152,8 @@ pub struct TargetConfig {
     pub log_format: LogFormat,
     /// Primary proxy URL, if any.
     pub proxy: Option<String>,
+    /// Intra-cluster URL, if given.
+    pub intra_url: Option<String>,
     /// File settings, with flag overrides applied.
     #[serde(flatten)]
     pub settings: FileSettings,
@@ -171,6 +177,7 @@ impl TargetConfig {
             allow_shared_fs: args.allow_shared_fs,
             log_format: args.log_format,
             proxy: args.proxy.map(|u| u.trim_end_matches('/').to_string()),
+            intra_url: args.intra_url,
             settings,
         };
         cfg.validate()?;

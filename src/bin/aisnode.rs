@@ -27,9 +27,9 @@ enum Role {
     Cluster(ClusterArgs),
     /// Probe a node's health endpoint; exit status 0 when it answers 200 (for container health checks).
     Health {
-        /// The node's URL.
-        #[arg(long, default_value = "http://127.0.0.1:8081")]
-        url: String,
+        /// The node's URL [default: http://127.0.0.1:$AIS_PORT, else port 8081].
+        #[arg(long, env = "AIS_HEALTH_URL")]
+        url: Option<String>,
         /// Ask for readiness instead of liveness.
         #[arg(long)]
         readiness: bool,
@@ -89,7 +89,11 @@ fn probe(url: &str, readiness: bool) -> anyhow::Result<u16> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Role::Health { url, readiness } = &cli.role {
-        let code = probe(url, *readiness).unwrap_or(0);
+        let url = url.clone().unwrap_or_else(|| {
+            let port = std::env::var("AIS_PORT").unwrap_or_else(|_| "8081".into());
+            format!("http://127.0.0.1:{port}")
+        });
+        let code = probe(&url, *readiness).unwrap_or(0);
         std::process::exit(if code == 200 { 0 } else { 1 });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -66,9 +66,27 @@ impl Snode {
         }
     }
 
-    /// The node's URL.
+    /// Sets the address other nodes use (control and data), when it differs from the
+    /// client-facing one (an external load balancer, a published port).
+    pub fn with_intra_url(mut self, url: &str) -> Snode {
+        let net = Snode::new(&self.daemon_id, &self.daemon_type, url).public_net;
+        self.intra_control_net = net.clone();
+        self.intra_data_net = net;
+        self
+    }
+
+    /// The URL clients are sent to.
     pub fn url(&self) -> &str {
         &self.public_net.direct_url
+    }
+
+    /// The URL other nodes use for control traffic (falls back to the public one).
+    pub fn control_url(&self) -> &str {
+        if self.intra_control_net.direct_url.is_empty() {
+            self.url()
+        } else {
+            &self.intra_control_net.direct_url
+        }
     }
 
     /// Whether HRW may place objects on it.

@@ -1,10 +1,12 @@
 //! HTTP plumbing shared by every front end: the accept loop with graceful shutdown, and
 //! the response body type. Knows hyper; knows nothing of objects.
 
+mod advertise;
 mod body;
 pub mod client;
 mod serve;
 
+pub use advertise::advertised_url;
 pub use body::{empty, full, stream, Body};
 pub use client::{ClientError, ControlClient, Reply};
 pub use serve::{serve, ServeConfig};

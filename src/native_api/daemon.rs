@@ -12,20 +12,9 @@ use crate::http::{empty, full, Body};
 
 /// This node in AIStore's `Snode` JSON shape.
 pub fn snode(ctx: &TargetContext) -> serde_json::Value {
-    let net = json!({
-        "node_hostname": ctx.node.hostname,
-        "daemon_port": ctx.node.port.to_string(),
-        "direct_url": ctx.node.public_url,
-    });
-    json!({
-        "daemon_id": ctx.node.id,
-        "daemon_type": "target",
-        "public_net": net,
-        "intra_control_net": net,
-        "intra_data_net": net,
-        "flags": 0,
-        "id_digest": crate::hrw::digest(ctx.node.id.as_bytes()),
-    })
+    let node = crate::cluster::Snode::new(&ctx.node.id, "target", &ctx.node.public_url)
+        .with_intra_url(&ctx.node.intra_url);
+    serde_json::to_value(node).unwrap_or_default()
 }
 
 pub(super) fn daemon(

@@ -38,6 +38,8 @@ pub struct NodeInfo {
     pub id: String,
     /// URL clients reach it at.
     pub public_url: String,
+    /// URL other nodes reach it at.
+    pub intra_url: String,
     /// Host part of `public_url`.
     pub hostname: String,
     /// Port part of `public_url`.

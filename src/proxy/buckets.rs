@@ -110,7 +110,7 @@ async fn broadcast(
     let body = serde_json::to_vec(&json!({"action": action, "name": "", "value": null}))
         .unwrap_or_default();
     let calls = targets.iter().map(|t| {
-        let url = format!("{}/v1/buckets/{bucket}", t.url());
+        let url = format!("{}/v1/buckets/{bucket}", t.control_url());
         let (client, body, method) = (ctx.client.clone(), body.clone(), method.clone());
         async move {
             match client.send(method, &url, Some(body)).await {
@@ -194,7 +194,7 @@ async fn list_objects(ctx: &ProxyContext, bucket: &str, msg: LsoMsg) -> Result<L
         .unwrap_or_default();
     let smap = ctx.state.smap();
     let calls = smap.tmap.values().map(|t| {
-        let url = format!("{}/v1/buckets/{bucket}", t.url());
+        let url = format!("{}/v1/buckets/{bucket}", t.control_url());
         let (client, body) = (ctx.client.clone(), body.clone());
         async move {
             let reply = client

@@ -67,7 +67,7 @@ pub(super) async fn health_loop(ctx: Arc<ProxyContext>) {
     loop {
         tokio::time::sleep(every).await;
         for t in ctx.state.silent_targets(timeout) {
-            let url = format!("{}/v1/health", t.url());
+            let url = format!("{}/v1/health", t.control_url());
             let alive = matches!(ctx.client.send(Method::GET, &url, None).await, Ok(r) if r.status.is_success());
             if alive {
                 ctx.state.touch(&t.daemon_id);
@@ -92,7 +92,7 @@ pub(super) async fn push_loop(ctx: Arc<ProxyContext>) {
         };
         let pushes = meta.smap.tmap.values().map(|t| {
             let (client, body) = (ctx.client.clone(), body.clone());
-            let url = format!("{}/v1/metasync", t.url());
+            let url = format!("{}/v1/metasync", t.control_url());
             async move {
                 match client.send(Method::PUT, &url, Some(body)).await {
                     Ok(r) if r.status.is_success() => {}

@@ -8,7 +8,7 @@ mod routes;
 mod state;
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -71,17 +71,7 @@ pub async fn run(
     let local = listener
         .local_addr()
         .map_err(|e| ProxyStartError::Bind(bind, e))?;
-    let url = match &cfg.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let ip = if local.ip().is_unspecified() {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            } else {
-                local.ip()
-            };
-            format!("http://{}", SocketAddr::new(ip, local.port()))
-        }
-    };
+    let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
     let me = Snode::new(&id, "proxy", &url);
     let state = ClusterState::load_or_new(cfg.state_dir.clone(), me.clone());
     let ctx = Arc::new(ProxyContext {

@@ -59,7 +59,8 @@ async fn apply(ctx: &TargetContext, meta: ClusterMeta) {
 pub async fn run(ctx: Arc<TargetContext>, proxy: String) {
     let interval = Duration::from_millis(ctx.config.settings.keepalive_interval_ms.max(100));
     let client = ControlClient::new(Duration::from_secs(5));
-    let me = Snode::new(&ctx.node.id, "target", &ctx.node.public_url);
+    let me = Snode::new(&ctx.node.id, "target", &ctx.node.public_url)
+        .with_intra_url(&ctx.node.intra_url);
     loop {
         register(&ctx, &client, &proxy, &me, interval).await;
         keepalive(&ctx, &client, &proxy, interval).await;

@@ -4,7 +4,7 @@
 pub mod membership;
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,7 +79,13 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     let local = listener
         .local_addr()
         .map_err(|e| StartError::Bind(bind, e))?;
-    let node = node_info(&id, cfg.public_url.as_deref(), local)?;
+    let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
+    let node = node_info(&id, &url)?;
+    let intra_url = match (&cfg.intra_url, &cfg.public_url) {
+        (None, None) => url.clone(),
+        (intra, _) => crate::http::advertised_url(intra.as_deref(), local).await,
+    };
+    let node = NodeInfo { intra_url, ..node };
     tracing::info!(id = %id, url = %node.public_url, listen = %local, "target started");
     // One machine-readable line for scripts and tests that start us with --port 0.
     println!("aisnode target {} listening on {}", id, node.public_url);
@@ -125,24 +131,9 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     Ok(())
 }
 
-/// Works out the URL to advertise: the one given, else the bound address (loopback when
-/// bound to all interfaces).
-fn node_info(
-    id: &str,
-    public_url: Option<&str>,
-    local: SocketAddr,
-) -> Result<NodeInfo, StartError> {
-    let url = match public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let ip = if local.ip().is_unspecified() {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            } else {
-                local.ip()
-            };
-            format!("http://{}", SocketAddr::new(ip, local.port()))
-        }
-    };
+/// Splits the advertised URL into the parts the cluster map carries.
+fn node_info(id: &str, url: &str) -> Result<NodeInfo, StartError> {
+    let url = url.to_string();
     let authority = url
         .strip_prefix("http://")
         .ok_or_else(|| StartError::PublicUrl(url.clone()))?;
@@ -152,6 +143,7 @@ fn node_info(
         .ok_or_else(|| StartError::PublicUrl(url.clone()))?;
     Ok(NodeInfo {
         id: id.to_string(),
+        intra_url: url.clone(),
         public_url: url,
         hostname: host,
         port,
