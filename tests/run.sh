@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, Rust unit and integration tests (real
-# aisnode processes on loopback), the AIStore Python SDK tests against real processes, and
+# aisnode processes on loopback), the AIStore Python SDK tests against real processes, the
+# deployment files rendered and validated offline, and
 # the container tests (image built from the static binary, Compose cluster; needs Docker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,4 @@ echo "== static release binary and container image"
 cargo build --quiet --release --target x86_64-unknown-linux-musl --bins
 
 echo "== Python tests: SDK against real processes, then the container image and Compose cluster"
-AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider tests/python tests/container
+AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider tests/python tests/deploy tests/container
