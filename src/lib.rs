@@ -19,6 +19,7 @@ pub mod disk;
 pub mod fs;
 pub mod hrw;
 pub mod http;
+pub mod loader;
 pub mod local_cluster;
 pub mod metrics;
 pub mod names;
