@@ -117,16 +117,17 @@ pub async fn run(args: LoaderArgs) -> Result<Report, String> {
     }
     reporter.abort();
     let elapsed = start.elapsed().as_secs_f64();
-    let total = lock(&shared.total);
-    let mut summaries = Vec::new();
-    if total.put.count + total.put.errors > 0 {
-        summaries.push(total.put.summary(Op::Put, elapsed));
-    }
-    if total.get.count + total.get.errors > 0 {
-        summaries.push(total.get.summary(Op::Get, elapsed));
-    }
-    let errors = total.put.errors + total.get.errors;
-    drop(total);
+    let (summaries, errors) = {
+        let total = lock(&shared.total);
+        let mut summaries = Vec::new();
+        if total.put.count + total.put.errors > 0 {
+            summaries.push(total.put.summary(Op::Put, elapsed));
+        }
+        if total.get.count + total.get.errors > 0 {
+            summaries.push(total.get.summary(Op::Get, elapsed));
+        }
+        (summaries, total.put.errors + total.get.errors)
+    };
     if shared.args.cleanup {
         cleanup(&shared).await;
     }
