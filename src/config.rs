@@ -69,6 +69,9 @@ pub struct TargetArgs {
     /// fsync each object and its directory before a PUT returns [default: off, or the file's `fsync`].
     #[arg(long, env = "AIS_FSYNC")]
     pub fsync: bool,
+    /// Read and write objects with O_DIRECT, bypassing the page cache [default: off, or the file's `direct_io`].
+    #[arg(long, env = "AIS_DIRECT_IO")]
+    pub direct_io: bool,
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -105,6 +108,8 @@ pub struct FileSettings {
     pub max_page_size: usize,
     /// How often a registered target sends a keepalive to the proxy (milliseconds).
     pub keepalive_interval_ms: u64,
+    /// Read and write objects with O_DIRECT (bypassing the page cache).
+    pub direct_io: bool,
 }
 
 impl Default for FileSettings {
@@ -120,6 +125,7 @@ impl Default for FileSettings {
             shutdown_timeout_secs: 30,
             max_page_size: 10_000,
             keepalive_interval_ms: 2_000,
+            direct_io: false,
         }
     }
 }
@@ -167,6 +173,7 @@ impl TargetConfig {
             None => FileSettings::default(),
         };
         settings.fsync |= args.fsync;
+        settings.direct_io |= args.direct_io;
         let cfg = TargetConfig {
             host: args.host,
             port: args.port,
@@ -186,9 +193,9 @@ impl TargetConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.settings;
-        if !(4096..=64 << 20).contains(&s.chunk_size) {
+        if !(4096..=64 << 20).contains(&s.chunk_size) || s.chunk_size % 4096 != 0 {
             return Err(ConfigError::Invalid(
-                "chunk_size must be 4 KiB to 64 MiB".into(),
+                "chunk_size must be a multiple of 4 KiB from 4 KiB to 64 MiB".into(),
             ));
         }
         if !(2..=4096).contains(&s.disk_queue_depth) {

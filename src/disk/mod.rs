@@ -7,6 +7,7 @@
 //! closure on the same thread, so every operation on a disk is ordered by its worker.
 //! This module knows files and buffers, never objects or HTTP.
 
+mod iobuf;
 mod op;
 mod pool;
 mod psync;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+pub use iobuf::{IoBuf, ALIGN};
 pub use op::DiskOp;
 pub use pool::BufferPool;
 
@@ -144,9 +146,9 @@ impl DiskHandle {
     pub async fn read_at(
         &self,
         file: Arc<File>,
-        buf: Vec<u8>,
+        buf: IoBuf,
         offset: u64,
-    ) -> io::Result<(Vec<u8>, usize)> {
+    ) -> io::Result<(IoBuf, usize)> {
         let (reply, rx) = oneshot::channel();
         self.submit(DiskOp::Read {
             file,
@@ -160,12 +162,7 @@ impl DiskHandle {
     }
 
     /// Writes all of `buf` at `offset`; the buffer comes back for reuse.
-    pub async fn write_at(
-        &self,
-        file: Arc<File>,
-        buf: Vec<u8>,
-        offset: u64,
-    ) -> io::Result<Vec<u8>> {
+    pub async fn write_at(&self, file: Arc<File>, buf: IoBuf, offset: u64) -> io::Result<IoBuf> {
         let (reply, rx) = oneshot::channel();
         self.submit(DiskOp::Write {
             file,
@@ -183,7 +180,7 @@ impl DiskHandle {
     pub async fn start_write(
         &self,
         file: Arc<File>,
-        buf: Vec<u8>,
+        buf: IoBuf,
         offset: u64,
     ) -> io::Result<PendingWrite> {
         let (reply, rx) = oneshot::channel();
@@ -236,11 +233,11 @@ impl DiskHandle {
 }
 
 /// A write in flight; await [`PendingWrite::wait`] to get the buffer back.
-pub struct PendingWrite(oneshot::Receiver<(Vec<u8>, io::Result<()>)>);
+pub struct PendingWrite(oneshot::Receiver<(IoBuf, io::Result<()>)>);
 
 impl PendingWrite {
     /// Waits for the write to finish and returns its buffer.
-    pub async fn wait(self) -> io::Result<Vec<u8>> {
+    pub async fn wait(self) -> io::Result<IoBuf> {
         let (buf, res) = self.0.await.map_err(|_| worker_gone())?;
         res.map(|()| buf)
     }
@@ -278,19 +275,20 @@ mod tests {
                 .open(&path)
                 .unwrap(),
         );
-        let mut buf = Vec::with_capacity(1 << 20);
-        buf.extend((0..(1u32 << 20)).map(|i| (i % 251) as u8));
+        let mut buf = IoBuf::with_capacity(1 << 20);
+        let pattern: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+        buf.extend_from_slice(&pattern);
         let buf = disk.write_at(file.clone(), buf, 4096).await.unwrap();
         disk.fsync(file.clone()).await.unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096 + (1 << 20));
         let (got, n) = disk
-            .read_at(file.clone(), Vec::with_capacity(1 << 20), 4096)
+            .read_at(file.clone(), IoBuf::with_capacity(1 << 20), 4096)
             .await
             .unwrap();
         assert_eq!(n, 1 << 20);
         assert_eq!(&got[..], &buf[..]);
         let (_, n) = disk
-            .read_at(file.clone(), Vec::with_capacity(16), 1 << 30)
+            .read_at(file.clone(), IoBuf::with_capacity(16), 1 << 30)
             .await
             .unwrap();
         assert_eq!(n, 0, "read past the end returns 0");

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use super::IoBuf;
+
 /// Reply carrying the buffer back with the result.
-pub type BufReply<T> = oneshot::Sender<(Vec<u8>, io::Result<T>)>;
+pub type BufReply<T> = oneshot::Sender<(IoBuf, io::Result<T>)>;
 
 /// One unit of work for a disk worker.
 pub enum DiskOp {
@@ -17,7 +19,7 @@ pub enum DiskOp {
         /// File to read.
         file: Arc<File>,
         /// Destination; bytes are appended after `buf.len()`.
-        buf: Vec<u8>,
+        buf: IoBuf,
         /// File offset.
         offset: u64,
         /// Completion.
@@ -28,7 +30,7 @@ pub enum DiskOp {
         /// File to write.
         file: Arc<File>,
         /// Source bytes.
-        buf: Vec<u8>,
+        buf: IoBuf,
         /// File offset.
         offset: u64,
         /// Completion.

@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::IoBuf;
+
 /// A pool of equally sized buffers.
 #[derive(Debug)]
 pub struct BufferPool {
-    free: Mutex<Vec<Vec<u8>>>,
+    free: Mutex<Vec<IoBuf>>,
     size: usize,
     max_idle: usize,
 }
@@ -31,13 +33,13 @@ impl BufferPool {
     }
 
     /// An empty buffer with capacity for `size` bytes.
-    pub fn take(&self) -> Vec<u8> {
+    pub fn take(&self) -> IoBuf {
         let reused = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        reused.unwrap_or_else(|| Vec::with_capacity(self.size))
+        reused.unwrap_or_else(|| IoBuf::with_capacity(self.size))
     }
 
     /// Returns a buffer for reuse (dropped if the pool is full or it is the wrong size).
-    pub fn give(&self, mut buf: Vec<u8>) {
+    pub fn give(&self, mut buf: IoBuf) {
         if buf.capacity() != self.size {
             return;
         }
@@ -49,7 +51,7 @@ impl BufferPool {
     }
 
     /// Wraps a filled buffer as `Bytes` that returns to this pool when dropped.
-    pub fn freeze(self: &Arc<Self>, buf: Vec<u8>) -> Bytes {
+    pub fn freeze(self: &Arc<Self>, buf: IoBuf) -> Bytes {
         Bytes::from_owner(Pooled {
             buf,
             pool: self.clone(),
@@ -58,7 +60,7 @@ impl BufferPool {
 }
 
 struct Pooled {
-    buf: Vec<u8>,
+    buf: IoBuf,
     pool: Arc<BufferPool>,
 }
 
@@ -70,7 +72,8 @@ impl AsRef<[u8]> for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        self.pool.give(std::mem::take(&mut self.buf));
+        let buf = std::mem::replace(&mut self.buf, IoBuf::with_capacity(0));
+        self.pool.give(buf);
     }
 }
 
@@ -91,7 +94,7 @@ mod tests {
         assert_eq!(again.as_ptr(), ptr, "the same allocation is reused");
         assert!(again.is_empty());
         for _ in 0..5 {
-            pool.give(Vec::with_capacity(4096));
+            pool.give(IoBuf::with_capacity(4096));
         }
         assert_eq!(pool.free.lock().unwrap().len(), 2);
     }

@@ -1,5 +1,8 @@
 //! Positional-I/O engine: the worker thread runs each operation as a syscall, in order.
+#![allow(unsafe_code)]
 
+use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 
 use tokio::sync::OwnedSemaphorePermit;
@@ -21,11 +24,17 @@ fn execute(op: DiskOp) {
             offset,
             reply,
         } => {
-            let start = buf.len();
-            let want = buf.capacity() - start;
-            buf.resize(start + want, 0);
-            let res = file.read_at(&mut buf[start..], offset);
-            buf.truncate(start + *res.as_ref().unwrap_or(&0));
+            let (ptr, spare) = buf.spare();
+            let off = libc::off_t::try_from(offset).unwrap_or(libc::off_t::MAX);
+            // SAFETY: `ptr` points at `spare` writable bytes owned by `buf`, which outlives the call.
+            let n = unsafe { libc::pread(file.as_raw_fd(), ptr.cast(), spare, off) };
+            let res = if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                // SAFETY: pread initialised `n` bytes of the spare capacity.
+                unsafe { buf.advance(n as usize) };
+                Ok(n as usize)
+            };
             let _ = reply.send((buf, res));
         }
         DiskOp::Write {

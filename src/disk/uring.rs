@@ -87,9 +87,9 @@ impl Ring {
             DiskOp::Read {
                 file, buf, offset, ..
             } => {
-                let spare = buf.spare_capacity_mut();
-                let len = u32::try_from(spare.len()).unwrap_or(u32::MAX);
-                opcode::Read::new(types::Fd(file.as_raw_fd()), spare.as_mut_ptr().cast(), len)
+                let (ptr, spare) = buf.spare();
+                let len = u32::try_from(spare).unwrap_or(u32::MAX);
+                opcode::Read::new(types::Fd(file.as_raw_fd()), ptr, len)
                     .offset(*offset)
                     .build()
             }
@@ -182,7 +182,7 @@ impl Ring {
             DiskOp::Read { mut buf, reply, .. } => {
                 if let Ok(n) = res {
                     // SAFETY: the kernel initialised `n` bytes of the spare capacity.
-                    unsafe { buf.set_len(buf.len() + n) };
+                    unsafe { buf.advance(n) };
                 }
                 let _ = reply.send((buf, res));
             }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::{unix_ns, Error, ObjectStore, Result};
-use crate::disk::{BufferPool, DiskHandle};
+use crate::disk::{BufferPool, DiskHandle, IoBuf, ALIGN};
 use crate::fs::layout;
 use crate::names::validate_object;
 
@@ -30,6 +30,7 @@ pub struct ObjectReader {
     disk: DiskHandle,
     read_bytes: IntCounter,
     pool: Arc<BufferPool>,
+    direct: bool,
     bucket: String,
     object: String,
 }
@@ -41,11 +42,12 @@ enum OpenFail {
 
 fn open_object(
     path: &Path,
+    direct: bool,
 ) -> io::Result<std::result::Result<(File, ObjectMeta, i64, i64), OpenFail>> {
     use xattr::FileExt as _;
     let file = match std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_CLOEXEC)
+        .custom_flags(libc::O_CLOEXEC | if direct { libc::O_DIRECT } else { 0 })
         .open(path)
     {
         Ok(f) => f,
@@ -84,9 +86,10 @@ impl ObjectStore {
         validate_object(object)?;
         let mp = self.mountpaths.for_object(bucket, object);
         let path = layout::object_path(&mp.path, bucket, object);
+        let direct = self.cfg.direct_io;
         let opened = mp
             .disk
-            .call(move || open_object(&path))
+            .call(move || open_object(&path, direct))
             .await
             .map_err(|e| Error::io(format!("ais://{bucket}/{object}: open"), e))?;
         match opened {
@@ -101,6 +104,7 @@ impl ObjectStore {
                 disk: mp.disk.clone(),
                 read_bytes: mp.read_bytes.clone(),
                 pool: self.pool.clone(),
+                direct: self.cfg.direct_io,
                 bucket: bucket.to_string(),
                 object: object.to_string(),
             }),
@@ -233,20 +237,32 @@ impl ObjectReader {
 
     fn spawn_read(&self, pos: u64, end: u64) -> JoinHandle<io::Result<Bytes>> {
         let want = (end - pos).min(self.pool.size() as u64) as usize;
-        // Small reads get an exact buffer; chunk-sized ones a recycled one.
-        let buf = if want < SMALL_READ {
-            Vec::with_capacity(want)
+        // O_DIRECT reads whole aligned blocks: start at the block holding `pos`.
+        let skip = if self.direct {
+            (pos % ALIGN as u64) as usize
         } else {
+            0
+        };
+        let need = skip + want;
+        // Chunk-sized reads use a recycled buffer; others an exact one.
+        let buf = if need <= self.pool.size() && want >= SMALL_READ {
             self.pool.take()
+        } else {
+            IoBuf::with_capacity(need)
         };
         let (disk, file, pool) = (self.disk.clone(), self.file.clone(), self.pool.clone());
         tokio::spawn(async move {
-            let (mut buf, _) = disk.read_at(file, buf, pos).await?;
+            let (mut buf, _) = disk.read_at(file, buf, pos - skip as u64).await?;
+            if buf.len() <= skip {
+                buf.clear();
+            } else if skip > 0 {
+                buf.consume_front(skip);
+            }
             buf.truncate(want);
             Ok(if buf.capacity() == pool.size() {
                 pool.freeze(buf)
             } else {
-                Bytes::from(buf)
+                Bytes::from_owner(buf)
             })
         })
     }

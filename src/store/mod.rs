@@ -36,6 +36,8 @@ pub struct StoreConfig {
     pub chunk_size: usize,
     /// Largest object a PUT may store, bytes.
     pub max_object_size: u64,
+    /// Open object files with O_DIRECT: reads and writes bypass the page cache.
+    pub direct_io: bool,
 }
 
 /// Facts about a bucket.

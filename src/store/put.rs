@@ -15,7 +15,7 @@ use super::checksum::{Checksummer, DEFAULT_TYPE};
 use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
-use crate::disk::PendingWrite;
+use crate::disk::{IoBuf, PendingWrite, ALIGN};
 use crate::fs::layout;
 use crate::names::validate_object;
 
@@ -79,8 +79,9 @@ impl ObjectStore {
         let disk = mp.disk.clone();
         let work_path = layout::work_path(&mp.path, bucket, object);
         let wk = work_path.clone();
+        let direct = self.cfg.direct_io;
         let file = disk
-            .call(move || create_work_file(&wk))
+            .call(move || create_work_file(&wk, direct))
             .await
             .map_err(|e| Error::io(format!("ais://{bucket}/{object}: create work file"), e))?;
         let file = Arc::new(file);
@@ -89,7 +90,7 @@ impl ObjectStore {
         // Fill one buffer while the previous one is being written.
         let chunk = self.cfg.chunk_size;
         let mut buf = self.pool.take();
-        let mut spare: Option<Vec<u8>> = None;
+        let mut spare: Option<IoBuf> = None;
         let mut in_flight: Option<PendingWrite> = None;
         let mut offset = 0u64;
         let mut received = 0u64;
@@ -146,6 +147,10 @@ impl ObjectStore {
         if buf.is_empty() {
             self.pool.give(buf);
         } else {
+            if direct {
+                // O_DIRECT writes whole blocks: pad the tail; the commit truncates it away.
+                buf.pad_to(buf.len().div_ceil(ALIGN) * ALIGN);
+            }
             let buf = disk.write_at(file.clone(), buf, offset).await;
             self.pool.give(buf.map_err(write_err)?);
         }
@@ -208,13 +213,14 @@ impl ObjectStore {
     }
 }
 
-fn create_work_file(path: &Path) -> io::Result<File> {
+fn create_work_file(path: &Path, direct: bool) -> io::Result<File> {
+    let flags = libc::O_CLOEXEC | if direct { libc::O_DIRECT } else { 0 };
     let open = || {
         OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
+            .custom_flags(flags)
             .open(path)
     };
     match open() {
@@ -250,6 +256,10 @@ impl Commit {
             .flatten()
             .and_then(|raw| ObjectMeta::decode(&raw).ok());
         meta.version = previous.map_or(1, |p| p.version + 1);
+        // Drops the padding of an O_DIRECT tail (a no-op otherwise).
+        if file.metadata()?.len() != meta.size {
+            file.set_len(meta.size)?;
+        }
         file.set_xattr(XATTR, &meta.encode())?;
         if self.fsync {
             file.sync_all()?;

@@ -68,6 +68,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         validate_on_get: cfg.settings.validate_checksum_on_get,
         chunk_size: cfg.settings.chunk_size,
         max_object_size: cfg.settings.max_object_size,
+        direct_io: cfg.settings.direct_io,
     };
     let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)
         .map_err(|e| StartError::Store(Box::new(e)))?;

@@ -6,7 +6,7 @@ import subprocess
 import requests
 from aistore.sdk import Client
 
-from conftest import (
+from compose_env import (
     PROJECT, PROXY, ROOT, TARGETS, container, engines, inspect, run, smap, target_ids, wait,
 )
 

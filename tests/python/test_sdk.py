@@ -86,7 +86,7 @@ def test_list_objects_paging(client):
 
 def test_placement_matches_sdk_hrw(target):
     """Each object lands on the mountpath the SDK's own HRW functions pick."""
-    from conftest import fail_fast
+    from nodes import fail_fast
     from aistore.sdk import Client
 
     client = Client(target.url, retry_config=fail_fast(), timeout=30)

@@ -4,7 +4,7 @@ import requests
 from aistore.sdk import Client
 from aistore.sdk.utils import get_digest, xoshiro256_hash
 
-from conftest import fail_fast
+from nodes import fail_fast
 
 
 def test_get_info_and_is_ready(cluster):

@@ -1,0 +1,83 @@
+"""Helpers that start real aisnode processes on loopback for the SDK tests."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+import requests
+
+from urllib3.util.retry import Retry
+from tenacity import Retrying, stop_after_attempt
+
+from aistore.sdk import Client
+from aistore.sdk.retry_config import RetryConfig
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(os.environ.get("AISNODE_BIN", ROOT / "target" / "debug" / "aisnode"))
+
+
+def fail_fast():
+    """No retries: a failure shows at once instead of after ~90 s of backoff."""
+    return RetryConfig(
+        http_retry=Retry(total=0, connect=0, read=0, status_forcelist=[]),
+        network_retry=Retrying(stop=stop_after_attempt(1), reraise=True),
+    )
+
+
+class Node:
+    def __init__(self, proc, url, node_id, mountpaths):
+        self.proc, self.url, self.id, self.mountpaths = proc, url, node_id, mountpaths
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+def start_node(args, log_path):
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+    line = proc.stdout.readline().decode()
+    assert "listening on" in line, f"node did not start: {log_path.read_text()}"
+    words = line.split()
+    return proc, words[-1], words[2]
+
+
+def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=()):
+    assert BIN.exists(), f"build aisnode first: {BIN} is missing"
+    mps = []
+    for i in range(1, n_mountpaths + 1):
+        mp = tmp / f"mp{i}"
+        mp.mkdir(parents=True, exist_ok=True)
+        mps.append(str(mp.resolve()))
+    args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--allow-shared-fs", "--io-engine", engine]
+    for mp in mps:
+        args += ["--mountpath", mp]
+    proc, url, node_id = start_node(args + list(extra), tmp / "target.log")
+    return Node(proc, url, node_id, mps)
+
+
+def start_cluster(tmp: pathlib.Path, n_targets=3):
+    """A proxy and n targets with 2 mountpaths each, as separate processes."""
+    state = tmp / "proxy"
+    state.mkdir()
+    proc, url, node_id = start_node(
+        [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state)], tmp / "proxy.log"
+    )
+    proxy = Node(proc, url, node_id, [])
+    targets = [start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url]) for i in range(n_targets)]
+    deadline = time.time() + 15
+    while True:
+        smap = requests.get(f"{url}/v1/daemon?what=smap", timeout=5).json()
+        synced = all(
+            requests.get(f"{t.url}/v1/daemon?what=smap", timeout=5).json().get("version") == smap["version"]
+            for t in targets
+        ) if len(smap["tmap"]) == n_targets else False
+        if synced:
+            break
+        assert time.time() < deadline, "targets did not join"
+        time.sleep(0.1)
+    return proxy, targets
+
+
