@@ -475,24 +475,42 @@ fn direct_io_roundtrip(engine: &str) {
     let mps = common::mountpaths(dir.path(), 2);
     let t = start(engine, &mps, &["--direct-io"]);
     t.create_bucket("d");
-    for (i, size) in [0usize, 1, 4095, 4096, 1 << 20, (3 << 20) + 17].into_iter().enumerate() {
+    for (i, size) in [0usize, 1, 4095, 4096, 1 << 20, (3 << 20) + 17]
+        .into_iter()
+        .enumerate()
+    {
         let body = data(size, 100 + i as u64);
         let name = format!("obj-{size}");
         t.put("d", &name, &body);
         assert!(t.get("d", &name) == body, "content of {name}");
         // The padded O_DIRECT tail is truncated away on disk.
-        let on_disk = t.object_files().into_iter().find(|p| p.ends_with(&name)).unwrap();
+        let on_disk = t
+            .object_files()
+            .into_iter()
+            .find(|p| p.ends_with(&name))
+            .unwrap();
         assert_eq!(std::fs::metadata(on_disk).unwrap().len(), size as u64);
         if size > 5000 {
-            for (range, from, to) in [("bytes=5000-5009", 5000, 5010), ("bytes=-7", size - 7, size), ("bytes=4095-4097", 4095, 4098)] {
-                let r = ureq::get(&t.u(&format!("/v1/objects/d/{name}"))).set("Range", range).call().unwrap();
+            for (range, from, to) in [
+                ("bytes=5000-5009", 5000, 5010),
+                ("bytes=-7", size - 7, size),
+                ("bytes=4095-4097", 4095, 4098),
+            ] {
+                let r = ureq::get(&t.u(&format!("/v1/objects/d/{name}")))
+                    .set("Range", range)
+                    .call()
+                    .unwrap();
                 let mut got = Vec::new();
                 r.into_reader().read_to_end(&mut got).unwrap();
                 assert!(got == body[from..to], "{name} {range}");
             }
         }
     }
-    let cfg: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=config")).call().unwrap().into_json().unwrap();
+    let cfg: serde_json::Value = ureq::get(&t.u("/v1/daemon?what=config"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(cfg["direct_io"], true);
 }
 both_engines!(direct_io_roundtrip);

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Disk-linear scaling: throughput against the number of disks, each disk a loop device
+# with XFS, every disk limited to the same bandwidth with cgroup v1 blkio throttling, and
+# the target (direct I/O, one mountpath per disk) running inside that cgroup.
+# Runs aisloader PUT then GET phases of 8 MiB objects for N = 1, 2, 4, 8 disks, throttled
+# and then unthrottled (where the CPU becomes the limit), and writes
+# scaling.csv, scaling.json and scaling.svg (throughput against disks, with the ideal line).
+#
+#   sudo benches/scaling.sh [--smoke] [--limit-mib 100] [--duration 10s] [--disks "1 2 4 8"]
+#                           [--size 8MiB] [--backing DIR] [--out DIR] [--no-unthrottled]
+#
+# Needs root, losetup, mkfs.xfs (xfsprogs), cgroup v1 blkio, and a release build.
+# Cleans up loop devices, mounts, cgroups and processes even when interrupted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+LIMIT_MIB=100; DURATION=10s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) DISKS="1 2"; DURATION=2s; UNTHROTTLED=0 ;;
+    --limit-mib) LIMIT_MIB=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --disks) DISKS=$2; shift ;;
+    --size) SIZE=$2; shift ;;
+    --backing) BACKING=$2; shift ;;
+    --out) OUT=$2; shift ;;
+    --no-unthrottled) UNTHROTTLED=0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || { echo "run as root (loop devices, mounts, cgroups)" >&2; exit 1; }
+command -v mkfs.xfs >/dev/null || { echo "needs mkfs.xfs (apt-get install xfsprogs)" >&2; exit 1; }
+CG_ROOT=/sys/fs/cgroup/blkio
+[ -f "$CG_ROOT/blkio.throttle.read_bps_device" ] || { echo "needs cgroup v1 blkio throttling at $CG_ROOT" >&2; exit 1; }
+test -c /dev/null || { echo "/dev/null is not a device" >&2; exit 1; }
+[ -x target/release/aisnode ] && [ -x target/release/aisloader ] || cargo build --release --quiet --bins
+AISNODE=$ROOT/target/release/aisnode; LOADER=$ROOT/target/release/aisloader
+
+W=$(mktemp -d "${BACKING:-/var/tmp}/aisscale.XXXXXX")
+CG=$CG_ROOT/aisbench-$$
+mkdir -p "$OUT"
+LOOPS=(); PIDS=()
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for m in "$W"/mp*; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
+  for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+  [ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+limit=$((LIMIT_MIB * 1024 * 1024))
+MAXN=$(for n in $DISKS; do echo "$n"; done | sort -n | tail -1)
+echo "preparing $MAXN loop disks with XFS under $W"
+for i in $(seq 1 "$MAXN"); do
+  truncate -s 20G "$W/disk$i.img"
+  dev=$(losetup --direct-io=on --show -f "$W/disk$i.img")
+  LOOPS+=("$dev")
+  mkfs.xfs -q -f "$dev"
+  mkdir -p "$W/mp$i"
+  mount "$dev" "$W/mp$i"
+done
+mkdir "$CG"
+
+proxy_port=19080; target_port=19081
+"$AISNODE" proxy --host 127.0.0.1 --port $proxy_port --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
+PIDS+=($!)
+
+# run_case MODE N -> prints "put_mibs get_mibs"
+run_case() {
+  local mode=$1 n=$2
+  for dev in "${LOOPS[@]}"; do
+    local mm; mm=$(lsblk -dno MAJ:MIN "$dev" | tr -d ' ')
+    local v=$limit; [ "$mode" = unthrottled ] && v=0
+    echo "$mm $v" > "$CG/blkio.throttle.read_bps_device"
+    echo "$mm $v" > "$CG/blkio.throttle.write_bps_device"
+  done
+  local args=()
+  for i in $(seq 1 "$n"); do
+    rm -rf "${W:?}/mp$i"/* "$W/mp$i"/.ais* 2>/dev/null || true
+    args+=(--mountpath "$W/mp$i")
+  done
+  sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $target_port --direct-io --proxy http://127.0.0.1:$proxy_port $(printf '%q ' "${args[@]}")" \
+    >"$W/target.out" 2>"$W/target.log" &
+  local tpid=$!
+  PIDS+=($tpid)
+  for _ in $(seq 100); do grep -q "listening" "$W/target.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$proxy_port/v1/cluster?what=smap" | grep -q '"target"' && break; sleep 0.1; done
+  local workers=$((8 * n)) bucket="scale$n$mode"
+  "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
+    --minsize "$SIZE" --maxsize "$SIZE" --numworkers "$workers" --cksum-type none --json --statsinterval 0 > "$W/put.json"
+  "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
+    --numworkers "$workers" --json --statsinterval 0 > "$W/get.json"
+  kill "$tpid"; wait "$tpid" 2>/dev/null || true
+  python3 - "$W/put.json" "$W/get.json" <<'PY'
+import json, sys
+put = json.load(open(sys.argv[1]))[0]; get = json.load(open(sys.argv[2]))[0]
+assert put["errors"] == 0 and get["errors"] == 0, (put, get)
+print(f'{put["mib_per_sec"]:.1f} {get["mib_per_sec"]:.1f}')
+PY
+}
+
+CSV=$OUT/scaling.csv
+echo "mode,disks,put_mib_s,get_mib_s,ideal_mib_s,put_efficiency,get_efficiency" > "$CSV"
+modes=throttled; [ "$UNTHROTTLED" = 1 ] && modes="throttled unthrottled"
+for mode in $modes; do
+  for n in $DISKS; do
+    read -r put get < <(run_case "$mode" "$n")
+    if [ "$mode" = throttled ]; then
+      ideal=$((n * LIMIT_MIB))
+      eff=$(awk -v p="$put" -v g="$get" -v i="$ideal" 'BEGIN {printf "%.3f,%.3f", p/i, g/i}')
+    else
+      ideal=""; eff=","
+    fi
+    echo "$mode,$n,$put,$get,$ideal,$eff" | tee -a "$CSV"
+  done
+done
+python3 "$ROOT/benches/plot_scaling.py" "$CSV" "$OUT/scaling.json" "$OUT/scaling.svg" \
+  "$(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $SIZE objects, ${LIMIT_MIB} MiB/s per disk"
+echo "wrote $CSV, $OUT/scaling.json, $OUT/scaling.svg"
