@@ -4,6 +4,7 @@
 # concurrency, interleaved rounds, medians reported as ratios.
 #
 #   benches/peers.sh [SIZE_KIB=1024] [ROUNDS=3] [SECONDS=6] [CONNECTIONS=32]
+#   (AIS_TARGET_CONFIG=FILE gives the target a config file.)
 #
 # Needs: nginx (with the dav module, e.g. Debian nginx-light), wrk, a release build.
 set -euo pipefail
@@ -42,7 +43,7 @@ nginx -c "$W/nginx/nginx.conf" -p "$W/nginx"
 "$BIN" proxy --host 127.0.0.1 --port $PROXY_PORT --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
 sleep 0.3
 AIS_LOG=warn "$BIN" target --host 127.0.0.1 --port $AIS_PORT --mountpath "$W/mp1" --mountpath "$W/mp2" \
-  --allow-shared-fs --proxy http://127.0.0.1:$PROXY_PORT >"$W/target.out" 2>"$W/target.log" &
+  --allow-shared-fs --proxy http://127.0.0.1:$PROXY_PORT ${AIS_TARGET_CONFIG:+--config "$AIS_TARGET_CONFIG"} >"$W/target.out" 2>"$W/target.log" &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PROXY_PORT/v1/cluster?what=smap" | grep -q target && break; sleep 0.1; done
 curl -sf -X POST "http://127.0.0.1:$PROXY_PORT/v1/buckets/b" -d '{"action":"create-bck"}'
 for i in $(seq 0 63); do curl -sf -X PUT --data-binary @"$W/obj" "http://127.0.0.1:$AIS_PORT/v1/objects/b/obj-$i"; done

@@ -8,14 +8,16 @@
 #
 #   sudo benches/scaling.sh [--smoke] [--limit-mib 100] [--duration 10s] [--disks "1 2 4 8"]
 #                           [--size 8MiB] [--backing DIR] [--out DIR] [--no-unthrottled]
+#                           [--workers-per-disk 8]
 #
-# Needs root, losetup, mkfs.xfs (xfsprogs), cgroup v1 blkio, and a release build.
+# Needs root, losetup, mkfs.xfs (xfsprogs), cgroup v1 blkio, and a release build; with fio
+# installed, each case also measures fio on the same disks in the same cgroup (the peer).
 # Cleans up loop devices, mounts, cgroups and processes even when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-LIMIT_MIB=100; DURATION=10s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1
+LIMIT_MIB=100; DURATION=10s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=8
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) DISKS="1 2"; DURATION=2s; UNTHROTTLED=0 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --backing) BACKING=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-unthrottled) UNTHROTTLED=0 ;;
+    --workers-per-disk) PER_DISK=$2; shift ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -92,33 +95,45 @@ run_case() {
   PIDS+=($tpid)
   for _ in $(seq 100); do grep -q "listening" "$W/target.out" 2>/dev/null && break; sleep 0.1; done
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$proxy_port/v1/cluster?what=smap" | grep -q '"target"' && break; sleep 0.1; done
-  local workers=$((8 * n)) bucket="scale$n$mode"
+  local workers=$((PER_DISK * n)) bucket="scale$n$mode"
   "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
     --minsize "$SIZE" --maxsize "$SIZE" --numworkers "$workers" --cksum-type none --json --statsinterval 0 > "$W/put.json"
   "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
     --numworkers "$workers" --json --statsinterval 0 > "$W/get.json"
   kill "$tpid"; wait "$tpid" 2>/dev/null || true
-  python3 - "$W/put.json" "$W/get.json" <<'PY'
+  # The peer: fio on the same disks, in the same cgroup, same block size, direct I/O.
+  local fw="-" fr="-"
+  if command -v fio >/dev/null; then
+    local jobs=()
+    for i in $(seq 1 "$n"); do jobs+=(--name="d$i" --directory="$W/mp$i"); done
+    local common=(--size=1G --bs=1M --direct=1 --ioengine=io_uring --iodepth=16 --runtime="${DURATION%s}" --time_based --group_reporting --output-format=json)
+    sh -c "echo \$\$ > $CG/cgroup.procs; exec fio --rw=write ${common[*]} $(printf '%q ' "${jobs[@]}")" > "$W/fw.json" 2>/dev/null \
+      && fw=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["jobs"][0]["write"]["bw_bytes"]/1048576,1))' "$W/fw.json")
+    sh -c "echo \$\$ > $CG/cgroup.procs; exec fio --rw=read ${common[*]} $(printf '%q ' "${jobs[@]}")" > "$W/fr.json" 2>/dev/null \
+      && fr=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["jobs"][0]["read"]["bw_bytes"]/1048576,1))' "$W/fr.json")
+    for i in $(seq 1 "$n"); do rm -f "$W/mp$i"/d"$i".*; done
+  fi
+  python3 - "$W/put.json" "$W/get.json" "$fw" "$fr" <<'PY'
 import json, sys
 put = json.load(open(sys.argv[1]))[0]; get = json.load(open(sys.argv[2]))[0]
 assert put["errors"] == 0 and get["errors"] == 0, (put, get)
-print(f'{put["mib_per_sec"]:.1f} {get["mib_per_sec"]:.1f}')
+print(f'{put["mib_per_sec"]:.1f} {get["mib_per_sec"]:.1f} {sys.argv[3]} {sys.argv[4]}')
 PY
 }
 
 CSV=$OUT/scaling.csv
-echo "mode,disks,put_mib_s,get_mib_s,ideal_mib_s,put_efficiency,get_efficiency" > "$CSV"
+echo "mode,disks,put_mib_s,get_mib_s,ideal_mib_s,put_efficiency,get_efficiency,fio_write_mib_s,fio_read_mib_s" > "$CSV"
 modes=throttled; [ "$UNTHROTTLED" = 1 ] && modes="throttled unthrottled"
 for mode in $modes; do
   for n in $DISKS; do
-    read -r put get < <(run_case "$mode" "$n")
+    read -r put get fw fr < <(run_case "$mode" "$n")
     if [ "$mode" = throttled ]; then
       ideal=$((n * LIMIT_MIB))
       eff=$(awk -v p="$put" -v g="$get" -v i="$ideal" 'BEGIN {printf "%.3f,%.3f", p/i, g/i}')
     else
       ideal=""; eff=","
     fi
-    echo "$mode,$n,$put,$get,$ideal,$eff" | tee -a "$CSV"
+    echo "$mode,$n,$put,$get,$ideal,$eff,$fw,$fr" | tee -a "$CSV"
   done
 done
 python3 "$ROOT/benches/plot_scaling.py" "$CSV" "$OUT/scaling.json" "$OUT/scaling.svg" \

@@ -117,7 +117,7 @@ impl Default for FileSettings {
         FileSettings {
             fsync: false,
             validate_checksum_on_get: false,
-            chunk_size: 1 << 20,
+            chunk_size: 256 << 10,
             max_object_size: 5 << 40,
             disk_queue_depth: 64,
             header_read_timeout_secs: 30,

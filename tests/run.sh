@@ -2,7 +2,8 @@
 # Runs every check and test: formatting, clippy, Rust unit and integration tests (real
 # aisnode processes on loopback), the AIStore Python SDK tests against real processes, the
 # deployment files rendered and validated offline, and
-# the container tests (image built from the static binary, Compose cluster; needs Docker).
+# the container tests (image built from the static binary, Compose cluster; needs Docker);
+# the benchmark scripts run once in smoke mode first (needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,10 @@ echo "== Python venv (.venv) with the AIStore SDK"
 echo "== cargo test"
 cargo build --quiet --bins
 cargo test --quiet --all-targets
+
+echo "== benchmark scripts, smoke mode (root, loop devices, nginx)"
+cargo build --quiet --release --bins
+benches/smoke.sh
 
 echo "== static release binary and container image"
 cargo build --quiet --release --target x86_64-unknown-linux-musl --bins

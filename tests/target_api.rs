@@ -306,7 +306,7 @@ fn daemon_health_metrics(engine: &str) {
         .unwrap()
         .into_json()
         .unwrap();
-    assert_eq!(cfg["chunk_size"], 1 << 20);
+    assert_eq!(cfg["chunk_size"], 256 << 10);
     assert_eq!(
         t.status(ureq::get(&t.u("/v1/daemon?what=bogus")), None).0,
         400

@@ -1,11 +1,13 @@
-//! Per-mountpath disk workers: one OS thread per mountpath, fed over a bounded channel.
+//! Per-mountpath disk workers: one OS thread per mountpath owns the data path, fed over a
+//! bounded channel.
 //!
 //! Async code calls [`DiskHandle`] methods; each builds a [`DiskOp`] that owns its buffer
 //! and file, sends it to the mountpath's worker thread and awaits the reply. Data I/O
 //! (read, write, fsync) goes through one io_uring ring per worker, or through positional
-//! syscalls when no ring can be had. Metadata work (open, xattr, rename) runs as a
-//! closure on the same thread, so every operation on a disk is ordered by its worker.
-//! This module knows files and buffers, never objects or HTTP.
+//! syscalls when no ring can be had. Metadata work (open, xattr, rename) runs as closures
+//! on a second, per-mountpath thread, so a blocking `open` or `rename` never stalls the
+//! ring's submissions and completions; it is ordered per disk (PUTs of one name commit in
+//! order). This module knows files and buffers, never objects or HTTP.
 
 mod iobuf;
 mod op;
@@ -72,6 +74,8 @@ pub struct WorkerConfig {
 pub struct DiskHandle {
     tx: crossbeam_channel::Sender<(DiskOp, OwnedSemaphorePermit)>,
     slots: Arc<Semaphore>,
+    meta_tx: crossbeam_channel::Sender<(DiskOp, OwnedSemaphorePermit)>,
+    meta_slots: Arc<Semaphore>,
     depth: u32,
     engine: Engine,
 }
@@ -113,9 +117,15 @@ impl DiskHandle {
                 Some(ring) => ring.run(rx),
                 None => psync::run(rx),
             })?;
+        let (meta_tx, meta_rx) = crossbeam_channel::bounded(depth as usize);
+        std::thread::Builder::new()
+            .name(format!("meta-{name}"))
+            .spawn(move || psync::run(meta_rx))?;
         Ok(DiskHandle {
             tx,
             slots: Arc::new(Semaphore::new(depth as usize)),
+            meta_tx,
+            meta_slots: Arc::new(Semaphore::new(depth as usize)),
             depth,
             engine,
         })
@@ -132,13 +142,16 @@ impl DiskHandle {
     }
 
     async fn submit(&self, op: DiskOp) -> io::Result<()> {
-        let permit = self
-            .slots
+        let (tx, slots) = match op {
+            DiskOp::Call(_) => (&self.meta_tx, &self.meta_slots),
+            _ => (&self.tx, &self.slots),
+        };
+        let permit = slots
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| worker_gone())?;
-        self.tx.try_send((op, permit)).map_err(|_| worker_gone())
+        tx.try_send((op, permit)).map_err(|_| worker_gone())
     }
 
     /// Reads up to `buf.capacity() - buf.len()` bytes at `offset`, appending to `buf`.
@@ -201,7 +214,7 @@ impl DiskHandle {
         rx.await.map_err(|_| worker_gone())?
     }
 
-    /// Runs blocking metadata work (open, xattr, rename, unlink) on the worker thread.
+    /// Runs blocking metadata work (open, xattr, rename, unlink) on the disk's metadata thread.
     pub async fn call<T, F>(&self, f: F) -> io::Result<T>
     where
         T: Send + 'static,
@@ -218,11 +231,11 @@ impl DiskHandle {
     /// Queues metadata work without waiting for it; runs it inline if the queue is full
     /// or gone (used from `Drop`, where nothing can be awaited).
     pub fn call_detached(&self, f: impl FnOnce() + Send + 'static) {
-        match self.slots.clone().try_acquire_owned() {
+        match self.meta_slots.clone().try_acquire_owned() {
             Ok(permit) => {
                 if let Err(crossbeam_channel::TrySendError::Full((DiskOp::Call(f), _)))
                 | Err(crossbeam_channel::TrySendError::Disconnected((DiskOp::Call(f), _))) =
-                    self.tx.try_send((DiskOp::Call(Box::new(f)), permit))
+                    self.meta_tx.try_send((DiskOp::Call(Box::new(f)), permit))
                 {
                     f();
                 }

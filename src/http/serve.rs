@@ -39,8 +39,7 @@ pub async fn serve<H, F>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(cfg.header_read_timeout)
-        .keep_alive(true)
-        .max_buf_size(1 << 20);
+        .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
