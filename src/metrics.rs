@@ -7,7 +7,7 @@ use prometheus::{
 /// The target's counters.
 #[derive(Clone)]
 pub struct TargetMetrics {
-    registry: Registry,
+    series: Series,
     /// Successful GETs.
     pub get_count: IntCounter,
     /// Successful PUTs.
@@ -51,30 +51,8 @@ pub struct TargetMetrics {
 impl TargetMetrics {
     /// Registers every series for node `node_id`.
     pub fn new(node_id: &str) -> TargetMetrics {
-        let registry = Registry::new_custom(
-            Some("ais".into()),
-            Some([("node_id".to_string(), node_id.to_string())].into()),
-        )
-        .unwrap_or_default();
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::with_opts(Opts::new(name, help).subsystem("target"))
-                .unwrap_or_else(|_| unreachable_metric(name));
-            let _ = registry.register(Box::new(c.clone()));
-            c
-        };
-        let per_mountpath = |name: &str, help: &str| {
-            let c = IntCounterVec::new(Opts::new(name, help).subsystem("target"), &["mountpath"])
-                .unwrap_or_else(|_| unreachable_metric(name));
-            let _ = registry.register(Box::new(c.clone()));
-            c
-        };
-        let queue = IntGaugeVec::new(
-            Opts::new("disk_queue_depth", "disk operations queued or in flight")
-                .subsystem("target"),
-            &["mountpath"],
-        )
-        .unwrap_or_else(|_| unreachable_metric("disk_queue_depth"));
-        let _ = registry.register(Box::new(queue.clone()));
+        let series = Series::new("target", node_id);
+        let counter = |name: &str, help: &str| series.counter(name, help);
         TargetMetrics {
             get_count: counter("get_count", "successful object GETs"),
             put_count: counter("put_count", "successful object PUTs"),
@@ -92,21 +70,74 @@ impl TargetMetrics {
             err_del_count: counter("err_del_count", "failed DELETEs"),
             err_lst_count: counter("err_lst_count", "failed list-objects pages"),
             err_cksum_count: counter("err_cksum_count", "checksum mismatches"),
-            disk_read_bytes: per_mountpath(
-                "disk_read_bytes",
-                "bytes read from the mountpath by GETs",
-            ),
-            disk_write_bytes: per_mountpath(
+            disk_read_bytes: series
+                .per_mountpath_counter("disk_read_bytes", "bytes read from the mountpath by GETs"),
+            disk_write_bytes: series.per_mountpath_counter(
                 "disk_write_bytes",
                 "bytes written to the mountpath by PUTs",
             ),
-            disk_queue_depth: queue,
-            registry,
+            disk_queue_depth: series
+                .per_mountpath_gauge("disk_queue_depth", "disk operations queued or in flight"),
+            series: series.clone(),
         }
     }
 
     /// The Prometheus text exposition of every series.
     pub fn render(&self) -> Vec<u8> {
+        self.series.render()
+    }
+}
+
+/// A node's registry: every series named `ais_<subsystem>_<name>` with label `node_id`.
+#[derive(Clone)]
+struct Series {
+    registry: Registry,
+    subsystem: &'static str,
+}
+
+impl Series {
+    fn new(subsystem: &'static str, node_id: &str) -> Series {
+        let labels = [("node_id".to_string(), node_id.to_string())].into();
+        let registry = Registry::new_custom(Some("ais".into()), Some(labels)).unwrap_or_default();
+        Series {
+            registry,
+            subsystem,
+        }
+    }
+
+    fn opts(&self, name: &str, help: &str) -> Opts {
+        Opts::new(name, help).subsystem(self.subsystem)
+    }
+
+    fn add<C: prometheus::core::Collector + Clone + 'static>(&self, c: C) -> C {
+        let _ = self.registry.register(Box::new(c.clone()));
+        c
+    }
+
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.add(
+            IntCounter::with_opts(self.opts(name, help))
+                .unwrap_or_else(|_| unreachable_metric(name)),
+        )
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.add(
+            IntGauge::with_opts(self.opts(name, help)).unwrap_or_else(|_| unreachable_metric(name)),
+        )
+    }
+
+    fn per_mountpath_counter(&self, name: &str, help: &str) -> IntCounterVec {
+        let c = IntCounterVec::new(self.opts(name, help), &["mountpath"]);
+        self.add(c.unwrap_or_else(|_| unreachable_metric(name)))
+    }
+
+    fn per_mountpath_gauge(&self, name: &str, help: &str) -> IntGaugeVec {
+        let g = IntGaugeVec::new(self.opts(name, help), &["mountpath"]);
+        self.add(g.unwrap_or_else(|_| unreachable_metric(name)))
+    }
+
+    fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
@@ -120,7 +151,7 @@ fn unreachable_metric(name: &str) -> ! {
 /// The proxy's counters (`ais_proxy_*`): requests it redirected or served.
 #[derive(Clone)]
 pub struct ProxyMetrics {
-    registry: Registry,
+    series: Series,
     /// GETs redirected to a target.
     pub get_count: IntCounter,
     /// PUTs redirected to a target.
@@ -144,23 +175,9 @@ pub struct ProxyMetrics {
 impl ProxyMetrics {
     /// Registers every series for proxy `node_id`.
     pub fn new(node_id: &str) -> ProxyMetrics {
-        let registry = Registry::new_custom(
-            Some("ais".into()),
-            Some([("node_id".to_string(), node_id.to_string())].into()),
-        )
-        .unwrap_or_default();
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::with_opts(Opts::new(name, help).subsystem("proxy"))
-                .unwrap_or_else(|_| unreachable_metric(name));
-            let _ = registry.register(Box::new(c.clone()));
-            c
-        };
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::with_opts(Opts::new(name, help).subsystem("proxy"))
-                .unwrap_or_else(|_| unreachable_metric(name));
-            let _ = registry.register(Box::new(g.clone()));
-            g
-        };
+        let series = Series::new("proxy", node_id);
+        let counter = |name: &str, help: &str| series.counter(name, help);
+        let gauge = |name: &str, help: &str| series.gauge(name, help);
         ProxyMetrics {
             get_count: counter("get_count", "GETs redirected to a target"),
             put_count: counter("put_count", "PUTs redirected to a target"),
@@ -174,14 +191,12 @@ impl ProxyMetrics {
             ),
             smap_version: gauge("smap_version", "cluster map version"),
             targets: gauge("targets", "targets in the cluster map"),
-            registry,
+            series: series.clone(),
         }
     }
 
     /// The Prometheus text exposition of every series.
     pub fn render(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        out
+        self.series.render()
     }
 }

@@ -74,21 +74,11 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
     let bytes = put["bytes"].as_u64().unwrap();
     assert!((200 * 1024..=200 * 65536).contains(&bytes));
     // The cluster holds what the loader says it PUT.
-    let stored: u64 = targets
+    let stored: f64 = targets
         .iter()
-        .map(|t| {
-            let text = ureq::get(&t.u("/metrics"))
-                .call()
-                .unwrap()
-                .into_string()
-                .unwrap();
-            text.lines()
-                .filter(|l| l.starts_with("ais_target_put_bytes"))
-                .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-                .sum::<u64>()
-        })
+        .map(|t| t.metric("ais_target_put_bytes"))
         .sum();
-    assert_eq!(stored, bytes);
+    assert_eq!(stored, bytes as f64);
     // Read each once, verifying checksums; then delete them.
     let (code, out, err) = loader(&[
         "--proxy",

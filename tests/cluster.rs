@@ -223,29 +223,18 @@ fn thousand_objects_through_the_proxy(engine: &str) {
     );
     assert_eq!(c.get("b", "obj/0001"), data(101, 1));
     // Counters match what was sent: 1000 PUTs redirected, and the targets stored 1000.
-    let metric = |t: &Target, name: &str| -> f64 {
-        let text = ureq::get(&t.u("/metrics"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
-        text.lines()
-            .filter(|l| l.starts_with(name))
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-            .sum()
-    };
-    assert_eq!(metric(&c.proxy, "ais_proxy_put_count"), 1000.0);
-    assert_eq!(metric(&c.proxy, "ais_proxy_del_count"), 500.0);
+    assert_eq!(c.proxy.metric("ais_proxy_put_count"), 1000.0);
+    assert_eq!(c.proxy.metric("ais_proxy_del_count"), 500.0);
     let stored: f64 = c
         .targets
         .iter()
-        .map(|t| metric(t, "ais_target_put_count"))
+        .map(|t| t.metric("ais_target_put_count"))
         .sum();
     assert_eq!(stored, 1000.0);
     let deleted: f64 = c
         .targets
         .iter()
-        .map(|t| metric(t, "ais_target_del_count"))
+        .map(|t| t.metric("ais_target_del_count"))
         .sum();
     assert_eq!(deleted, 500.0);
     drop(c.dir);

@@ -5,17 +5,21 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// Parses a size: a number with an optional unit (B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB;
-/// binary multiples either way, as aisloader does).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+/// Splits `"1.5MiB"` into `(1.5, "MiB")`.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 64KiB, 8MiB, 1G)"))?;
+    num.parse().ok().map(|n| (n, unit))
+}
+
+/// Parses a size: a number with an optional unit (B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB;
+/// binary multiples either way, as aisloader does).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (n, unit) =
+        number_and_unit(s).ok_or_else(|| format!("{s:?} is not a size (e.g. 64KiB, 8MiB, 1G)"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
@@ -29,14 +33,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Parses a duration: a number with unit ms, s, m or h (a bare number is seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 2m, 500ms)"))?;
+    let (n, unit) = number_and_unit(s)
+        .ok_or_else(|| format!("{s:?} is not a duration (e.g. 30s, 2m, 500ms)"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,

@@ -148,6 +148,19 @@ impl Target {
         std::mem::forget(self);
     }
 
+    /// The sum of every sample of metric `name` in this node's `/metrics`.
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = ureq::get(&self.u("/metrics"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        text.lines()
+            .filter(|l| l.split(['{', ' ']).next() == Some(name))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    }
+
     /// The cluster map this node serves.
     pub fn smap(&self) -> serde_json::Value {
         ureq::get(&self.u("/v1/daemon?what=smap"))
