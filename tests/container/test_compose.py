@@ -115,3 +115,17 @@ def test_fallback_to_psync_when_seccomp_blocks_io_uring(image, tmp_path):
         assert "falling back to positional read/write" in logs
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_uring_only_engine_refuses_to_start_without_io_uring(image):
+    """--io-engine uring makes a missing io_uring a start-up error, not a silent fallback."""
+    out = subprocess.run(
+        [
+            "docker", "run", "--rm",
+            "--security-opt", f"seccomp={ROOT / 'deploy' / 'seccomp' / 'no-io-uring.json'}",
+            "-e", "AIS_MOUNTPATHS=/var/lib/ais/mp1", image, "target", "--io-engine", "uring",
+        ],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode != 0
+    assert "io_uring unavailable" in out.stderr, out.stderr
