@@ -1,17 +1,22 @@
 //! aisnode: an AIStore-compatible object store.
 //!
 //! Module map (dependencies point down):
-//! - `bin/aisnode` parses flags and calls [`target::run`].
-//! - [`target`] wires config → [`fs`] mountpaths → [`disk`] workers → [`store`] → [`native_api`] → [`http`].
+//! - `bin/aisnode` parses flags and calls [`target::run`], [`proxy::run`] or [`local_cluster::run`];
+//!   `bin/aisloader` calls [`loader::run`].
+//! - [`target`] wires config → [`fs`] mountpaths → [`disk`] workers → [`store`] → [`native_api`] → [`http`],
+//!   and keeps the target registered with the proxy ([`target::membership`]).
+//! - [`proxy`] owns the cluster map and bucket list ([`cluster`]) and redirects object requests by [`hrw`].
 //! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place.
 //! - [`store`] is the protocol-free object store: PUT/GET/HEAD/DELETE/list over mountpaths.
-//! - [`fs`] owns mountpaths (checks, node ID mark, on-disk layout); [`disk`] owns one worker thread per mountpath.
-//! - [`hrw`] and [`names`] are pure helpers shared by all.
+//! - [`fs`] owns mountpaths (checks, node-ID mark, on-disk layout); [`disk`] owns, per mountpath, a data
+//!   thread with its io_uring ring and a metadata thread.
+//! - [`hrw`] and [`names`] are pure helpers shared by all; [`metrics`] holds the Prometheus series.
 //!
-//! GET: `native_api` parses the request → `store::get` picks the mountpath by HRW, opens the file and
-//! reads its metadata on that disk's worker → the body streams 1 MiB chunks read by the worker (one read ahead).
-//! PUT: `store::put` creates a work file under `%wk` on the HRW mountpath → body chunks are hashed on the tokio
-//! task and written by the worker (one write in flight) → commit on the worker: xattr metadata, rename into `%ob`.
+//! GET: `native_api` parses the request → the store picks the mountpath by HRW and opens the file and reads its
+//! metadata on that disk's metadata thread (small objects whole) → the body streams chunks read by the ring,
+//! one read ahead. PUT: the store creates a work file under `%wk` on the HRW mountpath → body chunks are hashed
+//! on the tokio task and written by the ring (one write in flight) → commit on the metadata thread: xattr
+//! metadata, rename into `%ob`.
 
 pub mod cluster;
 pub mod config;
