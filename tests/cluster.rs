@@ -101,15 +101,9 @@ impl Cluster {
         loc.split("/v1/").next().unwrap().to_string()
     }
 
+    /// GET through the proxy (the client follows the redirect).
     fn get(&self, b: &str, o: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        ureq::get(&self.proxy.u(&format!("/v1/objects/{b}/{o}")))
-            .call()
-            .unwrap()
-            .into_reader()
-            .read_to_end(&mut out)
-            .unwrap();
-        out
+        self.proxy.get(b, o)
     }
 
     fn target_by_url(&self, url: &str) -> &Target {
