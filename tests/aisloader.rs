@@ -17,6 +17,23 @@ fn loader(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs aisloader, which must succeed, and parses its `--json` report.
+fn loader_json(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = loader(args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// How many objects the bucket holds, listed through `node`.
+fn count_objects(node: &common::Target, bucket: &str) -> usize {
+    let list: serde_json::Value = ureq::get(&node.u(&format!("/v1/buckets/{bucket}")))
+        .send_json(serde_json::json!({"action":"list","value":{"pagesize":1000}}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    list["entries"].as_array().unwrap().len()
+}
+
 fn op<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report
         .as_array()
@@ -45,7 +62,7 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Exactly 200 PUTs of 1-64 KiB.
-    let (code, out, err) = loader(&[
+    let report = loader_json(&[
         "--proxy",
         &proxy.url,
         "--bucket",
@@ -66,8 +83,6 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
         "--seed",
         "42",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let put = op(&report, "put");
     assert_eq!(put["count"], 200);
     assert_eq!(put["errors"], 0);
@@ -80,7 +95,7 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
         .sum();
     assert_eq!(stored, bytes as f64);
     // Read each once, verifying checksums; then delete them.
-    let (code, out, err) = loader(&[
+    let report = loader_json(&[
         "--proxy",
         &proxy.url,
         "--bucket",
@@ -94,8 +109,6 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
         "4",
         "--cleanup",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let get = op(&report, "get");
     assert_eq!(get["count"], 200);
     assert_eq!(get["bytes"].as_u64().unwrap(), bytes);
@@ -103,14 +116,9 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
         get["latency_us"]["p50"].as_u64().unwrap() <= get["latency_us"]["p99"].as_u64().unwrap()
     );
     // --cleanup deletes only what this run PUT (nothing here): the objects remain.
-    let list: serde_json::Value = ureq::get(&proxy.u("/v1/buckets/lb"))
-        .send_json(serde_json::json!({"action":"list","value":{"pagesize":1000}}))
-        .unwrap()
-        .into_json()
-        .unwrap();
-    assert_eq!(list["entries"].as_array().unwrap().len(), 200);
+    assert_eq!(count_objects(&proxy, "lb"), 200);
     // A mixed run with cleanup leaves the bucket as it found it, and range reads work.
-    let (code, out, err) = loader(&[
+    let report = loader_json(&[
         "--proxy",
         &proxy.url,
         "--bucket",
@@ -132,19 +140,12 @@ fn puts_gets_verifies_and_cleans_up_through_the_proxy() {
         "--statsinterval",
         "0",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let get = op(&report, "get");
     assert_eq!(
         get["bytes"].as_u64().unwrap(),
         10 * get["count"].as_u64().unwrap()
     );
-    let list: serde_json::Value = ureq::get(&proxy.u("/v1/buckets/lb"))
-        .send_json(serde_json::json!({"action":"list","value":{"pagesize":1000}}))
-        .unwrap()
-        .into_json()
-        .unwrap();
-    assert_eq!(list["entries"].as_array().unwrap().len(), 200);
+    assert_eq!(count_objects(&proxy, "lb"), 200);
 }
 
 #[test]
@@ -163,7 +164,7 @@ fn raw_url_mode_and_error_counting() {
             .collect::<String>(),
     )
     .unwrap();
-    let (code, out, err) = loader(&[
+    let report = loader_json(&[
         "--get-urls",
         urls.to_str().unwrap(),
         "--duration",
@@ -172,8 +173,6 @@ fn raw_url_mode_and_error_counting() {
         "--numworkers",
         "2",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let get = op(&report, "get");
     assert!(get["count"].as_u64().unwrap() > 10);
     assert_eq!(
