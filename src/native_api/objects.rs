@@ -196,8 +196,26 @@ async fn put(
         custom: custom_md(headers)?,
         size,
     };
-    let body = body_stream(req.into_body(), ctx.config.body_idle_timeout());
-    let info = ctx.store.put(bucket, object, Box::pin(body), opts).await?;
+    let mut incoming = req.into_body();
+    let idle = ctx.config.body_idle_timeout();
+    let stored = ctx
+        .store
+        .put(
+            bucket,
+            object,
+            Box::pin(body_stream(&mut incoming, idle)),
+            opts,
+        )
+        .await;
+    let info = match stored {
+        Ok(info) => info,
+        Err(e) => {
+            // Read what the client is still sending (bounded), so it gets the error
+            // reply instead of a connection reset in the middle of its upload.
+            drain(&mut incoming, DRAIN_ON_ERROR, Duration::from_secs(2)).await;
+            return Err(e.into());
+        }
+    };
     ctx.metrics.put_bytes.inc_by(info.meta.size);
     let mut resp = Response::new(empty());
     set_header(&mut resp, "Ais-Checksum-Type", &info.meta.cksum_type);
@@ -207,13 +225,30 @@ async fn put(
     Ok(resp)
 }
 
+/// How much of a failed PUT's remaining body is read before the error reply.
+const DRAIN_ON_ERROR: u64 = 8 << 20;
+
+/// Reads and drops up to `limit` bytes of `body`, for at most `time`.
+async fn drain(body: &mut Incoming, limit: u64, time: Duration) {
+    let _ = tokio::time::timeout(time, async {
+        let mut seen = 0u64;
+        while seen < limit {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+                _ => break,
+            }
+        }
+    })
+    .await;
+}
+
 /// The request body as a stream of chunks; a stall longer than `idle` ends it with an error.
 fn body_stream(
-    body: Incoming,
+    body: &mut Incoming,
     idle: Duration,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send {
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send + '_ {
     futures_util::stream::unfold(Some(body), move |state| async move {
-        let mut body = state?;
+        let body = state?;
         loop {
             match tokio::time::timeout(idle, body.frame()).await {
                 Err(_) => return Some((Err(format!("no data for {}s", idle.as_secs())), None)),

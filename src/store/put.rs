@@ -87,123 +87,138 @@ impl ObjectStore {
         let file = Arc::new(file);
         let guard = WorkFile::new(work_path, disk.clone());
 
-        // Fill one buffer while the previous one is being written.
-        let chunk = self.cfg.chunk_size;
-        let mut buf = self.pool.take();
-        let mut spare: Option<IoBuf> = None;
-        let mut in_flight: Option<PendingWrite> = None;
-        let mut offset = 0u64;
-        let mut received = 0u64;
-        let write_err = |e| Error::io(format!("ais://{bucket}/{object}: write"), e);
-        loop {
-            let data = match body.next().await {
-                Some(Ok(data)) => data,
-                Some(Err(reason)) => return Err(err_body(reason)),
-                None => break,
-            };
-            received += data.len() as u64;
-            if received > max {
-                return Err(Error::TooLarge {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                    max,
-                });
-            }
-            hasher.update(&data);
-            if let Some(c) = check.as_mut() {
-                c.update(&data);
-            }
-            let mut rest = &data[..];
-            while !rest.is_empty() {
-                let n = rest.len().min(chunk - buf.len());
-                buf.extend_from_slice(&rest[..n]);
-                rest = &rest[n..];
-                if buf.len() == chunk {
-                    if let Some(w) = in_flight.take() {
-                        spare = Some(w.wait().await.map_err(write_err)?);
-                    }
-                    let next = spare.take().map(|mut b| {
-                        b.clear();
-                        b
+        // Every early return below is an error; the work file is then removed before the
+        // client hears of it (the guard's Drop only covers a dropped request).
+        let outcome: Result<ObjectInfo> = async {
+            // Fill one buffer while the previous one is being written.
+            let chunk = self.cfg.chunk_size;
+            let mut buf = self.pool.take();
+            let mut spare: Option<IoBuf> = None;
+            let mut in_flight: Option<PendingWrite> = None;
+            let mut offset = 0u64;
+            let mut received = 0u64;
+            let write_err = |e| Error::io(format!("ais://{bucket}/{object}: write"), e);
+            loop {
+                let data = match body.next().await {
+                    Some(Ok(data)) => data,
+                    Some(Err(reason)) => return Err(err_body(reason)),
+                    None => break,
+                };
+                received += data.len() as u64;
+                if received > max {
+                    return Err(Error::TooLarge {
+                        bucket: bucket.into(),
+                        object: object.into(),
+                        max,
                     });
-                    let full =
-                        std::mem::replace(&mut buf, next.unwrap_or_else(|| self.pool.take()));
-                    let len = full.len() as u64;
-                    in_flight = Some(
-                        disk.start_write(file.clone(), full, offset)
-                            .await
-                            .map_err(write_err)?,
-                    );
-                    offset += len;
+                }
+                hasher.update(&data);
+                if let Some(c) = check.as_mut() {
+                    c.update(&data);
+                }
+                let mut rest = &data[..];
+                while !rest.is_empty() {
+                    let n = rest.len().min(chunk - buf.len());
+                    buf.extend_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    if buf.len() == chunk {
+                        if let Some(w) = in_flight.take() {
+                            spare = Some(w.wait().await.map_err(write_err)?);
+                        }
+                        let next = spare.take().map(|mut b| {
+                            b.clear();
+                            b
+                        });
+                        let full =
+                            std::mem::replace(&mut buf, next.unwrap_or_else(|| self.pool.take()));
+                        let len = full.len() as u64;
+                        in_flight = Some(
+                            disk.start_write(file.clone(), full, offset)
+                                .await
+                                .map_err(write_err)?,
+                        );
+                        offset += len;
+                    }
                 }
             }
-        }
-        if let Some(w) = in_flight.take() {
-            self.pool.give(w.wait().await.map_err(write_err)?);
-        }
-        if let Some(b) = spare {
-            self.pool.give(b);
-        }
-        if buf.is_empty() {
-            self.pool.give(buf);
-        } else {
-            if direct {
-                // O_DIRECT writes whole blocks: pad the tail; the commit truncates it away.
-                buf.pad_to(buf.len().div_ceil(ALIGN) * ALIGN);
+            if let Some(w) = in_flight.take() {
+                self.pool.give(w.wait().await.map_err(write_err)?);
             }
-            let buf = disk.write_at(file.clone(), buf, offset).await;
-            self.pool.give(buf.map_err(write_err)?);
-        }
-        if let Some(want) = opts.size {
-            if want != received {
-                return Err(err_body(format!(
-                    "expected {want} bytes, received {received}"
-                )));
+            if let Some(b) = spare {
+                self.pool.give(b);
             }
-        }
-        mp.write_bytes.inc_by(received);
+            if buf.is_empty() {
+                self.pool.give(buf);
+            } else {
+                if direct {
+                    // O_DIRECT writes whole blocks: pad the tail; the commit truncates it away.
+                    buf.pad_to(buf.len().div_ceil(ALIGN) * ALIGN);
+                }
+                let buf = disk.write_at(file.clone(), buf, offset).await;
+                self.pool.give(buf.map_err(write_err)?);
+            }
+            if let Some(want) = opts.size {
+                if want != received {
+                    return Err(err_body(format!(
+                        "expected {want} bytes, received {received}"
+                    )));
+                }
+            }
+            mp.write_bytes.inc_by(received);
 
-        let value = hasher.finish();
-        if let Some((kind, expected)) = &opts.expected {
-            let actual = match check {
-                Some(c) => c.finish(),
-                None => value.clone(),
+            let value = hasher.finish();
+            if let Some((kind, expected)) = &opts.expected {
+                let actual = match check {
+                    Some(c) => c.finish(),
+                    None => value.clone(),
+                };
+                if !expected.eq_ignore_ascii_case(&actual) {
+                    return Err(Error::ChecksumMismatch {
+                        bucket: bucket.into(),
+                        object: object.into(),
+                        kind: kind.clone(),
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+            }
+
+            let meta = ObjectMeta {
+                size: received,
+                cksum_type: DEFAULT_TYPE.to_string(),
+                cksum_value: value,
+                version: 0,
+                custom: opts.custom,
             };
-            if !expected.eq_ignore_ascii_case(&actual) {
-                return Err(Error::ChecksumMismatch {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                    kind: kind.clone(),
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
+            let commit = Commit {
+                work: guard.path().to_path_buf(),
+                objects_dir: layout::objects_dir(&mp.path, bucket),
+                target: layout::object_path(&mp.path, bucket, object),
+                fsync: self.cfg.fsync,
+            };
+            let outcome = disk.call(move || commit.run(&file, meta)).await;
+            let info = match outcome {
+                Ok(Ok(info)) => info,
+                Ok(Err(CommitFail::Conflict)) => {
+                    return Err(Error::NameConflict {
+                        bucket: bucket.into(),
+                        object: object.into(),
+                    })
+                }
+                Ok(Err(CommitFail::BucketGone)) => {
+                    return Err(Error::BucketNotFound(bucket.into()))
+                }
+                Err(e) => return Err(Error::io(format!("ais://{bucket}/{object}: commit"), e)),
+            };
+            Ok(info)
         }
-
-        let meta = ObjectMeta {
-            size: received,
-            cksum_type: DEFAULT_TYPE.to_string(),
-            cksum_value: value,
-            version: 0,
-            custom: opts.custom,
-        };
-        let commit = Commit {
-            work: guard.path().to_path_buf(),
-            objects_dir: layout::objects_dir(&mp.path, bucket),
-            target: layout::object_path(&mp.path, bucket, object),
-            fsync: self.cfg.fsync,
-        };
-        let outcome = disk.call(move || commit.run(&file, meta)).await;
+        .await;
         let info = match outcome {
-            Ok(Ok(info)) => info,
-            Ok(Err(CommitFail::Conflict)) => {
-                return Err(Error::NameConflict {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                })
+            Ok(info) => info,
+            Err(e) => {
+                guard.remove().await;
+                return Err(e);
             }
-            Ok(Err(CommitFail::BucketGone)) => return Err(Error::BucketNotFound(bucket.into())),
-            Err(e) => return Err(Error::io(format!("ais://{bucket}/{object}: commit"), e)),
         };
         guard.committed();
         Ok(ObjectInfo {

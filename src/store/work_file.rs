@@ -25,6 +25,14 @@ impl WorkFile {
         self.path.as_deref().unwrap_or(std::path::Path::new(""))
     }
 
+    /// Removes the work file now, waiting for it (used when a PUT fails, so no work file
+    /// outlives the error reply).
+    pub(super) async fn remove(mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = self.disk.call(move || std::fs::remove_file(path)).await;
+        }
+    }
+
     /// The file was renamed into place: nothing to remove.
     pub(super) fn committed(mut self) {
         self.path = None;
