@@ -29,9 +29,10 @@ ARG BINARY_DIR
 COPY --chown=0:0 ${BINARY_DIR}/aisnode /usr/local/bin/aisnode
 
 FROM rust:1.95-alpine AS builder
-# musl-dev follows the base image's Alpine release; pinning it would break on every rebuild.
+# musl-dev and gcc (mimalloc's C source) follow the base image's Alpine release; pinning
+# them would break on every rebuild.
 # hadolint ignore=DL3018
-RUN apk add --no-cache musl-dev
+RUN apk add --no-cache musl-dev gcc
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src

@@ -110,6 +110,9 @@ pub struct FileSettings {
     pub keepalive_interval_ms: u64,
     /// Read and write objects with O_DIRECT (bypassing the page cache).
     pub direct_io: bool,
+    /// Serve opens, metadata and reads that the kernel's caches can answer at once on the
+    /// request's thread (non-blocking syscalls); everything else goes to the disk threads.
+    pub inline_cache_hits: bool,
 }
 
 impl Default for FileSettings {
@@ -126,6 +129,7 @@ impl Default for FileSettings {
             max_page_size: 10_000,
             keepalive_interval_ms: 2_000,
             direct_io: false,
+            inline_cache_hits: true,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct TargetMetrics {
     pub err_cksum_count: IntCounter,
     /// Disk read bytes per mountpath.
     pub disk_read_bytes: IntCounterVec,
+    /// GET bytes per mountpath copied from the page cache on the request's thread.
+    pub cache_read_bytes: IntCounterVec,
     /// Disk write bytes per mountpath.
     pub disk_write_bytes: IntCounterVec,
     /// Disk operations queued or in flight per mountpath (set at scrape time).
@@ -70,8 +72,14 @@ impl TargetMetrics {
             err_del_count: counter("err_del_count", "failed DELETEs"),
             err_lst_count: counter("err_lst_count", "failed list-objects pages"),
             err_cksum_count: counter("err_cksum_count", "checksum mismatches"),
-            disk_read_bytes: series
-                .per_mountpath_counter("disk_read_bytes", "bytes read from the mountpath by GETs"),
+            disk_read_bytes: series.per_mountpath_counter(
+                "disk_read_bytes",
+                "GET bytes read by the mountpath's disk threads",
+            ),
+            cache_read_bytes: series.per_mountpath_counter(
+                "cache_read_bytes",
+                "GET bytes of the mountpath served from the page cache without its disk threads",
+            ),
             disk_write_bytes: series.per_mountpath_counter(
                 "disk_write_bytes",
                 "bytes written to the mountpath by PUTs",

@@ -509,3 +509,67 @@ fn direct_io_roundtrip(engine: &str) {
     assert_eq!(cfg["direct_io"], true);
 }
 both_engines!(direct_io_roundtrip);
+
+/// Drops an object file's pages from the page cache (written back first, so they go).
+#[allow(unsafe_code)]
+fn evict(path: &std::path::Path) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    // SAFETY: a valid descriptor; fadvise only changes cache state.
+    let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0);
+}
+
+/// GETs of hot objects are served from the page cache on the request's thread; evicted
+/// ones go through the disk threads; both give the same bytes. With the fast path off,
+/// everything goes through the disk threads.
+fn cache_and_disk_reads(engine: &str) {
+    let sizes = [4096usize, 100_000, (1 << 20) + 17];
+    let total = sizes.iter().sum::<usize>() as f64;
+    for fast in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mps = common::mountpaths(dir.path(), 4);
+        let cfg = dir.path().join("cfg.toml");
+        std::fs::write(&cfg, format!("inline_cache_hits = {fast}\n")).unwrap();
+        let t = start(engine, &mps, &["--config", cfg.to_str().unwrap()]);
+        t.create_bucket("b");
+        let bodies: Vec<Vec<u8>> = sizes.iter().map(|&n| data(n, n as u64)).collect();
+        for (i, body) in bodies.iter().enumerate() {
+            t.put("b", &format!("o{i}"), body);
+        }
+        let read_all = || {
+            for (i, body) in bodies.iter().enumerate() {
+                assert!(t.get("b", &format!("o{i}")) == *body, "content of o{i}");
+            }
+        };
+        read_all();
+        let (cache, disk) = (
+            t.metric("ais_target_cache_read_bytes"),
+            t.metric("ais_target_disk_read_bytes"),
+        );
+        if fast {
+            assert_eq!(
+                (cache, disk),
+                (total, 0.0),
+                "hot objects come from the cache"
+            );
+        } else {
+            assert_eq!(
+                (cache, disk),
+                (0.0, total),
+                "fast path off: all via disk threads"
+            );
+        }
+        for f in t.object_files() {
+            evict(&f);
+        }
+        read_all();
+        let disk_after = t.metric("ais_target_disk_read_bytes");
+        assert!(
+            disk_after - disk >= sizes[2] as f64,
+            "an evicted 1 MiB object is read by the disk thread ({disk} -> {disk_after})"
+        );
+    }
+}
+both_engines!(cache_and_disk_reads);

@@ -5,6 +5,10 @@ use clap::Parser;
 
 use aisnode::loader::{self, LoaderArgs};
 
+// The same allocator as aisnode, so the load generator is not the slower side.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args = LoaderArgs::parse();
     let json = args.json;

@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use aisnode::config::{LogFormat, ProxyArgs, ProxyConfig, TargetArgs, TargetConfig};
 use aisnode::local_cluster::ClusterArgs;
 
+// Many small, short-lived allocations per request (headers, buffers) from several
+// threads: mimalloc's per-thread heaps beat glibc's arenas and musl's allocator here.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// AIStore-compatible object storage node.
 #[derive(Parser)]
 #[command(name = "aisnode", version, about, long_about = None)]

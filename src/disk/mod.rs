@@ -10,6 +10,7 @@
 //! order). This module knows files and buffers, never objects or HTTP.
 
 mod iobuf;
+pub mod nowait;
 mod op;
 mod pool;
 mod psync;

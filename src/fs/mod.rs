@@ -7,5 +7,5 @@ pub mod layout;
 mod mountpath;
 mod node_id;
 
-pub use mountpath::{check_mountpaths, FsError, Mountpath, Mountpaths};
+pub use mountpath::{check_mountpaths, FsError, IoCounters, Mountpath, Mountpaths};
 pub use node_id::resolve_node_id;

@@ -129,27 +129,36 @@ pub struct Mountpath {
     pub disk: DiskHandle,
     /// Bytes read from this disk by object GETs.
     pub read_bytes: IntCounter,
+    /// Bytes of object GETs served from the page cache on the request's thread.
+    pub cache_read_bytes: IntCounter,
     /// Bytes written to this disk by object PUTs.
     pub write_bytes: IntCounter,
 }
 
 impl Mountpath {
-    /// A mountpath served by `disk`.
-    pub fn new(
-        path: PathBuf,
-        disk: DiskHandle,
-        read_bytes: IntCounter,
-        write_bytes: IntCounter,
-    ) -> Self {
+    /// A mountpath served by `disk`, counting its traffic in `counters`.
+    pub fn new(path: PathBuf, disk: DiskHandle, counters: IoCounters) -> Self {
         let digest = hrw::digest(path.as_os_str().as_encoded_bytes());
         Mountpath {
             path,
             digest,
             disk,
-            read_bytes,
-            write_bytes,
+            read_bytes: counters.read,
+            cache_read_bytes: counters.cache_read,
+            write_bytes: counters.write,
         }
     }
+}
+
+/// A mountpath's byte counters.
+#[derive(Debug, Clone)]
+pub struct IoCounters {
+    /// GET bytes read by the disk threads.
+    pub read: IntCounter,
+    /// GET bytes copied from the page cache on request threads.
+    pub cache_read: IntCounter,
+    /// PUT bytes written.
+    pub write: IntCounter,
 }
 
 /// The available mountpaths of a target.

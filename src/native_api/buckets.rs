@@ -66,7 +66,11 @@ pub(super) async fn dispatch(
                 "created": info.created_ns,
             });
             let mut resp = Response::new(empty());
-            set_header(&mut resp, "Ais-Bucket-Props", props.to_string());
+            set_header(
+                &mut resp,
+                crate::native_api::headers::AIS_BUCKET_PROPS,
+                props.to_string(),
+            );
             Ok(resp)
         }
         Method::GET => {
@@ -96,6 +100,6 @@ pub(super) async fn dispatch(
 /// A JSON response.
 pub fn json_response(value: &impl serde::Serialize) -> Response<Body> {
     let mut resp = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
-    set_header(&mut resp, "Content-Type", "application/json");
+    set_header(&mut resp, http::header::CONTENT_TYPE, "application/json");
     resp
 }

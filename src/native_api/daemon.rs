@@ -68,7 +68,7 @@ pub(super) fn health(
     }
     set_header(
         &mut resp,
-        "Ais-Node-Uptime",
+        crate::native_api::headers::AIS_NODE_UPTIME,
         ctx.started.elapsed().as_nanos().to_string(),
     );
     Ok(resp)
@@ -89,6 +89,10 @@ pub(super) fn metrics(
             .set(mp.disk.queued() as i64);
     }
     let mut resp = Response::new(full(ctx.metrics.render()));
-    set_header(&mut resp, "Content-Type", "text/plain; version=0.0.4");
+    set_header(
+        &mut resp,
+        http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4",
+    );
     Ok(resp)
 }

@@ -167,7 +167,7 @@ pub fn page_response(page: &LsoPage, msgpack: bool) -> Result<Response<Body>, Ap
     let bytes = rmp_serde::to_vec_named(&packed)
         .map_err(|e| ApiError::BadRequest(format!("encoding list page: {e}")))?;
     let mut resp = Response::new(full(bytes));
-    set_header(&mut resp, "Content-Type", "application/msgpack");
+    set_header(&mut resp, http::header::CONTENT_TYPE, "application/msgpack");
     Ok(resp)
 }
 

@@ -5,6 +5,7 @@
 pub mod buckets;
 mod daemon;
 pub mod error;
+pub mod headers;
 pub mod lso;
 mod objects;
 pub mod range;
@@ -215,7 +216,7 @@ pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
 }
 
 /// Wraps a header value, dropping values that are not valid in a header.
-pub fn set_header(resp: &mut Response<Body>, name: &'static str, value: impl AsRef<str>) {
+pub fn set_header(resp: &mut Response<Body>, name: http::HeaderName, value: impl AsRef<str>) {
     if let Ok(v) = http::HeaderValue::from_str(value.as_ref()) {
         resp.headers_mut().insert(name, v);
     }

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::headers::*;
 use super::{not_allowed, range, set_header, ApiError, TargetContext};
 use crate::http::{empty, stream, Body};
 use crate::store::{ObjectInfo, PutOptions};
@@ -62,8 +63,10 @@ pub(super) async fn dispatch(
             );
             let info = res?;
             let mut resp = Response::new(empty());
-            object_headers(&mut resp, ctx, &bucket, &object, &info, true);
-            set_header(&mut resp, "Content-Length", info.meta.size.to_string());
+            object_headers(resp.headers_mut(), &info, true);
+            head_props(resp.headers_mut(), ctx, &bucket, &object, &info);
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(info.meta.size));
             Ok(resp)
         }
         Method::DELETE => {
@@ -107,7 +110,7 @@ fn redirect_to_owner(
     );
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-    set_header(&mut resp, "Location", location);
+    set_header(&mut resp, header::LOCATION, location);
     Some(resp)
 }
 
@@ -150,18 +153,19 @@ async fn get(
         }
     };
     let (start, len) = span.unwrap_or((0, size));
-    let info = reader.info.clone();
     ctx.metrics.get_bytes.inc_by(len);
+    let mut headers = HeaderMap::with_capacity(12);
+    object_headers(&mut headers, &reader.info, span.is_none());
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(header::CONTENT_TYPE, OCTET_STREAM);
+    headers.insert(header::ACCEPT_RANGES, BYTES);
     let mut resp = Response::new(stream(reader.stream(start, len)));
-    object_headers(&mut resp, ctx, bucket, object, &info, span.is_none());
-    set_header(&mut resp, "Content-Length", len.to_string());
-    set_header(&mut resp, "Content-Type", "application/octet-stream");
-    set_header(&mut resp, "Accept-Ranges", "bytes");
+    *resp.headers_mut() = headers;
     if span.is_some() {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
         set_header(
             &mut resp,
-            "Content-Range",
+            header::CONTENT_RANGE,
             format!("bytes {start}-{}/{size}", start + len - 1),
         );
     }
@@ -218,10 +222,11 @@ async fn put(
     };
     ctx.metrics.put_bytes.inc_by(info.meta.size);
     let mut resp = Response::new(empty());
-    set_header(&mut resp, "Ais-Checksum-Type", &info.meta.cksum_type);
-    set_header(&mut resp, "Ais-Checksum-Value", &info.meta.cksum_value);
-    set_header(&mut resp, "Ais-Atime", info.atime_ns.to_string());
-    set_header(&mut resp, "Ais-Version", info.meta.version.to_string());
+    let h = resp.headers_mut();
+    put_str(h, AIS_CHECKSUM_TYPE, &info.meta.cksum_type);
+    put_str(h, AIS_CHECKSUM_VALUE, &info.meta.cksum_value);
+    h.insert(AIS_ATIME, HeaderValue::from(info.atime_ns));
+    h.insert(AIS_VERSION, HeaderValue::from(info.meta.version));
     Ok(resp)
 }
 
@@ -298,37 +303,48 @@ fn custom_md(headers: &HeaderMap) -> Result<BTreeMap<String, String>, ApiError> 
     Ok(md)
 }
 
-/// The `Ais-*` headers describing an object.
-fn object_headers(
-    resp: &mut Response<Body>,
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+const BYTES: HeaderValue = HeaderValue::from_static("bytes");
+
+/// Inserts a header whose value came from a client or the disk; a value that is not a
+/// valid header (it cannot happen for what we store) is left out rather than failing.
+fn put_str(h: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+/// The headers GET and HEAD both carry: what the SDK's `ObjectAttributes` reads.
+fn object_headers(h: &mut HeaderMap, info: &ObjectInfo, with_checksum: bool) {
+    let meta = &info.meta;
+    if with_checksum {
+        put_str(h, AIS_CHECKSUM_TYPE, &meta.cksum_type);
+        put_str(h, AIS_CHECKSUM_VALUE, &meta.cksum_value);
+    }
+    h.insert(AIS_ATIME, HeaderValue::from(info.atime_ns));
+    h.insert(AIS_VERSION, HeaderValue::from(meta.version));
+    h.insert(AIS_PRESENT, HeaderValue::from_static("true"));
+    let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(info.mtime_ns.max(0) as u64);
+    put_str(h, header::LAST_MODIFIED, &httpdate::fmt_http_date(mtime));
+    for (k, v) in &meta.custom {
+        if let Ok(v) = HeaderValue::from_str(&format!("{k}={v}")) {
+            h.append(AIS_CUSTOM_MD, v);
+        }
+    }
+}
+
+/// The object properties only HEAD reports (AIStore's `ObjectProps`).
+fn head_props(
+    h: &mut HeaderMap,
     ctx: &TargetContext,
     bucket: &str,
     object: &str,
     info: &ObjectInfo,
-    with_checksum: bool,
 ) {
-    let meta = &info.meta;
-    if with_checksum {
-        set_header(resp, "Ais-Checksum-Type", &meta.cksum_type);
-        set_header(resp, "Ais-Checksum-Value", &meta.cksum_value);
-    }
-    set_header(resp, "Ais-Atime", info.atime_ns.to_string());
-    set_header(resp, "Ais-Version", meta.version.to_string());
-    set_header(resp, "Ais-Name", object);
-    set_header(resp, "Ais-Bucket-Name", bucket);
-    set_header(resp, "Ais-Bucket-Provider", "ais");
-    set_header(resp, "Ais-Present", "true");
-    set_header(resp, "Ais-Mirror-Copies", "1");
-    set_header(
-        resp,
-        "Ais-Location",
-        format!("t[{}]:{}", ctx.node.id, info.mountpath.display()),
-    );
-    let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(info.mtime_ns.max(0) as u64);
-    set_header(resp, "Last-Modified", httpdate::fmt_http_date(mtime));
-    for (k, v) in &meta.custom {
-        if let Ok(v) = http::HeaderValue::from_str(&format!("{k}={v}")) {
-            resp.headers_mut().append("Ais-Custom-Md", v);
-        }
-    }
+    put_str(h, AIS_NAME, object);
+    put_str(h, AIS_BUCKET_NAME, bucket);
+    h.insert(AIS_BUCKET_PROVIDER, HeaderValue::from_static("ais"));
+    h.insert(AIS_MIRROR_COPIES, HeaderValue::from_static("1"));
+    let location = format!("t[{}]:{}", ctx.node.id, info.mountpath.display());
+    put_str(h, AIS_LOCATION, &location);
 }

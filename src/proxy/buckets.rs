@@ -77,7 +77,11 @@ pub(super) async fn dispatch(
                 "created": created,
             });
             let mut resp = Response::new(empty());
-            set_header(&mut resp, "Ais-Bucket-Props", props.to_string());
+            set_header(
+                &mut resp,
+                crate::native_api::headers::AIS_BUCKET_PROPS,
+                props.to_string(),
+            );
             Ok(resp)
         }
         Method::GET => {

@@ -66,7 +66,7 @@ async fn route(
             }
             set_header(
                 &mut resp,
-                "Ais-Node-Uptime",
+                crate::native_api::headers::AIS_NODE_UPTIME,
                 ctx.started.elapsed().as_nanos().to_string(),
             );
             Ok(resp)
@@ -76,7 +76,7 @@ async fn route(
             ctx.metrics.smap_version.set(smap.version as i64);
             ctx.metrics.targets.set(smap.tmap.len() as i64);
             let mut resp = Response::new(full(ctx.metrics.render()));
-            set_header(&mut resp, "Content-Type", "text/plain; version=0.0.4");
+            set_header(&mut resp, header::CONTENT_TYPE, "text/plain; version=0.0.4");
             Ok(resp)
         }
         (m, p) => Err(ApiError::NotFound(format!("no such endpoint: {m} {p}"))),
@@ -140,7 +140,7 @@ fn redirect(
     );
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-    set_header(&mut resp, "Location", &location);
+    set_header(&mut resp, header::LOCATION, &location);
     drain_in_background(req);
     Ok(resp)
 }

@@ -13,8 +13,9 @@ use prometheus::IntCounter;
 use tokio::task::JoinHandle;
 
 use super::checksum::Checksummer;
-use super::meta::{ObjectInfo, ObjectMeta, XATTR};
+use super::meta::{ObjectInfo, ObjectMeta, XATTR_C, XATTR_GUESS};
 use super::{unix_ns, Error, ObjectStore, Result};
+use crate::disk::nowait::{self, Cached};
 use crate::disk::{BufferPool, DiskHandle, IoBuf, ALIGN};
 use crate::fs::layout;
 use crate::names::validate_object;
@@ -31,8 +32,13 @@ pub struct ObjectReader {
     file: Arc<File>,
     disk: DiskHandle,
     read_bytes: IntCounter,
+    cache_read_bytes: IntCounter,
+    /// Whether `inline` came from the page cache (true) or a disk thread.
+    inline_cached: bool,
     pool: Arc<BufferPool>,
     direct: bool,
+    /// Read chunks on the caller's thread when the page cache holds them.
+    try_cache: bool,
     bucket: String,
     object: String,
 }
@@ -42,15 +48,23 @@ enum OpenFail {
     BadMeta(String),
 }
 
-/// Objects up to this size are read in the same call that opens them (one hop to the disk
-/// thread instead of two, no read-ahead task): what keeps small GETs cheap.
+/// Objects up to this size are read in the same call that opens them (no second hop to a
+/// disk thread, no read-ahead task): what keeps small GETs cheap.
 const INLINE_READ: u64 = 64 << 10;
 
 /// An opened object: file, metadata, times, and the whole content when it is small.
-type Opened = (File, ObjectMeta, i64, i64, Option<Bytes>);
+struct Opened {
+    file: File,
+    meta: ObjectMeta,
+    atime_ns: i64,
+    mtime_ns: i64,
+    data: Option<Bytes>,
+}
 
-fn open_object(path: &Path, direct: bool) -> io::Result<std::result::Result<Opened, OpenFail>> {
-    use xattr::FileExt as _;
+type OpenResult = std::result::Result<Opened, OpenFail>;
+
+/// Opens and describes an object on a disk thread (may block).
+fn open_blocking(path: &Path, direct: bool, want_data: bool) -> io::Result<OpenResult> {
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_CLOEXEC | if direct { libc::O_DIRECT } else { 0 })
@@ -62,11 +76,51 @@ fn open_object(path: &Path, direct: bool) -> io::Result<std::result::Result<Open
         }
         Err(e) => return Err(e),
     };
+    let mut opened = match describe(file)? {
+        Ok(o) => o,
+        Err(fail) => return Ok(Err(fail)),
+    };
+    if want_data && !direct && opened.meta.size <= INLINE_READ {
+        use std::os::unix::fs::FileExt as _;
+        let mut data = vec![0u8; opened.meta.size as usize];
+        opened.file.read_exact_at(&mut data, 0)?;
+        opened.data = Some(Bytes::from(data));
+    }
+    Ok(Ok(opened))
+}
+
+/// Opens and describes an object on the caller's thread if the kernel's caches can answer
+/// without waiting for the disk (see [`nowait`]).
+fn open_cached(path: &Path, direct: bool, want_data: bool) -> io::Result<Cached<OpenResult>> {
+    let file = match nowait::open_read(path, direct)? {
+        Cached::WouldBlock => return Ok(Cached::WouldBlock),
+        Cached::Ready(None) => return Ok(Cached::Ready(Err(OpenFail::Missing))),
+        Cached::Ready(Some(f)) => f,
+    };
+    let mut opened = match describe(file)? {
+        Ok(o) => o,
+        Err(fail) => return Ok(Cached::Ready(Err(fail))),
+    };
+    let size = opened.meta.size as usize;
+    if want_data && !direct && size as u64 <= INLINE_READ {
+        let mut buf = IoBuf::with_capacity(size);
+        // Not (all) cached: the stream reads it through the disk thread instead.
+        if let Cached::Ready(n) = nowait::read_at(&opened.file, &mut buf, 0, size)? {
+            if n == size {
+                opened.data = Some(Bytes::from_owner(buf));
+            }
+        }
+    }
+    Ok(Cached::Ready(Ok(opened)))
+}
+
+/// File type, size and times from `fstat`, metadata from the xattr (one syscall).
+fn describe(file: File) -> io::Result<OpenResult> {
     let stat = file.metadata()?;
     if !stat.is_file() {
         return Ok(Err(OpenFail::Missing));
     }
-    let meta = match file.get_xattr(XATTR)? {
+    let meta = match nowait::get_xattr(&file, XATTR_C, XATTR_GUESS)? {
         Some(raw) => match ObjectMeta::decode(&raw) {
             Ok(m) => m,
             Err(e) => return Ok(Err(OpenFail::BadMeta(e))),
@@ -77,50 +131,65 @@ fn open_object(path: &Path, direct: bool) -> io::Result<std::result::Result<Open
         let why = format!("metadata says {} bytes, file has {}", meta.size, stat.len());
         return Ok(Err(OpenFail::BadMeta(why)));
     }
-    let inline = if !direct && meta.size <= INLINE_READ {
-        use std::os::unix::fs::FileExt as _;
-        let mut data = vec![0u8; meta.size as usize];
-        file.read_exact_at(&mut data, 0)?;
-        Some(Bytes::from(data))
-    } else {
-        None
-    };
-    Ok(Ok((
+    Ok(Ok(Opened {
+        atime_ns: unix_ns(stat.accessed()),
+        mtime_ns: unix_ns(stat.modified()),
         file,
         meta,
-        unix_ns(stat.accessed()),
-        unix_ns(stat.modified()),
-        inline,
-    )))
+        data: None,
+    }))
 }
 
 impl ObjectStore {
     /// Opens `ais://bucket/object` for reading.
     pub async fn open_object(&self, bucket: &str, object: &str) -> Result<ObjectReader> {
+        self.open_for(bucket, object, true).await
+    }
+
+    /// Metadata of `ais://bucket/object`.
+    pub async fn head(&self, bucket: &str, object: &str) -> Result<ObjectInfo> {
+        Ok(self.open_for(bucket, object, false).await?.info)
+    }
+
+    async fn open_for(&self, bucket: &str, object: &str, want_data: bool) -> Result<ObjectReader> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
         let mp = self.mountpaths.for_object(bucket, object);
         let path = layout::object_path(&mp.path, bucket, object);
         let direct = self.cfg.direct_io;
-        let opened = mp
-            .disk
-            .call(move || open_object(&path, direct))
-            .await
-            .map_err(|e| Error::io(format!("ais://{bucket}/{object}: open"), e))?;
+        let io_err = |e| Error::io(format!("ais://{bucket}/{object}: open"), e);
+        let cached = if self.cfg.inline_cache_hits {
+            open_cached(&path, direct, want_data).map_err(io_err)?
+        } else {
+            Cached::WouldBlock
+        };
+        let (opened, from_cache) = match cached {
+            Cached::Ready(opened) => (opened, true),
+            Cached::WouldBlock => (
+                mp.disk
+                    .call(move || open_blocking(&path, direct, want_data))
+                    .await
+                    .map_err(io_err)?,
+                false,
+            ),
+        };
         match opened {
-            Ok((file, meta, atime_ns, mtime_ns, inline)) => Ok(ObjectReader {
-                inline,
+            Ok(o) => Ok(ObjectReader {
+                inline: o.data,
                 info: ObjectInfo {
-                    meta,
-                    atime_ns,
-                    mtime_ns,
+                    meta: o.meta,
+                    atime_ns: o.atime_ns,
+                    mtime_ns: o.mtime_ns,
                     mountpath: mp.path.clone(),
                 },
-                file: Arc::new(file),
+                file: Arc::new(o.file),
                 disk: mp.disk.clone(),
                 read_bytes: mp.read_bytes.clone(),
+                cache_read_bytes: mp.cache_read_bytes.clone(),
+                inline_cached: from_cache,
                 pool: self.pool.clone(),
-                direct: self.cfg.direct_io,
+                direct,
+                try_cache: self.cfg.inline_cache_hits && !direct,
                 bucket: bucket.to_string(),
                 object: object.to_string(),
             }),
@@ -134,11 +203,6 @@ impl ObjectStore {
                 reason,
             }),
         }
-    }
-
-    /// Metadata of `ais://bucket/object`.
-    pub async fn head(&self, bucket: &str, object: &str) -> Result<ObjectInfo> {
-        Ok(self.open_object(bucket, object).await?.info)
     }
 
     /// Removes `ais://bucket/object`.
@@ -166,6 +230,14 @@ impl ObjectStore {
             }
             Err(e) => Err(Error::io(format!("ais://{bucket}/{object}: delete"), e)),
         }
+    }
+}
+
+/// The result of a spawned read; a panicked task is an I/O error.
+async fn join(read: JoinHandle<io::Result<Bytes>>) -> io::Result<Bytes> {
+    match read.await {
+        Ok(r) => r,
+        Err(e) => Err(io::Error::other(e)),
     }
 }
 
@@ -211,7 +283,8 @@ impl ObjectReader {
         Ok(())
     }
 
-    /// Streams `len` bytes from `start`, reading one chunk ahead.
+    /// Streams `len` bytes from `start`. Chunks in the page cache are copied on the
+    /// caller's thread; the others come from the disk thread, one chunk read ahead.
     pub fn stream(
         self,
         start: u64,
@@ -220,18 +293,30 @@ impl ObjectReader {
         let end = start + len;
         if let Some(data) = &self.inline {
             let chunk = data.slice(start as usize..end as usize);
-            self.read_bytes.inc_by(chunk.len() as u64);
+            let counter = if self.inline_cached {
+                &self.cache_read_bytes
+            } else {
+                &self.read_bytes
+            };
+            counter.inc_by(chunk.len() as u64);
             let once = (!chunk.is_empty()).then_some(Ok(chunk));
             return futures_util::future::Either::Left(futures_util::stream::iter(once));
         }
-        let first = (start < end).then(|| self.spawn_read(start, end));
+        // Without the cache path, start the first disk read before the headers go out.
+        let first = (!self.try_cache && start < end).then(|| self.spawn_read(start, end));
         futures_util::future::Either::Right(futures_util::stream::unfold(
             (self, start, first),
             move |(reader, pos, pending)| async move {
-                let pending = pending?;
-                let result = match pending.await {
-                    Ok(r) => r,
-                    Err(e) => Err(io::Error::other(e)),
+                if pos >= end {
+                    return None;
+                }
+                let (result, from_disk) = match pending {
+                    Some(read) => (join(read).await, true),
+                    None => match reader.read_cached(pos, end) {
+                        Ok(Some(bytes)) => (Ok(bytes), false),
+                        Ok(None) => (join(reader.spawn_read(pos, end)).await, true),
+                        Err(e) => (Err(e), false),
+                    },
                 };
                 let chunk = match result {
                     Ok(b) if b.is_empty() => Err(io::Error::new(
@@ -246,8 +331,15 @@ impl ObjectReader {
                 match chunk {
                     Ok(bytes) => {
                         let next_pos = pos + bytes.len() as u64;
-                        reader.read_bytes.inc_by(bytes.len() as u64);
-                        let next = (next_pos < end).then(|| reader.spawn_read(next_pos, end));
+                        let counter = if from_disk {
+                            &reader.read_bytes
+                        } else {
+                            &reader.cache_read_bytes
+                        };
+                        counter.inc_by(bytes.len() as u64);
+                        // Read ahead only when the data comes from the disk.
+                        let next =
+                            (from_disk && next_pos < end).then(|| reader.spawn_read(next_pos, end));
                         Some((Ok(bytes), (reader, next_pos, next)))
                     }
                     // An error ends the stream: hyper aborts the response mid-body.
@@ -255,6 +347,34 @@ impl ObjectReader {
                 }
             },
         ))
+    }
+
+    /// The next chunk from the page cache on this thread, or `None` if any of it would
+    /// have to come from the disk.
+    fn read_cached(&self, pos: u64, end: u64) -> io::Result<Option<Bytes>> {
+        if !self.try_cache {
+            return Ok(None);
+        }
+        let want = (end - pos).min(self.pool.size() as u64) as usize;
+        let pooled = want >= SMALL_READ;
+        let mut buf = if pooled {
+            self.pool.take()
+        } else {
+            IoBuf::with_capacity(want)
+        };
+        match nowait::read_at(&self.file, &mut buf, pos, want)? {
+            Cached::Ready(n) if n > 0 => Ok(Some(if pooled {
+                self.pool.freeze(buf)
+            } else {
+                Bytes::from_owner(buf)
+            })),
+            _ => {
+                if pooled {
+                    self.pool.give(buf);
+                }
+                Ok(None)
+            }
+        }
     }
 
     fn spawn_read(&self, pos: u64, end: u64) -> JoinHandle<io::Result<Bytes>> {

@@ -12,6 +12,10 @@ use crate::hrw;
 
 /// Name of the metadata xattr.
 pub const XATTR: &str = "user.ais.lom";
+/// The same name, NUL-terminated for the one-syscall read.
+pub const XATTR_C: &std::ffi::CStr = c"user.ais.lom";
+/// Room for a typical metadata value: one `fgetxattr` reads it.
+pub const XATTR_GUESS: usize = 512;
 const FORMAT: u8 = 1;
 
 /// What a PUT records about an object.

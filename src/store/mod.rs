@@ -38,6 +38,8 @@ pub struct StoreConfig {
     pub max_object_size: u64,
     /// Open object files with O_DIRECT: reads and writes bypass the page cache.
     pub direct_io: bool,
+    /// Serve opens and reads the kernel's caches can answer on the request's thread.
+    pub inline_cache_hits: bool,
 }
 
 /// Facts about a bucket.

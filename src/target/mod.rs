@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::config::TargetConfig;
 use crate::disk::{DiskHandle, Engine, EngineChoice, WorkerConfig};
-use crate::fs::{check_mountpaths, resolve_node_id, FsError, Mountpath, Mountpaths};
+use crate::fs::{check_mountpaths, resolve_node_id, FsError, IoCounters, Mountpath, Mountpaths};
 use crate::metrics::TargetMetrics;
 use crate::native_api::{self, NodeInfo, TargetContext};
 use crate::store::{self, ObjectStore, StoreConfig};
@@ -57,11 +57,16 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         }
         tracing::info!(mountpath = %label, engine = %disk.engine(), "mountpath ready");
         engines.push(disk.engine());
-        let read = metrics.disk_read_bytes.with_label_values(&[label.as_str()]);
-        let write = metrics
-            .disk_write_bytes
-            .with_label_values(&[label.as_str()]);
-        mountpaths.push(Mountpath::new(path, disk, read, write));
+        let counters = IoCounters {
+            read: metrics.disk_read_bytes.with_label_values(&[label.as_str()]),
+            cache_read: metrics
+                .cache_read_bytes
+                .with_label_values(&[label.as_str()]),
+            write: metrics
+                .disk_write_bytes
+                .with_label_values(&[label.as_str()]),
+        };
+        mountpaths.push(Mountpath::new(path, disk, counters));
     }
     let store_cfg = StoreConfig {
         fsync: cfg.settings.fsync,
@@ -69,6 +74,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         chunk_size: cfg.settings.chunk_size,
         max_object_size: cfg.settings.max_object_size,
         direct_io: cfg.settings.direct_io,
+        inline_cache_hits: cfg.settings.inline_cache_hits,
     };
     let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)
         .map_err(|e| StartError::Store(Box::new(e)))?;

@@ -1,0 +1,30 @@
+//! Names of the `Ais-*` headers, parsed once at compile time instead of on every response.
+
+use http::HeaderName;
+
+/// Checksum algorithm of an object (`xxhash`, `md5`, `none`).
+pub const AIS_CHECKSUM_TYPE: HeaderName = HeaderName::from_static("ais-checksum-type");
+/// Checksum value, lowercase hex.
+pub const AIS_CHECKSUM_VALUE: HeaderName = HeaderName::from_static("ais-checksum-value");
+/// Last access, unix nanoseconds.
+pub const AIS_ATIME: HeaderName = HeaderName::from_static("ais-atime");
+/// Object version.
+pub const AIS_VERSION: HeaderName = HeaderName::from_static("ais-version");
+/// Object name (HEAD).
+pub const AIS_NAME: HeaderName = HeaderName::from_static("ais-name");
+/// Bucket name (HEAD).
+pub const AIS_BUCKET_NAME: HeaderName = HeaderName::from_static("ais-bucket-name");
+/// Bucket provider (HEAD).
+pub const AIS_BUCKET_PROVIDER: HeaderName = HeaderName::from_static("ais-bucket-provider");
+/// Whether the object is present on this cluster.
+pub const AIS_PRESENT: HeaderName = HeaderName::from_static("ais-present");
+/// Number of copies (HEAD).
+pub const AIS_MIRROR_COPIES: HeaderName = HeaderName::from_static("ais-mirror-copies");
+/// `t[<target id>]:<mountpath>` (HEAD).
+pub const AIS_LOCATION: HeaderName = HeaderName::from_static("ais-location");
+/// User metadata, `k=v`.
+pub const AIS_CUSTOM_MD: HeaderName = HeaderName::from_static("ais-custom-md");
+/// Bucket properties, JSON (bucket HEAD).
+pub const AIS_BUCKET_PROPS: HeaderName = HeaderName::from_static("ais-bucket-props");
+/// Seconds since the node started (daemon and cluster health).
+pub const AIS_NODE_UPTIME: HeaderName = HeaderName::from_static("ais-node-uptime");
