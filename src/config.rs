@@ -113,6 +113,9 @@ pub struct FileSettings {
     /// Serve opens, metadata and reads that the kernel's caches can answer at once on the
     /// request's thread (non-blocking syscalls); everything else goes to the disk threads.
     pub inline_cache_hits: bool,
+    /// MiB of chunk buffers all requests together may hold; beyond it they wait for one to
+    /// be returned. Bounds the target's memory under any number of large requests.
+    pub buffer_budget_mib: u64,
 }
 
 impl Default for FileSettings {
@@ -130,6 +133,7 @@ impl Default for FileSettings {
             keepalive_interval_ms: 2_000,
             direct_io: false,
             inline_cache_hits: true,
+            buffer_budget_mib: 32,
         }
     }
 }
@@ -200,6 +204,11 @@ impl TargetConfig {
         if !(4096..=64 << 20).contains(&s.chunk_size) || s.chunk_size % 4096 != 0 {
             return Err(ConfigError::Invalid(
                 "chunk_size must be a multiple of 4 KiB from 4 KiB to 64 MiB".into(),
+            ));
+        }
+        if s.buffer_budget_mib << 20 < 4 * s.chunk_size as u64 || s.buffer_budget_mib > 1 << 20 {
+            return Err(ConfigError::Invalid(
+                "buffer_budget_mib must hold at least 4 chunks and be at most 1 TiB".into(),
             ));
         }
         if !(2..=4096).contains(&s.disk_queue_depth) {

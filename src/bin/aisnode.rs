@@ -101,6 +101,12 @@ fn main() -> anyhow::Result<()> {
         let code = probe(&url, *readiness).unwrap_or(0);
         std::process::exit(if code == 200 { 0 } else { 1 });
     }
+    // No transparent huge pages: the allocator asks for them, and each 2 MiB page that a
+    // few live buffers touch then counts whole in RSS (measured: 164 of 198 MiB). Storage
+    // and database servers commonly turn them off for the same reason and for latency.
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("aisnode: could not disable transparent huge pages: {e}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

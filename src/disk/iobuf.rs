@@ -4,6 +4,9 @@
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::pool::BufferPool;
 
 /// Alignment of every buffer (the largest logical block size we expect).
 pub const ALIGN: usize = 4096;
@@ -13,6 +16,8 @@ pub struct IoBuf {
     ptr: NonNull<u8>,
     cap: usize,
     len: usize,
+    /// The pool this buffer was lent by; dropping the buffer returns it there.
+    home: Option<Arc<BufferPool>>,
 }
 
 // SAFETY: IoBuf owns its allocation exclusively, like Vec<u8>.
@@ -30,7 +35,17 @@ impl IoBuf {
         let Some(ptr) = NonNull::new(raw) else {
             handle_alloc_error(layout)
         };
-        IoBuf { ptr, cap, len: 0 }
+        IoBuf {
+            ptr,
+            cap,
+            len: 0,
+            home: None,
+        }
+    }
+
+    /// Marks the buffer as lent by `pool`.
+    pub(super) fn lend_from(&mut self, pool: Arc<BufferPool>) {
+        self.home = Some(pool);
     }
 
     fn layout(cap: usize) -> Layout {
@@ -129,8 +144,22 @@ impl AsRef<[u8]> for IoBuf {
 
 impl Drop for IoBuf {
     fn drop(&mut self) {
-        // SAFETY: allocated in `with_capacity` with this layout.
-        unsafe { dealloc(self.ptr.as_ptr(), Self::layout(self.cap)) };
+        if let Some(pool) = self.home.take() {
+            // Hand the allocation back: a new owner of the same memory goes to the pool.
+            let back = IoBuf {
+                ptr: self.ptr,
+                cap: self.cap,
+                len: 0,
+                home: None,
+            };
+            self.cap = 0;
+            pool.recycle(back);
+            return;
+        }
+        if self.cap > 0 {
+            // SAFETY: allocated in `with_capacity` with this layout, and not handed on.
+            unsafe { dealloc(self.ptr.as_ptr(), Self::layout(self.cap)) };
+        }
     }
 }
 

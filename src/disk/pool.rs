@@ -1,29 +1,42 @@
-//! Reusable I/O buffers. A fresh 1 MiB allocation costs 256 page faults the first time
-//! the kernel writes into it; recycling buffers keeps that off the data path. A buffer
-//! handed to hyper as `Bytes` comes back to the pool when hyper drops it. Idle buffers
-//! are capped, so the pool never holds more than `max_idle × size` bytes.
+//! Reusable I/O buffers under a memory budget.
+//!
+//! A fresh 256 KiB allocation costs 64 page faults the first time the kernel writes into
+//! it; recycling keeps that off the data path. A lent buffer goes home when it is dropped,
+//! wherever that happens (a disk thread, hyper after sending it as `Bytes`, an error path),
+//! so the count of lent buffers is exact. At most `budget` buffers are lent at once:
+//! beyond that, callers wait for one to come back instead of growing the heap, which is
+//! what keeps a target's memory flat under hundreds of concurrent large requests.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use tokio::sync::Notify;
 
 use super::IoBuf;
 
-/// A pool of equally sized buffers.
+/// A budgeted pool of equally sized buffers.
 #[derive(Debug)]
 pub struct BufferPool {
     free: Mutex<Vec<IoBuf>>,
     size: usize,
     max_idle: usize,
+    budget: usize,
+    lent: AtomicUsize,
+    returned: Notify,
 }
 
 impl BufferPool {
-    /// A pool of `size`-byte buffers keeping at most `max_idle` of them when unused.
-    pub fn new(size: usize, max_idle: usize) -> Arc<BufferPool> {
+    /// A pool of `size`-byte buffers lending at most `budget` at once and keeping at most
+    /// `max_idle` of them when unused.
+    pub fn new(size: usize, budget: usize, max_idle: usize) -> Arc<BufferPool> {
         Arc::new(BufferPool {
             free: Mutex::new(Vec::new()),
             size,
-            max_idle,
+            max_idle: max_idle.min(budget),
+            budget: budget.max(1),
+            lent: AtomicUsize::new(0),
+            returned: Notify::new(),
         })
     }
 
@@ -32,48 +45,53 @@ impl BufferPool {
         self.size
     }
 
-    /// An empty buffer with capacity for `size` bytes.
-    pub fn take(&self) -> IoBuf {
+    /// Buffers lent right now.
+    pub fn lent(&self) -> usize {
+        self.lent.load(Ordering::Acquire)
+    }
+
+    /// An empty buffer, if the budget allows one now.
+    pub fn try_take(self: &Arc<Self>) -> Option<IoBuf> {
+        self.lent
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.budget).then_some(n + 1)
+            })
+            .ok()?;
         let reused = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        reused.unwrap_or_else(|| IoBuf::with_capacity(self.size))
+        let mut buf = reused.unwrap_or_else(|| IoBuf::with_capacity(self.size));
+        buf.lend_from(self.clone());
+        Some(buf)
     }
 
-    /// Returns a buffer for reuse (dropped if the pool is full or it is the wrong size).
-    pub fn give(&self, mut buf: IoBuf) {
-        if buf.capacity() != self.size {
-            return;
+    /// An empty buffer, waiting for one to come back when the budget is used up. A caller
+    /// must not hold another buffer of this pool while it waits (that could deadlock).
+    pub async fn take(self: &Arc<Self>) -> IoBuf {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            if let Some(buf) = self.try_take() {
+                return buf;
+            }
+            returned.await;
         }
-        buf.clear();
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if free.len() < self.max_idle {
-            free.push(buf);
+    }
+
+    /// Wraps a filled buffer as `Bytes`; the buffer goes home when the last `Bytes` drops.
+    pub fn freeze(buf: IoBuf) -> Bytes {
+        Bytes::from_owner(buf)
+    }
+
+    /// Called by a lent buffer's `Drop`.
+    pub(super) fn recycle(&self, buf: IoBuf) {
+        {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            if free.len() < self.max_idle {
+                free.push(buf);
+            }
         }
-    }
-
-    /// Wraps a filled buffer as `Bytes` that returns to this pool when dropped.
-    pub fn freeze(self: &Arc<Self>, buf: IoBuf) -> Bytes {
-        Bytes::from_owner(Pooled {
-            buf,
-            pool: self.clone(),
-        })
-    }
-}
-
-struct Pooled {
-    buf: IoBuf,
-    pool: Arc<BufferPool>,
-}
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        let buf = std::mem::replace(&mut self.buf, IoBuf::with_capacity(0));
-        self.pool.give(buf);
+        self.lent.fetch_sub(1, Ordering::AcqRel);
+        self.returned.notify_one();
     }
 }
 
@@ -83,19 +101,40 @@ mod tests {
 
     #[test]
     fn buffers_come_back_and_idle_is_capped() {
-        let pool = BufferPool::new(4096, 2);
-        let mut a = pool.take();
+        let pool = BufferPool::new(4096, 8, 2);
+        let mut a = pool.try_take().unwrap();
         a.extend_from_slice(b"hello");
         let ptr = a.as_ptr();
-        let bytes = pool.freeze(a);
+        let bytes = BufferPool::freeze(a);
         assert_eq!(&bytes[..], b"hello");
+        assert_eq!(pool.lent(), 1);
         drop(bytes);
-        let again = pool.take();
+        assert_eq!(pool.lent(), 0);
+        let again = pool.try_take().unwrap();
         assert_eq!(again.as_ptr(), ptr, "the same allocation is reused");
         assert!(again.is_empty());
-        for _ in 0..5 {
-            pool.give(IoBuf::with_capacity(4096));
-        }
+        drop(again);
+        let many: Vec<IoBuf> = (0..5).map(|_| pool.try_take().unwrap()).collect();
+        drop(many);
         assert_eq!(pool.free.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn budget_makes_takers_wait() {
+        let pool = BufferPool::new(4096, 2, 2);
+        let a = pool.take().await;
+        let _b = pool.take().await;
+        assert!(pool.try_take().is_none(), "the budget is two buffers");
+        let waiter = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.take().await.capacity() }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "a third taker waits");
+        // Returned from another thread, as a disk worker does.
+        std::thread::spawn(move || drop(a)).join().unwrap();
+        assert_eq!(waiter.await.unwrap(), 4096);
+        // The waiter dropped its buffer, which went home: only `_b` is still lent.
+        assert_eq!(pool.lent(), 1);
     }
 }

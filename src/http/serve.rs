@@ -15,6 +15,9 @@ use tokio::net::TcpListener;
 
 use super::Body;
 
+/// Largest read buffer of a connection.
+const READ_BUF_MAX: usize = 64 << 10;
+
 /// Connection-level settings.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeConfig {
@@ -39,6 +42,9 @@ pub async fn serve<H, F>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(cfg.header_read_timeout)
+        // hyper's default read buffer grows to ~400 KiB per connection; with hundreds of
+        // uploads in flight that alone is 100+ MiB. 64 KiB reads cost nothing measurable.
+        .max_buf_size(READ_BUF_MAX)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

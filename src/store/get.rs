@@ -252,7 +252,7 @@ impl ObjectReader {
         }
         let mut pos = 0;
         let size = self.info.meta.size;
-        let mut buf = self.pool.take();
+        let mut buf = self.pool.take().await;
         while pos < size {
             buf.clear();
             let (b, n) = self
@@ -269,7 +269,7 @@ impl ObjectReader {
             hasher.update(&buf);
             pos += n as u64;
         }
-        self.pool.give(buf);
+        drop(buf);
         let actual = hasher.finish();
         if actual != self.info.meta.cksum_value {
             return Err(Error::Corrupted {
@@ -356,24 +356,18 @@ impl ObjectReader {
             return Ok(None);
         }
         let want = (end - pos).min(self.pool.size() as u64) as usize;
-        let pooled = want >= SMALL_READ;
-        let mut buf = if pooled {
-            self.pool.take()
+        let buf = if want >= SMALL_READ {
+            // Out of budget: the disk-thread path waits for a buffer instead.
+            self.pool.try_take()
         } else {
-            IoBuf::with_capacity(want)
+            Some(IoBuf::with_capacity(want))
+        };
+        let Some(mut buf) = buf else {
+            return Ok(None);
         };
         match nowait::read_at(&self.file, &mut buf, pos, want)? {
-            Cached::Ready(n) if n > 0 => Ok(Some(if pooled {
-                self.pool.freeze(buf)
-            } else {
-                Bytes::from_owner(buf)
-            })),
-            _ => {
-                if pooled {
-                    self.pool.give(buf);
-                }
-                Ok(None)
-            }
+            Cached::Ready(n) if n > 0 => Ok(Some(BufferPool::freeze(buf))),
+            _ => Ok(None),
         }
     }
 
@@ -386,14 +380,14 @@ impl ObjectReader {
             0
         };
         let need = skip + want;
-        // Chunk-sized reads use a recycled buffer; others an exact one.
-        let buf = if need <= self.pool.size() && want >= SMALL_READ {
-            self.pool.take()
-        } else {
-            IoBuf::with_capacity(need)
-        };
         let (disk, file, pool) = (self.disk.clone(), self.file.clone(), self.pool.clone());
         tokio::spawn(async move {
+            // Chunk-sized reads use a recycled buffer from the budget; others an exact one.
+            let buf = if need <= pool.size() && want >= SMALL_READ {
+                pool.take().await
+            } else {
+                IoBuf::with_capacity(need)
+            };
             let (mut buf, _) = disk.read_at(file, buf, pos - skip as u64).await?;
             if buf.len() <= skip {
                 buf.clear();
@@ -401,11 +395,7 @@ impl ObjectReader {
                 buf.consume_front(skip);
             }
             buf.truncate(want);
-            Ok(if buf.capacity() == pool.size() {
-                pool.freeze(buf)
-            } else {
-                Bytes::from_owner(buf)
-            })
+            Ok(BufferPool::freeze(buf))
         })
     }
 }

@@ -40,6 +40,8 @@ pub struct StoreConfig {
     pub direct_io: bool,
     /// Serve opens and reads the kernel's caches can answer on the request's thread.
     pub inline_cache_hits: bool,
+    /// Bytes of chunk buffers lent at once; requests beyond it wait for a buffer.
+    pub buffer_budget: usize,
 }
 
 /// Facts about a bucket.
@@ -63,8 +65,10 @@ impl ObjectStore {
     /// loads the bucket list from the mountpaths.
     pub fn open(mountpaths: Mountpaths, cfg: StoreConfig) -> Result<ObjectStore> {
         let buckets = bucket::recover(&mountpaths)?;
-        // Keep at most ~64 MiB of idle buffers.
-        let pool = BufferPool::new(cfg.chunk_size, ((64 << 20) / cfg.chunk_size).max(8));
+        // Lend at most the budget. Returned buffers stay for reuse: freeing and reallocating
+        // them churns the allocator, which then holds more memory than the budget.
+        let budget = (cfg.buffer_budget / cfg.chunk_size).max(4);
+        let pool = BufferPool::new(cfg.chunk_size, budget, budget);
         Ok(ObjectStore {
             mountpaths,
             cfg,

@@ -92,7 +92,7 @@ impl ObjectStore {
         let outcome: Result<ObjectInfo> = async {
             // Fill one buffer while the previous one is being written.
             let chunk = self.cfg.chunk_size;
-            let mut buf = self.pool.take();
+            let mut buf = self.pool.take().await;
             let mut spare: Option<IoBuf> = None;
             let mut in_flight: Option<PendingWrite> = None;
             let mut offset = 0u64;
@@ -125,12 +125,20 @@ impl ObjectStore {
                         if let Some(w) = in_flight.take() {
                             spare = Some(w.wait().await.map_err(write_err)?);
                         }
-                        let next = spare.take().map(|mut b| {
-                            b.clear();
-                            b
-                        });
-                        let full =
-                            std::mem::replace(&mut buf, next.unwrap_or_else(|| self.pool.take()));
+                        // Never wait for a second buffer while holding one (two PUTs
+                        // could wait on each other): without budget, write synchronously.
+                        let Some(mut next) = spare.take().or_else(|| self.pool.try_take()) else {
+                            let len = buf.len() as u64;
+                            buf = disk
+                                .write_at(file.clone(), buf, offset)
+                                .await
+                                .map_err(write_err)?;
+                            buf.clear();
+                            offset += len;
+                            continue;
+                        };
+                        next.clear();
+                        let full = std::mem::replace(&mut buf, next);
                         let len = full.len() as u64;
                         in_flight = Some(
                             disk.start_write(file.clone(), full, offset)
@@ -142,20 +150,17 @@ impl ObjectStore {
                 }
             }
             if let Some(w) = in_flight.take() {
-                self.pool.give(w.wait().await.map_err(write_err)?);
+                w.wait().await.map_err(write_err)?;
             }
-            if let Some(b) = spare {
-                self.pool.give(b);
-            }
-            if buf.is_empty() {
-                self.pool.give(buf);
-            } else {
+            drop(spare);
+            if !buf.is_empty() {
                 if direct {
                     // O_DIRECT writes whole blocks: pad the tail; the commit truncates it away.
                     buf.pad_to(buf.len().div_ceil(ALIGN) * ALIGN);
                 }
-                let buf = disk.write_at(file.clone(), buf, offset).await;
-                self.pool.give(buf.map_err(write_err)?);
+                disk.write_at(file.clone(), buf, offset)
+                    .await
+                    .map_err(write_err)?;
             }
             if let Some(want) = opts.size {
                 if want != received {

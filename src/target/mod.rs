@@ -75,6 +75,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         max_object_size: cfg.settings.max_object_size,
         direct_io: cfg.settings.direct_io,
         inline_cache_hits: cfg.settings.inline_cache_hits,
+        buffer_budget: (cfg.settings.buffer_budget_mib as usize) << 20,
     };
     let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)
         .map_err(|e| StartError::Store(Box::new(e)))?;
