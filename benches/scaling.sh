@@ -6,9 +6,15 @@
 # and then unthrottled (where the CPU becomes the limit), and writes
 # scaling.csv, scaling.json and scaling.svg (throughput against disks, with the ideal line).
 #
+# Two figures per phase: the client's (aisloader: bytes of objects completed in the run,
+# which loses the objects still in flight at either end, up to workers x size / 2 each),
+# and the disks' steady-state rate: sectors moved by the loop devices according to the
+# kernel (/sys/block/loopN/stat, as iostat reads them) in the window that skips the first
+# WARMUP seconds and the last second. Efficiency = disk rate / (N x limit).
+#
 #   sudo benches/scaling.sh [--smoke] [--limit-mib 100] [--duration 10s] [--disks "1 2 4 8"]
 #                           [--size 8MiB] [--backing DIR] [--out DIR] [--no-unthrottled]
-#                           [--workers-per-disk 8]
+#                           [--workers-per-disk 32]
 #
 # Needs root, losetup, mkfs.xfs (xfsprogs), cgroup v1 blkio, and a release build; with fio
 # installed, each case also measures fio on the same disks in the same cgroup (the peer).
@@ -17,10 +23,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-LIMIT_MIB=100; DURATION=10s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=8
+LIMIT_MIB=100; DURATION=20s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=32; WARMUP=4
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) DISKS="1 2"; DURATION=2s; UNTHROTTLED=0 ;;
+    --smoke) DISKS="1 2"; DURATION=3s; WARMUP=1; UNTHROTTLED=0 ;;
     --limit-mib) LIMIT_MIB=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --disks) DISKS=$2; shift ;;
@@ -41,6 +47,9 @@ CG_ROOT=/sys/fs/cgroup/blkio
 test -c /dev/null || { echo "/dev/null is not a device" >&2; exit 1; }
 [ -x target/release/aisnode ] && [ -x target/release/aisloader ] || cargo build --release --quiet --bins
 AISNODE=$ROOT/target/release/aisnode; LOADER=$ROOT/target/release/aisloader
+# The chart (plotters): built before any disk is touched, so a build problem fails early.
+cargo build --release --quiet --example plot_scaling
+PLOT=$ROOT/target/release/examples/plot_scaling
 
 W=$(mktemp -d "${BACKING:-/var/tmp}/aisscale.XXXXXX")
 CG=$CG_ROOT/aisbench-$$
@@ -48,6 +57,8 @@ mkdir -p "$OUT"
 LOOPS=(); PIDS=()
 cleanup() {
   set +e
+  # Targets start inside run_case's subshell, so their PIDs are kept in a file.
+  [ -f "$W/pids" ] && PIDS+=($(cat "$W/pids"))
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -92,14 +103,17 @@ run_case() {
   sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $target_port --direct-io --proxy http://127.0.0.1:$proxy_port $(printf '%q ' "${args[@]}")" \
     >"$W/target.out" 2>"$W/target.log" &
   local tpid=$!
-  PIDS+=($tpid)
+  echo "$tpid" >> "$W/pids"
   for _ in $(seq 100); do grep -q "listening" "$W/target.out" 2>/dev/null && break; sleep 0.1; done
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$proxy_port/v1/cluster?what=smap" | grep -q '"target"' && break; sleep 0.1; done
   local workers=$((PER_DISK * n)) bucket="scale$n$mode"
   "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
-    --minsize "$SIZE" --maxsize "$SIZE" --numworkers "$workers" --cksum-type none --json --statsinterval 0 > "$W/put.json"
+    --minsize "$SIZE" --maxsize "$SIZE" --numworkers "$workers" --cksum-type none --json --statsinterval 0 > "$W/put.json" &
+  steady_rate "$n" write $! > "$W/dput"   # not $(...): wait needs the loader as our child
   "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
-    --numworkers "$workers" --json --statsinterval 0 > "$W/get.json"
+    --numworkers "$workers" --json --statsinterval 0 > "$W/get.json" &
+  steady_rate "$n" read $! > "$W/dget"
+  local dput dget; dput=$(cat "$W/dput"); dget=$(cat "$W/dget")
   kill "$tpid"; wait "$tpid" 2>/dev/null || true
   # The peer: fio on the same disks, in the same cgroup, same block size, direct I/O.
   local fw="-" fr="-"
@@ -113,29 +127,52 @@ run_case() {
       && fr=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["jobs"][0]["read"]["bw_bytes"]/1048576,1))' "$W/fr.json")
     for i in $(seq 1 "$n"); do rm -f "$W/mp$i"/d"$i".*; done
   fi
-  python3 - "$W/put.json" "$W/get.json" "$fw" "$fr" <<'PY'
+  python3 - "$W/put.json" "$W/get.json" "$fw" "$fr" "$dput" "$dget" <<'PY'
 import json, sys
 put = json.load(open(sys.argv[1]))[0]; get = json.load(open(sys.argv[2]))[0]
 assert put["errors"] == 0 and get["errors"] == 0, (put, get)
-print(f'{put["mib_per_sec"]:.1f} {get["mib_per_sec"]:.1f} {sys.argv[3]} {sys.argv[4]}')
+print(f'{put["mib_per_sec"]:.1f} {get["mib_per_sec"]:.1f} {sys.argv[3]} {sys.argv[4]} {sys.argv[5]} {sys.argv[6]}')
 PY
 }
 
+# Sectors read (field 3) or written (field 7) by the first N loop devices, per the kernel.
+sectors() {
+  local n=$1 field=$2 total=0
+  for dev in "${LOOPS[@]:0:$n}"; do
+    total=$((total + $(awk -v f="$field" '{print $f}' "/sys/block/$(basename "$dev")/stat")))
+  done
+  echo "$total"
+}
+
+# steady_rate N read|write PID: the disks' MiB/s between WARMUP s after the start and 1 s
+# before the end of the loader run PID; waits for the run to finish.
+steady_rate() {
+  local n=$1 field=3 pid=$3 secs=${DURATION%s}
+  [ "$2" = write ] && field=7
+  local window=$((secs - WARMUP - 1))
+  sleep "$WARMUP"
+  local a t0 b t1; a=$(sectors "$n" $field); t0=$(date +%s.%N)
+  sleep "$window"
+  b=$(sectors "$n" $field); t1=$(date +%s.%N)
+  wait "$pid" || { echo "aisloader failed" >&2; exit 1; }
+  awk -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.1f", (b - a) * 512 / 1048576 / (t1 - t0)}'
+}
+
 CSV=$OUT/scaling.csv
-echo "mode,disks,put_mib_s,get_mib_s,ideal_mib_s,put_efficiency,get_efficiency,fio_write_mib_s,fio_read_mib_s" > "$CSV"
+echo "mode,disks,disk_put_mib_s,disk_get_mib_s,ideal_mib_s,put_efficiency,get_efficiency,client_put_mib_s,client_get_mib_s,fio_write_mib_s,fio_read_mib_s" > "$CSV"
 modes=throttled; [ "$UNTHROTTLED" = 1 ] && modes="throttled unthrottled"
 for mode in $modes; do
   for n in $DISKS; do
-    read -r put get fw fr < <(run_case "$mode" "$n")
+    read -r put get fw fr dput dget < <(run_case "$mode" "$n")
     if [ "$mode" = throttled ]; then
       ideal=$((n * LIMIT_MIB))
-      eff=$(awk -v p="$put" -v g="$get" -v i="$ideal" 'BEGIN {printf "%.3f,%.3f", p/i, g/i}')
+      eff=$(awk -v p="$dput" -v g="$dget" -v i="$ideal" 'BEGIN {printf "%.3f,%.3f", p/i, g/i}')
     else
       ideal=""; eff=","
     fi
-    echo "$mode,$n,$put,$get,$ideal,$eff,$fw,$fr" | tee -a "$CSV"
+    echo "$mode,$n,$dput,$dget,$ideal,$eff,$put,$get,$fw,$fr" | tee -a "$CSV"
   done
 done
-python3 "$ROOT/benches/plot_scaling.py" "$CSV" "$OUT/scaling.json" "$OUT/scaling.svg" \
+"$PLOT" "$CSV" "$OUT/scaling.json" "$OUT/scaling.svg" \
   "$(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $SIZE objects, ${LIMIT_MIB} MiB/s per disk"
 echo "wrote $CSV, $OUT/scaling.json, $OUT/scaling.svg"
