@@ -14,10 +14,12 @@ use tokio::task::JoinHandle;
 
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR_C, XATTR_GUESS};
+use super::meta_cache::{FileStamp, MetaCache};
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
 use crate::disk::{BufferPool, DiskHandle, IoBuf, ALIGN};
 use crate::fs::layout;
+use crate::hrw;
 use crate::names::validate_object;
 
 /// Reads below this size use an exact-size buffer instead of a pooled chunk.
@@ -64,7 +66,12 @@ struct Opened {
 type OpenResult = std::result::Result<Opened, OpenFail>;
 
 /// Opens and describes an object on a disk thread (may block).
-fn open_blocking(path: &Path, direct: bool, want_data: bool) -> io::Result<OpenResult> {
+fn open_blocking(
+    path: &Path,
+    direct: bool,
+    want_data: bool,
+    cache: CacheSlot<'_>,
+) -> io::Result<OpenResult> {
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_CLOEXEC | if direct { libc::O_DIRECT } else { 0 })
@@ -76,7 +83,7 @@ fn open_blocking(path: &Path, direct: bool, want_data: bool) -> io::Result<OpenR
         }
         Err(e) => return Err(e),
     };
-    let mut opened = match describe(file)? {
+    let mut opened = match describe(file, cache)? {
         Ok(o) => o,
         Err(fail) => return Ok(Err(fail)),
     };
@@ -91,13 +98,18 @@ fn open_blocking(path: &Path, direct: bool, want_data: bool) -> io::Result<OpenR
 
 /// Opens and describes an object on the caller's thread if the kernel's caches can answer
 /// without waiting for the disk (see [`nowait`]).
-fn open_cached(path: &Path, direct: bool, want_data: bool) -> io::Result<Cached<OpenResult>> {
+fn open_cached(
+    path: &Path,
+    direct: bool,
+    want_data: bool,
+    cache: CacheSlot<'_>,
+) -> io::Result<Cached<OpenResult>> {
     let file = match nowait::open_read(path, direct)? {
         Cached::WouldBlock => return Ok(Cached::WouldBlock),
         Cached::Ready(None) => return Ok(Cached::Ready(Err(OpenFail::Missing))),
         Cached::Ready(Some(f)) => f,
     };
-    let mut opened = match describe(file)? {
+    let mut opened = match describe(file, cache)? {
         Ok(o) => o,
         Err(fail) => return Ok(Cached::Ready(Err(fail))),
     };
@@ -114,18 +126,32 @@ fn open_cached(path: &Path, direct: bool, want_data: bool) -> io::Result<Cached<
     Ok(Cached::Ready(Ok(opened)))
 }
 
-/// File type, size and times from `fstat`, metadata from the xattr (one syscall).
-fn describe(file: File) -> io::Result<OpenResult> {
+/// Where an object's metadata may be cached: the cache and the object's key.
+type CacheSlot<'a> = Option<(&'a MetaCache, u64)>;
+
+/// File type, size and times from `fstat`; metadata from the cache when it was read from
+/// this very file, else from the xattr (one syscall).
+fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
     let stat = file.metadata()?;
     if !stat.is_file() {
         return Ok(Err(OpenFail::Missing));
     }
-    let meta = match nowait::get_xattr(&file, XATTR_C, XATTR_GUESS)? {
-        Some(raw) => match ObjectMeta::decode(&raw) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(OpenFail::BadMeta(e))),
+    let stamp = FileStamp::of(&stat);
+    let cached = cache.and_then(|(c, key)| c.get(key, &stamp));
+    let meta = match cached {
+        Some(m) => m,
+        None => match nowait::get_xattr(&file, XATTR_C, XATTR_GUESS)? {
+            Some(raw) => match ObjectMeta::decode(&raw) {
+                Ok(m) => {
+                    if let Some((c, key)) = cache {
+                        c.put(key, stamp, &m);
+                    }
+                    m
+                }
+                Err(e) => return Ok(Err(OpenFail::BadMeta(e))),
+            },
+            None => return Ok(Err(OpenFail::BadMeta("no metadata xattr".into()))),
         },
-        None => return Ok(Err(OpenFail::BadMeta("no metadata xattr".into()))),
     };
     if meta.size != stat.len() {
         let why = format!("metadata says {} bytes, file has {}", meta.size, stat.len());
@@ -154,24 +180,28 @@ impl ObjectStore {
     async fn open_for(&self, bucket: &str, object: &str, want_data: bool) -> Result<ObjectReader> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let mp = self.mountpaths.for_object(bucket, object);
+        let key = hrw::digest(hrw::uname(bucket, object).as_bytes());
+        let mp = self.mountpaths.select(key);
         let path = layout::object_path(&mp.path, bucket, object);
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("ais://{bucket}/{object}: open"), e);
-        let cached = if self.cfg.inline_cache_hits {
-            open_cached(&path, direct, want_data).map_err(io_err)?
+        let fast = self.cfg.inline_cache_hits;
+        let cached = if fast {
+            let slot = Some((&*self.meta_cache, key));
+            open_cached(&path, direct, want_data, slot).map_err(io_err)?
         } else {
             Cached::WouldBlock
         };
         let (opened, from_cache) = match cached {
             Cached::Ready(opened) => (opened, true),
-            Cached::WouldBlock => (
-                mp.disk
-                    .call(move || open_blocking(&path, direct, want_data))
-                    .await
-                    .map_err(io_err)?,
-                false,
-            ),
+            Cached::WouldBlock => {
+                let cache = self.meta_cache.clone();
+                let read = move || {
+                    let slot = fast.then_some((&*cache, key));
+                    open_blocking(&path, direct, want_data, slot)
+                };
+                (mp.disk.call(read).await.map_err(io_err)?, false)
+            }
         };
         match opened {
             Ok(o) => Ok(ObjectReader {
@@ -209,7 +239,8 @@ impl ObjectStore {
     pub async fn delete(&self, bucket: &str, object: &str) -> Result<()> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let mp = self.mountpaths.for_object(bucket, object);
+        let key = hrw::digest(hrw::uname(bucket, object).as_bytes());
+        let mp = self.mountpaths.select(key);
         let path = layout::object_path(&mp.path, bucket, object);
         let res = mp
             .disk
@@ -220,6 +251,7 @@ impl ObjectStore {
                 std::fs::remove_file(&path)
             })
             .await;
+        self.meta_cache.forget(key);
         match res {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {

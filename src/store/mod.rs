@@ -10,6 +10,7 @@ mod error;
 mod get;
 mod list;
 pub mod meta;
+mod meta_cache;
 mod put;
 mod work_file;
 
@@ -24,6 +25,7 @@ pub use put::PutOptions;
 
 use crate::disk::BufferPool;
 use crate::fs::Mountpaths;
+use meta_cache::MetaCache;
 
 /// Store behaviour that the config controls.
 #[derive(Debug, Clone)]
@@ -38,7 +40,8 @@ pub struct StoreConfig {
     pub max_object_size: u64,
     /// Open object files with O_DIRECT: reads and writes bypass the page cache.
     pub direct_io: bool,
-    /// Serve opens and reads the kernel's caches can answer on the request's thread.
+    /// Serve opens and reads the kernel's caches can answer on the request's thread, and
+    /// keep hot objects' metadata in memory.
     pub inline_cache_hits: bool,
     /// Bytes of chunk buffers lent at once; requests beyond it wait for a buffer.
     pub buffer_budget: usize,
@@ -58,7 +61,11 @@ pub struct ObjectStore {
     cfg: StoreConfig,
     buckets: RwLock<BTreeMap<String, BucketInfo>>,
     pool: Arc<BufferPool>,
+    meta_cache: Arc<MetaCache>,
 }
+
+/// Objects whose metadata stays in memory (about 200 bytes each).
+const META_CACHE_OBJECTS: usize = 64 * 1024;
 
 impl ObjectStore {
     /// Opens the store: removes stale work files and trash left by an earlier run and
@@ -74,6 +81,7 @@ impl ObjectStore {
             cfg,
             buckets: RwLock::new(buckets),
             pool,
+            meta_cache: Arc::new(MetaCache::new(META_CACHE_OBJECTS)),
         })
     }
 

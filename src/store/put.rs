@@ -17,6 +17,7 @@ use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::{IoBuf, PendingWrite, ALIGN};
 use crate::fs::layout;
+use crate::hrw;
 use crate::names::validate_object;
 
 /// What the client asked of a PUT besides the data.
@@ -202,6 +203,8 @@ impl ObjectStore {
                 fsync: self.cfg.fsync,
             };
             let outcome = disk.call(move || commit.run(&file, meta)).await;
+            self.meta_cache
+                .forget(hrw::digest(hrw::uname(bucket, object).as_bytes()));
             let info = match outcome {
                 Ok(Ok(info)) => info,
                 Ok(Err(CommitFail::Conflict)) => {
