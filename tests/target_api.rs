@@ -583,6 +583,21 @@ fn cache_and_disk_reads(engine: &str) {
             get.into_reader().read_to_end(&mut got).unwrap();
             assert!(got == body, "version {v}");
         }
+        // A file replaced behind the target's back (here: o1's file moved over o2's) is
+        // noticed by the stat of the path: GET o2 now serves what is on disk, never the
+        // file or metadata kept open for the old o2.
+        t.get("b", "o2");
+        let files = t.object_files();
+        let file_of = |name: &str| files.iter().find(|p| p.ends_with(name)).unwrap().clone();
+        std::fs::rename(file_of("o1"), file_of("o2")).unwrap();
+        let get = ureq::get(&t.u("/v1/objects/b/o2")).call().unwrap();
+        assert_eq!(
+            get.header("Content-Length"),
+            Some(sizes[1].to_string().as_str())
+        );
+        let mut got = Vec::new();
+        get.into_reader().read_to_end(&mut got).unwrap();
+        assert!(got == bodies[1], "o2 now holds o1's file");
     }
 }
 both_engines!(cache_and_disk_reads);

@@ -107,6 +107,13 @@ fn main() -> anyhow::Result<()> {
     if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
         eprintln!("aisnode: could not disable transparent huge pages: {e}");
     }
+    // Servers keep many sockets and (for hot objects) files open: use the whole allowance.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -56,6 +56,8 @@ impl ObjectStore {
                 })
                 .await;
             moved.map_err(|e| Error::io(format!("destroy bucket ais://{bucket}"), e))?;
+            // Files kept open for hot objects would keep the bucket's space in use.
+            self.meta_cache.clear();
             let trash = mp.path.join(layout::TRASH_DIR);
             tokio::task::spawn_blocking(move || empty_trash(&trash));
         }

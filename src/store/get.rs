@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR_C, XATTR_GUESS};
-use super::meta_cache::{FileStamp, MetaCache};
+use super::meta_cache::{Entry, FileStamp, MetaCache};
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
 use crate::disk::{BufferPool, DiskHandle, IoBuf, ALIGN};
@@ -56,7 +56,7 @@ const INLINE_READ: u64 = 64 << 10;
 
 /// An opened object: file, metadata, times, and the whole content when it is small.
 struct Opened {
-    file: File,
+    file: Arc<File>,
     meta: ObjectMeta,
     atime_ns: i64,
     mtime_ns: i64,
@@ -113,17 +113,56 @@ fn open_cached(
         Ok(o) => o,
         Err(fail) => return Ok(Cached::Ready(Err(fail))),
     };
-    let size = opened.meta.size as usize;
-    if want_data && !direct && size as u64 <= INLINE_READ {
-        let mut buf = IoBuf::with_capacity(size);
-        // Not (all) cached: the stream reads it through the disk thread instead.
-        if let Cached::Ready(n) = nowait::read_at(&opened.file, &mut buf, 0, size)? {
-            if n == size {
-                opened.data = Some(Bytes::from_owner(buf));
-            }
-        }
+    if want_data && !direct {
+        opened.data = read_small_cached(&opened.file, opened.meta.size)?;
     }
     Ok(Cached::Ready(Ok(opened)))
+}
+
+/// The whole content of a small object if the page cache holds all of it; otherwise the
+/// stream reads it through the disk thread.
+fn read_small_cached(file: &File, size: u64) -> io::Result<Option<Bytes>> {
+    if size > INLINE_READ {
+        return Ok(None);
+    }
+    let size = size as usize;
+    let mut buf = IoBuf::with_capacity(size);
+    Ok(match nowait::read_at(file, &mut buf, 0, size)? {
+        Cached::Ready(n) if n == size => Some(Bytes::from_owner(buf)),
+        _ => None,
+    })
+}
+
+/// A hot object from the open-file cache: one `stat` of the path proves the kept file is
+/// still the object's current one (`None`: it is not, or the path is gone).
+fn open_hot(
+    entry: Entry,
+    path: &Path,
+    direct: bool,
+    want_data: bool,
+) -> io::Result<Option<Opened>> {
+    let stat = match std::fs::metadata(path) {
+        Ok(s) => s,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    if FileStamp::of(&stat) != entry.stamp {
+        return Ok(None);
+    }
+    let data = if want_data && !direct {
+        read_small_cached(&entry.file, entry.meta.size)?
+    } else {
+        None
+    };
+    Ok(Some(Opened {
+        atime_ns: unix_ns(stat.accessed()),
+        mtime_ns: unix_ns(stat.modified()),
+        file: entry.file,
+        meta: entry.meta,
+        data,
+    }))
 }
 
 /// Where an object's metadata may be cached: the cache and the object's key.
@@ -137,14 +176,20 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
         return Ok(Err(OpenFail::Missing));
     }
     let stamp = FileStamp::of(&stat);
-    let cached = cache.and_then(|(c, key)| c.get(key, &stamp));
+    let file = Arc::new(file);
+    let cached = cache.and_then(|(c, key)| c.meta_for(key, &stamp));
     let meta = match cached {
         Some(m) => m,
         None => match nowait::get_xattr(&file, XATTR_C, XATTR_GUESS)? {
             Some(raw) => match ObjectMeta::decode(&raw) {
                 Ok(m) => {
                     if let Some((c, key)) = cache {
-                        c.put(key, stamp, &m);
+                        let entry = Entry {
+                            stamp,
+                            meta: m.clone(),
+                            file: file.clone(),
+                        };
+                        c.put(key, entry);
                     }
                     m
                 }
@@ -186,7 +231,13 @@ impl ObjectStore {
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("ais://{bucket}/{object}: open"), e);
         let fast = self.cfg.inline_cache_hits;
-        let cached = if fast {
+        let hot = match self.meta_cache.get(key).filter(|_| fast) {
+            Some(entry) => open_hot(entry, &path, direct, want_data).map_err(io_err)?,
+            None => None,
+        };
+        let cached = if let Some(opened) = hot {
+            Cached::Ready(Ok(opened))
+        } else if fast {
             let slot = Some((&*self.meta_cache, key));
             open_cached(&path, direct, want_data, slot).map_err(io_err)?
         } else {
@@ -212,7 +263,7 @@ impl ObjectStore {
                     mtime_ns: o.mtime_ns,
                     mountpath: mp.path.clone(),
                 },
-                file: Arc::new(o.file),
+                file: o.file,
                 disk: mp.disk.clone(),
                 read_bytes: mp.read_bytes.clone(),
                 cache_read_bytes: mp.cache_read_bytes.clone(),

@@ -1,15 +1,18 @@
-//! Object metadata kept in memory, so a GET of a hot object skips the xattr read (AIStore
-//! keeps its LOM cache for the same reason).
+//! Hot objects kept open, with their metadata in memory, so a GET of a hot object costs one
+//! `stat` of its path instead of open + fstat + xattr read + close (AIStore keeps its LOM
+//! cache, and nginx its open-file cache, for the same reasons).
 //!
 //! Entries are keyed by the object's name digest and valid only for the exact file they
-//! were read from: device, inode, ctime and size must all match what `fstat` of the opened
-//! file says. Every PUT renames a new inode into place and setting the xattr moves ctime,
+//! were read from: device, inode, ctime and size must all match what `stat` of the path
+//! says now. Every PUT renames a new inode into place and setting the xattr moves ctime,
 //! so a replaced object can never match a stale entry; PUT and DELETE also drop the entry.
-//! Memory is bounded: a full shard is emptied and refills with what is hot.
+//! An open file pins its path's dentries, so that `stat` is answered from the dentry cache.
+//! Memory and descriptors are bounded: a full shard is emptied and refills with what is hot.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::os::unix::fs::MetadataExt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::meta::ObjectMeta;
 
@@ -36,15 +39,29 @@ impl FileStamp {
     }
 }
 
-/// A bounded map from object to the metadata of its current file.
+/// What is kept of one object.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The file the metadata was read from.
+    pub stamp: FileStamp,
+    /// Its metadata.
+    pub meta: ObjectMeta,
+    /// The file, still open.
+    pub file: Arc<File>,
+}
+
+type Shard = HashMap<u64, Entry>;
+
+/// A bounded map from object to its open file and metadata.
 #[derive(Debug)]
 pub struct MetaCache {
-    shards: Vec<Mutex<HashMap<u64, (FileStamp, ObjectMeta)>>>,
+    shards: Vec<Mutex<Shard>>,
     per_shard: usize,
 }
 
 impl MetaCache {
-    /// A cache holding at most about `capacity` objects (0 turns it off).
+    /// A cache holding at most about `capacity` objects (0 turns it off), each with one
+    /// open file descriptor.
     pub fn new(capacity: usize) -> MetaCache {
         MetaCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
@@ -52,25 +69,27 @@ impl MetaCache {
         }
     }
 
-    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, HashMap<u64, (FileStamp, ObjectMeta)>> {
+    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Shard> {
         self.shards[(key as usize) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The metadata of object `key` if it was read from exactly this file.
-    pub fn get(&self, key: u64, stamp: &FileStamp) -> Option<ObjectMeta> {
+    /// What is kept of object `key`; the caller checks the stamp against the path.
+    pub fn get(&self, key: u64) -> Option<Entry> {
         if self.per_shard == 0 {
             return None;
         }
-        match self.shard(key).get(&key) {
-            Some((s, meta)) if s == stamp => Some(meta.clone()),
-            _ => None,
-        }
+        self.shard(key).get(&key).cloned()
     }
 
-    /// Remembers `meta` as read from the file with `stamp`.
-    pub fn put(&self, key: u64, stamp: FileStamp, meta: &ObjectMeta) {
+    /// The metadata of object `key` if it was read from exactly this file.
+    pub fn meta_for(&self, key: u64, stamp: &FileStamp) -> Option<ObjectMeta> {
+        self.get(key).filter(|e| e.stamp == *stamp).map(|e| e.meta)
+    }
+
+    /// Remembers `file` and its `meta`.
+    pub fn put(&self, key: u64, entry: Entry) {
         if self.per_shard == 0 {
             return;
         }
@@ -78,7 +97,14 @@ impl MetaCache {
         if shard.len() >= self.per_shard && !shard.contains_key(&key) {
             shard.clear();
         }
-        shard.insert(key, (stamp, meta.clone()));
+        shard.insert(key, entry);
+    }
+
+    /// Forgets everything (a bucket went away).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
     }
 
     /// Forgets object `key` (its file was replaced or removed).
@@ -109,21 +135,27 @@ mod tests {
         let path = dir.path().join("o");
         std::fs::write(&path, b"abc").unwrap();
         let stamp = FileStamp::of(&std::fs::metadata(&path).unwrap());
+        let file = Arc::new(File::open(&path).unwrap());
+        let entry = |v| Entry {
+            stamp,
+            meta: meta(v),
+            file: file.clone(),
+        };
         let cache = MetaCache::new(SHARDS * 2);
-        assert!(cache.get(1, &stamp).is_none());
-        cache.put(1, stamp, &meta(1));
-        assert_eq!(cache.get(1, &stamp).unwrap().version, 1);
+        assert!(cache.meta_for(1, &stamp).is_none());
+        cache.put(1, entry(1));
+        assert_eq!(cache.meta_for(1, &stamp).unwrap().version, 1);
         // A new file renamed over the name is another inode: no hit.
         let tmp = dir.path().join("t");
         std::fs::write(&tmp, b"xyz").unwrap();
         std::fs::rename(&tmp, &path).unwrap();
         let replaced = FileStamp::of(&std::fs::metadata(&path).unwrap());
-        assert!(cache.get(1, &replaced).is_none());
+        assert!(cache.meta_for(1, &replaced).is_none());
         cache.forget(1);
-        assert!(cache.get(1, &stamp).is_none());
+        assert!(cache.meta_for(1, &stamp).is_none());
         // Bounded: keys of one shard beyond its share empty the shard.
         for k in 0..100u64 {
-            cache.put(k * SHARDS as u64, stamp, &meta(k));
+            cache.put(k * SHARDS as u64, entry(k));
         }
         assert!(cache.shard(0).len() <= 2);
     }

@@ -64,8 +64,17 @@ pub struct ObjectStore {
     meta_cache: Arc<MetaCache>,
 }
 
-/// Objects whose metadata stays in memory (about 200 bytes each).
+/// Most objects kept open with their metadata (about 300 bytes and one descriptor each).
 const META_CACHE_OBJECTS: usize = 64 * 1024;
+
+/// The open-file cache's size: at most a quarter of the descriptors we may open.
+fn meta_cache_capacity() -> usize {
+    use nix::sys::resource::{getrlimit, Resource};
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft / 4)
+        .unwrap_or(usize::MAX)
+        .min(META_CACHE_OBJECTS)
+}
 
 impl ObjectStore {
     /// Opens the store: removes stale work files and trash left by an earlier run and
@@ -81,7 +90,7 @@ impl ObjectStore {
             cfg,
             buckets: RwLock::new(buckets),
             pool,
-            meta_cache: Arc::new(MetaCache::new(META_CACHE_OBJECTS)),
+            meta_cache: Arc::new(MetaCache::new(meta_cache_capacity())),
         })
     }
 
