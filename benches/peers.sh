@@ -20,7 +20,7 @@ chmod 755 "$W"   # nginx workers run unprivileged
 cleanup() { [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; pkill -P $$ 2>/dev/null || true; sleep 0.3; rm -rf "$W"; }
 trap cleanup EXIT INT TERM
 
-NGX_PORT=18089; AIS_PORT=18081; PROXY_PORT=18080
+NGX_PORT=18089; NGXC_PORT=18088; AIS_PORT=18081; PROXY_PORT=18080
 mkdir -p "$W/www/b" "$W/nginx" "$W/mp1" "$W/mp2" "$W/proxy"
 head -c $((SIZE_KIB*1024)) /dev/urandom > "$W/obj"
 # 64 objects, so both servers spread the load (aisnode: over its mountpaths by HRW).
@@ -35,6 +35,9 @@ http {
   client_max_body_size 0; client_body_temp_path $W/nginx/tmp;
   server { listen 127.0.0.1:$NGX_PORT; root $W/www;
     location / { dav_methods PUT; create_full_put_path on; } }
+  # The same files with nginx's open-file cache (descriptors and stat results kept), the
+  # peer of aisnode's own cache of hot objects.
+  server { listen 127.0.0.1:$NGXC_PORT; root $W/www; open_file_cache max=1000 inactive=60s; }
 }
 NGX
 mkdir -p "$W/nginx/tmp"; chmod 777 "$W/www/b" "$W/nginx/tmp"; chmod 644 "$W"/www/b/obj-*
@@ -72,6 +75,7 @@ lat() { wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" 2>&1 | awk '$1=="50%" {pr
 declare -A R
 for round in $(seq "$ROUNDS"); do
   R[ngx_get]+="$(rps -s "$W/get.lua" http://127.0.0.1:$NGX_PORT/b/obj) "
+  R[ngx_cached_get]+="$(rps -s "$W/get.lua" http://127.0.0.1:$NGXC_PORT/b/obj) "
   R[ais_get]+="$(rps -s "$W/get.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/obj) "
   R[ngx_put]+="$(rps -s "$W/put.lua" http://127.0.0.1:$NGX_PORT/b/put) "
   R[ais_put]+="$(rps -s "$W/put.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/put) "
@@ -81,11 +85,12 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
 echo "object ${SIZE_KIB} KiB, wrk -t2 -c$CONNS, ${SECS}s x $ROUNDS interleaved rounds, $(nproc) cores"
 printf "%-16s %12s %22s\n" case "median req/s" "range"
-for k in ngx_get ais_get ngx_put ais_put proxy_redirect; do
+for k in ngx_get ngx_cached_get ais_get ngx_put ais_put proxy_redirect; do
   printf "%-16s %12s %22s\n" "$k" "$(echo "${R[$k]}" | median)" "$(echo "${R[$k]}" | range)"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo "GET ratio aisnode/nginx: $(ratio "$(echo "${R[ais_get]}" | median)" "$(echo "${R[ngx_get]}" | median)")"
+echo "GET ratio aisnode/nginx with open_file_cache: $(ratio "$(echo "${R[ais_get]}" | median)" "$(echo "${R[ngx_cached_get]}" | median)")"
 echo "PUT ratio aisnode/nginx: $(ratio "$(echo "${R[ais_put]}" | median)" "$(echo "${R[ngx_put]}" | median)")"
 # Latency added by the proxy hop: p50 of redirect + p50 of direct GET vs direct GET alone.
 echo "p50 latency: direct GET $(lat -s "$W/get.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/obj), proxy redirect $(lat -s "$W/get.lua" http://127.0.0.1:$PROXY_PORT/v1/objects/b/obj)"

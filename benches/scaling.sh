@@ -14,7 +14,11 @@
 #
 #   sudo benches/scaling.sh [--smoke] [--limit-mib 100] [--duration 10s] [--disks "1 2 4 8"]
 #                           [--size 8MiB] [--backing DIR] [--out DIR] [--no-unthrottled]
-#                           [--workers-per-disk 32]
+#                           [--workers-per-disk 32] [--via-proxy]
+#
+# aisloader talks to the target itself by default: the benchmark is about the target's
+# disks. --via-proxy puts a proxy in front (each request then takes a 307, and a PUT's body
+# also travels to the proxy first, as with any HTTP client that follows redirects).
 #
 # Needs root, losetup, mkfs.xfs (xfsprogs), cgroup v1 blkio, and a release build; with fio
 # installed, each case also measures fio on the same disks in the same cgroup (the peer).
@@ -23,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-LIMIT_MIB=100; DURATION=20s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=32; WARMUP=4
+LIMIT_MIB=100; DURATION=20s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=32; WARMUP=4; VIA_PROXY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) DISKS="1 2"; DURATION=3s; WARMUP=1; UNTHROTTLED=0 ;;
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --no-unthrottled) UNTHROTTLED=0 ;;
     --workers-per-disk) PER_DISK=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --via-proxy) VIA_PROXY=1 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -73,7 +78,7 @@ limit=$((LIMIT_MIB * 1024 * 1024))
 MAXN=$(for n in $DISKS; do echo "$n"; done | sort -n | tail -1)
 echo "preparing $MAXN loop disks with XFS under $W"
 for i in $(seq 1 "$MAXN"); do
-  truncate -s 20G "$W/disk$i.img"
+  truncate -s 40G "$W/disk$i.img"   # sparse; an unthrottled 20 s PUT phase writes ~25 GiB
   dev=$(losetup --direct-io=on --show -f "$W/disk$i.img")
   LOOPS+=("$dev")
   mkfs.xfs -q -f "$dev"
@@ -83,8 +88,12 @@ done
 mkdir "$CG"
 
 proxy_port=19080; target_port=19081
-"$AISNODE" proxy --host 127.0.0.1 --port $proxy_port --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
-PIDS+=($!)
+ENDPOINT=http://127.0.0.1:$target_port; JOIN=()
+if [ "$VIA_PROXY" = 1 ]; then
+  "$AISNODE" proxy --host 127.0.0.1 --port $proxy_port --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
+  PIDS+=($!)
+  ENDPOINT=http://127.0.0.1:$proxy_port; JOIN=(--proxy "$ENDPOINT")
+fi
 
 # run_case MODE N -> prints "put_mibs get_mibs"
 run_case() {
@@ -100,17 +109,19 @@ run_case() {
     rm -rf "${W:?}/mp$i"/* "$W/mp$i"/.ais* 2>/dev/null || true
     args+=(--mountpath "$W/mp$i")
   done
-  sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $target_port --direct-io --proxy http://127.0.0.1:$proxy_port $(printf '%q ' "${args[@]}")" \
+  sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $target_port --direct-io $(printf '%q ' "${JOIN[@]}" "${args[@]}")" \
     >"$W/target.out" 2>"$W/target.log" &
   local tpid=$!
   echo "$tpid" >> "$W/pids"
   for _ in $(seq 100); do grep -q "listening" "$W/target.out" 2>/dev/null && break; sleep 0.1; done
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$proxy_port/v1/cluster?what=smap" | grep -q '"target"' && break; sleep 0.1; done
+  if [ "$VIA_PROXY" = 1 ]; then
+    for _ in $(seq 100); do curl -sf "$ENDPOINT/v1/cluster?what=smap" | grep -q '"target"' && break; sleep 0.1; done
+  fi
   local workers=$((PER_DISK * n)) bucket="scale$n$mode"
-  "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
+  "$LOADER" --proxy "$ENDPOINT" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
     --minsize "$SIZE" --maxsize "$SIZE" --numworkers "$workers" --cksum-type none --json --statsinterval 0 > "$W/put.json" &
   steady_rate "$n" write $! > "$W/dput"   # not $(...): wait needs the loader as our child
-  "$LOADER" --proxy "http://127.0.0.1:$proxy_port" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
+  "$LOADER" --proxy "$ENDPOINT" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
     --numworkers "$workers" --json --statsinterval 0 > "$W/get.json" &
   steady_rate "$n" read $! > "$W/dget"
   local dput dget; dput=$(cat "$W/dput"); dget=$(cat "$W/dget")
