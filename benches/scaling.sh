@@ -14,7 +14,10 @@
 #
 #   sudo benches/scaling.sh [--smoke] [--limit-mib 100] [--duration 10s] [--disks "1 2 4 8"]
 #                           [--size 8MiB] [--backing DIR] [--out DIR] [--no-unthrottled]
-#                           [--workers-per-disk 32] [--via-proxy]
+#                           [--workers-per-disk 32] [--via-proxy] [--target-config FILE]
+#
+# The target runs with benches/large-objects.toml (1 MiB chunks, 256 MiB buffer budget,
+# direct I/O); --target-config "" runs it with the defaults plus --direct-io.
 #
 # aisloader talks to the target itself by default: the benchmark is about the target's
 # disks. --via-proxy puts a proxy in front (each request then takes a 307, and a PUT's body
@@ -28,6 +31,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 LIMIT_MIB=100; DURATION=20s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=32; WARMUP=4; VIA_PROXY=0
+TARGET_CONFIG=$ROOT/benches/large-objects.toml
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) DISKS="1 2"; DURATION=3s; WARMUP=1; UNTHROTTLED=0 ;;
@@ -40,7 +44,8 @@ while [ $# -gt 0 ]; do
     --no-unthrottled) UNTHROTTLED=0 ;;
     --workers-per-disk) PER_DISK=$2; shift ;;
     --via-proxy) VIA_PROXY=1 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --target-config) TARGET_CONFIG=$2; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -89,10 +94,11 @@ mkdir "$CG"
 
 proxy_port=19080; target_port=19081
 ENDPOINT=http://127.0.0.1:$target_port; JOIN=()
+[ -n "$TARGET_CONFIG" ] && JOIN+=(--config "$TARGET_CONFIG")
 if [ "$VIA_PROXY" = 1 ]; then
   "$AISNODE" proxy --host 127.0.0.1 --port $proxy_port --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
   PIDS+=($!)
-  ENDPOINT=http://127.0.0.1:$proxy_port; JOIN=(--proxy "$ENDPOINT")
+  ENDPOINT=http://127.0.0.1:$proxy_port; JOIN+=(--proxy "$ENDPOINT")
 fi
 
 # run_case MODE N -> prints "put_mibs get_mibs"
@@ -107,6 +113,8 @@ run_case() {
   local args=()
   for i in $(seq 1 "$n"); do
     rm -rf "${W:?}/mp$i"/* "$W/mp$i"/.ais* 2>/dev/null || true
+    # Hand the freed blocks back to the sparse image file, or the images outgrow the disk.
+    fstrim "$W/mp$i" 2>/dev/null || true
     args+=(--mountpath "$W/mp$i")
   done
   sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $target_port --direct-io $(printf '%q ' "${JOIN[@]}" "${args[@]}")" \
