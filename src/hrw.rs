@@ -19,6 +19,11 @@ pub fn uname(bucket: &str, object: &str) -> String {
     format!("ais/@#/{bucket}/{object}")
 }
 
+/// The digest of `ais://bucket/object`'s uname: its placement key (and our cache key).
+pub fn object_digest(bucket: &str, object: &str) -> u64 {
+    digest(uname(bucket, object).as_bytes())
+}
+
 /// AIStore's xoshiro256-derived finaliser applied to `digest ^ node_digest`.
 pub fn mix(x: u64) -> u64 {
     const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;

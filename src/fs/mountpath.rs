@@ -184,9 +184,10 @@ impl Mountpaths {
         &self.list[i]
     }
 
-    /// The mountpath HRW picks for `ais://bucket/object`.
-    pub fn for_object(&self, bucket: &str, object: &str) -> &Mountpath {
-        self.select(hrw::digest(hrw::uname(bucket, object).as_bytes()))
+    /// The object's digest (`hrw::object_digest`) and the mountpath HRW picks for it.
+    pub fn for_object(&self, bucket: &str, object: &str) -> (u64, &Mountpath) {
+        let key = hrw::object_digest(bucket, object);
+        (key, self.select(key))
     }
 
     /// The mountpath whose path is a prefix of `path`, if any.

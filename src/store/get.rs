@@ -19,7 +19,6 @@ use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
 use crate::disk::{BufferPool, DiskHandle, IoBuf, ALIGN};
 use crate::fs::layout;
-use crate::hrw;
 use crate::names::validate_object;
 
 /// Reads below this size use an exact-size buffer instead of a pooled chunk.
@@ -225,13 +224,12 @@ impl ObjectStore {
     async fn open_for(&self, bucket: &str, object: &str, want_data: bool) -> Result<ObjectReader> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let key = hrw::digest(hrw::uname(bucket, object).as_bytes());
-        let mp = self.mountpaths.select(key);
+        let (key, mp) = self.mountpaths.for_object(bucket, object);
         let path = layout::object_path(&mp.path, bucket, object);
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("ais://{bucket}/{object}: open"), e);
         let fast = self.cfg.inline_cache_hits;
-        let hot = match self.meta_cache.get(key).filter(|_| fast) {
+        let hot = match fast.then(|| self.meta_cache.get(key)).flatten() {
             Some(entry) => open_hot(entry, &path, direct, want_data).map_err(io_err)?,
             None => None,
         };
@@ -290,8 +288,7 @@ impl ObjectStore {
     pub async fn delete(&self, bucket: &str, object: &str) -> Result<()> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let key = hrw::digest(hrw::uname(bucket, object).as_bytes());
-        let mp = self.mountpaths.select(key);
+        let (key, mp) = self.mountpaths.for_object(bucket, object);
         let path = layout::object_path(&mp.path, bucket, object);
         let res = mp
             .disk

@@ -85,7 +85,12 @@ impl MetaCache {
 
     /// The metadata of object `key` if it was read from exactly this file.
     pub fn meta_for(&self, key: u64, stamp: &FileStamp) -> Option<ObjectMeta> {
-        self.get(key).filter(|e| e.stamp == *stamp).map(|e| e.meta)
+        if self.per_shard == 0 {
+            return None;
+        }
+        let shard = self.shard(key);
+        let entry = shard.get(&key).filter(|e| e.stamp == *stamp)?;
+        Some(entry.meta.clone())
     }
 
     /// Remembers `file` and its `meta`.

@@ -17,7 +17,6 @@ use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::{IoBuf, PendingWrite, ALIGN};
 use crate::fs::layout;
-use crate::hrw;
 use crate::names::validate_object;
 
 /// What the client asked of a PUT besides the data.
@@ -76,7 +75,7 @@ impl ObjectStore {
             None => None,
         };
 
-        let mp = self.mountpaths.for_object(bucket, object);
+        let (key, mp) = self.mountpaths.for_object(bucket, object);
         let disk = mp.disk.clone();
         let work_path = layout::work_path(&mp.path, bucket, object);
         let wk = work_path.clone();
@@ -203,8 +202,7 @@ impl ObjectStore {
                 fsync: self.cfg.fsync,
             };
             let outcome = disk.call(move || commit.run(&file, meta)).await;
-            self.meta_cache
-                .forget(hrw::digest(hrw::uname(bucket, object).as_bytes()));
+            self.meta_cache.forget(key);
             let info = match outcome {
                 Ok(Ok(info)) => info,
                 Ok(Err(CommitFail::Conflict)) => {
