@@ -6,7 +6,8 @@
 //! - [`target`] wires config → [`fs`] mountpaths → [`disk`] workers → [`store`] → [`native_api`] → [`http`],
 //!   and keeps the target registered with the proxy ([`target::membership`]).
 //! - [`proxy`] owns the cluster map and bucket list ([`cluster`]) and redirects object requests by [`hrw`].
-//! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place.
+//! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place; [`target`]
+//!   holds the context and per-request work (owner check, body streams) both front ends share.
 //! - [`store`] is the protocol-free object store: PUT/GET/HEAD/DELETE/list over mountpaths.
 //! - [`fs`] owns mountpaths (checks, node-ID mark, on-disk layout); [`disk`] owns, per mountpath, a data
 //!   thread with its io_uring ring and a metadata thread.
@@ -30,5 +31,6 @@ pub mod metrics;
 pub mod names;
 pub mod native_api;
 pub mod proxy;
+pub mod range;
 pub mod store;
 pub mod target;

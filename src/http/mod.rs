@@ -4,6 +4,7 @@
 mod advertise;
 mod body;
 pub mod client;
+pub mod request;
 mod serve;
 
 pub use advertise::advertised_url;

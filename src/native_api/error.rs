@@ -13,8 +13,17 @@ use crate::store;
 #[derive(Debug, Error)]
 pub enum ApiError {
     /// The store refused or failed (boxed: store errors carry names and checksums).
-    #[error(transparent)]
+    #[error("{}", store_message(.0))]
     Store(Box<store::Error>),
+    /// A bucket or object name was refused.
+    #[error(transparent)]
+    Name(#[from] crate::names::NameError),
+    /// The bucket is not in the cluster's bucket list.
+    #[error("bucket \"ais://{0}\" does not exist")]
+    NoBucket(String),
+    /// Creating a bucket the cluster already has.
+    #[error("bucket \"ais://{0}\" already exists")]
+    BucketExists(String),
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -74,7 +83,9 @@ impl ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
             },
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Name(_) => StatusCode::BAD_REQUEST,
+            ApiError::NoBucket(_) => StatusCode::NOT_FOUND,
+            ApiError::BucketExists(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -93,6 +104,22 @@ impl ApiError {
             ),
             _ => false,
         }
+    }
+}
+
+/// A store error in AIStore's words: buckets and objects named `ais://bucket/object`,
+/// which AIStore clients parse to tell "bucket missing" from "object missing".
+fn store_message(e: &store::Error) -> String {
+    use store::Error as S;
+    match e {
+        S::BucketNotFound(b) => format!("bucket \"ais://{b}\" does not exist"),
+        S::BucketExists(b) => format!("bucket \"ais://{b}\" already exists"),
+        S::ObjectNotFound { bucket, object } => {
+            format!("object \"ais://{bucket}/{object}\" does not exist")
+        }
+        S::Name(_) | S::NoSpace(_) | S::Io { .. } => e.to_string(),
+        // The rest start with "bucket/object: ".
+        _ => format!("ais://{e}"),
     }
 }
 

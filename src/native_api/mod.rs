@@ -8,64 +8,21 @@ pub mod error;
 pub mod headers;
 pub mod lso;
 mod objects;
-pub mod range;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use crate::config::TargetConfig;
-use crate::disk::Engine;
 use crate::http::Body;
-use crate::metrics::TargetMetrics;
-use crate::store::ObjectStore;
+pub use crate::target::{NodeInfo, TargetContext};
 pub use error::ApiError;
 
 /// Largest JSON control message accepted, bytes.
 const MAX_CONTROL_BODY: usize = 1 << 20;
-
-/// This node as the cluster sees it.
-#[derive(Debug, Clone)]
-pub struct NodeInfo {
-    /// Node ID.
-    pub id: String,
-    /// URL clients reach it at.
-    pub public_url: String,
-    /// URL other nodes reach it at.
-    pub intra_url: String,
-    /// Host part of `public_url`.
-    pub hostname: String,
-    /// Port part of `public_url`.
-    pub port: u16,
-}
-
-/// Everything a request handler needs.
-pub struct TargetContext {
-    /// The object store.
-    pub store: ObjectStore,
-    /// Counters.
-    pub metrics: TargetMetrics,
-    /// Who we are.
-    pub node: NodeInfo,
-    /// Effective configuration.
-    pub config: TargetConfig,
-    /// I/O engine of each mountpath, in order.
-    pub engines: Vec<Engine>,
-    /// The cluster map, when registered with a proxy.
-    pub cluster: crate::cluster::MapView,
-    /// False once shutdown starts (readiness turns 503).
-    pub ready: AtomicBool,
-    /// Start time, for uptime headers.
-    pub started: Instant,
-}
 
 /// An AIStore control message (`ActMsg`).
 #[derive(Debug, Default, Deserialize)]
@@ -159,23 +116,10 @@ pub fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
 }
 
 pub fn decode(raw: &str) -> Result<String, ApiError> {
-    percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| {
-            ApiError::BadRequest(format!(
-                "name {raw:?} is not valid UTF-8 after percent-decoding"
-            ))
-        })
+    crate::http::request::decode(raw).map_err(ApiError::BadRequest)
 }
 
-/// The query string as a map (last value wins).
-pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
-    req.uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
+pub use crate::http::request::{query, set_header};
 
 /// Only `ais://` buckets in the global namespace live here.
 pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
@@ -198,11 +142,9 @@ pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
 
 /// Reads a small control body (at most 1 MiB).
 pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    Ok(Limited::new(req.into_body(), MAX_CONTROL_BODY)
-        .collect()
+    crate::http::request::read_limited(req.into_body(), MAX_CONTROL_BODY)
         .await
-        .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?
-        .to_bytes())
+        .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))
 }
 
 /// Reads a JSON control message (empty body = default message).
@@ -213,20 +155,6 @@ pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON control message: {e}")))
-}
-
-/// Wraps a header value, dropping values that are not valid in a header.
-pub fn set_header(resp: &mut Response<Body>, name: http::HeaderName, value: impl AsRef<str>) {
-    if let Ok(v) = http::HeaderValue::from_str(value.as_ref()) {
-        resp.headers_mut().insert(name, v);
-    }
-}
-
-impl TargetContext {
-    /// Whether the node accepts new work.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
 }
 
 fn not_allowed(method: &Method) -> ApiError {

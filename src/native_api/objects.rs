@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::headers::*;
-use super::{not_allowed, range, set_header, ApiError, TargetContext};
+use super::{not_allowed, set_header, ApiError, TargetContext};
 use crate::http::{empty, stream, Body};
+use crate::range;
 use crate::store::{ObjectInfo, PutOptions};
+use crate::target::body::{body_stream, drain, DRAIN_ON_ERROR};
 
 pub(super) async fn dispatch(
     ctx: &Arc<TargetContext>,
@@ -96,7 +97,7 @@ fn redirect_to_owner(
     if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "tgt") {
         return None;
     }
-    let owner = ctx.cluster.other_owner(&ctx.node.id, bucket, object)?;
+    let owner = ctx.other_owner(bucket, object)?;
     let sep = if q.is_empty() {
         String::new()
     } else {
@@ -228,45 +229,6 @@ async fn put(
     h.insert(AIS_ATIME, HeaderValue::from(info.atime_ns));
     h.insert(AIS_VERSION, HeaderValue::from(info.meta.version));
     Ok(resp)
-}
-
-/// How much of a failed PUT's remaining body is read before the error reply.
-const DRAIN_ON_ERROR: u64 = 8 << 20;
-
-/// Reads and drops up to `limit` bytes of `body`, for at most `time`.
-async fn drain(body: &mut Incoming, limit: u64, time: Duration) {
-    let _ = tokio::time::timeout(time, async {
-        let mut seen = 0u64;
-        while seen < limit {
-            match body.frame().await {
-                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
-                _ => break,
-            }
-        }
-    })
-    .await;
-}
-
-/// The request body as a stream of chunks; a stall longer than `idle` ends it with an error.
-fn body_stream(
-    body: &mut Incoming,
-    idle: Duration,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send + '_ {
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let body = state?;
-        loop {
-            match tokio::time::timeout(idle, body.frame()).await {
-                Err(_) => return Some((Err(format!("no data for {}s", idle.as_secs())), None)),
-                Ok(None) => return None,
-                Ok(Some(Err(e))) => return Some((Err(e.to_string()), None)),
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        return Some((Ok(data), Some(body)));
-                    }
-                }
-            }
-        }
-    })
 }
 
 /// `Ais-Checksum-Type` + `Ais-Checksum-Value`, when both are sent and the type is not `none`.

@@ -14,7 +14,6 @@ use crate::names::validate_bucket;
 use crate::native_api::buckets::json_response;
 use crate::native_api::lso::{new_uuid, page_response, wants_msgpack, LsoMsg, LsoPage};
 use crate::native_api::{read_act_msg, set_header, ApiError};
-use crate::store;
 
 /// `GET /v1/buckets`.
 pub(super) fn list_buckets(
@@ -40,7 +39,7 @@ pub(super) async fn dispatch(
     req: Request<Incoming>,
     bucket: String,
 ) -> Result<Response<Body>, ApiError> {
-    validate_bucket(&bucket).map_err(store::Error::from)?;
+    validate_bucket(&bucket)?;
     let method = req.method().clone();
     match method {
         Method::POST => {
@@ -69,7 +68,7 @@ pub(super) async fn dispatch(
                 .bmd()
                 .buckets
                 .get(&bucket)
-                .ok_or_else(|| store::Error::BucketNotFound(bucket.clone()))?;
+                .ok_or_else(|| ApiError::NoBucket(bucket.clone()))?;
             let props = json!({
                 "provider": "ais",
                 "checksum": {"type": "xxhash"},
@@ -138,7 +137,7 @@ async fn broadcast(
 
 async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
     if ctx.state.has_bucket(bucket) {
-        return Err(store::Error::BucketExists(bucket.to_string()).into());
+        return Err(ApiError::BucketExists(bucket.to_string()));
     }
     let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
     let failed = broadcast(ctx, &targets, Method::POST, bucket, "create-bck", 409).await;
@@ -154,14 +153,14 @@ async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiE
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
     if !ctx.state.add_bucket(bucket, now) {
-        return Err(store::Error::BucketExists(bucket.to_string()).into());
+        return Err(ApiError::BucketExists(bucket.to_string()));
     }
     Ok(Response::new(empty()))
 }
 
 async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
     if !ctx.state.remove_bucket(bucket) {
-        return Err(store::Error::BucketNotFound(bucket.to_string()).into());
+        return Err(ApiError::NoBucket(bucket.to_string()));
     }
     let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
     let failed = broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
@@ -178,7 +177,7 @@ async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, Api
 /// the smallest `page_size` of their union are the page.
 async fn list_objects(ctx: &ProxyContext, bucket: &str, msg: LsoMsg) -> Result<LsoPage, ApiError> {
     if !ctx.state.has_bucket(bucket) {
-        return Err(store::Error::BucketNotFound(bucket.to_string()).into());
+        return Err(ApiError::NoBucket(bucket.to_string()));
     }
     let page_size = msg.page_size(ctx.config.settings.max_page_size)?;
     let uuid = if msg.uuid.is_empty() {

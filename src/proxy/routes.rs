@@ -13,7 +13,6 @@ use crate::http::{empty, full, Body};
 use crate::names::{validate_bucket, validate_object};
 use crate::native_api::buckets::json_response;
 use crate::native_api::{check_provider, error, query, set_header, split_object_path, ApiError};
-use crate::store;
 
 /// Handles one request; never fails (errors become AIStore-shaped responses).
 pub async fn handle(ctx: Arc<ProxyContext>, req: Request<Incoming>) -> Response<Body> {
@@ -106,10 +105,10 @@ fn redirect(
 ) -> Result<Response<Body>, ApiError> {
     check_provider(&req)?;
     let (bucket, object) = split_object_path(rest)?;
-    validate_bucket(&bucket).map_err(store::Error::from)?;
-    validate_object(&object).map_err(store::Error::from)?;
+    validate_bucket(&bucket)?;
+    validate_object(&object)?;
     if !ctx.state.has_bucket(&bucket) {
-        return Err(store::Error::BucketNotFound(bucket).into());
+        return Err(ApiError::NoBucket(bucket));
     }
     let smap = ctx.state.smap();
     let owner = smap.owner(&bucket, &object).ok_or_else(|| {

@@ -25,7 +25,7 @@ impl ObjectStore {
                     std::fs::create_dir_all(&wk)
                 })
                 .await
-                .map_err(|e| Error::io(format!("create bucket ais://{bucket}"), e))?;
+                .map_err(|e| Error::io(format!("{bucket}: create bucket"), e))?;
         }
         let created_ns = unix_ns(Ok(std::time::SystemTime::now()));
         let mut buckets = self.write_buckets();
@@ -55,7 +55,7 @@ impl ObjectStore {
                     }
                 })
                 .await;
-            moved.map_err(|e| Error::io(format!("destroy bucket ais://{bucket}"), e))?;
+            moved.map_err(|e| Error::io(format!("{bucket}: destroy bucket"), e))?;
             // Files kept open for hot objects would keep the bucket's space in use.
             self.meta_cache.clear();
             let trash = mp.path.join(layout::TRASH_DIR);

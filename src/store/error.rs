@@ -1,5 +1,5 @@
 //! Errors of the object store. Each says what happened in terms of buckets and objects
-//! and names them as `ais://bucket[/object]`, which AIStore clients parse.
+//! (`bucket/object`), never in any protocol's words: each front end renders them its way.
 
 use std::io;
 
@@ -11,13 +11,13 @@ use crate::names::NameError;
 #[derive(Debug, Error)]
 pub enum Error {
     /// The bucket is not there.
-    #[error("bucket \"ais://{0}\" does not exist")]
+    #[error("bucket {0:?} does not exist")]
     BucketNotFound(String),
     /// Creating a bucket that is already there.
-    #[error("bucket \"ais://{0}\" already exists")]
+    #[error("bucket {0:?} already exists")]
     BucketExists(String),
     /// The object is not there.
-    #[error("object \"ais://{bucket}/{object}\" does not exist")]
+    #[error("object \"{bucket}/{object}\" does not exist")]
     ObjectNotFound {
         /// Bucket name.
         bucket: String,
@@ -28,7 +28,7 @@ pub enum Error {
     #[error(transparent)]
     Name(#[from] NameError),
     /// The client's checksum does not match the data received; nothing was stored.
-    #[error("ais://{bucket}/{object}: checksum mismatch: client sent {kind} {expected}, received data has {actual}; object not stored")]
+    #[error("{bucket}/{object}: checksum mismatch: client sent {kind} {expected}, received data has {actual}; object not stored")]
     ChecksumMismatch {
         /// Bucket name.
         bucket: String,
@@ -42,7 +42,7 @@ pub enum Error {
         actual: String,
     },
     /// The stored data no longer matches its stored checksum.
-    #[error("ais://{bucket}/{object}: stored {kind} checksum is {expected} but the data reads {actual}: object is corrupted")]
+    #[error("{bucket}/{object}: stored {kind} checksum is {expected} but the data reads {actual}: object is corrupted")]
     Corrupted {
         /// Bucket name.
         bucket: String,
@@ -56,7 +56,9 @@ pub enum Error {
         actual: String,
     },
     /// A checksum type this store does not compute.
-    #[error("ais://{bucket}/{object}: unsupported checksum type {kind:?} (supported: xxhash, md5, none)")]
+    #[error(
+        "{bucket}/{object}: unsupported checksum type {kind:?} (supported: xxhash, md5, none)"
+    )]
     UnsupportedChecksum {
         /// Bucket name.
         bucket: String,
@@ -66,7 +68,7 @@ pub enum Error {
         kind: String,
     },
     /// The body is larger than the configured maximum.
-    #[error("ais://{bucket}/{object}: object larger than the maximum of {max} bytes")]
+    #[error("{bucket}/{object}: object larger than the maximum of {max} bytes")]
     TooLarge {
         /// Bucket name.
         bucket: String,
@@ -76,7 +78,7 @@ pub enum Error {
         max: u64,
     },
     /// The name collides with a directory of other objects, or passes through an object.
-    #[error("ais://{bucket}/{object}: name conflicts with an existing object path (one name is a directory prefix of the other)")]
+    #[error("{bucket}/{object}: name conflicts with an existing object path (one name is a directory prefix of the other)")]
     NameConflict {
         /// Bucket name.
         bucket: String,
@@ -84,7 +86,7 @@ pub enum Error {
         object: String,
     },
     /// The client's body broke off, stalled, or was shorter than announced.
-    #[error("ais://{bucket}/{object}: request body: {reason}; object not stored")]
+    #[error("{bucket}/{object}: request body: {reason}; object not stored")]
     Body {
         /// Bucket name.
         bucket: String,
@@ -94,7 +96,7 @@ pub enum Error {
         reason: String,
     },
     /// Stored metadata is missing or does not decode.
-    #[error("ais://{bucket}/{object}: object metadata is missing or corrupted: {reason}")]
+    #[error("{bucket}/{object}: object metadata is missing or corrupted: {reason}")]
     BadMeta {
         /// Bucket name.
         bucket: String,

@@ -211,12 +211,12 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
 }
 
 impl ObjectStore {
-    /// Opens `ais://bucket/object` for reading.
+    /// Opens `bucket/object` for reading.
     pub async fn open_object(&self, bucket: &str, object: &str) -> Result<ObjectReader> {
         self.open_for(bucket, object, true).await
     }
 
-    /// Metadata of `ais://bucket/object`.
+    /// Metadata of `bucket/object`.
     pub async fn head(&self, bucket: &str, object: &str) -> Result<ObjectInfo> {
         Ok(self.open_for(bucket, object, false).await?.info)
     }
@@ -227,7 +227,7 @@ impl ObjectStore {
         let (key, mp) = self.mountpaths.for_object(bucket, object);
         let path = layout::object_path(&mp.path, bucket, object);
         let direct = self.cfg.direct_io;
-        let io_err = |e| Error::io(format!("ais://{bucket}/{object}: open"), e);
+        let io_err = |e| Error::io(format!("{bucket}/{object}: open"), e);
         let fast = self.cfg.inline_cache_hits;
         let hot = match fast.then(|| self.meta_cache.get(key)).flatten() {
             Some(entry) => open_hot(entry, &path, direct, want_data).map_err(io_err)?,
@@ -284,7 +284,7 @@ impl ObjectStore {
         }
     }
 
-    /// Removes `ais://bucket/object`.
+    /// Removes `bucket/object`.
     pub async fn delete(&self, bucket: &str, object: &str) -> Result<()> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
@@ -308,7 +308,7 @@ impl ObjectStore {
                     object: object.into(),
                 })
             }
-            Err(e) => Err(Error::io(format!("ais://{bucket}/{object}: delete"), e)),
+            Err(e) => Err(Error::io(format!("{bucket}/{object}: delete"), e)),
         }
     }
 }
@@ -339,9 +339,7 @@ impl ObjectReader {
                 .disk
                 .read_at(self.file.clone(), buf, pos)
                 .await
-                .map_err(|e| {
-                    Error::io(format!("ais://{}/{}: read", self.bucket, self.object), e)
-                })?;
+                .map_err(|e| Error::io(format!("{}/{}: read", self.bucket, self.object), e))?;
             buf = b;
             if n == 0 {
                 break;
@@ -402,7 +400,7 @@ impl ObjectReader {
                     Ok(b) if b.is_empty() => Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         format!(
-                            "ais://{}/{}: object shorter than its metadata",
+                            "{}/{}: object shorter than its metadata",
                             reader.bucket, reader.object
                         ),
                     )),

@@ -68,7 +68,7 @@ pub struct ListPage {
 }
 
 impl ObjectStore {
-    /// Lists one page of `ais://bucket`.
+    /// Lists one page of `bucket`.
     pub async fn list(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
         self.require_bucket(bucket)?;
         let keep = req.page_size.max(1) + 1;
@@ -84,8 +84,8 @@ impl ObjectStore {
         for (i, walk) in walks.into_iter().enumerate() {
             let found = walk
                 .await
-                .map_err(|e| Error::io(format!("list ais://{bucket}"), std::io::Error::other(e)))?
-                .map_err(|e| Error::io(format!("list ais://{bucket}"), e))?;
+                .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?
+                .map_err(|e| Error::io(format!("{bucket}: list"), e))?;
             names.extend(found.into_iter().map(|n| (n, i)));
         }
         names.sort_unstable();
@@ -123,7 +123,7 @@ impl ObjectStore {
                 .collect()
         })
         .await
-        .map_err(|e| Error::io(format!("list ais://{bucket}"), std::io::Error::other(e)))?;
+        .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?;
         Ok(ListPage {
             entries,
             next_after,

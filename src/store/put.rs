@@ -34,7 +34,7 @@ pub struct PutOptions {
 pub type BodyResult = std::result::Result<Bytes, String>;
 
 impl ObjectStore {
-    /// Stores `body` as `ais://bucket/object`, replacing any previous version atomically.
+    /// Stores `body` as `bucket/object`, replacing any previous version atomically.
     pub async fn put<S>(
         &self,
         bucket: &str,
@@ -83,7 +83,7 @@ impl ObjectStore {
         let file = disk
             .call(move || create_work_file(&wk, direct))
             .await
-            .map_err(|e| Error::io(format!("ais://{bucket}/{object}: create work file"), e))?;
+            .map_err(|e| Error::io(format!("{bucket}/{object}: create work file"), e))?;
         let file = Arc::new(file);
         let guard = WorkFile::new(work_path, disk.clone());
 
@@ -97,7 +97,7 @@ impl ObjectStore {
             let mut in_flight: Option<PendingWrite> = None;
             let mut offset = 0u64;
             let mut received = 0u64;
-            let write_err = |e| Error::io(format!("ais://{bucket}/{object}: write"), e);
+            let write_err = |e| Error::io(format!("{bucket}/{object}: write"), e);
             loop {
                 let data = match body.next().await {
                     Some(Ok(data)) => data,
@@ -214,7 +214,7 @@ impl ObjectStore {
                 Ok(Err(CommitFail::BucketGone)) => {
                     return Err(Error::BucketNotFound(bucket.into()))
                 }
-                Err(e) => return Err(Error::io(format!("ais://{bucket}/{object}: commit"), e)),
+                Err(e) => return Err(Error::io(format!("{bucket}/{object}: commit"), e)),
             };
             Ok(info)
         }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use http::Method;
 use serde::Deserialize;
 
+use super::TargetContext;
 use crate::cluster::{Bmd, Smap, Snode};
 use crate::http::ControlClient;
-use crate::native_api::TargetContext;
 
 #[derive(Deserialize)]
 struct ClusterMeta {

@@ -1,7 +1,11 @@
 //! Wiring of a target: config → mountpaths → disk workers → store → native API → HTTP,
 //! plus membership in a cluster when a proxy is given.
 
+pub mod body;
+mod context;
 pub mod membership;
+
+pub use context::{NodeInfo, TargetContext};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,7 +20,7 @@ use crate::config::TargetConfig;
 use crate::disk::{DiskHandle, Engine, EngineChoice, WorkerConfig};
 use crate::fs::{check_mountpaths, resolve_node_id, FsError, IoCounters, Mountpath, Mountpaths};
 use crate::metrics::TargetMetrics;
-use crate::native_api::{self, NodeInfo, TargetContext};
+use crate::native_api;
 use crate::store::{self, ObjectStore, StoreConfig};
 
 /// Why a target could not start.

@@ -1,0 +1,58 @@
+//! The target's shared state: what every request handler of either front end (native
+//! AIStore API, S3) needs, and the per-request work they share (who owns an object).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::cluster::Snode;
+use crate::config::TargetConfig;
+use crate::disk::Engine;
+use crate::metrics::TargetMetrics;
+use crate::store::ObjectStore;
+
+/// This node as the cluster sees it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Node ID.
+    pub id: String,
+    /// URL clients reach it at.
+    pub public_url: String,
+    /// URL other nodes reach it at.
+    pub intra_url: String,
+    /// Host part of `public_url`.
+    pub hostname: String,
+    /// Port part of `public_url`.
+    pub port: u16,
+}
+
+/// Everything a request handler needs.
+pub struct TargetContext {
+    /// The object store.
+    pub store: ObjectStore,
+    /// Counters.
+    pub metrics: TargetMetrics,
+    /// Who we are.
+    pub node: NodeInfo,
+    /// Effective configuration.
+    pub config: TargetConfig,
+    /// I/O engine of each mountpath, in order.
+    pub engines: Vec<Engine>,
+    /// The cluster map, when registered with a proxy.
+    pub cluster: crate::cluster::MapView,
+    /// False once shutdown starts (readiness turns 503).
+    pub ready: AtomicBool,
+    /// Start time, for uptime headers.
+    pub started: Instant,
+}
+
+impl TargetContext {
+    /// Whether the node accepts new work.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The target that owns `bucket/object` by the map we hold, when it is not us.
+    pub fn other_owner(&self, bucket: &str, object: &str) -> Option<Snode> {
+        self.cluster.other_owner(&self.node.id, bucket, object)
+    }
+}
