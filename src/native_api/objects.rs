@@ -200,6 +200,7 @@ async fn put(
         expected: client_checksum(headers),
         custom: custom_md(headers)?,
         size,
+        ..Default::default()
     };
     let mut incoming = req.into_body();
     let idle = ctx.config.body_idle_timeout();

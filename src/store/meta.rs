@@ -1,8 +1,9 @@
 //! Object metadata kept in xattr `user.ais.lom` on the object file itself, so content and
 //! metadata are published together by one rename.
 //!
-//! Encoding: `[1B format = 1][8B BE XXH64(payload, hrw::SEED)][msgpack payload]`; the
-//! digest catches a torn or foreign xattr.
+//! Encoding: `[1B format][8B BE XXH64(payload, hrw::SEED)][msgpack payload]`; the digest
+//! catches a torn or foreign xattr. Format 2 appended `md5`, `etag`, `attrs` and
+//! `checksums` to format 1's fields; a format-1 value decodes with those empty.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +17,12 @@ pub const XATTR: &str = "user.ais.lom";
 pub const XATTR_C: &std::ffi::CStr = c"user.ais.lom";
 /// Room for a typical metadata value: one `fgetxattr` reads it.
 pub const XATTR_GUESS: usize = 512;
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
+/// The formats `decode` reads.
+const READABLE: [u8; 2] = [1, 2];
 
 /// What a PUT records about an object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
     /// Size in bytes.
     pub size: u64,
@@ -29,12 +32,39 @@ pub struct ObjectMeta {
     pub cksum_value: String,
     /// Incremented by every PUT of this name; starts at 1.
     pub version: u64,
-    /// User metadata (`Ais-Custom-Md`).
+    /// User metadata (`Ais-Custom-Md`, S3 `x-amz-meta-*`).
     #[serde(default)]
     pub custom: BTreeMap<String, String>,
+    /// Lowercase hex MD5 of the content, when it was computed ("" otherwise).
+    #[serde(default)]
+    pub md5: String,
+    /// Entity tag when it is not the content's MD5 (a multipart upload's
+    /// `<md5 of part md5s>-<parts>`), else "".
+    #[serde(default)]
+    pub etag: String,
+    /// Standard HTTP attributes given at upload (`content-type`, `content-disposition`,
+    /// `cache-control`, `content-encoding`, `content-language`, `expires`).
+    #[serde(default)]
+    pub attrs: BTreeMap<String, String>,
+    /// Whole-object checksums the client sent and the data matched, by algorithm
+    /// (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`), base64 as S3 spells them.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
 }
 
 impl ObjectMeta {
+    /// The entity tag without quotes: the multipart tag, else the MD5, else the native
+    /// checksum (objects written without an MD5).
+    pub fn entity_tag(&self) -> &str {
+        if !self.etag.is_empty() {
+            &self.etag
+        } else if !self.md5.is_empty() {
+            &self.md5
+        } else {
+            &self.cksum_value
+        }
+    }
+
     /// Serialises for the xattr.
     pub fn encode(&self) -> Vec<u8> {
         // Encoding a plain struct of strings and integers cannot fail.
@@ -51,7 +81,7 @@ impl ObjectMeta {
         if raw.len() < 9 {
             return Err(format!("{} bytes is too short", raw.len()));
         }
-        if raw[0] != FORMAT {
+        if !READABLE.contains(&raw[0]) {
             return Err(format!("unknown metadata format {}", raw[0]));
         }
         let mut digest = [0u8; 8];
@@ -89,6 +119,10 @@ mod tests {
             cksum_value: "0123456789abcdef".into(),
             version: 7,
             custom: [("k".to_string(), "v".to_string())].into(),
+            md5: "5eb63bbbe01eeed093cb22bb8f5acdc3".into(),
+            etag: String::new(),
+            attrs: [("content-type".to_string(), "text/plain".to_string())].into(),
+            checksums: BTreeMap::new(),
         };
         let raw = m.encode();
         assert_eq!(ObjectMeta::decode(&raw).unwrap(), m);
@@ -96,5 +130,23 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         assert!(ObjectMeta::decode(&bad).is_err());
         assert!(ObjectMeta::decode(&raw[..5]).is_err());
+        assert_eq!(m.entity_tag(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+    }
+
+    /// A value written by format 1 (five fields) still reads, with the new fields empty.
+    #[test]
+    fn reads_format_1() {
+        #[derive(Serialize)]
+        struct V1(u64, String, String, u64, BTreeMap<String, String>);
+        let payload =
+            rmp_serde::to_vec(&V1(3, "xxhash".into(), "ab".into(), 2, BTreeMap::new())).unwrap();
+        let mut raw = vec![1u8];
+        raw.extend_from_slice(&hrw::digest(&payload).to_be_bytes());
+        raw.extend_from_slice(&payload);
+        let m = ObjectMeta::decode(&raw).unwrap();
+        assert_eq!((m.size, m.version, m.md5.as_str()), (3, 2, ""));
+        assert_eq!(m.entity_tag(), "ab");
+        raw[0] = 9;
+        assert!(ObjectMeta::decode(&raw).is_err());
     }
 }

@@ -130,7 +130,7 @@ mod tests {
             cksum_type: "xxhash".into(),
             cksum_value: "00".into(),
             version: v,
-            custom: Default::default(),
+            ..Default::default()
         }
     }
 

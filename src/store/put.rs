@@ -16,7 +16,7 @@ use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::{IoBuf, PendingWrite, ALIGN};
-use crate::fs::layout;
+use crate::fs::{layout, Mountpath};
 use crate::names::validate_object;
 
 /// What the client asked of a PUT besides the data.
@@ -28,6 +28,29 @@ pub struct PutOptions {
     pub custom: BTreeMap<String, String>,
     /// Announced body length, if any; a shorter or longer body is an error.
     pub size: Option<u64>,
+    /// Compute the content's MD5 and keep it (an S3 ETag).
+    pub md5: bool,
+    /// Standard HTTP attributes to keep (see [`ObjectMeta::attrs`]).
+    pub attrs: BTreeMap<String, String>,
+    /// Checksums the caller verified against the body, by algorithm (base64).
+    pub checksums: BTreeMap<String, String>,
+    /// Checksums that are only known once the body has ended (aws-chunked trailers),
+    /// merged into `checksums` at commit.
+    pub late_checksums: Option<LateChecksums>,
+}
+
+/// Checksums filled in while the body streams; read when the PUT commits.
+pub type LateChecksums = Arc<std::sync::Mutex<BTreeMap<String, String>>>;
+
+/// A body written to a work file on the object's mountpath, hashed, not yet committed.
+pub(super) struct Written {
+    pub(super) file: Arc<File>,
+    pub(super) guard: WorkFile,
+    pub(super) size: u64,
+    /// XXH64, lowercase hex.
+    pub(super) xxhash: String,
+    /// MD5, lowercase hex, when asked for (or needed to check the client's).
+    pub(super) md5: Option<String>,
 }
 
 /// How a body stream can fail: the client's fault (`Body`) or ours.
@@ -39,7 +62,7 @@ impl ObjectStore {
         &self,
         bucket: &str,
         object: &str,
-        mut body: S,
+        body: S,
         opts: PutOptions,
     ) -> Result<ObjectInfo>
     where
@@ -47,6 +70,81 @@ impl ObjectStore {
     {
         self.require_bucket(bucket)?;
         validate_object(object)?;
+        let (key, mp) = self.mountpaths.for_object(bucket, object);
+        let written = self
+            .write_work_file(bucket, object, mp, body, &opts)
+            .await?;
+        let mut checksums = opts.checksums;
+        if let Some(late) = &opts.late_checksums {
+            let late = late.lock().unwrap_or_else(|p| p.into_inner());
+            checksums.extend(late.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let meta = ObjectMeta {
+            size: written.size,
+            cksum_type: DEFAULT_TYPE.to_string(),
+            cksum_value: written.xxhash.clone(),
+            version: 0,
+            custom: opts.custom,
+            md5: written.md5.clone().unwrap_or_default(),
+            etag: String::new(),
+            attrs: opts.attrs,
+            checksums,
+        };
+        self.commit(bucket, object, key, mp, written, meta).await
+    }
+
+    /// Renames a written work file into place as `bucket/object` with `meta` (its version
+    /// set here, one past the current one); on failure the work file is removed.
+    pub(super) async fn commit(
+        &self,
+        bucket: &str,
+        object: &str,
+        key: u64,
+        mp: &Mountpath,
+        written: Written,
+        meta: ObjectMeta,
+    ) -> Result<ObjectInfo> {
+        let commit = Commit {
+            work: written.guard.path().to_path_buf(),
+            objects_dir: layout::objects_dir(&mp.path, bucket),
+            target: layout::object_path(&mp.path, bucket, object),
+            fsync: self.cfg.fsync,
+        };
+        let file = written.file;
+        let outcome = mp.disk.call(move || commit.run(&file, meta)).await;
+        self.meta_cache.forget(key);
+        let err = match outcome {
+            Ok(Ok(info)) => {
+                written.guard.committed();
+                return Ok(ObjectInfo {
+                    mountpath: mp.path.clone(),
+                    ..info
+                });
+            }
+            Ok(Err(CommitFail::Conflict)) => Error::NameConflict {
+                bucket: bucket.into(),
+                object: object.into(),
+            },
+            Ok(Err(CommitFail::BucketGone)) => Error::BucketNotFound(bucket.into()),
+            Err(e) => Error::io(format!("{bucket}/{object}: commit"), e),
+        };
+        written.guard.remove().await;
+        Err(err)
+    }
+
+    /// Streams `body` into a new work file on `mp`, hashing it on the way, and checks its
+    /// length and the client's checksum. On any error the work file is already gone.
+    pub(super) async fn write_work_file<S>(
+        &self,
+        bucket: &str,
+        object: &str,
+        mp: &Mountpath,
+        mut body: S,
+        opts: &PutOptions,
+    ) -> Result<Written>
+    where
+        S: Stream<Item = BodyResult> + Unpin,
+    {
         let err_body = |reason: String| Error::Body {
             bucket: bucket.into(),
             object: object.into(),
@@ -61,8 +159,10 @@ impl ObjectStore {
             });
         }
         let mut hasher = Checksummer::new(DEFAULT_TYPE).unwrap_or(Checksummer::None);
+        let wants_md5 = opts.md5 || opts.expected.as_ref().is_some_and(|(k, _)| k == "md5");
+        let mut md5 = wants_md5.then(|| Checksummer::new("md5").unwrap_or(Checksummer::None));
         let mut check = match &opts.expected {
-            Some((kind, _)) if kind == DEFAULT_TYPE => None,
+            Some((kind, _)) if kind == DEFAULT_TYPE || kind == "md5" => None,
             Some((kind, _)) => {
                 Some(
                     Checksummer::new(kind).ok_or_else(|| Error::UnsupportedChecksum {
@@ -75,7 +175,6 @@ impl ObjectStore {
             None => None,
         };
 
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
         let disk = mp.disk.clone();
         let work_path = layout::work_path(&mp.path, bucket, object);
         let wk = work_path.clone();
@@ -89,7 +188,7 @@ impl ObjectStore {
 
         // Every early return below is an error; the work file is then removed before the
         // client hears of it (the guard's Drop only covers a dropped request).
-        let outcome: Result<ObjectInfo> = async {
+        let outcome: Result<(u64, String, Option<String>)> = async {
             // Fill one buffer while the previous one is being written.
             let chunk = self.cfg.chunk_size;
             let mut buf = self.pool.take().await;
@@ -115,6 +214,9 @@ impl ObjectStore {
                 hasher.update(&data);
                 if let Some(c) = check.as_mut() {
                     c.update(&data);
+                }
+                if let Some(m) = md5.as_mut() {
+                    m.update(&data);
                 }
                 let mut rest = &data[..];
                 while !rest.is_empty() {
@@ -172,10 +274,12 @@ impl ObjectStore {
             mp.write_bytes.inc_by(received);
 
             let value = hasher.finish();
+            let md5 = md5.map(Checksummer::finish);
             if let Some((kind, expected)) = &opts.expected {
-                let actual = match check {
-                    Some(c) => c.finish(),
-                    None => value.clone(),
+                let actual = match (check, kind.as_str()) {
+                    (Some(c), _) => c.finish(),
+                    (None, "md5") => md5.clone().unwrap_or_default(),
+                    (None, _) => value.clone(),
                 };
                 if !expected.eq_ignore_ascii_case(&actual) {
                     return Err(Error::ChecksumMismatch {
@@ -187,50 +291,22 @@ impl ObjectStore {
                     });
                 }
             }
-
-            let meta = ObjectMeta {
-                size: received,
-                cksum_type: DEFAULT_TYPE.to_string(),
-                cksum_value: value,
-                version: 0,
-                custom: opts.custom,
-            };
-            let commit = Commit {
-                work: guard.path().to_path_buf(),
-                objects_dir: layout::objects_dir(&mp.path, bucket),
-                target: layout::object_path(&mp.path, bucket, object),
-                fsync: self.cfg.fsync,
-            };
-            let outcome = disk.call(move || commit.run(&file, meta)).await;
-            self.meta_cache.forget(key);
-            let info = match outcome {
-                Ok(Ok(info)) => info,
-                Ok(Err(CommitFail::Conflict)) => {
-                    return Err(Error::NameConflict {
-                        bucket: bucket.into(),
-                        object: object.into(),
-                    })
-                }
-                Ok(Err(CommitFail::BucketGone)) => {
-                    return Err(Error::BucketNotFound(bucket.into()))
-                }
-                Err(e) => return Err(Error::io(format!("{bucket}/{object}: commit"), e)),
-            };
-            Ok(info)
+            Ok((received, value, md5))
         }
         .await;
-        let info = match outcome {
-            Ok(info) => info,
+        match outcome {
+            Ok((size, xxhash, md5)) => Ok(Written {
+                file,
+                guard,
+                size,
+                xxhash,
+                md5,
+            }),
             Err(e) => {
                 guard.remove().await;
-                return Err(e);
+                Err(e)
             }
-        };
-        guard.committed();
-        Ok(ObjectInfo {
-            mountpath: mp.path.clone(),
-            ..info
-        })
+        }
     }
 }
 
