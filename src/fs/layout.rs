@@ -10,6 +10,8 @@ pub const PROVIDER_DIR: &str = "@ais";
 pub const OBJECTS_DIR: &str = "%ob";
 /// Content-type directory of work (temporary) files.
 pub const WORK_DIR: &str = "%wk";
+/// Content-type directory of multipart uploads in progress (never swept at start-up).
+pub const UPLOADS_DIR: &str = "%mp";
 /// Where destroyed buckets wait for background removal.
 pub const TRASH_DIR: &str = ".ais.trash";
 
@@ -26,6 +28,11 @@ pub fn objects_dir(mountpath: &Path, bucket: &str) -> PathBuf {
 /// `<mountpath>/@ais/<bucket>/%wk`.
 pub fn work_dir(mountpath: &Path, bucket: &str) -> PathBuf {
     bucket_dir(mountpath, bucket).join(WORK_DIR)
+}
+
+/// `<mountpath>/@ais/<bucket>/%mp`.
+pub fn uploads_dir(mountpath: &Path, bucket: &str) -> PathBuf {
+    bucket_dir(mountpath, bucket).join(UPLOADS_DIR)
 }
 
 /// `<mountpath>/@ais/<bucket>/%ob/<object>`; `object` must be a validated name.

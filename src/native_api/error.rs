@@ -71,7 +71,12 @@ impl ApiError {
         use store::Error as S;
         match self {
             ApiError::Store(e) => match e.as_ref() {
-                S::BucketNotFound(_) | S::ObjectNotFound { .. } => StatusCode::NOT_FOUND,
+                S::BucketNotFound(_) | S::ObjectNotFound { .. } | S::NoSuchUpload { .. } => {
+                    StatusCode::NOT_FOUND
+                }
+                S::InvalidPart { .. } | S::InvalidPartOrder { .. } | S::PartTooSmall { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
                 S::BucketExists(_) | S::NameConflict { .. } => StatusCode::CONFLICT,
                 S::Name(_)
                 | S::ChecksumMismatch { .. }

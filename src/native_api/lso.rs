@@ -90,6 +90,12 @@ pub struct LsoEntry {
     /// Size in bytes, as a decimal string.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub size: String,
+    /// Entity tag (prop `etag`, an extension the proxy's S3 listing asks for).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub etag: String,
+    /// Modification time, unix ns as a decimal string (with prop `etag`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mtime: String,
     /// Entry flags.
     #[serde(default)]
     pub flags: u16,
@@ -264,6 +270,16 @@ fn to_wire(ctx: &TargetContext, e: &ListEntry, props: Props) -> LsoEntry {
         } else {
             String::new()
         },
+        etag: if props.etag {
+            e.etag.clone()
+        } else {
+            String::new()
+        },
+        mtime: if props.etag {
+            e.mtime_ns.to_string()
+        } else {
+            String::new()
+        },
         flags: ENTRY_IS_CACHED,
     }
 }
@@ -295,6 +311,7 @@ fn parse_props(props: &str, flags: u64) -> Props {
             "atime" => p.atime = true,
             "version" => p.version = true,
             "location" => p.location = true,
+            "etag" => p.etag = true,
             _ => {}
         }
     }

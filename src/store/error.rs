@@ -105,6 +105,48 @@ pub enum Error {
         /// Decoder's complaint.
         reason: String,
     },
+    /// No such multipart upload (never started, completed or aborted).
+    #[error("{bucket}/{object}: no multipart upload {upload:?}")]
+    NoSuchUpload {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Upload ID.
+        upload: String,
+    },
+    /// A part named in a completion is missing, has another ETag, or the list is empty.
+    #[error("{bucket}/{object}: {reason}")]
+    InvalidPart {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Which part and why.
+        reason: String,
+    },
+    /// The parts of a completion are not in ascending order.
+    #[error("{bucket}/{object}: parts must be listed in ascending order of part number")]
+    InvalidPartOrder {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+    },
+    /// A part other than the last is smaller than allowed.
+    #[error("{bucket}/{object}: part {part} has {size} bytes; every part but the last needs at least {min}")]
+    PartTooSmall {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Part number.
+        part: u32,
+        /// Its size.
+        size: u64,
+        /// The minimum.
+        min: u64,
+    },
     /// The disk is full.
     #[error("{0}: out of space")]
     NoSpace(String),

@@ -26,6 +26,8 @@ pub struct Props {
     pub version: bool,
     /// Mountpath location.
     pub location: bool,
+    /// Entity tag and modification time (S3 listings).
+    pub etag: bool,
 }
 
 /// One page request.
@@ -56,6 +58,10 @@ pub struct ListEntry {
     pub version: String,
     /// Mountpath, if asked for.
     pub location: String,
+    /// Entity tag without quotes, if asked for.
+    pub etag: String,
+    /// Modification time, unix ns, with any property.
+    pub mtime_ns: i64,
 }
 
 /// One page of results.
@@ -98,8 +104,12 @@ impl ObjectStore {
         };
 
         let props = req.props;
-        let wants_stat =
-            props.size || props.checksum || props.atime || props.version || props.location;
+        let wants_stat = props.size
+            || props.checksum
+            || props.atime
+            || props.version
+            || props.location
+            || props.etag;
         let roots: Vec<PathBuf> = self
             .mountpaths
             .all()
@@ -141,13 +151,15 @@ fn describe(mountpath: &Path, bucket: &str, name: String, props: Props) -> ListE
     if let Ok(stat) = std::fs::metadata(&path) {
         e.size = stat.len();
         e.atime_ns = unix_ns(stat.accessed());
+        e.mtime_ns = unix_ns(stat.modified());
     }
-    if props.checksum || props.version {
+    if props.checksum || props.version || props.etag {
         if let Some(meta) = xattr::get(&path, XATTR)
             .ok()
             .flatten()
             .and_then(|r| ObjectMeta::decode(&r).ok())
         {
+            e.etag = meta.entity_tag().to_string();
             e.checksum = meta.cksum_value;
             e.version = meta.version.to_string();
         }

@@ -11,6 +11,7 @@ mod get;
 mod list;
 pub mod meta;
 mod meta_cache;
+mod multipart;
 mod put;
 mod work_file;
 
@@ -21,7 +22,8 @@ pub use error::{Error, Result};
 pub use get::ObjectReader;
 pub use list::{ListEntry, ListPage, ListRequest, Props};
 pub use meta::{ObjectInfo, ObjectMeta};
-pub use put::PutOptions;
+pub use multipart::{PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_SIZE};
+pub use put::{LateChecksums, PutOptions};
 
 use crate::disk::BufferPool;
 use crate::fs::Mountpaths;
