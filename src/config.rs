@@ -82,6 +82,51 @@ pub struct TargetArgs {
     /// Primary proxy to register with, e.g. http://10.0.0.1:8080 [default: run standalone].
     #[arg(long, env = "AIS_PRIMARY_EP", value_name = "URL")]
     pub proxy: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// S3 front-end flags, shared by target and proxy.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct S3Args {
+    /// S3 access key ID; with --s3-secret-key, every S3 request must be signed (SigV4, or
+    /// V2 presigned) with this pair [default: accept any signature].
+    #[arg(long, env = "AIS_S3_ACCESS_KEY", value_name = "KEY")]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key (see --s3-access-key).
+    #[arg(
+        long,
+        env = "AIS_S3_SECRET_KEY",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub s3_secret_key: Option<String>,
+}
+
+impl S3Args {
+    /// The configured key pair: flags over the file's; both or neither.
+    pub fn credentials(
+        &self,
+        file_key: &Option<String>,
+        file_secret: &Option<String>,
+    ) -> Result<Option<crate::s3::auth::Credentials>, ConfigError> {
+        let key = self.s3_access_key.clone().or_else(|| file_key.clone());
+        let secret = self.s3_secret_key.clone().or_else(|| file_secret.clone());
+        match (key, secret) {
+            (Some(access_key), Some(secret_key))
+                if !access_key.is_empty() && !secret_key.is_empty() =>
+            {
+                Ok(Some(crate::s3::auth::Credentials {
+                    access_key,
+                    secret_key,
+                }))
+            }
+            (None, None) => Ok(None),
+            _ => Err(ConfigError::Invalid(
+                "set both the S3 access key and the S3 secret key, or neither".into(),
+            )),
+        }
+    }
 }
 
 /// Settings read from the config file; every one has a default.
@@ -116,6 +161,14 @@ pub struct FileSettings {
     /// MiB of chunk buffers all requests together may hold; beyond it they wait for one to
     /// be returned. Bounds the target's memory under any number of large requests.
     pub buffer_budget_mib: u64,
+    /// S3 access key ID (flag and env win; see `--s3-access-key`).
+    #[serde(skip_serializing)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key.
+    #[serde(skip_serializing)]
+    pub s3_secret_key: Option<String>,
+    /// Multipart uploads untouched for this long are removed (seconds).
+    pub s3_upload_max_age_secs: u64,
 }
 
 impl Default for FileSettings {
@@ -134,6 +187,9 @@ impl Default for FileSettings {
             direct_io: false,
             inline_cache_hits: true,
             buffer_budget_mib: 32,
+            s3_access_key: None,
+            s3_secret_key: None,
+            s3_upload_max_age_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -168,6 +224,9 @@ pub struct TargetConfig {
     pub proxy: Option<String>,
     /// Intra-cluster URL, if given.
     pub intra_url: Option<String>,
+    /// S3 key pair, when S3 requests must be signed.
+    #[serde(skip)]
+    pub s3_credentials: Option<crate::s3::auth::Credentials>,
     /// File settings, with flag overrides applied.
     #[serde(flatten)]
     pub settings: FileSettings,
@@ -193,6 +252,9 @@ impl TargetConfig {
             log_format: args.log_format,
             proxy: args.proxy.map(|u| u.trim_end_matches('/').to_string()),
             intra_url: args.intra_url,
+            s3_credentials: args
+                .s3
+                .credentials(&settings.s3_access_key, &settings.s3_secret_key)?,
             settings,
         };
         cfg.validate()?;
@@ -292,6 +354,14 @@ pub struct ProxyArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Also serve the S3 API at the root path (`/<bucket>/<key>`), beside `/s3`.
+    #[arg(long, env = "AIS_S3_AT_ROOT")]
+    pub s3_at_root: bool,
+    /// Domain for virtual-hosted-style S3 requests (`Host: <bucket>.<domain>`).
+    #[arg(long, env = "AIS_S3_DOMAIN", value_name = "DOMAIN")]
+    pub s3_domain: Option<String>,
 }
 
 /// Proxy settings read from the config file; every one has a default.
@@ -311,6 +381,16 @@ pub struct ProxySettings {
     pub shutdown_timeout_secs: u64,
     /// Largest list-objects page, entries.
     pub max_page_size: usize,
+    /// S3 access key ID (flag and env win).
+    #[serde(skip_serializing)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key.
+    #[serde(skip_serializing)]
+    pub s3_secret_key: Option<String>,
+    /// Serve S3 at `/` as well as `/s3`.
+    pub s3_at_root: bool,
+    /// Domain for virtual-hosted-style S3 requests.
+    pub s3_domain: Option<String>,
 }
 
 impl Default for ProxySettings {
@@ -322,6 +402,10 @@ impl Default for ProxySettings {
             header_read_timeout_secs: 30,
             shutdown_timeout_secs: 30,
             max_page_size: 10_000,
+            s3_access_key: None,
+            s3_secret_key: None,
+            s3_at_root: false,
+            s3_domain: None,
         }
     }
 }
@@ -341,6 +425,9 @@ pub struct ProxyConfig {
     pub state_dir: Option<PathBuf>,
     /// Log format.
     pub log_format: LogFormat,
+    /// S3 key pair, when S3 requests must be signed.
+    #[serde(skip)]
+    pub s3_credentials: Option<crate::s3::auth::Credentials>,
     /// File settings.
     #[serde(flatten)]
     pub settings: ProxySettings,
@@ -349,7 +436,7 @@ pub struct ProxyConfig {
 impl ProxyConfig {
     /// Merges flags over the config file and validates the result.
     pub fn from_args(args: ProxyArgs) -> Result<ProxyConfig, ConfigError> {
-        let settings: ProxySettings = match &args.config {
+        let mut settings: ProxySettings = match &args.config {
             Some(path) => load_file(path)?,
             None => ProxySettings::default(),
         };
@@ -364,7 +451,14 @@ impl ProxyConfig {
         if let Some(id) = &args.id {
             validate_id(id)?;
         }
+        settings.s3_at_root |= args.s3_at_root;
+        if args.s3_domain.is_some() {
+            settings.s3_domain = args.s3_domain.clone();
+        }
         Ok(ProxyConfig {
+            s3_credentials: args
+                .s3
+                .credentials(&settings.s3_access_key, &settings.s3_secret_key)?,
             host: args.host,
             port: args.port,
             id: args.id,

@@ -32,5 +32,6 @@ pub mod names;
 pub mod native_api;
 pub mod proxy;
 pub mod range;
+pub mod s3;
 pub mod store;
 pub mod target;

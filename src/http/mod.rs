@@ -4,10 +4,12 @@
 mod advertise;
 mod body;
 pub mod client;
+pub mod forward;
 pub mod request;
 mod serve;
 
 pub use advertise::advertised_url;
 pub use body::{empty, full, stream, Body};
 pub use client::{ClientError, ControlClient, Reply};
+pub use forward::DataClient;
 pub use serve::{serve, ServeConfig};

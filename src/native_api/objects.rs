@@ -158,7 +158,9 @@ async fn get(
     let mut headers = HeaderMap::with_capacity(12);
     object_headers(&mut headers, &reader.info, span.is_none());
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(header::CONTENT_TYPE, OCTET_STREAM);
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(header::CONTENT_TYPE, OCTET_STREAM);
+    }
     headers.insert(header::ACCEPT_RANGES, BYTES);
     let mut resp = Response::new(stream(reader.stream(start, len)));
     *resp.headers_mut() = headers;
@@ -292,6 +294,16 @@ fn object_headers(h: &mut HeaderMap, info: &ObjectInfo, with_checksum: bool) {
     for (k, v) in &meta.custom {
         if let Ok(v) = HeaderValue::from_str(&format!("{k}={v}")) {
             h.append(AIS_CUSTOM_MD, v);
+        }
+    }
+    // What S3 uploads stored: the entity tag and the standard HTTP attributes.
+    put_str(h, header::ETAG, &format!("\"{}\"", meta.entity_tag()));
+    for (k, v) in &meta.attrs {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.insert(n, v);
         }
     }
 }

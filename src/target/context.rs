@@ -43,6 +43,8 @@ pub struct TargetContext {
     pub ready: AtomicBool,
     /// Start time, for uptime headers.
     pub started: Instant,
+    /// Streams object data to and from other nodes (S3 forwarding, copies).
+    pub data: crate::http::DataClient,
 }
 
 impl TargetContext {

@@ -115,7 +115,12 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         cluster: Default::default(),
         ready: AtomicBool::new(true),
         started: Instant::now(),
+        data: crate::http::DataClient::default(),
     });
+    if ctx.config.s3_credentials.is_none() {
+        tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
+    }
+    let sweeper = tokio::spawn(sweep_uploads(ctx.clone()));
     let member = ctx
         .config
         .proxy
@@ -130,7 +135,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     };
     crate::http::serve(
         listener,
-        move |req| native_api::handle(handler_ctx.clone(), req),
+        move |req| route(handler_ctx.clone(), req),
         serve_cfg,
         stopping,
     )
@@ -138,9 +143,43 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     if let Some(m) = member {
         m.abort();
     }
+    sweeper.abort();
     let removed = ctx.store.sweep_work_files();
     tracing::info!(removed_work_files = removed, "target stopped");
     Ok(())
+}
+
+/// The target's two front ends: S3 under `/s3` (or when a proxy marked the request as
+/// S3), AIStore's native API everywhere else.
+async fn route(
+    ctx: Arc<TargetContext>,
+    req: http::Request<hyper::body::Incoming>,
+) -> http::Response<crate::http::Body> {
+    let path = req.uri().path();
+    let is_s3 =
+        path == "/s3" || path.starts_with("/s3/") || req.headers().contains_key(&crate::s3::STYLE);
+    if is_s3 {
+        crate::s3::handle_target(ctx, req).await
+    } else {
+        native_api::handle(ctx, req).await
+    }
+}
+
+/// Removes multipart uploads left alone longer than `s3_upload_max_age_secs`, hourly
+/// (or more often when the age limit is shorter).
+async fn sweep_uploads(ctx: Arc<TargetContext>) {
+    let max_age = Duration::from_secs(ctx.config.settings.s3_upload_max_age_secs.max(1));
+    let every = max_age.min(Duration::from_secs(3600));
+    loop {
+        tokio::time::sleep(every).await;
+        let c = ctx.clone();
+        let removed = tokio::task::spawn_blocking(move || c.store.sweep_uploads(max_age))
+            .await
+            .unwrap_or(0);
+        if removed > 0 {
+            tracing::info!(removed, "removed abandoned multipart uploads");
+        }
+    }
 }
 
 /// Splits the advertised URL into the parts the cluster map carries.
