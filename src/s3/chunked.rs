@@ -84,6 +84,21 @@ impl Decoder {
                 }
                 State::Data { size, signature } => {
                     let size = *size;
+                    if size == 0 {
+                        // The last chunk: no data and no CRLF of its own; trailers (or
+                        // the final empty line) follow.
+                        if let (Some(signer), Some(sig)) =
+                            (self.signer.as_mut(), signature.as_deref())
+                        {
+                            if !signer.verify_chunk(b"", sig) {
+                                return Err(
+                                    "SignatureDoesNotMatch: a chunk signature is wrong".into()
+                                );
+                            }
+                        }
+                        self.state = State::Trailers;
+                        continue;
+                    }
                     if self.buf.len() < size + 2 {
                         return Ok(());
                     }
@@ -98,12 +113,8 @@ impl Decoder {
                             return Err("SignatureDoesNotMatch: a chunk signature is wrong".into());
                         }
                     }
-                    if size == 0 {
-                        self.state = State::Trailers;
-                    } else {
-                        out.push(data);
-                        self.state = State::Header;
-                    }
+                    out.push(data);
+                    self.state = State::Header;
                 }
                 State::Trailers => {
                     let Some(line) = self.take_line()? else {
