@@ -135,7 +135,7 @@ async fn broadcast(
         .collect()
 }
 
-async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
+pub(super) async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
     if ctx.state.has_bucket(bucket) {
         return Err(ApiError::BucketExists(bucket.to_string()));
     }
@@ -158,7 +158,7 @@ async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiE
     Ok(Response::new(empty()))
 }
 
-async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
+pub(super) async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
     if !ctx.state.remove_bucket(bucket) {
         return Err(ApiError::NoBucket(bucket.to_string()));
     }
@@ -175,7 +175,11 @@ async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, Api
 
 /// One merged page: every target returns its smallest `page_size` names after the token;
 /// the smallest `page_size` of their union are the page.
-async fn list_objects(ctx: &ProxyContext, bucket: &str, msg: LsoMsg) -> Result<LsoPage, ApiError> {
+pub(super) async fn list_objects(
+    ctx: &ProxyContext,
+    bucket: &str,
+    msg: LsoMsg,
+) -> Result<LsoPage, ApiError> {
     if !ctx.state.has_bucket(bucket) {
         return Err(ApiError::NoBucket(bucket.to_string()));
     }

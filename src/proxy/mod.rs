@@ -5,6 +5,7 @@
 mod buckets;
 mod membership;
 mod routes;
+mod s3;
 mod state;
 
 use std::future::Future;
@@ -46,6 +47,8 @@ pub struct ProxyContext {
     pub metrics: ProxyMetrics,
     /// Client for talking to targets.
     pub client: ControlClient,
+    /// Streams S3 object requests to their targets.
+    pub data: crate::http::DataClient,
     /// False once shutdown starts.
     pub ready: AtomicBool,
     /// Start time.
@@ -79,12 +82,16 @@ pub async fn run(
         me,
         metrics: ProxyMetrics::new(&id),
         client: ControlClient::new(Duration::from_millis(cfg.settings.control_timeout_ms)),
+        data: crate::http::DataClient::new(Duration::from_millis(cfg.settings.control_timeout_ms)),
         ready: AtomicBool::new(true),
         started: Instant::now(),
         config: cfg,
     });
     tracing::info!(id = %id, url = %url, listen = %local, targets = ctx.state.smap().tmap.len(), "proxy started");
     println!("aisnode proxy {id} listening on {url}");
+    if ctx.config.s3_credentials.is_none() {
+        tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
+    }
 
     let pusher = tokio::spawn(membership::push_loop(ctx.clone()));
     let checker = tokio::spawn(membership::health_loop(ctx.clone()));

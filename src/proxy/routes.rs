@@ -34,6 +34,9 @@ async fn route(
     ctx: &Arc<ProxyContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some((rel, style)) = super::s3::s3_route(ctx, &req) {
+        return Ok(super::s3::handle(ctx, req, rel, style).await);
+    }
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         return redirect(ctx, req, rest);
