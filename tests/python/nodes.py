@@ -58,15 +58,18 @@ def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=()):
     return Node(proc, url, node_id, mps)
 
 
-def start_cluster(tmp: pathlib.Path, n_targets=3):
+def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=()):
     """A proxy and n targets with 2 mountpaths each, as separate processes."""
     state = tmp / "proxy"
     state.mkdir()
     proc, url, node_id = start_node(
-        [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state)], tmp / "proxy.log"
+        [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state), *proxy_extra],
+        tmp / "proxy.log",
     )
     proxy = Node(proc, url, node_id, [])
-    targets = [start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url]) for i in range(n_targets)]
+    targets = [
+        start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url, *target_extra]) for i in range(n_targets)
+    ]
     deadline = time.time() + 15
     while True:
         smap = requests.get(f"{url}/v1/daemon?what=smap", timeout=5).json()
