@@ -103,7 +103,7 @@ async fn route(
             .await
             .map_err(|e| S3Error::Upstream(e.to_string()));
     }
-    s3api::verify(ctx.config.s3_credentials.as_ref(), &req)?;
+    s3api::verify(ctx.config.s3_credentials.as_ref(), &req, &style)?;
     let body = crate::http::request::read_limited(req.into_body(), s3api::MAX_XML_BODY)
         .await
         .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;

@@ -68,13 +68,16 @@ impl ChunkSigner {
     }
 }
 
-/// Verifies a request's signature against `creds` (none = accept all). `now` is unix seconds.
+/// Verifies a request's signature against `creds` (none = accept all). `now` is unix
+/// seconds; `v2_resource` is the raw `/bucket/key` path V2 signs (without any endpoint
+/// path such as `/s3`; SigV4 signs the whole path instead).
 pub fn verify(
     creds: Option<&Credentials>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     now: i64,
+    v2_resource: &str,
 ) -> Result<Verified, S3Error> {
     let Some(creds) = creds else {
         return Ok(Verified::default());
@@ -101,7 +104,7 @@ pub fn verify(
             header(headers, "date").to_string()
         };
         check_time_http(header(headers, "x-amz-date"), header(headers, "date"), now)?;
-        return verify_v2(creds, method, uri, headers, &query, key, sig, &date);
+        return verify_v2(creds, method, v2_resource, headers, &query, key, sig, &date);
     }
     if let (Some(key), Some(sig), Some(expires)) =
         (q("AWSAccessKeyId"), q("Signature"), q("Expires"))
@@ -112,7 +115,16 @@ pub fn verify(
         if exp < now {
             return Err(denied("Request has expired"));
         }
-        return verify_v2(creds, method, uri, headers, &query, key, sig, expires);
+        return verify_v2(
+            creds,
+            method,
+            v2_resource,
+            headers,
+            &query,
+            key,
+            sig,
+            expires,
+        );
     }
     Err(denied(
         "the request is not signed (no Authorization header or signed query)",
@@ -426,7 +438,7 @@ const V2_SUBRESOURCES: &[&str] = &[
 fn verify_v2(
     creds: &Credentials,
     method: &Method,
-    uri: &Uri,
+    path: &str,
     headers: &HeaderMap,
     query: &[(String, String)],
     key: &str,
@@ -456,7 +468,7 @@ fn verify_v2(
         .filter(|(k, _)| V2_SUBRESOURCES.contains(&k.as_str()))
         .collect();
     sub.sort();
-    let mut resource = uri.path().to_string();
+    let mut resource = path.to_string();
     if !sub.is_empty() {
         let parts: Vec<String> = sub
             .iter()
@@ -573,8 +585,8 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("host", "127.0.0.1:8080".parse().unwrap());
         sign_v4(&creds(), &Method::GET, &uri, &mut h, EMPTY_SHA256, now);
-        assert!(verify(Some(&creds()), &Method::GET, &uri, &h, now).is_ok());
-        assert!(verify(Some(&creds()), &Method::PUT, &uri, &h, now).is_err());
+        assert!(verify(Some(&creds()), &Method::GET, &uri, &h, now, "").is_ok());
+        assert!(verify(Some(&creds()), &Method::PUT, &uri, &h, now, "").is_err());
     }
 
     fn creds() -> Credentials {
@@ -596,7 +608,7 @@ mod tests {
         h.insert("authorization", auth.parse().unwrap());
         let uri: Uri = "/test.txt".parse().unwrap();
         let now = parse_amz_date("20130524T000000Z").unwrap();
-        let v = verify(Some(&creds()), &Method::GET, &uri, &h, now).unwrap();
+        let v = verify(Some(&creds()), &Method::GET, &uri, &h, now, "").unwrap();
         assert_eq!(v.payload_sha256.as_deref(), Some(EMPTY_SHA256));
         // Wrong secret, wrong key, skewed clock.
         let other = Credentials {
@@ -604,7 +616,7 @@ mod tests {
             ..creds()
         };
         assert_eq!(
-            verify(Some(&other), &Method::GET, &uri, &h, now)
+            verify(Some(&other), &Method::GET, &uri, &h, now, "")
                 .unwrap_err()
                 .code()
                 .0,
@@ -615,20 +627,20 @@ mod tests {
             ..creds()
         };
         assert_eq!(
-            verify(Some(&other), &Method::GET, &uri, &h, now)
+            verify(Some(&other), &Method::GET, &uri, &h, now, "")
                 .unwrap_err()
                 .code()
                 .0,
             "InvalidAccessKeyId"
         );
         assert_eq!(
-            verify(Some(&creds()), &Method::GET, &uri, &h, now + 3600)
+            verify(Some(&creds()), &Method::GET, &uri, &h, now + 3600, "")
                 .unwrap_err()
                 .code()
                 .0,
             "RequestTimeTooSkewed"
         );
-        assert!(verify(None, &Method::GET, &uri, &HeaderMap::new(), now).is_ok());
+        assert!(verify(None, &Method::GET, &uri, &HeaderMap::new(), now, "").is_ok());
     }
 
     /// AWS's documented presigned URL example (S3 query-string authentication docs).
@@ -638,9 +650,9 @@ mod tests {
         h.insert("host", "examplebucket.s3.amazonaws.com".parse().unwrap());
         let uri: Uri = "/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404".parse().unwrap();
         let now = parse_amz_date("20130524T000000Z").unwrap();
-        assert!(verify(Some(&creds()), &Method::GET, &uri, &h, now + 10).is_ok());
+        assert!(verify(Some(&creds()), &Method::GET, &uri, &h, now + 10, "").is_ok());
         assert_eq!(
-            verify(Some(&creds()), &Method::GET, &uri, &h, now + 86_401)
+            verify(Some(&creds()), &Method::GET, &uri, &h, now + 86_401, "")
                 .unwrap_err()
                 .to_string(),
             "Request has expired"
@@ -665,7 +677,7 @@ mod tests {
         h.insert("authorization", auth.parse().unwrap());
         let uri: Uri = "/examplebucket/chunkObject.txt".parse().unwrap();
         let now = parse_amz_date("20130524T000000Z").unwrap();
-        let v = verify(Some(&creds()), &Method::PUT, &uri, &h, now).unwrap();
+        let v = verify(Some(&creds()), &Method::PUT, &uri, &h, now, "").unwrap();
         let mut chunks = v.chunks.unwrap();
         assert!(chunks.verify_chunk(
             &[b'a'; 65536],

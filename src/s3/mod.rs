@@ -127,7 +127,7 @@ async fn route_target(
                     .map_err(|e| S3Error::Upstream(e.to_string()));
             }
         }
-        let verified = verify(ctx.config.s3_credentials.as_ref(), &req)?;
+        let verified = verify(ctx.config.s3_credentials.as_ref(), &req, &style)?;
         return object::serve(ctx, req, parsed, verified).await;
     }
     if let (Some(proxy), false) = (&ctx.config.proxy, forwarded) {
@@ -138,7 +138,7 @@ async fn route_target(
             .await
             .map_err(|e| S3Error::Upstream(e.to_string()));
     }
-    verify(ctx.config.s3_credentials.as_ref(), &req)?;
+    verify(ctx.config.s3_credentials.as_ref(), &req, &style)?;
     let body = crate::http::request::read_limited(req.into_body(), MAX_XML_BODY)
         .await
         .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
@@ -149,6 +149,20 @@ async fn route_target(
 pub fn verify<B>(
     creds: Option<&auth::Credentials>,
     req: &Request<B>,
+    style: &Style,
 ) -> Result<auth::Verified, S3Error> {
-    auth::verify(creds, req.method(), req.uri(), req.headers(), now_secs())
+    let path = req.uri().path();
+    let v2_resource = match style {
+        Style::Prefixed => path.strip_prefix("/s3").unwrap_or(path).to_string(),
+        Style::Root => path.to_string(),
+        Style::VirtualHost(b) => format!("/{b}{path}"),
+    };
+    auth::verify(
+        creds,
+        req.method(),
+        req.uri(),
+        req.headers(),
+        now_secs(),
+        &v2_resource,
+    )
 }
