@@ -45,6 +45,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Which API the loader speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiKind {
+    /// AIStore's native REST API (`/v1/objects/...`, redirects followed).
+    Native,
+    /// S3, path style, SigV4-signed (`--proxy` is the S3 endpoint, e.g. http://host:8080/s3).
+    S3,
+}
+
 /// aisloader: load generator and benchmark for AIStore-compatible clusters (and plain HTTP servers).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "aisloader", version, about, long_about = None)]
@@ -109,6 +118,20 @@ pub struct LoaderArgs {
     /// Print the final results as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// API to use: native (AIStore) or s3 (any S3 endpoint, path style).
+    #[arg(long, value_enum, default_value = "native")]
+    pub api: ApiKind,
+    /// S3 access key ID for --api s3.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "aisloader")]
+    pub s3_access_key: String,
+    /// S3 secret access key for --api s3.
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        default_value = "aisloader",
+        hide_env_values = true
+    )]
+    pub s3_secret_key: String,
     /// Raw mode: GET the URLs in this file (one per line) from any HTTP server, e.g. nginx.
     #[arg(long = "get-urls", value_name = "FILE")]
     pub get_urls: Option<PathBuf>,
@@ -143,6 +166,9 @@ impl LoaderArgs {
                 "--cksum-type {:?}: expecting xxhash or none",
                 self.cksum_type
             ));
+        }
+        if self.api == ApiKind::S3 && self.verifyhash {
+            return Err("--verifyhash checks Ais-Checksum-Value: native API only".into());
         }
         let unbounded = self.duration.is_zero()
             && self.maxputs == 0

@@ -44,6 +44,40 @@ impl LoadClient {
         LoadClient { inner }
     }
 
+    /// Sends a bodiless request and returns its body as text (listings); fails unless 2xx.
+    pub async fn send_collect(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<String, String> {
+        let mut req = Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("{url}: {e}"))?;
+        let resp = self
+            .inner
+            .request(req)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(format!("{url}: {status} {text}"))
+        }
+    }
+
     /// Sends a request, following up to 3 redirects.
     pub async fn send(
         &self,

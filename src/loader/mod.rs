@@ -5,6 +5,7 @@
 //! PUTs slices of one random buffer made at start (no per-request allocation), and GETs
 //! random objects (or each once with `--uniquegets`). Latencies go into HDR histograms.
 
+mod api;
 pub mod args;
 mod client;
 pub mod stats;
@@ -29,7 +30,7 @@ struct Totals {
 
 struct Shared {
     args: LoaderArgs,
-    endpoint: String,
+    api: api::Api,
     client: LoadClient,
     payload: Bytes,
     /// Objects available to GET (listed at start, plus this run's PUTs).
@@ -56,6 +57,16 @@ pub struct Report {
 pub async fn run(args: LoaderArgs) -> Result<Report, String> {
     args.validate()?;
     let endpoint = args.endpoint();
+    let api = match args.api {
+        args::ApiKind::Native => api::Api::Native { endpoint },
+        args::ApiKind::S3 => api::Api::S3 {
+            endpoint,
+            creds: crate::s3::auth::Credentials {
+                access_key: args.s3_access_key.clone(),
+                secret_key: args.s3_secret_key.clone(),
+            },
+        },
+    };
     let client = LoadClient::new(args.numworkers * 2);
     let seed = if args.seed == 0 {
         rand::random()
@@ -76,9 +87,9 @@ pub async fn run(args: LoaderArgs) -> Result<Report, String> {
             .map(String::from)
             .collect()
     } else {
-        ensure_bucket(&client, &endpoint, &args.bucket).await?;
+        api.ensure_bucket(&client, &args.bucket).await?;
         if args.pctput < 100 {
-            list_bucket(&endpoint, &args.bucket).await?
+            api.list_bucket(&client, &args.bucket).await?
         } else {
             Vec::new()
         }
@@ -90,7 +101,7 @@ pub async fn run(args: LoaderArgs) -> Result<Report, String> {
         ));
     }
     let shared = Arc::new(Shared {
-        endpoint,
+        api,
         client,
         payload,
         objects: Mutex::new(objects),
@@ -138,65 +149,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn ensure_bucket(client: &LoadClient, endpoint: &str, bucket: &str) -> Result<(), String> {
-    let url = format!("{endpoint}/v1/buckets/{bucket}");
-    let body = Bytes::from_static(br#"{"action":"create-bck"}"#);
-    let out = client
-        .send(
-            Method::POST,
-            &url,
-            body,
-            &[("Content-Type", "application/json".into())],
-            false,
-        )
-        .await?;
-    if out.status.is_success() || out.status.as_u16() == 409 {
-        Ok(())
-    } else {
-        Err(format!(
-            "create bucket {bucket}: {} {}",
-            out.status, out.error_text
-        ))
-    }
-}
-
-/// Every object name in the bucket (JSON list pages through the proxy).
-async fn list_bucket(endpoint: &str, bucket: &str) -> Result<Vec<String>, String> {
-    let url = format!("{endpoint}/v1/buckets/{bucket}");
-    let (mut names, mut token, mut uuid) = (Vec::new(), String::new(), String::new());
-    loop {
-        let msg = serde_json::json!({"action": "list", "value": {"props": "name", "flags": "16", "uuid": uuid, "continuation_token": token}});
-        let body = Bytes::from(serde_json::to_vec(&msg).unwrap_or_default());
-        let resp = list_page(&url, body).await?;
-        let page: crate::native_api::lso::LsoPage =
-            serde_json::from_slice(&resp).map_err(|e| format!("list {bucket}: {e}"))?;
-        names.extend(page.entries.into_iter().map(|e| e.name));
-        if page.continuation_token.is_empty() {
-            return Ok(names);
-        }
-        token = page.continuation_token;
-        uuid = page.uuid;
-    }
-}
-
-/// One list page; read with the control client, which keeps the (small) body.
-async fn list_page(url: &str, body: Bytes) -> Result<Vec<u8>, String> {
-    let ctl = crate::http::ControlClient::new(Duration::from_secs(60));
-    let reply = ctl
-        .send(Method::GET, url, Some(body.to_vec()))
-        .await
-        .map_err(|e| e.to_string())?;
-    if reply.status.is_success() {
-        Ok(reply.body.to_vec())
-    } else {
-        Err(format!(
-            "list: {} {}",
-            reply.status,
-            String::from_utf8_lossy(&reply.body)
-        ))
-    }
-}
-
 fn done(s: &Shared, start: Instant) -> bool {
     let a = &s.args;
     s.stop.load(Ordering::Relaxed)
@@ -231,15 +183,10 @@ async fn do_put(s: &Shared, rng: &mut rand::rngs::StdRng) {
     let body = s.payload.slice(0..size);
     s.put_bytes.fetch_add(size as u64, Ordering::Relaxed);
     let name = format!("{:016x}", rng.gen::<u64>());
-    let url = format!("{}/v1/objects/{}/{name}", s.endpoint, a.bucket);
-    let mut headers = vec![("Content-Type", "application/octet-stream".to_string())];
-    if a.cksum_type == "xxhash" {
-        headers.push(("Ais-Checksum-Type", "xxhash".into()));
-        headers.push((
-            "Ais-Checksum-Value",
-            format!("{:016x}", xxhash_rust::xxh64::xxh64(&body, 0)),
-        ));
-    }
+    let url = s.api.object_url(&a.bucket, &name);
+    let headers = s
+        .api
+        .headers(&Method::PUT, &url, Some(&body), a.cksum_type == "xxhash");
     let t = Instant::now();
     let res = s
         .client
@@ -279,9 +226,13 @@ async fn do_get(s: &Shared, rng: &mut rand::rngs::StdRng) -> bool {
     let url = if a.get_urls.is_some() {
         name
     } else {
-        format!("{}/v1/objects/{}/{name}", s.endpoint, a.bucket)
+        s.api.object_url(&a.bucket, &name)
     };
-    let mut headers = Vec::new();
+    let mut headers = if a.get_urls.is_some() {
+        Vec::new()
+    } else {
+        s.api.headers(&Method::GET, &url, None, false)
+    };
     let ranged = a.readlen > 0 || a.readoff > 0;
     if ranged {
         let end = if a.readlen > 0 {
@@ -410,10 +361,11 @@ async fn cleanup(s: &Arc<Shared>) {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             for name in chunk {
-                let url = format!("{}/v1/objects/{}/{name}", s.endpoint, s.args.bucket);
+                let url = s.api.object_url(&s.args.bucket, &name);
+                let headers = s.api.headers(&Method::DELETE, &url, None, false);
                 let _ = s
                     .client
-                    .send(Method::DELETE, &url, Bytes::new(), &[], false)
+                    .send(Method::DELETE, &url, Bytes::new(), &headers, false)
                     .await;
             }
         }));
