@@ -95,6 +95,9 @@ async fn route(
             Method::DELETE => m.del_count.inc(),
             _ => {}
         }
+        if req.headers().contains_key(&s3api::WANTS_REDIRECT) {
+            return Ok(redirect(&req, owner.url(), &parsed.bucket, &style));
+        }
         let mut extra = vec![(s3api::FORWARDED, HeaderValue::from_static("1"))];
         extra.extend(s3api::style_header(&style));
         return ctx
@@ -108,6 +111,42 @@ async fn route(
         .await
         .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
     bucket::serve(&ClusterBuckets(ctx), &parsed, body).await
+}
+
+/// A 307 to the owning target, as AIStore answers S3 object requests by default: `Location`
+/// and an S3 `<Error>` body naming the endpoint. For clients that follow redirects and ask
+/// for them (AIStore's botocore patch with `Ais-S3-Redirect`); the target's signature check
+/// then sees the target's host, so this suits clusters without S3 keys.
+fn redirect(
+    req: &Request<Incoming>,
+    owner_url: &str,
+    bucket: &str,
+    style: &Style,
+) -> Response<Body> {
+    #[derive(serde::Serialize)]
+    #[serde(rename = "Error", rename_all = "PascalCase")]
+    struct Redirect<'a> {
+        code: &'a str,
+        message: &'a str,
+        endpoint: &'a str,
+        bucket: &'a str,
+    }
+    let path_q = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = match style {
+        Style::Prefixed => format!("{owner_url}{path_q}"),
+        Style::Root => format!("{owner_url}/s3{path_q}"),
+        Style::VirtualHost(b) => format!("{owner_url}/s3/{b}{path_q}"),
+    };
+    let endpoint = owner_url.trim_start_matches("http://");
+    let mut resp = bucket::xml_response(&Redirect {
+        code: "TemporaryRedirect",
+        message: "Redirect",
+        endpoint,
+        bucket,
+    });
+    *resp.status_mut() = http::StatusCode::TEMPORARY_REDIRECT;
+    crate::http::request::set_header(&mut resp, http::header::LOCATION, location);
+    resp
 }
 
 /// The cluster's buckets as the S3 bucket layer sees them.

@@ -35,6 +35,9 @@ pub const FORWARDED: HeaderName = HeaderName::from_static("ais-s3-forwarded");
 /// `vhost=<bucket>`); absent means `/s3/...`. Only routing: the signature still covers
 /// the path and host exactly as the client sent them.
 pub const STYLE: HeaderName = HeaderName::from_static("ais-s3-style");
+/// A client that follows redirects asks the proxy for a 307 to the owner instead of the
+/// forwarded answer.
+pub const WANTS_REDIRECT: HeaderName = HeaderName::from_static("ais-s3-redirect");
 /// Largest XML request body (CompleteMultipartUpload of 10,000 parts, DeleteObjects).
 pub const MAX_XML_BODY: usize = 2 << 20;
 

@@ -351,3 +351,17 @@ def test_lone_target_serves_bucket_operations(tmp_path):
     finally:
         node.proc.kill()
         node.proc.wait()
+
+
+def test_redirect_on_request(cluster3):
+    """A client that follows redirects may ask for a 307 to the owner (AIStore's default for S3)."""
+    proxy, targets = cluster3
+    s3 = client(proxy.url + "/s3")
+    s3.create_bucket(Bucket="redir")
+    s3.put_object(Bucket="redir", Key="k", Body=b"via redirect")
+    r = requests.get(f"{proxy.url}/s3/redir/k", headers={"Ais-S3-Redirect": "true"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 307 and "<Code>TemporaryRedirect</Code>" in r.text
+    assert any(r.headers["Location"].startswith(t.url + "/s3/redir/k") for t in targets)
+    assert requests.get(r.headers["Location"], timeout=10).content == b"via redirect"
+    r = requests.get(f"{proxy.url}/s3/redir/k", timeout=10)
+    assert r.status_code == 200 and r.content == b"via redirect"
