@@ -181,6 +181,17 @@ pub struct ProxyMetrics {
 }
 
 impl ProxyMetrics {
+    /// Counts an object request the proxy sends on (redirect or forward) by its method.
+    pub fn count_object_request(&self, method: &http::Method) {
+        match *method {
+            http::Method::GET => self.get_count.inc(),
+            http::Method::PUT => self.put_count.inc(),
+            http::Method::HEAD => self.head_count.inc(),
+            http::Method::DELETE => self.del_count.inc(),
+            _ => {}
+        }
+    }
+
     /// Registers every series for proxy `node_id`.
     pub fn new(node_id: &str) -> ProxyMetrics {
         let series = Series::new("proxy", node_id);

@@ -45,13 +45,10 @@ pub struct ControlClient {
 impl ControlClient {
     /// A client whose every request (including reading the body) ends within `timeout`.
     pub fn new(timeout: Duration) -> ControlClient {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        ControlClient { inner, timeout }
+        ControlClient {
+            inner: pooled(timeout),
+            timeout,
+        }
     }
 
     /// Sends `method url` with a JSON (or empty) body and reads the whole reply.
@@ -90,6 +87,21 @@ impl ControlClient {
             .await
             .map_err(|_| ClientError::Timeout(url.to_string(), self.timeout))?
     }
+}
+
+/// A pooled HTTP/1.1 client between nodes: no Nagle delay, bounded connect time, idle
+/// connections kept 30 s.
+pub(super) fn pooled<B>(connect_timeout: Duration) -> Client<HttpConnector, B>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

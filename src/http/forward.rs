@@ -12,7 +12,6 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 
 use super::client::ClientError;
 use super::Body;
@@ -54,13 +53,9 @@ impl Default for DataClient {
 impl DataClient {
     /// A client that gives up connecting after `connect_timeout`.
     pub fn new(connect_timeout: Duration) -> DataClient {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        DataClient { inner }
+        DataClient {
+            inner: super::client::pooled(connect_timeout),
+        }
     }
 
     /// Sends `req` and returns the answer with its body still streaming.

@@ -117,14 +117,7 @@ fn redirect(
     let owner = smap.owner(&bucket, &object).ok_or_else(|| {
         ApiError::Unavailable("no target in the cluster map: start a target with --proxy".into())
     })?;
-    let m = &ctx.metrics;
-    match *req.method() {
-        Method::GET => m.get_count.inc(),
-        Method::PUT => m.put_count.inc(),
-        Method::HEAD => m.head_count.inc(),
-        Method::DELETE => m.del_count.inc(),
-        _ => {}
-    }
+    ctx.metrics.count_object_request(req.method());
     let utm = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

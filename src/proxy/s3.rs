@@ -87,14 +87,7 @@ async fn route(
         let owner = smap
             .owner(&parsed.bucket, &parsed.key)
             .ok_or_else(|| S3Error::Unavailable("no target in the cluster map".into()))?;
-        let m = &ctx.metrics;
-        match *req.method() {
-            Method::GET => m.get_count.inc(),
-            Method::PUT => m.put_count.inc(),
-            Method::HEAD => m.head_count.inc(),
-            Method::DELETE => m.del_count.inc(),
-            _ => {}
-        }
+        ctx.metrics.count_object_request(req.method());
         if req.headers().contains_key(&s3api::WANTS_REDIRECT) {
             return Ok(redirect(&req, owner.url(), &parsed.bucket, &style));
         }

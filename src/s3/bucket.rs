@@ -160,6 +160,36 @@ fn max_keys(req: &S3Request, name: &str) -> Result<usize, S3Error> {
     }
 }
 
+/// What every listing takes from the query.
+struct ListParams<'a> {
+    prefix: &'a str,
+    delimiter: &'a str,
+    max: usize,
+    /// `encoding-type=url`.
+    url: bool,
+}
+
+impl<'a> ListParams<'a> {
+    fn parse(req: &'a S3Request) -> Result<ListParams<'a>, S3Error> {
+        let url = match q(req, "encoding-type") {
+            "" => false,
+            "url" => true,
+            other => {
+                return Err(S3Error::Invalid(
+                    "InvalidArgument",
+                    format!("invalid encoding-type {other:?}"),
+                ))
+            }
+        };
+        Ok(ListParams {
+            prefix: q(req, "prefix"),
+            delimiter: q(req, "delimiter"),
+            max: max_keys(req, "max-keys")?,
+            url,
+        })
+    }
+}
+
 fn q<'a>(req: &'a S3Request, name: &str) -> &'a str {
     req.query.get(name).map(String::as_str).unwrap_or("")
 }
@@ -171,18 +201,12 @@ async fn list_objects(
 ) -> Result<Response<Body>, S3Error> {
     let bucket = req.bucket.as_str();
     b.head_bucket(bucket).await?;
-    let (prefix, delimiter) = (q(req, "prefix"), q(req, "delimiter"));
-    let max = max_keys(req, "max-keys")?;
-    let url = match q(req, "encoding-type") {
-        "" => false,
-        "url" => true,
-        other => {
-            return Err(S3Error::Invalid(
-                "InvalidArgument",
-                format!("invalid encoding-type {other:?}"),
-            ))
-        }
-    };
+    let ListParams {
+        prefix,
+        delimiter,
+        max,
+        url,
+    } = ListParams::parse(req)?;
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let token = q(req, "continuation-token");
     let after = if v2 {
@@ -265,9 +289,12 @@ fn decode_token(token: &str) -> Result<String, S3Error> {
 async fn list_versions(b: &impl Buckets, req: &S3Request) -> Result<Response<Body>, S3Error> {
     let bucket = req.bucket.as_str();
     b.head_bucket(bucket).await?;
-    let (prefix, delimiter) = (q(req, "prefix"), q(req, "delimiter"));
-    let max = max_keys(req, "max-keys")?;
-    let url = q(req, "encoding-type") == "url";
+    let ListParams {
+        prefix,
+        delimiter,
+        max,
+        url,
+    } = ListParams::parse(req)?;
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let marker = q(req, "key-marker");
     let page = list::list(&InBucket(b, bucket), prefix, delimiter, marker, max).await?;
