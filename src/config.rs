@@ -167,7 +167,7 @@ pub struct FileSettings {
     /// S3 secret access key.
     #[serde(skip_serializing)]
     pub s3_secret_key: Option<String>,
-    /// Multipart uploads untouched for this long are removed (seconds).
+    /// Multipart uploads with no part stored for this long are removed (seconds).
     pub s3_upload_max_age_secs: u64,
 }
 

@@ -358,7 +358,7 @@ impl ObjectStore {
         Ok(all)
     }
 
-    /// Removes uploads older than `max_age`; returns how many.
+    /// Removes uploads untouched (no part stored) for longer than `max_age`; returns how many.
     pub fn sweep_uploads(&self, max_age: Duration) -> usize {
         let now = unix_ns(Ok(SystemTime::now()));
         let mut removed = 0;
@@ -366,7 +366,11 @@ impl ObjectStore {
             for mp in self.mountpaths.all() {
                 let dir = layout::uploads_dir(&mp.path, &bucket);
                 for up in read_uploads(&dir) {
-                    let age = Duration::from_nanos((now - up.spec.created_ns).max(0) as u64);
+                    // Last activity: the directory changes with every part stored.
+                    let touched =
+                        unix_ns(std::fs::metadata(dir.join(&up.id)).and_then(|m| m.modified()));
+                    let age =
+                        Duration::from_nanos((now - touched.max(up.spec.created_ns)).max(0) as u64);
                     if age > max_age && std::fs::remove_dir_all(dir.join(&up.id)).is_ok() {
                         tracing::info!(bucket = %bucket, object = %up.spec.object, upload = %up.id, "removed abandoned upload");
                         removed += 1;

@@ -365,3 +365,31 @@ def test_redirect_on_request(cluster3):
     assert requests.get(r.headers["Location"], timeout=10).content == b"via redirect"
     r = requests.get(f"{proxy.url}/s3/redir/k", timeout=10)
     assert r.status_code == 200 and r.content == b"via redirect"
+
+
+def test_uploads_survive_restart_and_expire(tmp_path):
+    """Parts are not swept at start-up; uploads older than s3_upload_max_age_secs are removed."""
+    import time
+
+    cfg = tmp_path / "target.toml"
+    cfg.write_text("s3_upload_max_age_secs = 3\n")
+    node = start_target(tmp_path, n_mountpaths=2, extra=["--config", str(cfg)])
+    try:
+        s3 = client(node.url + "/s3")
+        s3.create_bucket(Bucket="exp")
+        up = s3.create_multipart_upload(Bucket="exp", Key="k")["UploadId"]
+        s3.upload_part(Bucket="exp", Key="k", UploadId=up, PartNumber=1, Body=b"part")
+        node.stop()
+        node = start_target(tmp_path, n_mountpaths=2, extra=["--config", str(cfg)])
+        s3 = client(node.url + "/s3")
+        assert [p["Size"] for p in s3.list_parts(Bucket="exp", Key="k", UploadId=up)["Parts"]] == [4]
+        deadline = time.time() + 15
+        while "Uploads" in s3.list_multipart_uploads(Bucket="exp"):
+            assert time.time() < deadline, "the abandoned upload was never removed"
+            time.sleep(0.5)
+        with pytest.raises(ClientError) as e:
+            s3.list_parts(Bucket="exp", Key="k", UploadId=up)
+        assert error_code(e) == "NoSuchUpload"
+    finally:
+        node.proc.kill()
+        node.proc.wait()
