@@ -79,10 +79,13 @@ pub fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Stamps the request ID on a response.
+/// Stamps the request ID on a response (a forwarded answer keeps the serving node's, the
+/// one its error body names).
 pub fn finish(mut resp: Response<Body>, request_id: &str) -> Response<Body> {
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-amz-request-id", v);
+    if !resp.headers().contains_key("x-amz-request-id") {
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            resp.headers_mut().insert("x-amz-request-id", v);
+        }
     }
     resp.headers_mut()
         .insert(http::header::SERVER, HeaderValue::from_static("AIStore"));
