@@ -8,6 +8,7 @@
 //! - [`proxy`] owns the cluster map and bucket list ([`cluster`]) and redirects object requests by [`hrw`].
 //! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place; [`target`]
 //!   holds the context and per-request work (owner check, body streams) both front ends share.
+//! - [`s3`] is the S3 front end beside it (typed operations, S3 XML errors, SigV4, forwarding to the owner).
 //! - [`store`] is the protocol-free object store: PUT/GET/HEAD/DELETE/list over mountpaths.
 //! - [`fs`] owns mountpaths (checks, node-ID mark, on-disk layout); [`disk`] owns, per mountpath, a data
 //!   thread with its io_uring ring and a metadata thread.

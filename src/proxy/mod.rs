@@ -1,6 +1,7 @@
 //! The proxy (gateway): owns the cluster map and bucket list, takes target registration
 //! and keepalives, removes silent targets, and answers every object request with a 307
-//! redirect to the target HRW picks. It never carries object bytes.
+//! redirect to the target HRW picks. Only S3 object requests pass through it, streamed to
+//! their target (module `s3`), because S3 clients do not follow redirects.
 
 mod buckets;
 mod membership;
