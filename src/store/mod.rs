@@ -9,6 +9,7 @@ pub mod checksum;
 mod error;
 mod get;
 mod list;
+mod md5_batch;
 pub mod meta;
 mod meta_cache;
 mod multipart;
@@ -64,6 +65,7 @@ pub struct ObjectStore {
     buckets: RwLock<BTreeMap<String, BucketInfo>>,
     pool: Arc<BufferPool>,
     meta_cache: Arc<MetaCache>,
+    md5: md5_batch::Md5Batcher,
 }
 
 /// Most objects kept open with their metadata (about 300 bytes and one descriptor each).
@@ -93,6 +95,8 @@ impl ObjectStore {
             buckets: RwLock::new(buckets),
             pool,
             meta_cache: Arc::new(MetaCache::new(meta_cache_capacity())),
+            md5: md5_batch::Md5Batcher::start()
+                .map_err(|e| Error::io("start the MD5 thread", e))?,
         })
     }
 

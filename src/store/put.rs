@@ -160,7 +160,7 @@ impl ObjectStore {
         }
         let mut hasher = Checksummer::new(DEFAULT_TYPE).unwrap_or(Checksummer::None);
         let wants_md5 = opts.md5 || opts.expected.as_ref().is_some_and(|(k, _)| k == "md5");
-        let mut md5 = wants_md5.then(|| Checksummer::new("md5").unwrap_or(Checksummer::None));
+        let mut md5 = wants_md5.then(|| self.md5.stream());
         let mut check = match &opts.expected {
             Some((kind, _)) if kind == DEFAULT_TYPE || kind == "md5" => None,
             Some((kind, _)) => {
@@ -216,7 +216,8 @@ impl ObjectStore {
                     c.update(&data);
                 }
                 if let Some(m) = md5.as_mut() {
-                    m.update(&data);
+                    // Hashed on the MD5 thread while this chunk is copied and written.
+                    m.update(data.clone()).await;
                 }
                 let mut rest = &data[..];
                 while !rest.is_empty() {
@@ -274,7 +275,10 @@ impl ObjectStore {
             mp.write_bytes.inc_by(received);
 
             let value = hasher.finish();
-            let md5 = md5.map(Checksummer::finish);
+            let md5 = match md5 {
+                Some(m) => Some(m.finish().await),
+                None => None,
+            };
             if let Some((kind, expected)) = &opts.expected {
                 let actual = match (check, kind.as_str()) {
                     (Some(c), _) => c.finish(),
