@@ -96,8 +96,57 @@ fn names(c: &mut Criterion) {
     });
 }
 
+/// MD5 of 32 concurrent 1 MiB uploads arriving in 16-48 KiB frames: one stream at a time
+/// (md-5) against the shared multi-lane thread.
+fn md5_uploads(c: &mut Criterion) {
+    let data = bytes::Bytes::from(vec![5u8; 1 << 20]);
+    let mut g = c.benchmark_group("md5_32_uploads_of_1MiB");
+    g.throughput(Throughput::Bytes(32 << 20));
+    g.sample_size(10);
+    g.bench_function("md-5, one stream each", |b| {
+        b.iter(|| {
+            for _ in 0..32 {
+                black_box(md5::Md5::digest(&data));
+            }
+        })
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let batcher = aisnode::store::md5_batch::Md5Batcher::start().unwrap();
+    g.bench_function("batched lanes", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..32)
+                    .map(|i| {
+                        let (b, data) = (batcher.clone(), data.clone());
+                        tokio::spawn(async move {
+                            let mut s = b.stream();
+                            let frame = 16384 + 1024 * (i % 32);
+                            let mut off = 0;
+                            while off < data.len() {
+                                let end = (off + frame).min(data.len());
+                                s.update(data.slice(off..end)).await;
+                                off = end;
+                            }
+                            s.finish().await
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    black_box(t.await.unwrap());
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     micro,
+    md5_uploads,
     hrw_mountpaths,
     hrw_targets,
     checksums,

@@ -2,16 +2,20 @@
 //! the one before: ~2.3 ms per MiB on this project's machines), but the blocks of
 //! *different* uploads are independent, so one thread hashes the chunks of every upload
 //! in flight together in SIMD lanes (md5-many: 8 lanes with AVX2, 16 with AVX-512), as
-//! MinIO does with md5-simd. An upload keeps at most one chunk queued here and awaits it
-//! before queueing the next, so its order is kept and its memory bounded.
+//! MinIO does with md5-simd. Uploads are fed in blocks of one size ([`BLOCK`]): lanes of
+//! equal length take md5-many's fused kernels, 4-5x faster than mixed lengths. An upload
+//! keeps at most one block queued here and awaits it before queueing the next, so its
+//! order is kept and its memory bounded.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, Sender};
 use md5_many::{Md5Many, Md5State};
 use tokio::sync::oneshot;
 
 /// Most chunks hashed in one batch (md5-many's widest scheduler).
 const MAX_BATCH: usize = 48;
+/// The size of every block but an upload's last.
+pub const BLOCK: usize = 64 << 10;
 
 struct Job {
     state: Md5State,
@@ -41,19 +45,32 @@ impl Md5Batcher {
             batcher: self.clone(),
             state: Some(Md5State::new()),
             pending: None,
+            partial: BytesMut::new(),
         }
     }
 }
 
+/// How long the thread waits for more blocks to fill its lanes once one has arrived:
+/// a block takes ~150 µs alone, the whole batch of a full set of lanes barely more.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(100);
+
 fn run(rx: Receiver<Job>) {
     let engine = Md5Many::new();
+    let lanes = engine.lanes().max(1);
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
+        let deadline = std::time::Instant::now() + GATHER;
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+            let next = if batch.len() % lanes == 0 {
+                // Lanes full: take only what is already queued.
+                rx.try_recv().ok()
+            } else {
+                rx.recv_deadline(deadline).ok()
+            };
+            match next {
+                Some(job) => batch.push(job),
+                None => break,
             }
         }
         let mut states: Vec<Md5State> = batch.iter().map(|j| j.state).collect();
@@ -71,11 +88,37 @@ pub struct Md5Stream {
     batcher: Md5Batcher,
     state: Option<Md5State>,
     pending: Option<oneshot::Receiver<Md5State>>,
+    /// Bytes not yet making a whole block.
+    partial: BytesMut,
 }
 
 impl Md5Stream {
-    /// Queues `data` after what came before (waits for the previous chunk first).
-    pub async fn update(&mut self, data: Bytes) {
+    /// Adds `data` after what came before: whole blocks are queued (without copying when
+    /// `data` holds them), the rest kept for the next call.
+    pub async fn update(&mut self, mut data: Bytes) {
+        if !self.partial.is_empty() {
+            let n = (BLOCK - self.partial.len()).min(data.len());
+            self.partial.extend_from_slice(&data.split_to(n));
+            if self.partial.len() < BLOCK {
+                return;
+            }
+            let block = self.partial.split().freeze();
+            self.submit(block).await;
+        }
+        while data.len() >= BLOCK {
+            let block = data.split_to(BLOCK);
+            self.submit(block).await;
+        }
+        if !data.is_empty() {
+            if self.partial.capacity() < BLOCK {
+                self.partial.reserve(BLOCK);
+            }
+            self.partial.extend_from_slice(&data);
+        }
+    }
+
+    /// Queues one block (waits for the previous one first).
+    async fn submit(&mut self, data: Bytes) {
         let mut state = self.settle().await;
         let (reply, rx) = oneshot::channel();
         match self.batcher.jobs.send(Job { state, data, reply }) {
@@ -92,7 +135,9 @@ impl Md5Stream {
 
     /// The digest, lowercase hex.
     pub async fn finish(mut self) -> String {
-        hex::encode(self.settle().await.finalize())
+        let mut state = self.settle().await;
+        state.update(&self.partial);
+        hex::encode(state.finalize())
     }
 
     async fn settle(&mut self) -> Md5State {
@@ -118,10 +163,10 @@ mod tests {
         for i in 0..20u8 {
             let b = batcher.clone();
             tasks.push(tokio::spawn(async move {
-                let data: Vec<u8> = (0..100_000u32).map(|x| (x as u8) ^ i).collect();
+                let data: Vec<u8> = (0..300_000u32).map(|x| (x as u8) ^ i).collect();
                 let mut s = b.stream();
                 // Odd chunk sizes: partial blocks carry over between chunks.
-                for piece in data.chunks(1000 + 37 * i as usize) {
+                for piece in data.chunks(1000 + 3700 * i as usize) {
                     s.update(Bytes::copy_from_slice(piece)).await;
                 }
                 (s.finish().await, hex::encode(md5::Md5::digest(&data)))

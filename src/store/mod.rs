@@ -9,7 +9,7 @@ pub mod checksum;
 mod error;
 mod get;
 mod list;
-mod md5_batch;
+pub mod md5_batch;
 pub mod meta;
 mod meta_cache;
 mod multipart;
