@@ -44,6 +44,27 @@ impl LoadClient {
         LoadClient { inner }
     }
 
+    /// One request, its answer's body still to read.
+    async fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Bytes,
+        headers: &[(&str, String)],
+    ) -> Result<http::Response<hyper::body::Incoming>, String> {
+        let mut req = Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| format!("{url}: {e}"))?;
+        self.inner
+            .request(req)
+            .await
+            .map_err(|e| format!("{url}: {e}"))
+    }
+
     /// Sends a bodiless request and returns its body as text (listings); fails unless 2xx.
     pub async fn send_collect(
         &self,
@@ -51,18 +72,7 @@ impl LoadClient {
         url: &str,
         headers: &[(&str, String)],
     ) -> Result<String, String> {
-        let mut req = Request::builder().method(method).uri(url);
-        for (k, v) in headers {
-            req = req.header(*k, v);
-        }
-        let req = req
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| format!("{url}: {e}"))?;
-        let resp = self
-            .inner
-            .request(req)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+        let resp = self.request(method, url, Bytes::new(), headers).await?;
         let status = resp.status();
         let body = resp
             .into_body()
@@ -89,18 +99,9 @@ impl LoadClient {
     ) -> Result<Outcome, String> {
         let mut url = url.to_string();
         for _ in 0..4 {
-            let mut req = Request::builder().method(method.clone()).uri(&url);
-            for (k, v) in headers {
-                req = req.header(*k, v);
-            }
-            let req = req
-                .body(Full::new(body.clone()))
-                .map_err(|e| format!("{url}: {e}"))?;
             let resp = self
-                .inner
-                .request(req)
-                .await
-                .map_err(|e| format!("{url}: {e}"))?;
+                .request(method.clone(), &url, body.clone(), headers)
+                .await?;
             let status = resp.status();
             if status.is_redirection() {
                 let loc = resp
