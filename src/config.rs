@@ -75,15 +75,124 @@ pub struct TargetArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// URL other nodes reach this target at, when clients use another (load balancer,
-    /// published port) [default: http://<this host's IP>:<port>].
-    #[arg(long, env = "AIS_INTRA_URL")]
-    pub intra_url: Option<String>,
     /// Primary proxy to register with, e.g. http://10.0.0.1:8080 [default: run standalone].
     #[arg(long, env = "AIS_PRIMARY_EP", value_name = "URL")]
     pub proxy: Option<String>,
     #[command(flatten)]
+    pub intra: IntraArgs,
+    #[command(flatten)]
     pub s3: S3Args,
+}
+
+/// Intra-cluster control listener and secrets, shared by target and proxy.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IntraArgs {
+    /// Port of the intra-cluster control listener (map pushes, registration, keepalives,
+    /// bucket create/destroy between nodes); 0 picks a free port [default: --port + 1000,
+    /// or 0 when --port is 0].
+    #[arg(long, env = "AIS_INTRA_PORT")]
+    pub intra_port: Option<u16>,
+    /// Address the intra-cluster listener binds [default: --host].
+    #[arg(long, env = "AIS_INTRA_HOST")]
+    pub intra_host: Option<IpAddr>,
+    /// URL other nodes reach the intra-cluster listener at [default: http://<this host's
+    /// IP>:<intra port>].
+    #[arg(long, env = "AIS_INTRA_URL")]
+    pub intra_url: Option<String>,
+    /// Cluster secret: every intra-cluster request then carries a MAC made with it
+    /// (prefer the environment variable or --cluster-secret-file: flags show in `ps`).
+    #[arg(long, env = "AIS_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the cluster secret (e.g. a mounted Kubernetes Secret).
+    #[arg(long, env = "AIS_CLUSTER_SECRET_FILE", value_name = "FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// HS256 key of AuthN tokens: every native-API request then needs
+    /// `Authorization: Bearer <JWT>` (see `aisnode token issue`).
+    #[arg(long, env = "AIS_AUTHN_SECRET_KEY", hide_env_values = true)]
+    pub auth_secret: Option<String>,
+    /// File holding the AuthN token key.
+    #[arg(long, env = "AIS_AUTHN_SECRET_FILE", value_name = "FILE")]
+    pub auth_secret_file: Option<PathBuf>,
+}
+
+/// The intra-cluster listener and keys, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntraConfig {
+    /// Bind address.
+    pub host: IpAddr,
+    /// Port (0 = any).
+    pub port: u16,
+    /// Advertised URL, if given.
+    pub url: Option<String>,
+    /// MAC key of intra-cluster requests and redirects (the cluster secret, else derived
+    /// from the token key).
+    #[serde(skip)]
+    pub key: Option<crate::cluster::ClusterKey>,
+    /// AuthN token key.
+    #[serde(skip)]
+    pub auth: Option<crate::auth::TokenKey>,
+    /// Whether intra-cluster requests are signed (shown in `what=config`).
+    pub signed: bool,
+    /// Whether client tokens are required.
+    pub authn: bool,
+}
+
+impl IntraArgs {
+    /// Resolves ports and reads the secrets.
+    pub fn resolve(&self, host: IpAddr, public_port: u16) -> Result<IntraConfig, ConfigError> {
+        let port = match self.intra_port {
+            Some(p) => p,
+            None if public_port == 0 => 0,
+            None => public_port.checked_add(1000).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "--intra-port: the default (port + 1000) overflows for port {public_port}; set it"
+                ))
+            })?,
+        };
+        if port != 0 && port == public_port {
+            return Err(ConfigError::Invalid(
+                "--intra-port must differ from --port".into(),
+            ));
+        }
+        let key = secret(
+            &self.cluster_secret,
+            &self.cluster_secret_file,
+            "cluster secret",
+        )?
+        .and_then(|s| crate::cluster::ClusterKey::new(&s));
+        let auth = secret(&self.auth_secret, &self.auth_secret_file, "AuthN secret")?
+            .and_then(|s| crate::auth::TokenKey::new(&s));
+        // With tokens but no cluster secret, nodes sign with a key derived from the token
+        // key: the intra-cluster port must not be the way around the tokens.
+        let key = key.or_else(|| auth.as_ref().map(|a| a.derived_cluster_key()));
+        Ok(IntraConfig {
+            host: self.intra_host.unwrap_or(host),
+            port,
+            url: self.intra_url.clone(),
+            signed: key.is_some(),
+            authn: auth.is_some(),
+            key,
+            auth,
+        })
+    }
+}
+
+/// A secret from a value or a file (not both).
+fn secret(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    what: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+            "give the {what} as a value or as a file, not both"
+        ))),
+        (Some(v), None) => Ok(Some(v.as_bytes().to_vec())),
+        (None, Some(f)) => std::fs::read(f)
+            .map(Some)
+            .map_err(|e| ConfigError::Read(f.clone(), e)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// S3 front-end flags, shared by target and proxy.
@@ -147,6 +256,16 @@ pub struct FileSettings {
     pub header_read_timeout_secs: u64,
     /// Seconds a request body may stall before the request is dropped.
     pub body_idle_timeout_secs: u64,
+    /// Least average rate of an upload, bytes per second, measured over windows of
+    /// `body_idle_timeout_secs`; a slower upload is dropped (0 = no minimum).
+    pub min_body_rate: u64,
+    /// Seconds a response may make no progress (client not reading) before the
+    /// connection is dropped and its buffers return.
+    pub send_timeout_secs: u64,
+    /// Most connections open at once per listener; beyond it new ones get 503.
+    pub max_connections: usize,
+    /// Milliseconds a request waits for an I/O buffer before it is answered 503.
+    pub buffer_wait_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
     /// Largest list-objects page, entries.
@@ -181,6 +300,10 @@ impl Default for FileSettings {
             disk_queue_depth: 64,
             header_read_timeout_secs: 30,
             body_idle_timeout_secs: 60,
+            min_body_rate: 1024,
+            send_timeout_secs: 30,
+            max_connections: 4096,
+            buffer_wait_ms: 5_000,
             shutdown_timeout_secs: 30,
             max_page_size: 10_000,
             keepalive_interval_ms: 2_000,
@@ -222,8 +345,8 @@ pub struct TargetConfig {
     pub log_format: LogFormat,
     /// Primary proxy URL, if any.
     pub proxy: Option<String>,
-    /// Intra-cluster URL, if given.
-    pub intra_url: Option<String>,
+    /// Intra-cluster listener and keys.
+    pub intra: IntraConfig,
     /// S3 key pair, when S3 requests must be signed.
     #[serde(skip)]
     pub s3_credentials: Option<crate::s3::auth::Credentials>,
@@ -251,7 +374,7 @@ impl TargetConfig {
             allow_shared_fs: args.allow_shared_fs,
             log_format: args.log_format,
             proxy: args.proxy.map(|u| u.trim_end_matches('/').to_string()),
-            intra_url: args.intra_url,
+            intra: args.intra.resolve(args.host, args.port)?,
             s3_credentials: args
                 .s3
                 .credentials(&settings.s3_access_key, &settings.s3_secret_key)?,
@@ -278,9 +401,9 @@ impl TargetConfig {
                 "disk_queue_depth must be 2 to 4096".into(),
             ));
         }
-        if s.max_page_size == 0 {
+        if s.max_page_size == 0 || s.max_connections == 0 {
             return Err(ConfigError::Invalid(
-                "max_page_size must be at least 1".into(),
+                "max_page_size and max_connections must be at least 1".into(),
             ));
         }
         if let Some(id) = &self.id {
@@ -306,6 +429,17 @@ impl TargetConfig {
     /// Body idle timeout.
     pub fn body_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.settings.body_idle_timeout_secs.max(1))
+    }
+
+    /// What a connection is allowed.
+    pub fn serve_config(&self) -> crate::http::ServeConfig {
+        let s = &self.settings;
+        crate::http::ServeConfig {
+            header_read_timeout: self.header_read_timeout(),
+            drain_timeout: Duration::from_secs(s.shutdown_timeout_secs),
+            send_timeout: Duration::from_secs(s.send_timeout_secs.max(1)),
+            max_connections: s.max_connections,
+        }
     }
 }
 
@@ -362,6 +496,8 @@ pub struct ProxyArgs {
     /// Domain for virtual-hosted-style S3 requests (`Host: <bucket>.<domain>`).
     #[arg(long, env = "AIS_S3_DOMAIN", value_name = "DOMAIN")]
     pub s3_domain: Option<String>,
+    #[command(flatten)]
+    pub intra: IntraArgs,
 }
 
 /// Proxy settings read from the config file; every one has a default.
@@ -377,6 +513,12 @@ pub struct ProxySettings {
     pub control_timeout_ms: u64,
     /// Seconds a client may take to send request headers.
     pub header_read_timeout_secs: u64,
+    /// Seconds a response may make no progress before the connection is dropped.
+    pub send_timeout_secs: u64,
+    /// Most connections open at once per listener; beyond it new ones get 503.
+    pub max_connections: usize,
+    /// Largest reply read from a target (list pages, maps), bytes.
+    pub max_node_reply: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
     /// Largest list-objects page, entries.
@@ -400,6 +542,9 @@ impl Default for ProxySettings {
             check_interval_ms: 1_000,
             control_timeout_ms: 5_000,
             header_read_timeout_secs: 30,
+            send_timeout_secs: 30,
+            max_connections: 4096,
+            max_node_reply: 64 << 20,
             shutdown_timeout_secs: 30,
             max_page_size: 10_000,
             s3_access_key: None,
@@ -428,9 +573,24 @@ pub struct ProxyConfig {
     /// S3 key pair, when S3 requests must be signed.
     #[serde(skip)]
     pub s3_credentials: Option<crate::s3::auth::Credentials>,
+    /// Intra-cluster listener and keys.
+    pub intra: IntraConfig,
     /// File settings.
     #[serde(flatten)]
     pub settings: ProxySettings,
+}
+
+impl ProxyConfig {
+    /// What a connection is allowed.
+    pub fn serve_config(&self) -> crate::http::ServeConfig {
+        let s = &self.settings;
+        crate::http::ServeConfig {
+            header_read_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
+            drain_timeout: Duration::from_secs(s.shutdown_timeout_secs),
+            send_timeout: Duration::from_secs(s.send_timeout_secs.max(1)),
+            max_connections: s.max_connections,
+        }
+    }
 }
 
 impl ProxyConfig {
@@ -443,9 +603,10 @@ impl ProxyConfig {
         if settings.check_interval_ms == 0
             || settings.node_timeout_ms == 0
             || settings.max_page_size == 0
+            || settings.max_connections == 0
         {
             return Err(ConfigError::Invalid(
-                "node_timeout_ms, check_interval_ms and max_page_size must be positive".into(),
+                "node_timeout_ms, check_interval_ms, max_page_size and max_connections must be positive".into(),
             ));
         }
         if let Some(id) = &args.id {
@@ -459,6 +620,7 @@ impl ProxyConfig {
             s3_credentials: args
                 .s3
                 .credentials(&settings.s3_access_key, &settings.s3_secret_key)?,
+            intra: args.intra.resolve(args.host, args.port)?,
             host: args.host,
             port: args.port,
             id: args.id,

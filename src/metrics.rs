@@ -48,6 +48,41 @@ pub struct TargetMetrics {
     pub disk_write_bytes: IntCounterVec,
     /// Disk operations queued or in flight per mountpath (set at scrape time).
     pub disk_queue_depth: IntGaugeVec,
+    /// Shared protection counters.
+    pub guard: GuardMetrics,
+    /// Cluster maps refused for another cluster UUID or a caller that is not the primary.
+    pub err_integrity_count: IntCounter,
+}
+
+/// Counters of refused requests and connections, on every node.
+#[derive(Clone)]
+pub struct GuardMetrics {
+    /// Connections turned away at the connection limit.
+    pub conn_rejected_count: IntCounter,
+    /// Requests refused: unsigned or badly signed intra-cluster requests, control
+    /// endpoints on a public port, unsigned direct access.
+    pub err_forbidden_count: IntCounter,
+    /// Requests refused for a missing, invalid or insufficient token.
+    pub err_auth_count: IntCounter,
+}
+
+impl GuardMetrics {
+    fn new(series: &Series) -> GuardMetrics {
+        GuardMetrics {
+            conn_rejected_count: series.counter(
+                "conn_rejected_count",
+                "connections turned away at the connection limit",
+            ),
+            err_forbidden_count: series.counter(
+                "err_forbidden_count",
+                "requests refused: unsigned intra-cluster calls, control endpoints on the public port, direct access without a signed redirect",
+            ),
+            err_auth_count: series.counter(
+                "err_auth_count",
+                "requests refused for a missing, invalid or insufficient token",
+            ),
+        }
+    }
 }
 
 impl TargetMetrics {
@@ -72,6 +107,11 @@ impl TargetMetrics {
             err_del_count: counter("err_del_count", "failed DELETEs"),
             err_lst_count: counter("err_lst_count", "failed list-objects pages"),
             err_cksum_count: counter("err_cksum_count", "checksum mismatches"),
+            err_integrity_count: counter(
+                "err_integrity_count",
+                "cluster maps refused: another cluster UUID, or not from the primary",
+            ),
+            guard: GuardMetrics::new(&series),
             disk_read_bytes: series.per_mountpath_counter(
                 "disk_read_bytes",
                 "GET bytes read by the mountpath's disk threads",
@@ -178,6 +218,8 @@ pub struct ProxyMetrics {
     pub smap_version: IntGauge,
     /// Targets in the map (set at scrape time).
     pub targets: IntGauge,
+    /// Shared protection counters.
+    pub guard: GuardMetrics,
 }
 
 impl ProxyMetrics {
@@ -210,6 +252,7 @@ impl ProxyMetrics {
             ),
             smap_version: gauge("smap_version", "cluster map version"),
             targets: gauge("targets", "targets in the cluster map"),
+            guard: GuardMetrics::new(&series),
             series: series.clone(),
         }
     }

@@ -1,35 +1,108 @@
 //! A target's view of the cluster: the newest map it has seen (pushed by the proxy or
-//! fetched after a keepalive said it is stale).
+//! fetched after a keepalive said it is stale), and the rules a map must pass first. A
+//! target that has joined a cluster keeps its UUID (marked on its mountpaths, so it holds
+//! across restarts) and takes maps only of that cluster, only from the primary it knows,
+//! and only newer than the one it holds.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use thiserror::Error;
 
 use super::{Smap, Snode};
+
+/// Why a map was not taken.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MapRefusal {
+    /// The map is of another cluster.
+    #[error("cluster integrity error: this target belongs to cluster {ours:?}, the map is of cluster {theirs:?}")]
+    OtherCluster {
+        /// The UUID we joined.
+        ours: String,
+        /// The map's UUID.
+        theirs: String,
+    },
+    /// The map or its sender is not the primary this target knows.
+    #[error("cluster integrity error: map from {from:?}, but the primary is {primary:?}")]
+    NotPrimary {
+        /// The primary we know.
+        primary: String,
+        /// Who sent or is named primary in the map.
+        from: String,
+    },
+}
 
 /// The newest cluster map a target knows, if it is registered.
 #[derive(Default)]
 pub struct MapView {
     smap: RwLock<Option<Arc<Smap>>>,
     bmd_version: AtomicU64,
+    uuid: Mutex<Option<String>>,
+    /// Where the joined UUID is marked.
+    mark_paths: Vec<PathBuf>,
 }
 
 impl MapView {
+    /// A view of a target that joined cluster `uuid` before (or none), marking the UUID
+    /// on `mark_paths` when it first joins.
+    pub fn new(uuid: Option<String>, mark_paths: Vec<PathBuf>) -> MapView {
+        MapView {
+            uuid: Mutex::new(uuid),
+            mark_paths,
+            ..MapView::default()
+        }
+    }
+
     /// The current map, if any.
     pub fn smap(&self) -> Option<Arc<Smap>> {
         self.smap.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Installs `smap` if it is newer than the one held; returns whether it was.
-    pub fn offer(&self, smap: Smap) -> bool {
+    /// The UUID of the cluster this target joined.
+    pub fn uuid(&self) -> Option<String> {
+        self.uuid.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Installs `smap` if it passes the rules and is newer than the one held; `from` is
+    /// the verified sender, when the request was signed. Returns whether it was installed.
+    pub fn offer(&self, smap: Smap, from: Option<&str>) -> Result<bool, MapRefusal> {
         let mut cur = self.smap.write().unwrap_or_else(|p| p.into_inner());
-        if cur
-            .as_ref()
-            .is_some_and(|c| c.version >= smap.version && c.uuid == smap.uuid)
         {
-            return false;
+            let mut uuid = self.uuid.lock().unwrap_or_else(|p| p.into_inner());
+            match uuid.as_deref() {
+                Some(ours) if ours != smap.uuid => {
+                    return Err(MapRefusal::OtherCluster {
+                        ours: ours.to_string(),
+                        theirs: smap.uuid.clone(),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    if let Err(e) = crate::fs::mark_cluster_uuid(&self.mark_paths, &smap.uuid) {
+                        tracing::warn!(error = %e, "cannot mark the cluster UUID on the mountpaths");
+                    }
+                    tracing::info!(uuid = %smap.uuid, "joined cluster");
+                    *uuid = Some(smap.uuid.clone());
+                }
+            }
+        }
+        if let Some(held) = cur.as_ref() {
+            let primary = &held.proxy_si.daemon_id;
+            let named = &smap.proxy_si.daemon_id;
+            let sender = from.unwrap_or(named);
+            if named != primary || sender != primary {
+                return Err(MapRefusal::NotPrimary {
+                    primary: primary.clone(),
+                    from: if sender != primary { sender } else { named }.to_string(),
+                });
+            }
+            if held.version >= smap.version {
+                return Ok(false);
+            }
         }
         *cur = Some(Arc::new(smap));
-        true
+        Ok(true)
     }
 
     /// Map version held (0 = none).
@@ -52,5 +125,56 @@ impl MapView {
         let smap = self.smap()?;
         let owner = smap.owner(bucket, object)?;
         (owner.daemon_id != me).then(|| owner.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(uuid: &str, primary: &str, version: u64) -> Smap {
+        let mut s = Smap::new(
+            Snode::new(primary, "proxy", "http://h:1"),
+            uuid.into(),
+            String::new(),
+        );
+        s.version = version;
+        s
+    }
+
+    #[test]
+    fn keeps_its_cluster_and_primary_and_only_moves_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = MapView::new(None, vec![dir.path().to_path_buf()]);
+        assert_eq!(v.offer(map("U", "p1", 3), None), Ok(true));
+        assert_eq!(
+            crate::fs::read_cluster_uuid(&[dir.path().to_path_buf()]).as_deref(),
+            Some("U")
+        );
+        assert_eq!(v.offer(map("U", "p1", 3), Some("p1")), Ok(false));
+        assert_eq!(v.offer(map("U", "p1", 2), Some("p1")), Ok(false));
+        assert!(matches!(
+            v.offer(map("X", "p1", 0), None),
+            Err(MapRefusal::OtherCluster { .. })
+        ));
+        assert!(matches!(
+            v.offer(map("U", "p2", u64::MAX), None),
+            Err(MapRefusal::NotPrimary { .. })
+        ));
+        assert!(matches!(
+            v.offer(map("U", "p1", u64::MAX), Some("t9")),
+            Err(MapRefusal::NotPrimary { .. })
+        ));
+        assert_eq!(v.smap_version(), 3);
+        assert_eq!(v.offer(map("U", "p1", 4), Some("p1")), Ok(true));
+        // After a restart the mark still binds it to cluster U.
+        let again = MapView::new(
+            crate::fs::read_cluster_uuid(&[dir.path().to_path_buf()]),
+            vec![],
+        );
+        assert!(matches!(
+            again.offer(map("X", "p1", 1), None),
+            Err(MapRefusal::OtherCluster { .. })
+        ));
     }
 }

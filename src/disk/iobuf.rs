@@ -18,6 +18,8 @@ pub struct IoBuf {
     len: usize,
     /// The pool this buffer was lent by; dropping the buffer returns it there.
     home: Option<Arc<BufferPool>>,
+    /// Whether it still counts against its pool's budget (see [`BufferPool::freeze`]).
+    budgeted: bool,
 }
 
 // SAFETY: IoBuf owns its allocation exclusively, like Vec<u8>.
@@ -40,12 +42,24 @@ impl IoBuf {
             cap,
             len: 0,
             home: None,
+            budgeted: false,
         }
     }
 
-    /// Marks the buffer as lent by `pool`.
+    /// Marks the buffer as lent by `pool`, counted against its budget.
     pub(super) fn lend_from(&mut self, pool: Arc<BufferPool>) {
         self.home = Some(pool);
+        self.budgeted = true;
+    }
+
+    /// Stops counting the buffer against its pool's budget (it still goes home when
+    /// dropped); returns the pool whose budget it left, if it was counted.
+    pub(super) fn leave_budget(&mut self) -> Option<&Arc<BufferPool>> {
+        if std::mem::take(&mut self.budgeted) {
+            self.home.as_ref()
+        } else {
+            None
+        }
     }
 
     fn layout(cap: usize) -> Layout {
@@ -151,9 +165,10 @@ impl Drop for IoBuf {
                 cap: self.cap,
                 len: 0,
                 home: None,
+                budgeted: false,
             };
             self.cap = 0;
-            pool.recycle(back);
+            pool.recycle(back, self.budgeted);
             return;
         }
         if self.cap > 0 {

@@ -252,8 +252,22 @@ pub struct PendingWrite(oneshot::Receiver<(IoBuf, io::Result<()>)>);
 impl PendingWrite {
     /// Waits for the write to finish and returns its buffer.
     pub async fn wait(self) -> io::Result<IoBuf> {
-        let (buf, res) = self.0.await.map_err(|_| worker_gone())?;
-        res.map(|()| buf)
+        self.await
+    }
+}
+
+/// Resolves when the write is done (poll it no further after that).
+impl std::future::Future for PendingWrite {
+    type Output = io::Result<IoBuf>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
+            let (buf, res) = r.map_err(|_| worker_gone())?;
+            res.map(|()| buf)
+        })
     }
 }
 

@@ -6,6 +6,12 @@
 //! so the count of lent buffers is exact. At most `budget` buffers are lent at once:
 //! beyond that, callers wait for one to come back instead of growing the heap, which is
 //! what keeps a target's memory flat under hundreds of concurrent large requests.
+//!
+//! A buffer handed to the network ([`BufferPool::freeze`]) leaves the budget: the budget
+//! bounds the buffers being filled by disks and uploads, so a client that stops reading
+//! cannot hold the slots every other request needs. Buffers on their way out are bounded
+//! apart: a connection queues at most one frame in hyper plus one read ahead, the number
+//! of connections is limited, and a send that makes no progress times out.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,21 +83,36 @@ impl BufferPool {
         }
     }
 
-    /// Wraps a filled buffer as `Bytes`; the buffer goes home when the last `Bytes` drops.
-    pub fn freeze(buf: IoBuf) -> Bytes {
+    /// An empty buffer, waiting at most `wait` for one; `None` when none came back in time.
+    pub async fn take_within(self: &Arc<Self>, wait: std::time::Duration) -> Option<IoBuf> {
+        tokio::time::timeout(wait, self.take()).await.ok()
+    }
+
+    /// Wraps a filled buffer as `Bytes` for the network; it leaves the budget now and goes
+    /// home when the last `Bytes` drops.
+    pub fn freeze(mut buf: IoBuf) -> Bytes {
+        if let Some(pool) = buf.leave_budget() {
+            pool.release_slot();
+        }
         Bytes::from_owner(buf)
     }
 
+    fn release_slot(&self) {
+        self.lent.fetch_sub(1, Ordering::AcqRel);
+        self.returned.notify_one();
+    }
+
     /// Called by a lent buffer's `Drop`.
-    pub(super) fn recycle(&self, buf: IoBuf) {
+    pub(super) fn recycle(&self, buf: IoBuf, budgeted: bool) {
         {
             let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
             if free.len() < self.max_idle {
                 free.push(buf);
             }
         }
-        self.lent.fetch_sub(1, Ordering::AcqRel);
-        self.returned.notify_one();
+        if budgeted {
+            self.release_slot();
+        }
     }
 }
 
@@ -107,11 +128,16 @@ mod tests {
         let ptr = a.as_ptr();
         let bytes = BufferPool::freeze(a);
         assert_eq!(&bytes[..], b"hello");
-        assert_eq!(pool.lent(), 1);
+        assert_eq!(
+            pool.lent(),
+            0,
+            "a buffer handed to the network leaves the budget"
+        );
         drop(bytes);
         assert_eq!(pool.lent(), 0);
         let again = pool.try_take().unwrap();
         assert_eq!(again.as_ptr(), ptr, "the same allocation is reused");
+        assert_eq!(pool.lent(), 1);
         assert!(again.is_empty());
         drop(again);
         let many: Vec<IoBuf> = (0..5).map(|_| pool.try_take().unwrap()).collect();

@@ -114,8 +114,11 @@ impl Ring {
                 return;
             }
             // Submission queue full: hand what is queued to the kernel and retry.
-            if let Err(e) = self.ring.submit() {
-                if e.raw_os_error() != Some(libc::EINTR) && e.raw_os_error() != Some(libc::EBUSY) {
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if is_transient(&e) => self.back_off(),
+                // This slot's SQE is not in the ring: failing it alone is safe.
+                Err(e) => {
                     self.finish(slot, Err(e));
                     return;
                 }
@@ -123,21 +126,33 @@ impl Ring {
         }
     }
 
+    /// After EAGAIN/EBUSY (the kernel is short of memory, or completions must be reaped
+    /// first): reap what has completed, or wait a moment when nothing has.
+    fn back_off(&mut self) {
+        if self.ring.completion().is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.reap();
+    }
+
     fn submit_and_reap(&mut self) {
         match self.ring.submit_and_wait(1) {
             Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) if is_transient(&e) => self.back_off(),
             Err(e) => {
-                // The ring itself failed: fail everything in flight rather than hang.
-                tracing::error!(error = %e, "io_uring submit failed");
-                for slot in 0..self.slots.len() {
-                    if self.slots[slot].is_some() {
-                        self.finish(slot, Err(io::Error::new(e.kind(), e.to_string())));
-                    }
-                }
-                return;
+                // Never fail and free an in-flight slot here: the kernel may already hold
+                // its SQE and still write into its buffer. Completions arrive when the
+                // ring recovers; until then the callers wait (and their requests time out).
+                tracing::error!(error = %e, in_flight = self.slots.len() - self.free.len(), "io_uring submit failed; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
+        self.reap();
+    }
+
+    /// Handles every completion the ring holds.
+    fn reap(&mut self) {
         let done: Vec<(usize, i32)> = self
             .ring
             .completion()
@@ -195,6 +210,14 @@ impl Ring {
             DiskOp::Call(_) => {}
         }
     }
+}
+
+/// Errors after which the same submission can simply be tried again.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+    )
 }
 
 fn unreachable_slot(op: DiskOp) {

@@ -4,8 +4,10 @@
 //! filesystems; knows nothing of HTTP.
 
 pub mod layout;
+mod lock;
 mod mountpath;
 mod node_id;
 
+pub use lock::{lock_mountpaths, MountpathLocks};
 pub use mountpath::{check_mountpaths, FsError, IoCounters, Mountpath, Mountpaths};
-pub use node_id::resolve_node_id;
+pub use node_id::{mark_cluster_uuid, read_cluster_uuid, resolve_node_id};

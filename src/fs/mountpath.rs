@@ -71,6 +71,12 @@ pub enum FsError {
     /// The disk worker could not start.
     #[error("mountpath {0}: disk worker: {1}")]
     Worker(PathBuf, io::Error),
+    /// Another process holds the mountpath's lock.
+    #[error("mountpath {0} is in use by another aisnode process (lock file {1} is held): one target per mountpath")]
+    Locked(PathBuf, PathBuf),
+    /// The lock file could not be opened or locked.
+    #[error("mountpath {0}: cannot lock {1}: {2}")]
+    Lock(PathBuf, PathBuf, io::Error),
 }
 
 /// Validates the configured mountpaths and returns their canonical paths, in order.

@@ -50,6 +50,27 @@ pub fn resolve_node_id(paths: &[PathBuf], requested: Option<&str>) -> Result<Str
     Ok(id)
 }
 
+const UUID_XATTR: &str = "user.ais.cluster_uuid";
+
+/// The UUID of the cluster these mountpaths joined, if any (the first mark found).
+pub fn read_cluster_uuid(paths: &[PathBuf]) -> Option<String> {
+    paths.iter().find_map(|p| {
+        xattr::get(p, UUID_XATTR)
+            .ok()
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    })
+}
+
+/// Marks every mountpath as belonging to cluster `uuid`.
+pub fn mark_cluster_uuid(paths: &[PathBuf], uuid: &str) -> Result<(), FsError> {
+    for path in paths {
+        xattr::set(path, UUID_XATTR, uuid.as_bytes())
+            .map_err(|e| FsError::Xattr(path.clone(), e))?;
+    }
+    Ok(())
+}
+
 /// Eight random letters and digits, the shape of AIStore's generated IDs.
 fn random_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

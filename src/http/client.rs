@@ -10,6 +10,8 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use thiserror::Error;
 
+use crate::cluster::intra_auth::Signer;
+
 /// Why a control request failed.
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -22,7 +24,13 @@ pub enum ClientError {
     /// No answer in time.
     #[error("{0}: timed out after {1:?}")]
     Timeout(String, Duration),
+    /// The answer is larger than the caller accepts.
+    #[error("{0}: reply larger than {1} bytes")]
+    TooLarge(String, usize),
 }
+
+/// Largest reply read by default (cluster maps, list pages), bytes.
+pub const MAX_REPLY: usize = 64 << 20;
 
 /// A reply with its body read.
 #[derive(Debug)]
@@ -40,6 +48,8 @@ pub struct Reply {
 pub struct ControlClient {
     inner: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
+    max_reply: usize,
+    signer: Option<Signer>,
 }
 
 impl ControlClient {
@@ -48,7 +58,21 @@ impl ControlClient {
         ControlClient {
             inner: pooled(timeout),
             timeout,
+            max_reply: MAX_REPLY,
+            signer: None,
         }
+    }
+
+    /// The same client signing every request with the cluster key (when there is one).
+    pub fn signed_by(mut self, signer: Option<Signer>) -> ControlClient {
+        self.signer = signer;
+        self
+    }
+
+    /// The same client refusing replies larger than `max` bytes.
+    pub fn max_reply(mut self, max: usize) -> ControlClient {
+        self.max_reply = max;
+        self
     }
 
     /// Sends `method url` with a JSON (or empty) body and reads the whole reply.
@@ -62,9 +86,14 @@ impl ControlClient {
         if body.is_some() {
             req = req.header(http::header::CONTENT_TYPE, "application/json");
         }
-        let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        let body = Bytes::from(body.unwrap_or_default());
+        let mut req = req
+            .body(Full::new(body.clone()))
             .map_err(|_| ClientError::Url(url.to_string()))?;
+        if let Some(s) = &self.signer {
+            s.sign_request(&mut req, Some(&body));
+        }
+        let max = self.max_reply;
         let work = async {
             let resp = self
                 .inner
@@ -72,10 +101,16 @@ impl ControlClient {
                 .await
                 .map_err(|e| ClientError::Transport(url.to_string(), error_chain(&e)))?;
             let (parts, body) = resp.into_parts();
-            let body = body
+            let body = http_body_util::Limited::new(body, max)
                 .collect()
                 .await
-                .map_err(|e| ClientError::Transport(url.to_string(), e.to_string()))?
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        ClientError::TooLarge(url.to_string(), max)
+                    } else {
+                        ClientError::Transport(url.to_string(), e.to_string())
+                    }
+                })?
                 .to_bytes();
             Ok(Reply {
                 status: parts.status,

@@ -23,6 +23,7 @@ pub type ReqBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>
 #[derive(Clone, Debug)]
 pub struct DataClient {
     inner: Client<HttpConnector, ReqBody>,
+    signer: Option<crate::cluster::intra_auth::Signer>,
 }
 
 /// Connection-level headers that never pass through a proxy (RFC 9110 §7.6.1), plus
@@ -55,11 +56,22 @@ impl DataClient {
     pub fn new(connect_timeout: Duration) -> DataClient {
         DataClient {
             inner: super::client::pooled(connect_timeout),
+            signer: None,
         }
     }
 
-    /// Sends `req` and returns the answer with its body still streaming.
-    pub async fn send(&self, req: Request<ReqBody>) -> Result<Response<Incoming>, ClientError> {
+    /// The same client signing every request (body unsigned: it streams) with the
+    /// cluster key, when there is one.
+    pub fn signed_by(mut self, signer: Option<crate::cluster::intra_auth::Signer>) -> DataClient {
+        self.signer = signer;
+        self
+    }
+
+    /// Sends `req` to another node and returns the answer with its body still streaming.
+    pub async fn send(&self, mut req: Request<ReqBody>) -> Result<Response<Incoming>, ClientError> {
+        if let Some(s) = &self.signer {
+            s.sign_request(&mut req, None);
+        }
         let url = req.uri().to_string();
         self.inner
             .request(req)
@@ -84,6 +96,10 @@ impl DataClient {
         let url = format!("{}{}", base_url.trim_end_matches('/'), path_q);
         parts.uri = url.parse().map_err(|_| ClientError::Url(url.clone()))?;
         strip_hop_by_hop(&mut parts.headers);
+        // Never pass on a client's claim to be a node.
+        parts
+            .headers
+            .remove(crate::cluster::intra_auth::AUTH_HEADER);
         for (k, v) in extra {
             parts.headers.insert(k.clone(), v.clone());
         }

@@ -5,6 +5,7 @@ mod advertise;
 mod body;
 pub mod client;
 pub mod forward;
+pub mod plane;
 pub mod request;
 mod serve;
 
@@ -12,4 +13,5 @@ pub use advertise::advertised_url;
 pub use body::{empty, full, stream, Body};
 pub use client::{ClientError, ControlClient, Reply};
 pub use forward::DataClient;
-pub use serve::{serve, ServeConfig};
+pub use plane::Plane;
+pub use serve::{caller, serve, PeerAddr, ServeConfig};

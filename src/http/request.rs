@@ -38,6 +38,21 @@ where
         .to_bytes())
 }
 
+/// Reads a whole body of at most `limit` bytes within `time`.
+pub async fn read_limited_within<B>(
+    body: B,
+    limit: usize,
+    time: std::time::Duration,
+) -> Result<Bytes, String>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    tokio::time::timeout(time, read_limited(body, limit))
+        .await
+        .map_err(|_| format!("body not received within {}s", time.as_secs()))?
+}
+
 /// Sets a header, dropping values that are not valid in a header.
 pub fn set_header(resp: &mut Response<Body>, name: http::HeaderName, value: impl AsRef<str>) {
     if let Ok(v) = http::HeaderValue::from_str(value.as_ref()) {

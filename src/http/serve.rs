@@ -1,8 +1,13 @@
 //! Accept loop: one tokio task per connection, HTTP/1.1 keep-alive, header read timeout,
-//! and graceful shutdown that lets in-flight requests finish within a deadline.
+//! a limit on open connections (beyond it: 503 and close), a send timeout (a client that
+//! stops reading is dropped and its buffers return), and graceful shutdown that lets
+//! in-flight requests finish within a deadline.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -11,7 +16,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Sleep;
 
 use super::Body;
 
@@ -25,13 +33,38 @@ pub struct ServeConfig {
     pub header_read_timeout: Duration,
     /// How long in-flight requests get after shutdown starts.
     pub drain_timeout: Duration,
+    /// How long a write to the client may make no progress.
+    pub send_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
 }
 
+/// The client's address, in every request's extensions (for logs of who did what).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// Who sent `req`: the signing node's ID and address, or the client's address.
+pub fn caller<B>(req: &Request<B>) -> String {
+    let addr = req
+        .extensions()
+        .get::<PeerAddr>()
+        .map_or_else(|| "?".to_string(), |p| p.0.to_string());
+    match req.extensions().get::<crate::cluster::intra_auth::Signed>() {
+        Some(s) => format!("node {} at {addr}", s.caller),
+        None => addr,
+    }
+}
+
+/// The answer to a connection beyond the limit.
+const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 67\r\n\r\n{\"message\":\"too many connections to this node, retry\",\"status\":503}";
+
 /// Serves `handler` on `listener` until `shutdown` resolves, then drains.
+/// `on_reject` is called for every connection turned away at the limit.
 pub async fn serve<H, F>(
     listener: TcpListener,
     handler: H,
     cfg: ServeConfig,
+    on_reject: impl Fn() + Send + 'static,
     shutdown: impl Future<Output = ()>,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -47,8 +80,9 @@ pub async fn serve<H, F>(
         .max_buf_size(READ_BUF_MAX)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(cfg.max_connections));
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -61,17 +95,25 @@ pub async fn serve<H, F>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            on_reject();
+            tokio::spawn(turn_away(stream));
+            continue;
+        };
         let handler = handler.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(PeerAddr(peer));
             let fut = handler(req);
             async move { Ok::<_, Infallible>(fut.await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let io = SendTimeout::new(stream, cfg.send_timeout);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with error");
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -80,5 +122,99 @@ pub async fn serve<H, F>(
         .is_err()
     {
         tracing::warn!(timeout = ?cfg.drain_timeout, "in-flight requests did not finish in time");
+    }
+}
+
+/// Answers 503 to a connection beyond the limit, without reading its request.
+async fn turn_away(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(TOO_MANY).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// A socket whose writes fail with `TimedOut` after making no progress for `limit`: a
+/// client that stops reading its response loses the connection instead of holding it
+/// (and the buffers queued for it) forever.
+struct SendTimeout {
+    inner: TcpStream,
+    limit: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl SendTimeout {
+    fn new(inner: TcpStream, limit: Duration) -> SendTimeout {
+        SendTimeout {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Tracks a write's outcome: progress clears the timer; `Pending` starts or checks it.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("client read nothing for {limit:?}"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for SendTimeout {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SendTimeout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -34,10 +34,12 @@ pub(super) async fn dispatch(
 ) -> Result<Response<Body>, ApiError> {
     match req.method().clone() {
         Method::POST => {
+            let caller = crate::http::caller(&req);
             let msg = read_act_msg(req).await?;
             match msg.action.as_str() {
                 "create-bck" => {
                     ctx.store.create_bucket(&bucket).await?;
+                    tracing::info!(bucket = %bucket, %caller, "bucket created");
                     Ok(Response::new(empty()))
                 }
                 other => Err(ApiError::BadRequest(format!(
@@ -46,10 +48,12 @@ pub(super) async fn dispatch(
             }
         }
         Method::DELETE => {
+            let caller = crate::http::caller(&req);
             let msg = read_act_msg(req).await?;
             match msg.action.as_str() {
                 "destroy-bck" => {
                     ctx.store.destroy_bucket(&bucket).await?;
+                    tracing::info!(bucket = %bucket, %caller, "bucket destroyed");
                     Ok(Response::new(empty()))
                 }
                 other => Err(ApiError::BadRequest(format!(

@@ -57,6 +57,19 @@ pub enum ApiError {
     /// A node this one depends on failed.
     #[error("{0}")]
     Upstream(String),
+    /// The caller may not do this here (control endpoint on a public port, bad signature,
+    /// token without the permission).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No valid credentials where they are required.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many connections or requests: retry after a moment.
+    #[error("{0}")]
+    Busy(String),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<store::Error> for ApiError {
@@ -84,6 +97,8 @@ impl ApiError {
                 | S::Body { .. } => StatusCode::BAD_REQUEST,
                 S::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 S::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
+                S::Busy(..) => StatusCode::SERVICE_UNAVAILABLE,
+                S::MetadataTooLarge { .. } => StatusCode::BAD_REQUEST,
                 S::Corrupted { .. } | S::BadMeta { .. } | S::Io { .. } => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -97,6 +112,10 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ShuttingDown | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -122,7 +141,7 @@ fn store_message(e: &store::Error) -> String {
         S::ObjectNotFound { bucket, object } => {
             format!("object \"ais://{bucket}/{object}\" does not exist")
         }
-        S::Name(_) | S::NoSpace(_) | S::Io { .. } => e.to_string(),
+        S::Name(_) | S::NoSpace(_) | S::Busy(..) | S::Io { .. } => e.to_string(),
         // The rest start with "bucket/object: ".
         _ => format!("ais://{e}"),
     }
@@ -171,6 +190,10 @@ pub fn error_response(err: &ApiError, method: &Method, path: &str, node: &str) -
         "X-Content-Type-Options",
         HeaderValue::from_static("nosniff"),
     );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if let ApiError::Range { size, .. } = err {
         if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
             resp.headers_mut().insert(header::CONTENT_RANGE, v);

@@ -24,6 +24,9 @@ pub use error::ApiError;
 /// Largest JSON control message accepted, bytes.
 const MAX_CONTROL_BODY: usize = 1 << 20;
 
+/// How long a control message may take to arrive.
+const CONTROL_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An AIStore control message (`ActMsg`).
 #[derive(Debug, Default, Deserialize)]
 pub struct ActMsg {
@@ -89,11 +92,17 @@ async fn route(
     }
     match path {
         "/v1/metasync" if req.method() == Method::PUT => {
+            let from = req
+                .extensions()
+                .get::<crate::cluster::intra_auth::Signed>()
+                .map(|s| s.caller.clone());
             let body = read_body(req).await?;
-            crate::target::membership::apply_meta(ctx, &body)
-                .await
-                .map_err(ApiError::BadRequest)?;
-            Ok(Response::new(crate::http::empty()))
+            use crate::target::membership::{apply_meta, MetaError};
+            match apply_meta(ctx, &body, from.as_deref()).await {
+                Ok(()) => Ok(Response::new(crate::http::empty())),
+                Err(e @ MetaError::Malformed(_)) => Err(ApiError::BadRequest(e.to_string())),
+                Err(e @ MetaError::Refused(_)) => Err(ApiError::Conflict(e.to_string())),
+            }
         }
         "/v1/daemon" => daemon::daemon(ctx, &req),
         "/v1/health" => daemon::health(ctx, &req),
@@ -140,11 +149,25 @@ pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
     }
 }
 
-/// Reads a small control body (at most 1 MiB).
+/// Reads a small control body (at most 1 MiB, within 10 s). When the request came signed
+/// on the intra-cluster listener, the body must be the one signed.
 pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    crate::http::request::read_limited(req.into_body(), MAX_CONTROL_BODY)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))
+    let signed = req
+        .extensions()
+        .get::<crate::cluster::intra_auth::Signed>()
+        .cloned();
+    let body = crate::http::request::read_limited_within(
+        req.into_body(),
+        MAX_CONTROL_BODY,
+        CONTROL_BODY_TIMEOUT,
+    )
+    .await
+    .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?;
+    if let Some(s) = signed {
+        s.check_body(&body)
+            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+    }
+    Ok(body)
 }
 
 /// Reads a JSON control message (empty body = default message).

@@ -9,10 +9,11 @@ use hyper::body::Incoming;
 
 use super::headers::*;
 use super::{not_allowed, set_header, ApiError, TargetContext};
-use crate::http::{empty, stream, Body};
+use crate::cluster::intra_auth::now_secs;
+use crate::http::{empty, stream, Body, Plane};
 use crate::range;
 use crate::store::{ObjectInfo, PutOptions};
-use crate::target::body::{body_stream, drain, DRAIN_ON_ERROR};
+use crate::target::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 
 pub(super) async fn dispatch(
     ctx: &Arc<TargetContext>,
@@ -20,7 +21,7 @@ pub(super) async fn dispatch(
     bucket: String,
     object: String,
 ) -> Result<Response<Body>, ApiError> {
-    if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object) {
+    if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object)? {
         return Ok(resp);
     }
     let start = Instant::now();
@@ -86,33 +87,50 @@ pub(super) async fn dispatch(
 
 /// A request for an object another target owns (per our map) gets a 307 there, so a
 /// plain load balancer in front of the targets works. One hop at most: the `tgt` marker
-/// stops a second redirect when two targets' maps disagree.
+/// says a target already sent it on. Only another node (intra-cluster port) may make us
+/// serve an object we do not own; on the public port a marked request for another
+/// target's object means the maps disagree for a moment (a change is being pushed):
+/// 503, retry.
 fn redirect_to_owner(
     ctx: &TargetContext,
     req: &Request<Incoming>,
     bucket: &str,
     object: &str,
-) -> Option<Response<Body>> {
+) -> Result<Option<Response<Body>>, ApiError> {
     let q = req.uri().query().unwrap_or("");
-    if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "tgt") {
-        return None;
+    let marked = form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "tgt");
+    if marked && Plane::of(req) == Plane::Intra {
+        return Ok(None);
     }
-    let owner = ctx.other_owner(bucket, object)?;
-    let sep = if q.is_empty() {
-        String::new()
-    } else {
-        format!("{q}&")
+    let Some(owner) = ctx.other_owner(bucket, object) else {
+        return Ok(None);
     };
-    let location = format!(
-        "{}{}?{sep}tgt={}",
-        owner.url(),
-        req.uri().path(),
-        ctx.node.id
-    );
+    if marked {
+        return Err(ApiError::Unavailable(format!(
+            "ais://{bucket}/{object}: cluster maps disagree on its owner ({} by this target's map, version {}); retry",
+            owner.daemon_id,
+            ctx.cluster.smap_version()
+        )));
+    }
+    // The proxy's marker and signature were for us; the owner gets its own.
+    let kept: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
+        .filter(|(k, _)| !matches!(k.as_ref(), "x" | "u"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(&kept).append_pair("tgt", &ctx.node.id);
+    let mut path_q = format!("{}?{}", req.uri().path(), query.finish());
+    if let Some(key) = ctx.cluster_key() {
+        path_q.push_str(&key.sign_redirect(req.method(), &path_q, &owner.daemon_id, now_secs()));
+    }
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-    set_header(&mut resp, header::LOCATION, location);
-    Some(resp)
+    set_header(
+        &mut resp,
+        header::LOCATION,
+        format!("{}{path_q}", owner.url()),
+    );
+    Ok(Some(resp))
 }
 
 fn count(
@@ -205,13 +223,13 @@ async fn put(
         ..Default::default()
     };
     let mut incoming = req.into_body();
-    let idle = ctx.config.body_idle_timeout();
+    let pace = BodyPace::of(&ctx.config);
     let stored = ctx
         .store
         .put(
             bucket,
             object,
-            Box::pin(body_stream(&mut incoming, idle)),
+            Box::pin(body_stream(&mut incoming, pace)),
             opts,
         )
         .await;

@@ -43,6 +43,7 @@ pub(super) async fn dispatch(
     let method = req.method().clone();
     match method {
         Method::POST => {
+            let caller = crate::http::caller(&req);
             let msg = read_act_msg(req).await?;
             if msg.action != "create-bck" {
                 return Err(ApiError::BadRequest(format!(
@@ -50,9 +51,10 @@ pub(super) async fn dispatch(
                     msg.action
                 )));
             }
-            create(ctx, &bucket).await
+            create(ctx, &bucket, &caller).await
         }
         Method::DELETE => {
+            let caller = crate::http::caller(&req);
             let msg = read_act_msg(req).await?;
             if msg.action != "destroy-bck" {
                 return Err(ApiError::BadRequest(format!(
@@ -60,7 +62,7 @@ pub(super) async fn dispatch(
                     msg.action
                 )));
             }
-            destroy(ctx, &bucket).await
+            destroy(ctx, &bucket, &caller).await
         }
         Method::HEAD => {
             let created = *ctx
@@ -101,49 +103,82 @@ pub(super) async fn dispatch(
     }
 }
 
-/// Sends one bucket action to every target; returns the targets that failed.
+/// How one target answered a bucket action.
+enum Outcome {
+    /// It did it.
+    Done,
+    /// It had nothing to do (the bucket was already there, or already gone).
+    AlreadySo,
+    /// It failed or could not be reached.
+    Failed(String),
+}
+
+/// Sends one bucket action to each of `targets`; `already` is the status meaning "nothing
+/// to do" (409 for create, 404 for destroy).
 async fn broadcast(
     ctx: &ProxyContext,
     targets: &[Snode],
     method: Method,
     bucket: &str,
     action: &str,
-    ok_status: u16,
-) -> Vec<String> {
+    already: u16,
+) -> Vec<(Snode, Outcome)> {
     let body = serde_json::to_vec(&json!({"action": action, "name": "", "value": null}))
         .unwrap_or_default();
     let calls = targets.iter().map(|t| {
         let url = format!("{}/v1/buckets/{bucket}", t.control_url());
         let (client, body, method) = (ctx.client.clone(), body.clone(), method.clone());
         async move {
-            match client.send(method, &url, Some(body)).await {
-                Ok(r) if r.status.is_success() || r.status.as_u16() == ok_status => None,
-                Ok(r) => Some(format!(
+            let outcome = match client.send(method, &url, Some(body)).await {
+                Ok(r) if r.status.is_success() => Outcome::Done,
+                Ok(r) if r.status.as_u16() == already => Outcome::AlreadySo,
+                Ok(r) => Outcome::Failed(format!(
                     "{}: {} {}",
                     t.daemon_id,
                     r.status,
                     String::from_utf8_lossy(&r.body)
                 )),
-                Err(e) => Some(format!("{}: {e}", t.daemon_id)),
-            }
+                Err(e) => Outcome::Failed(format!("{}: {e}", t.daemon_id)),
+            };
+            (t.clone(), outcome)
         }
     });
-    futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .flatten()
+    futures_util::future::join_all(calls).await
+}
+
+fn failures(outcomes: &[(Snode, Outcome)]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Failed(why) => Some(why.clone()),
+            _ => None,
+        })
         .collect()
 }
 
-pub(super) async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
+/// Creates a bucket on every target. If any fails, the create is undone only where it
+/// was done by this call: a target that already had the bucket (409) keeps it and its data.
+pub(super) async fn create(
+    ctx: &ProxyContext,
+    bucket: &str,
+    caller: &str,
+) -> Result<Response<Body>, ApiError> {
     if ctx.state.has_bucket(bucket) {
         return Err(ApiError::BucketExists(bucket.to_string()));
     }
     let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
-    let failed = broadcast(ctx, &targets, Method::POST, bucket, "create-bck", 409).await;
+    let outcomes = broadcast(ctx, &targets, Method::POST, bucket, "create-bck", 409).await;
+    let failed = failures(&outcomes);
     if !failed.is_empty() {
-        // Undo on the targets that did create it, so no half-made bucket remains.
-        broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
+        let created: Vec<Snode> = outcomes
+            .into_iter()
+            .filter_map(|(t, o)| matches!(o, Outcome::Done).then_some(t))
+            .collect();
+        tracing::warn!(bucket, %caller, failed = ?failed, undo_on = created.len(), "bucket create failed: undoing it where this call made it");
+        let undo = broadcast(ctx, &created, Method::DELETE, bucket, "destroy-bck", 404).await;
+        for why in failures(&undo) {
+            tracing::warn!(bucket, error = %why, "undo of a failed bucket create failed");
+        }
         return Err(ApiError::Upstream(format!(
             "create ais://{bucket} failed on {}",
             failed.join("; ")
@@ -155,15 +190,22 @@ pub(super) async fn create(ctx: &ProxyContext, bucket: &str) -> Result<Response<
     if !ctx.state.add_bucket(bucket, now) {
         return Err(ApiError::BucketExists(bucket.to_string()));
     }
+    tracing::info!(bucket, %caller, "bucket created");
     Ok(Response::new(empty()))
 }
 
-pub(super) async fn destroy(ctx: &ProxyContext, bucket: &str) -> Result<Response<Body>, ApiError> {
+pub(super) async fn destroy(
+    ctx: &ProxyContext,
+    bucket: &str,
+    caller: &str,
+) -> Result<Response<Body>, ApiError> {
     if !ctx.state.remove_bucket(bucket) {
         return Err(ApiError::NoBucket(bucket.to_string()));
     }
+    tracing::info!(bucket, %caller, "destroying bucket");
     let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
-    let failed = broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
+    let outcomes = broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
+    let failed = failures(&outcomes);
     if !failed.is_empty() {
         return Err(ApiError::Upstream(format!(
             "destroy ais://{bucket} failed on {}",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ProxyContext;
 use crate::cluster::{Bmd, Smap, Snode};
-use crate::http::Body;
+use crate::http::{Body, Plane};
 use crate::native_api::buckets::json_response;
 use crate::native_api::ApiError;
 
@@ -29,22 +29,74 @@ pub struct ClusterMeta {
     pub bmd: Bmd,
 }
 
-/// `POST /v1/cluster/autoreg`.
-pub(super) fn autoreg(ctx: &ProxyContext, body: &[u8]) -> Result<Response<Body>, ApiError> {
+/// `POST /v1/cluster/autoreg`. A target already in the map keeps its place: it moves to
+/// other URLs only through the intra-cluster port and only when the node at the old URLs
+/// no longer answers as itself; through the public port only first joins (and repeats of
+/// the same registration) are taken.
+pub(super) async fn autoreg(
+    ctx: &ProxyContext,
+    plane: Plane,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
     let req: JoinRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed registration: {e}")))?;
     let mut si = req.si;
-    if si.daemon_type != "target" || si.daemon_id.is_empty() || !si.url().starts_with("http://") {
+    let id_ok = !si.daemon_id.is_empty()
+        && si.daemon_id.len() <= 64
+        && si
+            .daemon_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if si.daemon_type != "target" || !id_ok || !si.url().starts_with("http://") {
         return Err(ApiError::BadRequest(format!(
-            "registration must name a target with an ID and an http:// URL, got {:?} {:?} {:?}",
+            "registration must name a target with an ID of 1 to 64 [A-Za-z0-9_-] and an http:// URL, got {:?} {:?} {:?}",
             si.daemon_type,
             si.daemon_id,
             si.url()
         )));
     }
+    if si.intra_control_net.direct_url.is_empty() {
+        si = si.clone().with_intra_url(&si.public_net.direct_url.clone());
+    }
+    // Derived here, never taken from the caller: it decides which objects a node owns.
     si.id_digest = crate::hrw::digest(si.daemon_id.as_bytes());
+    si.flags = 0;
+    let current = ctx.state.smap().tmap.get(&si.daemon_id).cloned();
+    if let Some(old) = current.filter(|old| !same_endpoints(old, &si)) {
+        if plane == Plane::Public {
+            return Err(ApiError::Forbidden(format!(
+                "target {} is in the cluster map at {}; a registration through the public port cannot move it",
+                si.daemon_id,
+                old.url()
+            )));
+        }
+        if answers_as(ctx, &old).await {
+            return Err(ApiError::Conflict(format!(
+                "target {} is in the cluster map at {} and still answers there; refusing to move it to {}",
+                si.daemon_id,
+                old.url(),
+                si.url()
+            )));
+        }
+        tracing::warn!(target_id = %si.daemon_id, old = %old.url(), new = %si.url(), "target re-registered at new URLs (the old ones do not answer)");
+    }
     let (smap, bmd) = ctx.state.join(si);
     Ok(json_response(&ClusterMeta { smap, bmd }))
+}
+
+fn same_endpoints(a: &Snode, b: &Snode) -> bool {
+    a.public_net == b.public_net && a.intra_control_net == b.intra_control_net
+}
+
+/// Whether the node at `old`'s control URL answers with `old`'s ID.
+async fn answers_as(ctx: &ProxyContext, old: &Snode) -> bool {
+    let url = format!("{}/v1/daemon?what=snode", old.control_url());
+    match ctx.client.send(Method::GET, &url, None).await {
+        Ok(r) if r.status.is_success() => {
+            serde_json::from_slice::<Snode>(&r.body).is_ok_and(|s| s.daemon_id == old.daemon_id)
+        }
+        _ => false,
+    }
 }
 
 /// `POST /v1/cluster/keepalive/<id>`.

@@ -4,6 +4,7 @@
 //! their target (module `s3`), because S3 clients do not follow redirects.
 
 mod buckets;
+mod gate;
 mod membership;
 mod routes;
 mod s3;
@@ -19,9 +20,11 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
+use crate::cluster::intra_auth::Signer;
 use crate::cluster::Snode;
 use crate::config::ProxyConfig;
 use crate::http::ControlClient;
+use crate::http::Plane;
 use crate::metrics::ProxyMetrics;
 pub use state::{write_atomic, ClusterState};
 
@@ -46,7 +49,7 @@ pub struct ProxyContext {
     pub config: ProxyConfig,
     /// Counters.
     pub metrics: ProxyMetrics,
-    /// Client for talking to targets.
+    /// Client for talking to targets (signed with the cluster key, replies bounded).
     pub client: ControlClient,
     /// Streams S3 object requests to their targets.
     pub data: crate::http::DataClient,
@@ -68,27 +71,32 @@ pub async fn run(
     }
     let id = proxy_id(cfg.state_dir.as_deref(), cfg.id.as_deref())
         .map_err(|e| ProxyStartError::StateDir(cfg.state_dir.clone().unwrap_or_default(), e))?;
-    let bind = SocketAddr::new(cfg.host, cfg.port);
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| ProxyStartError::Bind(bind, e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ProxyStartError::Bind(bind, e))?;
+    let (listener, local) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
+    let (intra_listener, intra_local) =
+        bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
     let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
-    let me = Snode::new(&id, "proxy", &url);
+    let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
+    let me = Snode::new(&id, "proxy", &url).with_intra_url(&intra_url);
     let state = ClusterState::load_or_new(cfg.state_dir.clone(), me.clone());
+    let signer = cfg.intra.key.clone().map(|key| Signer {
+        key,
+        caller: id.clone(),
+    });
+    let timeout = Duration::from_millis(cfg.settings.control_timeout_ms);
     let ctx = Arc::new(ProxyContext {
         state,
         me,
         metrics: ProxyMetrics::new(&id),
-        client: ControlClient::new(Duration::from_millis(cfg.settings.control_timeout_ms)),
-        data: crate::http::DataClient::new(Duration::from_millis(cfg.settings.control_timeout_ms)),
+        client: ControlClient::new(timeout)
+            .signed_by(signer.clone())
+            .max_reply(cfg.settings.max_node_reply),
+        data: crate::http::DataClient::new(timeout).signed_by(signer),
         ready: AtomicBool::new(true),
         started: Instant::now(),
         config: cfg,
     });
-    tracing::info!(id = %id, url = %url, listen = %local, targets = ctx.state.smap().tmap.len(), "proxy started");
+    tracing::info!(id = %id, url = %url, listen = %local, %intra_url, intra_listen = %intra_local, targets = ctx.state.smap().tmap.len(), "proxy started");
+    crate::target::warn_if_open(&ctx.config.intra);
     println!("aisnode proxy {id} listening on {url}");
     if ctx.config.s3_credentials.is_none() {
         tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
@@ -99,29 +107,53 @@ pub async fn run(
     // A restarted proxy tells the targets of its map at once.
     ctx.state.changed.notify_one();
 
-    let serve_cfg = crate::http::ServeConfig {
-        header_read_timeout: Duration::from_secs(
-            ctx.config.settings.header_read_timeout_secs.max(1),
-        ),
-        drain_timeout: Duration::from_secs(ctx.config.settings.shutdown_timeout_secs),
-    };
-    let handler_ctx = ctx.clone();
+    let serve_cfg = ctx.config.serve_config();
     let stop_ctx = ctx.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopping = async move {
         shutdown.await;
         stop_ctx.ready.store(false, Ordering::Release);
         tracing::info!("proxy shutting down");
+        let _ = stop_tx.send(true);
     };
-    crate::http::serve(
-        listener,
-        move |req| routes::handle(handler_ctx.clone(), req),
-        serve_cfg,
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (public_ctx, intra_ctx) = (ctx.clone(), ctx.clone());
+    let (rejected_public, rejected_intra) = (
+        ctx.metrics.guard.conn_rejected_count.clone(),
+        ctx.metrics.guard.conn_rejected_count.clone(),
+    );
+    tokio::join!(
+        crate::http::serve(
+            listener,
+            move |req| routes::handle(public_ctx.clone(), Plane::Public, req),
+            serve_cfg,
+            move || rejected_public.inc(),
+            stopped(stop_rx.clone()),
+        ),
+        crate::http::serve(
+            intra_listener,
+            move |req| routes::handle(intra_ctx.clone(), Plane::Intra, req),
+            serve_cfg,
+            move || rejected_intra.inc(),
+            stopped(stop_rx),
+        ),
         stopping,
-    )
-    .await;
+    );
     pusher.abort();
     checker.abort();
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ProxyStartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ProxyStartError::Bind(addr, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ProxyStartError::Bind(addr, e))?;
+    Ok((listener, local))
 }
 
 /// The flag's ID, else the saved one, else a new one; saved for next time.

@@ -9,15 +9,30 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{buckets, membership, ProxyContext};
-use crate::http::{empty, full, Body};
+use crate::cluster::intra_auth::now_secs;
+use crate::http::{empty, full, Body, Plane};
 use crate::names::{validate_bucket, validate_object};
 use crate::native_api::buckets::json_response;
 use crate::native_api::{check_provider, error, query, set_header, split_object_path, ApiError};
 
 /// Handles one request; never fails (errors become AIStore-shaped responses).
-pub async fn handle(ctx: Arc<ProxyContext>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    ctx: Arc<ProxyContext>,
+    plane: Plane,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    if let Err(e) = super::gate::admit(&ctx, plane, &mut req) {
+        let guard = &ctx.metrics.guard;
+        if matches!(e, ApiError::Unauthorized(_)) || ctx.config.intra.auth.is_some() {
+            guard.err_auth_count.inc();
+        } else {
+            guard.err_forbidden_count.inc();
+        }
+        tracing::info!(?plane, %method, %path, error = %e, "request refused at the gate");
+        return error::error_response(&e, &method, &path, &format!("p[{}]", ctx.me.daemon_id));
+    }
     match route(&ctx, req).await {
         Ok(resp) => resp,
         Err(err) => {
@@ -55,8 +70,9 @@ async fn route(
     }
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/v1/cluster/autoreg") | (Method::POST, "/v1/cluster/join") => {
+            let plane = Plane::of(&req);
             let body = crate::native_api::read_body(req).await?;
-            membership::autoreg(ctx, &body)
+            membership::autoreg(ctx, plane, &body).await
         }
         (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => what(ctx, &req),
         (Method::GET, "/v1/health") => {
@@ -125,14 +141,19 @@ fn redirect(
         Some(q) if !q.is_empty() => format!("?{q}&"),
         _ => "?".to_string(),
     };
-    let location = format!(
-        "{}{}{}pid={}&utm={}",
-        owner.url(),
+    let mut path_q = format!(
+        "{}{}pid={}&utm={}",
         req.uri().path(),
         sep,
         ctx.me.daemon_id,
         base36(utm)
     );
+    if let Some(key) = &ctx.config.intra.key {
+        // The target takes a request on its public port only with this signature.
+        let sig = key.sign_redirect(req.method(), &path_q, &owner.daemon_id, now_secs());
+        path_q.push_str(&sig);
+    }
+    let location = format!("{}{path_q}", owner.url());
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
     set_header(&mut resp, header::LOCATION, &location);

@@ -210,14 +210,14 @@ impl Buckets for ClusterBuckets<'_> {
 
     async fn create_bucket(&self, bucket: &str) -> Result<(), S3Error> {
         crate::names::validate_bucket(bucket)?;
-        buckets::create(self.0, bucket)
+        buckets::create(self.0, bucket, "S3 client")
             .await
             .map(|_| ())
             .map_err(from_api)
     }
 
     async fn destroy_bucket(&self, bucket: &str) -> Result<(), S3Error> {
-        buckets::destroy(self.0, bucket)
+        buckets::destroy(self.0, bucket, "S3 client")
             .await
             .map(|_| ())
             .map_err(from_api)

@@ -88,6 +88,8 @@ impl S3Error {
                 E::InvalidPartOrder { .. } => ("InvalidPartOrder", S::BAD_REQUEST),
                 E::PartTooSmall { .. } => ("EntityTooSmall", S::BAD_REQUEST),
                 E::NoSpace(_) => ("InsufficientStorage", S::INSUFFICIENT_STORAGE),
+                E::Busy(..) => ("SlowDown", S::SERVICE_UNAVAILABLE),
+                E::MetadataTooLarge { .. } => ("MetadataTooLarge", S::BAD_REQUEST),
                 E::Corrupted { .. } | E::BadMeta { .. } | E::Io { .. } => {
                     ("InternalError", S::INTERNAL_SERVER_ERROR)
                 }
@@ -156,6 +158,10 @@ pub fn error_response(
         r
     };
     *resp.status_mut() = status;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if let S3Error::InvalidRange(_, size) = err {
         if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
             resp.headers_mut().insert(header::CONTENT_RANGE, v);

@@ -253,7 +253,10 @@ fn upload_body<'a>(
     h: &HeaderMap,
     verified: Verified,
 ) -> Result<(BodyStream<'a>, PutOptions, Verdict), S3Error> {
-    let raw: BodyStream<'a> = Box::pin(body_stream(incoming, ctx.config.body_idle_timeout()));
+    let raw: BodyStream<'a> = Box::pin(body_stream(
+        incoming,
+        crate::target::body::BodyPace::of(&ctx.config),
+    ));
     let sha_mode = h
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())

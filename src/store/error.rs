@@ -147,6 +147,21 @@ pub enum Error {
         /// The minimum.
         min: u64,
     },
+    /// No I/O buffer came free in time: the target is saturated; retry later.
+    #[error("{0}: too many requests hold I/O buffers, none came free within {1:?}")]
+    Busy(String, std::time::Duration),
+    /// User metadata larger than an object may carry.
+    #[error("{bucket}/{object}: custom metadata of {size} bytes exceeds the limit of {max} bytes")]
+    MetadataTooLarge {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// Encoded size asked for.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The disk is full.
     #[error("{0}: out of space")]
     NoSpace(String),

@@ -37,6 +37,8 @@ pub struct ObjectReader {
     /// Whether `inline` came from the page cache (true) or a disk thread.
     inline_cached: bool,
     pool: Arc<BufferPool>,
+    /// How long a read waits for a buffer.
+    buffer_wait: std::time::Duration,
     direct: bool,
     /// Read chunks on the caller's thread when the page cache holds them.
     try_cache: bool,
@@ -165,7 +167,8 @@ fn open_hot(
 }
 
 /// Where an object's metadata may be cached: the cache and the object's key.
-type CacheSlot<'a> = Option<(&'a MetaCache, u64)>;
+/// The cache, the object's key, and the cache generation read before the open.
+type CacheSlot<'a> = Option<(&'a MetaCache, u64, u64)>;
 
 /// File type, size and times from `fstat`; metadata from the cache when it was read from
 /// this very file, else from the xattr (one syscall).
@@ -176,19 +179,19 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
     }
     let stamp = FileStamp::of(&stat);
     let file = Arc::new(file);
-    let cached = cache.and_then(|(c, key)| c.meta_for(key, &stamp));
+    let cached = cache.and_then(|(c, key, _)| c.meta_for(key, &stamp));
     let meta = match cached {
         Some(m) => m,
         None => match nowait::get_xattr(&file, XATTR_C, XATTR_GUESS)? {
             Some(raw) => match ObjectMeta::decode(&raw) {
                 Ok(m) => {
-                    if let Some((c, key)) = cache {
+                    if let Some((c, key, generation)) = cache {
                         let entry = Entry {
                             stamp,
                             meta: m.clone(),
                             file: file.clone(),
                         };
-                        c.put(key, entry);
+                        c.put(key, generation, entry);
                     }
                     m
                 }
@@ -229,6 +232,9 @@ impl ObjectStore {
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("{bucket}/{object}: open"), e);
         let fast = self.cfg.inline_cache_hits;
+        // Read before the open: a DELETE or destroy in between bumps it, and then what this
+        // open found is not kept.
+        let generation = self.meta_cache.generation(key);
         let hot = match fast.then(|| self.meta_cache.get(key)).flatten() {
             Some(entry) => open_hot(entry, &path, direct, want_data).map_err(io_err)?,
             None => None,
@@ -236,7 +242,7 @@ impl ObjectStore {
         let cached = if let Some(opened) = hot {
             Cached::Ready(Ok(opened))
         } else if fast {
-            let slot = Some((&*self.meta_cache, key));
+            let slot = Some((&*self.meta_cache, key, generation));
             open_cached(&path, direct, want_data, slot).map_err(io_err)?
         } else {
             Cached::WouldBlock
@@ -246,7 +252,7 @@ impl ObjectStore {
             Cached::WouldBlock => {
                 let cache = self.meta_cache.clone();
                 let read = move || {
-                    let slot = fast.then_some((&*cache, key));
+                    let slot = fast.then_some((&*cache, key, generation));
                     open_blocking(&path, direct, want_data, slot)
                 };
                 (mp.disk.call(read).await.map_err(io_err)?, false)
@@ -267,6 +273,7 @@ impl ObjectStore {
                 cache_read_bytes: mp.cache_read_bytes.clone(),
                 inline_cached: from_cache,
                 pool: self.pool.clone(),
+                buffer_wait: self.cfg.buffer_wait,
                 direct,
                 try_cache: self.cfg.inline_cache_hits && !direct,
                 bucket: bucket.to_string(),
@@ -290,13 +297,18 @@ impl ObjectStore {
         validate_object(object)?;
         let (key, mp) = self.mountpaths.for_object(bucket, object);
         let path = layout::object_path(&mp.path, bucket, object);
+        let objects_dir = layout::objects_dir(&mp.path, bucket);
         let res = mp
             .disk
             .call(move || {
                 if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                     return Err(io::Error::from_raw_os_error(libc::ENOENT));
                 }
-                std::fs::remove_file(&path)
+                std::fs::remove_file(&path)?;
+                if let Some(parent) = path.parent() {
+                    super::put::prune_empty_dirs(parent, &objects_dir);
+                }
+                Ok(())
             })
             .await;
         self.meta_cache.forget(key);
@@ -332,7 +344,13 @@ impl ObjectReader {
         }
         let mut pos = 0;
         let size = self.info.meta.size;
-        let mut buf = self.pool.take().await;
+        let mut buf = self
+            .pool
+            .take_within(self.buffer_wait)
+            .await
+            .ok_or_else(|| {
+                Error::Busy(format!("{}/{}", self.bucket, self.object), self.buffer_wait)
+            })?;
         while pos < size {
             buf.clear();
             let (b, n) = self
@@ -459,10 +477,13 @@ impl ObjectReader {
         };
         let need = skip + want;
         let (disk, file, pool) = (self.disk.clone(), self.file.clone(), self.pool.clone());
+        let wait = self.buffer_wait;
         tokio::spawn(async move {
             // Chunk-sized reads use a recycled buffer from the budget; others an exact one.
             let buf = if need <= pool.size() && want >= SMALL_READ {
-                pool.take().await
+                pool.take_within(wait).await.ok_or_else(|| {
+                    io::Error::other(format!("no I/O buffer came free within {wait:?}"))
+                })?
             } else {
                 IoBuf::with_capacity(need)
             };

@@ -52,6 +52,17 @@ pub struct ObjectMeta {
     pub checksums: BTreeMap<String, String>,
 }
 
+/// Most bytes of user metadata (keys plus values) an object may carry, and the same
+/// again for its HTTP attributes: the whole record must fit the one extended attribute
+/// every filesystem takes (ext4 keeps all of a file's xattrs in one 4 KiB block). The
+/// limit S3 sets for user metadata.
+pub const MAX_USER_METADATA: usize = 2048;
+
+/// Bytes of keys and values in `m`.
+pub fn metadata_size(m: &std::collections::BTreeMap<String, String>) -> usize {
+    m.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
 impl ObjectMeta {
     /// The entity tag without quotes: the multipart tag, else the MD5, else the native
     /// checksum (objects written without an MD5).

@@ -50,7 +50,12 @@ pub struct Entry {
     pub file: Arc<File>,
 }
 
-type Shard = HashMap<u64, Entry>;
+#[derive(Debug, Default)]
+struct Shard {
+    map: HashMap<u64, Entry>,
+    /// Bumped by every forget and clear: an entry read before the bump is not inserted.
+    generation: u64,
+}
 
 /// A bounded map from object to its open file and metadata.
 #[derive(Debug)]
@@ -64,7 +69,7 @@ impl MetaCache {
     /// open file descriptor.
     pub fn new(capacity: usize) -> MetaCache {
         MetaCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity / SHARDS,
         }
     }
@@ -80,7 +85,12 @@ impl MetaCache {
         if self.per_shard == 0 {
             return None;
         }
-        self.shard(key).get(&key).cloned()
+        self.shard(key).map.get(&key).cloned()
+    }
+
+    /// The generation of `key`'s shard, to pass to [`MetaCache::put`].
+    pub fn generation(&self, key: u64) -> u64 {
+        self.shard(key).generation
     }
 
     /// The metadata of object `key` if it was read from exactly this file.
@@ -89,33 +99,41 @@ impl MetaCache {
             return None;
         }
         let shard = self.shard(key);
-        let entry = shard.get(&key).filter(|e| e.stamp == *stamp)?;
+        let entry = shard.map.get(&key).filter(|e| e.stamp == *stamp)?;
         Some(entry.meta.clone())
     }
 
-    /// Remembers `file` and its `meta`.
-    pub fn put(&self, key: u64, entry: Entry) {
+    /// Remembers `file` and its `meta`, unless the object was forgotten (deleted,
+    /// replaced, its bucket destroyed) since `generation` was read.
+    pub fn put(&self, key: u64, generation: u64, entry: Entry) {
         if self.per_shard == 0 {
             return;
         }
         let mut shard = self.shard(key);
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            shard.clear();
+        if shard.generation != generation {
+            return;
         }
-        shard.insert(key, entry);
+        if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
+            shard.map.clear();
+        }
+        shard.map.insert(key, entry);
     }
 
     /// Forgets everything (a bucket went away).
     pub fn clear(&self) {
         for shard in &self.shards {
-            shard.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            shard.map.clear();
+            shard.generation += 1;
         }
     }
 
     /// Forgets object `key` (its file was replaced or removed).
     pub fn forget(&self, key: u64) {
         if self.per_shard > 0 {
-            self.shard(key).remove(&key);
+            let mut shard = self.shard(key);
+            shard.map.remove(&key);
+            shard.generation += 1;
         }
     }
 }
@@ -148,7 +166,8 @@ mod tests {
         };
         let cache = MetaCache::new(SHARDS * 2);
         assert!(cache.meta_for(1, &stamp).is_none());
-        cache.put(1, entry(1));
+        let g = cache.generation(1);
+        cache.put(1, g, entry(1));
         assert_eq!(cache.meta_for(1, &stamp).unwrap().version, 1);
         // A new file renamed over the name is another inode: no hit.
         let tmp = dir.path().join("t");
@@ -158,10 +177,21 @@ mod tests {
         assert!(cache.meta_for(1, &replaced).is_none());
         cache.forget(1);
         assert!(cache.meta_for(1, &stamp).is_none());
+        // An open that started before the forget (a GET racing a DELETE) is not kept.
+        cache.put(1, g, entry(2));
+        assert!(cache.meta_for(1, &stamp).is_none());
+        let g = cache.generation(1);
+        cache.clear();
+        cache.put(1, g, entry(3));
+        assert!(
+            cache.meta_for(1, &stamp).is_none(),
+            "nor one racing a destroy"
+        );
         // Bounded: keys of one shard beyond its share empty the shard.
+        let g0 = cache.generation(0);
         for k in 0..100u64 {
-            cache.put(k * SHARDS as u64, entry(k));
+            cache.put(k * SHARDS as u64, g0, entry(k));
         }
-        assert!(cache.shard(0).len() <= 2);
+        assert!(cache.shard(0).map.len() <= 2);
     }
 }

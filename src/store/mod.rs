@@ -48,6 +48,8 @@ pub struct StoreConfig {
     pub inline_cache_hits: bool,
     /// Bytes of chunk buffers lent at once; requests beyond it wait for a buffer.
     pub buffer_budget: usize,
+    /// How long a request waits for a buffer before it is refused as busy.
+    pub buffer_wait: std::time::Duration,
 }
 
 /// Facts about a bucket.

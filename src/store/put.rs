@@ -53,6 +53,41 @@ pub(super) struct Written {
     pub(super) md5: Option<String>,
 }
 
+/// Body frames received but not yet written, in order.
+#[derive(Default)]
+struct Frames {
+    parts: std::collections::VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Frames {
+    fn push(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.len += b.len();
+            self.parts.push_back(b);
+        }
+    }
+
+    /// Moves up to `max` bytes from the front into `buf`.
+    fn move_into(&mut self, buf: &mut IoBuf, max: usize) {
+        let mut want = max.min(self.len);
+        while want > 0 {
+            let Some(front) = self.parts.front_mut() else {
+                break;
+            };
+            let n = want.min(front.len());
+            buf.extend_from_slice(&front[..n]);
+            if n == front.len() {
+                self.parts.pop_front();
+            } else {
+                let _ = front.split_to(n);
+            }
+            self.len -= n;
+            want -= n;
+        }
+    }
+}
+
 /// How a body stream can fail: the client's fault (`Body`) or ours.
 pub type BodyResult = std::result::Result<Bytes, String>;
 
@@ -91,6 +126,14 @@ impl ObjectStore {
             checksums,
         };
         self.commit(bucket, object, key, mp, written, meta).await
+    }
+
+    /// A chunk buffer, waiting at most the configured time for one.
+    pub(super) async fn take_buffer(&self, bucket: &str, object: &str) -> Result<IoBuf> {
+        self.pool
+            .take_within(self.cfg.buffer_wait)
+            .await
+            .ok_or_else(|| Error::Busy(format!("{bucket}/{object}"), self.cfg.buffer_wait))
     }
 
     /// Renames a written work file into place as `bucket/object` with `meta` (its version
@@ -150,6 +193,17 @@ impl ObjectStore {
             object: object.into(),
             reason,
         };
+        for m in [&opts.custom, &opts.attrs] {
+            let size = super::meta::metadata_size(m);
+            if size > super::meta::MAX_USER_METADATA {
+                return Err(Error::MetadataTooLarge {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                    size,
+                    max: super::meta::MAX_USER_METADATA,
+                });
+            }
+        }
         let max = self.cfg.max_object_size;
         if opts.size.is_some_and(|n| n > max) {
             return Err(Error::TooLarge {
@@ -189,19 +243,59 @@ impl ObjectStore {
         // Every early return below is an error; the work file is then removed before the
         // client hears of it (the guard's Drop only covers a dropped request).
         let outcome: Result<(u64, String, Option<String>)> = async {
-            // Fill one buffer while the previous one is being written.
+            // Body bytes wait in the frames hyper handed us until a whole chunk is there;
+            // only then is a chunk buffer taken, filled and written (one write in flight).
+            // A slow or stalled client therefore holds no buffer of the budget.
             let chunk = self.cfg.chunk_size;
-            let mut buf = self.pool.take().await;
-            let mut spare: Option<IoBuf> = None;
+            let mut pending = Frames::default();
             let mut in_flight: Option<PendingWrite> = None;
             let mut offset = 0u64;
             let mut received = 0u64;
+            let mut ended = false;
             let write_err = |e| Error::io(format!("{bucket}/{object}: write"), e);
             loop {
-                let data = match body.next().await {
+                while pending.len >= chunk || (ended && pending.len > 0) {
+                    let mut buf = match in_flight.take() {
+                        Some(w) => w.await.map_err(write_err)?,
+                        None => self.take_buffer(bucket, object).await?,
+                    };
+                    buf.clear();
+                    pending.move_into(&mut buf, chunk);
+                    let len = buf.len() as u64;
+                    if direct && buf.len() % ALIGN != 0 {
+                        // O_DIRECT writes whole blocks: pad the tail; the commit truncates it away.
+                        buf.pad_to(buf.len().div_ceil(ALIGN) * ALIGN);
+                    }
+                    in_flight = Some(
+                        disk.start_write(file.clone(), buf, offset)
+                            .await
+                            .map_err(write_err)?,
+                    );
+                    offset += len;
+                }
+                if ended {
+                    break;
+                }
+                // While waiting for the body, a finished write's buffer goes home.
+                let next = match in_flight.as_mut() {
+                    Some(w) => tokio::select! {
+                        biased;
+                        next = body.next() => next,
+                        done = w => {
+                            in_flight = None;
+                            drop(done.map_err(write_err)?);
+                            continue;
+                        }
+                    },
+                    None => body.next().await,
+                };
+                let data = match next {
                     Some(Ok(data)) => data,
                     Some(Err(reason)) => return Err(err_body(reason)),
-                    None => break,
+                    None => {
+                        ended = true;
+                        continue;
+                    }
                 };
                 received += data.len() as u64;
                 if received > max {
@@ -219,51 +313,10 @@ impl ObjectStore {
                     // Hashed on the MD5 thread while this chunk is copied and written.
                     m.update(data.clone()).await;
                 }
-                let mut rest = &data[..];
-                while !rest.is_empty() {
-                    let n = rest.len().min(chunk - buf.len());
-                    buf.extend_from_slice(&rest[..n]);
-                    rest = &rest[n..];
-                    if buf.len() == chunk {
-                        if let Some(w) = in_flight.take() {
-                            spare = Some(w.wait().await.map_err(write_err)?);
-                        }
-                        // Never wait for a second buffer while holding one (two PUTs
-                        // could wait on each other): without budget, write synchronously.
-                        let Some(mut next) = spare.take().or_else(|| self.pool.try_take()) else {
-                            let len = buf.len() as u64;
-                            buf = disk
-                                .write_at(file.clone(), buf, offset)
-                                .await
-                                .map_err(write_err)?;
-                            buf.clear();
-                            offset += len;
-                            continue;
-                        };
-                        next.clear();
-                        let full = std::mem::replace(&mut buf, next);
-                        let len = full.len() as u64;
-                        in_flight = Some(
-                            disk.start_write(file.clone(), full, offset)
-                                .await
-                                .map_err(write_err)?,
-                        );
-                        offset += len;
-                    }
-                }
+                pending.push(data);
             }
             if let Some(w) = in_flight.take() {
-                w.wait().await.map_err(write_err)?;
-            }
-            drop(spare);
-            if !buf.is_empty() {
-                if direct {
-                    // O_DIRECT writes whole blocks: pad the tail; the commit truncates it away.
-                    buf.pad_to(buf.len().div_ceil(ALIGN) * ALIGN);
-                }
-                disk.write_at(file.clone(), buf, offset)
-                    .await
-                    .map_err(write_err)?;
+                w.await.map_err(write_err)?;
             }
             if let Some(want) = opts.size {
                 if want != received {
@@ -369,21 +422,27 @@ impl Commit {
             return Ok(Err(CommitFail::BucketGone));
         }
         let parent = self.target.parent().unwrap_or(&self.objects_dir);
-        if parent != self.objects_dir {
-            if let Err(e) = std::fs::create_dir_all(parent) {
-                return if is_conflict(&e) {
-                    Ok(Err(CommitFail::Conflict))
-                } else {
-                    Err(e)
-                };
-            }
-        }
-        if let Err(e) = std::fs::rename(&self.work, &self.target) {
-            return if is_conflict(&e) {
-                Ok(Err(CommitFail::Conflict))
-            } else {
-                Err(e)
+        // A concurrent DELETE may prune a directory we just made (it was empty): then
+        // the rename finds no parent, and we make it again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let created = match make_parents(&self.objects_dir, parent, self.fsync) {
+                Ok(c) => c,
+                Err(e) if is_conflict(&e) => return Ok(Err(CommitFail::Conflict)),
+                Err(e) => return Err(e),
             };
+            match std::fs::rename(&self.work, &self.target) {
+                Ok(()) => break,
+                Err(e) if is_conflict(&e) => {
+                    if created {
+                        prune_empty_dirs(parent, &self.objects_dir);
+                    }
+                    return Ok(Err(CommitFail::Conflict));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && attempts < 3 => continue,
+                Err(e) => return Err(e),
+            }
         }
         if self.fsync {
             // The rename is durable only once its directory is.
@@ -396,6 +455,47 @@ impl Commit {
             mtime_ns: unix_ns(stat.modified()),
             mountpath: PathBuf::new(),
         }))
+    }
+}
+
+/// Makes the directories between `objects_dir` and `dir`; returns whether any was new.
+/// With `fsync`, each new directory's entry is made durable (its parent is fsynced).
+fn make_parents(objects_dir: &Path, dir: &Path, fsync: bool) -> io::Result<bool> {
+    if dir == objects_dir || dir.is_dir() {
+        return Ok(false);
+    }
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    while cur != objects_dir && !cur.is_dir() {
+        missing.push(cur.to_path_buf());
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    std::fs::create_dir_all(dir)?;
+    if fsync {
+        for d in &missing {
+            if let Some(p) = d.parent() {
+                File::open(p)?.sync_all()?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Removes `dir` and its parents up to (not including) `stop` while they are empty, so
+/// a name freed by a DELETE or a failed PUT can be used as an object name again.
+pub(super) fn prune_empty_dirs(dir: &Path, stop: &Path) {
+    let mut cur = dir;
+    while cur != stop && cur.starts_with(stop) {
+        if std::fs::remove_dir(cur).is_err() {
+            break;
+        }
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
+        }
     }
 }
 

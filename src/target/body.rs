@@ -24,21 +24,62 @@ pub async fn drain(body: &mut Incoming, limit: u64, time: Duration) {
     .await;
 }
 
-/// The request body as a stream of chunks; a stall longer than `idle` ends it with an error.
+/// How fast a request body must arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyPace {
+    /// Longest wait for any data.
+    pub idle: Duration,
+    /// Least average rate, bytes/s, over each window of `idle` (0 = none).
+    pub min_rate: u64,
+}
+
+impl BodyPace {
+    /// The target's configured pace.
+    pub fn of(cfg: &crate::config::TargetConfig) -> BodyPace {
+        BodyPace {
+            idle: cfg.body_idle_timeout(),
+            min_rate: cfg.settings.min_body_rate,
+        }
+    }
+}
+
+/// The request body as a stream of chunks; a stall longer than `pace.idle`, or a window of
+/// `pace.idle` that brought less than `min_rate` bytes a second (a trickling client holding
+/// a connection and a request slot), ends it with an error.
 pub fn body_stream(
     body: &mut Incoming,
-    idle: Duration,
+    pace: BodyPace,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send + '_ {
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let body = state?;
+    let window_start = tokio::time::Instant::now();
+    futures_util::stream::unfold(Some((body, window_start, 0u64)), move |state| async move {
+        let (body, mut window, mut seen) = state?;
         loop {
-            match tokio::time::timeout(idle, body.frame()).await {
-                Err(_) => return Some((Err(format!("no data for {}s", idle.as_secs())), None)),
+            match tokio::time::timeout(pace.idle, body.frame()).await {
+                Err(_) => {
+                    return Some((Err(format!("no data for {}s", pace.idle.as_secs())), None))
+                }
                 Ok(None) => return None,
                 Ok(Some(Err(e))) => return Some((Err(e.to_string()), None)),
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        return Some((Ok(data), Some(body)));
+                        seen += data.len() as u64;
+                        let elapsed = window.elapsed();
+                        if elapsed >= pace.idle {
+                            let want = pace.min_rate.saturating_mul(elapsed.as_secs());
+                            if seen < want {
+                                return Some((
+                                        Err(format!(
+                                            "body arrives at {} bytes/s, below the minimum of {} bytes/s",
+                                            seen / elapsed.as_secs().max(1),
+                                            pace.min_rate
+                                        )),
+                                        None,
+                                    ));
+                            }
+                            window = tokio::time::Instant::now();
+                            seen = 0;
+                        }
+                        return Some((Ok(data), Some((body, window, seen))));
                     }
                 }
             }

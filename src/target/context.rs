@@ -45,12 +45,19 @@ pub struct TargetContext {
     pub started: Instant,
     /// Streams object data to and from other nodes (S3 forwarding, copies).
     pub data: crate::http::DataClient,
+    /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
+    pub control: crate::http::ControlClient,
 }
 
 impl TargetContext {
     /// Whether the node accepts new work.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// The key that signs intra-cluster requests and redirects, if any.
+    pub fn cluster_key(&self) -> Option<&crate::cluster::ClusterKey> {
+        self.config.intra.key.as_ref()
     }
 
     /// The target that owns `bucket/object` by the map we hold, when it is not us.

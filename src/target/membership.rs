@@ -1,5 +1,7 @@
 //! A target's membership: register with the proxy (retrying until it answers), send
-//! keepalives, re-register when the proxy has dropped us, and apply map pushes.
+//! keepalives to the proxy's intra-cluster port (learned from the map), re-register when
+//! the proxy has dropped us or stopped answering there, and apply map pushes that pass
+//! the map rules ([`crate::cluster::MapView`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +10,7 @@ use http::Method;
 use serde::Deserialize;
 
 use super::TargetContext;
-use crate::cluster::{Bmd, Smap, Snode};
-use crate::http::ControlClient;
+use crate::cluster::{Bmd, MapRefusal, Smap, Snode};
 
 #[derive(Deserialize)]
 struct ClusterMeta {
@@ -23,18 +24,43 @@ struct KeepaliveReply {
     bmd_version: String,
 }
 
-/// Applies a pushed or fetched map and bucket list (`PUT /v1/metasync` body).
-pub async fn apply_meta(ctx: &TargetContext, body: &[u8]) -> Result<(), String> {
-    let meta: ClusterMeta =
-        serde_json::from_slice(body).map_err(|e| format!("malformed cluster metadata: {e}"))?;
-    apply(ctx, meta).await;
-    Ok(())
+/// Why a pushed map was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// The body does not parse.
+    #[error("malformed cluster metadata: {0}")]
+    Malformed(String),
+    /// The map breaks a map rule.
+    #[error(transparent)]
+    Refused(#[from] MapRefusal),
 }
 
-async fn apply(ctx: &TargetContext, meta: ClusterMeta) {
+/// Applies a pushed map and bucket list (`PUT /v1/metasync` body) from `from` (the
+/// verified sender, when the push was signed).
+pub async fn apply_meta(
+    ctx: &TargetContext,
+    body: &[u8],
+    from: Option<&str>,
+) -> Result<(), MetaError> {
+    let meta: ClusterMeta =
+        serde_json::from_slice(body).map_err(|e| MetaError::Malformed(e.to_string()))?;
+    apply(ctx, meta, from).await.map_err(MetaError::from)
+}
+
+async fn apply(
+    ctx: &TargetContext,
+    meta: ClusterMeta,
+    from: Option<&str>,
+) -> Result<(), MapRefusal> {
     let version = meta.smap.version;
-    if ctx.cluster.offer(meta.smap) {
-        tracing::info!(version, "new cluster map");
+    match ctx.cluster.offer(meta.smap, from) {
+        Ok(true) => tracing::info!(version, "new cluster map"),
+        Ok(false) => {}
+        Err(e) => {
+            ctx.metrics.err_integrity_count.inc();
+            tracing::error!(error = %e, "cluster map refused");
+            return Err(e);
+        }
     }
     if meta.bmd.version > ctx.cluster.bmd_version() {
         // Buckets created while we were away; never destroy on absence (that takes an
@@ -53,68 +79,109 @@ async fn apply(ctx: &TargetContext, meta: ClusterMeta) {
         }
         ctx.cluster.set_bmd_version(meta.bmd.version);
     }
+    Ok(())
 }
+
+/// Keepalives that may fail in a row before the target registers again (through the
+/// URL it was given: the proxy may have restarted on another intra-cluster port).
+const KEEPALIVE_FAILURES: u32 = 3;
 
 /// Registers with `proxy`, then keeps alive until the process ends.
 pub async fn run(ctx: Arc<TargetContext>, proxy: String) {
     let interval = Duration::from_millis(ctx.config.settings.keepalive_interval_ms.max(100));
-    let client = ControlClient::new(Duration::from_secs(5));
     let me = Snode::new(&ctx.node.id, "target", &ctx.node.public_url)
         .with_intra_url(&ctx.node.intra_url);
     loop {
-        register(&ctx, &client, &proxy, &me, interval).await;
-        keepalive(&ctx, &client, &proxy, interval).await;
-        tracing::warn!(%proxy, "proxy no longer knows this target: registering again");
+        register(&ctx, &proxy, &me, interval).await;
+        keepalive(&ctx, interval).await;
+        tracing::warn!(%proxy, "lost the proxy (it dropped this target or stopped answering): registering again");
     }
 }
 
-async fn register(
-    ctx: &TargetContext,
-    client: &ControlClient,
-    proxy: &str,
-    me: &Snode,
-    interval: Duration,
-) {
+/// The proxy's intra-cluster URL from the map held, if any.
+fn proxy_control_url(ctx: &TargetContext) -> Option<String> {
+    ctx.cluster
+        .smap()
+        .map(|s| s.proxy_si.control_url().to_string())
+}
+
+async fn register(ctx: &TargetContext, public: &str, me: &Snode, interval: Duration) {
     let body = serde_json::to_vec(&serde_json::json!({ "si": me })).unwrap_or_default();
-    let url = format!("{proxy}/v1/cluster/autoreg");
     let mut attempt = 0u32;
     loop {
-        match client.send(Method::POST, &url, Some(body.clone())).await {
-            Ok(r) if r.status.is_success() => {
-                match serde_json::from_slice::<ClusterMeta>(&r.body) {
-                    Ok(meta) => {
-                        apply(ctx, meta).await;
-                        tracing::info!(%proxy, "registered with the proxy");
-                        return;
+        // The intra-cluster port first (it may move a re-registered target), then the URL
+        // the operator gave.
+        let mut bases: Vec<String> = proxy_control_url(ctx).into_iter().collect();
+        bases.push(public.to_string());
+        bases.dedup();
+        for base in &bases {
+            let url = format!("{base}/v1/cluster/autoreg");
+            match ctx
+                .control
+                .send(Method::POST, &url, Some(body.clone()))
+                .await
+            {
+                Ok(r) if r.status.is_success() => {
+                    match serde_json::from_slice::<ClusterMeta>(&r.body) {
+                        Ok(meta) => {
+                            if apply(ctx, meta, None).await.is_ok() {
+                                tracing::info!(proxy = %base, "registered with the proxy");
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(proxy = %base, error = %e, "unreadable registration reply")
+                        }
                     }
-                    Err(e) => tracing::warn!(%proxy, error = %e, "unreadable registration reply"),
                 }
+                Ok(r) if attempt % 10 == 0 => {
+                    tracing::warn!(proxy = %base, status = %r.status, body = %String::from_utf8_lossy(&r.body), "registration refused")
+                }
+                Err(e) if attempt % 10 == 0 => {
+                    tracing::info!(proxy = %base, error = %e, "proxy not reachable yet, retrying")
+                }
+                _ => {}
             }
-            Ok(r) => {
-                tracing::warn!(%proxy, status = %r.status, body = %String::from_utf8_lossy(&r.body), "registration refused")
-            }
-            Err(e) if attempt % 10 == 0 => {
-                tracing::info!(%proxy, error = %e, "proxy not reachable yet, retrying")
-            }
-            Err(_) => {}
         }
         attempt += 1;
         tokio::time::sleep(interval.min(Duration::from_secs(1))).await;
     }
 }
 
-/// Sends keepalives; returns when the proxy says it does not know us.
-async fn keepalive(ctx: &TargetContext, client: &ControlClient, proxy: &str, interval: Duration) {
-    let url = format!("{proxy}/v1/cluster/keepalive/{}", ctx.node.id);
+/// Sends keepalives to the proxy's intra-cluster port; returns when the proxy says it
+/// does not know us, or after [`KEEPALIVE_FAILURES`] failures in a row.
+async fn keepalive(ctx: &TargetContext, interval: Duration) {
+    let mut failures = 0;
     loop {
         tokio::time::sleep(interval).await;
-        let reply = match client.send(Method::POST, &url, Some(b"{}".to_vec())).await {
-            Ok(r) => r,
+        let Some(proxy) = proxy_control_url(ctx) else {
+            return;
+        };
+        let url = format!("{proxy}/v1/cluster/keepalive/{}", ctx.node.id);
+        let reply = match ctx
+            .control
+            .send(Method::POST, &url, Some(b"{}".to_vec()))
+            .await
+        {
+            Ok(r) if r.status.is_success() || r.status == http::StatusCode::NOT_FOUND => r,
+            Ok(r) => {
+                failures += 1;
+                tracing::warn!(%proxy, status = %r.status, body = %String::from_utf8_lossy(&r.body), "keepalive refused");
+                if failures >= KEEPALIVE_FAILURES {
+                    return;
+                }
+                continue;
+            }
             Err(e) => {
+                failures += 1;
                 tracing::debug!(%proxy, error = %e, "keepalive failed");
+                if failures >= KEEPALIVE_FAILURES {
+                    return;
+                }
                 continue;
             }
         };
+        failures = 0;
         if reply.status == http::StatusCode::NOT_FOUND {
             return;
         }
@@ -125,10 +192,12 @@ async fn keepalive(ctx: &TargetContext, client: &ControlClient, proxy: &str, int
         let bmd_v: u64 = versions.bmd_version.parse().unwrap_or(0);
         if smap_v > ctx.cluster.smap_version() || bmd_v > ctx.cluster.bmd_version() {
             // A push was missed (partition, restart): pull the current state.
-            let smap = client
+            let smap = ctx
+                .control
                 .send(Method::GET, &format!("{proxy}/v1/cluster?what=smap"), None)
                 .await;
-            let bmd = client
+            let bmd = ctx
+                .control
                 .send(Method::GET, &format!("{proxy}/v1/cluster?what=bmd"), None)
                 .await;
             if let (Ok(s), Ok(b)) = (smap, bmd) {
@@ -136,7 +205,7 @@ async fn keepalive(ctx: &TargetContext, client: &ControlClient, proxy: &str, int
                     serde_json::from_slice(&s.body),
                     serde_json::from_slice(&b.body),
                 ) {
-                    apply(ctx, ClusterMeta { smap, bmd }).await;
+                    let _ = apply(ctx, ClusterMeta { smap, bmd }, None).await;
                 }
             }
         }

@@ -3,9 +3,11 @@
 
 pub mod body;
 mod context;
+mod gate;
 pub mod membership;
 
 pub use context::{NodeInfo, TargetContext};
+pub use gate::token_error;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,9 +18,14 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
+use crate::cluster::intra_auth::Signer;
 use crate::config::TargetConfig;
 use crate::disk::{DiskHandle, Engine, EngineChoice, WorkerConfig};
-use crate::fs::{check_mountpaths, resolve_node_id, FsError, IoCounters, Mountpath, Mountpaths};
+use crate::fs::{
+    check_mountpaths, lock_mountpaths, read_cluster_uuid, resolve_node_id, FsError, IoCounters,
+    Mountpath, Mountpaths,
+};
+use crate::http::Plane;
 use crate::metrics::TargetMetrics;
 use crate::native_api;
 use crate::store::{self, ObjectStore, StoreConfig};
@@ -44,7 +51,11 @@ pub enum StartError {
 /// any work file left behind.
 pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
     let paths = check_mountpaths(&cfg.mountpaths, cfg.allow_shared_fs)?;
+    // Before anything reads or changes the disks: a second process is refused here.
+    let locks = lock_mountpaths(&paths)?;
     let id = resolve_node_id(&paths, cfg.id.as_deref())?;
+    let joined_uuid = read_cluster_uuid(&paths);
+    let mark_paths = paths.clone();
     let metrics = TargetMetrics::new(&id);
     let worker = WorkerConfig {
         engine: cfg.io_engine,
@@ -80,42 +91,39 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         direct_io: cfg.settings.direct_io,
         inline_cache_hits: cfg.settings.inline_cache_hits,
         buffer_budget: (cfg.settings.buffer_budget_mib as usize) << 20,
+        buffer_wait: Duration::from_millis(cfg.settings.buffer_wait_ms.max(1)),
     };
     let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)
         .map_err(|e| StartError::Store(Box::new(e)))?;
 
-    let bind = SocketAddr::new(cfg.host, cfg.port);
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| StartError::Bind(bind, e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| StartError::Bind(bind, e))?;
+    let (listener, local) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
+    let (intra_listener, intra_local) =
+        bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
     let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
     let node = node_info(&id, &url)?;
-    let intra_url = match (&cfg.intra_url, &cfg.public_url) {
-        (None, None) => url.clone(),
-        (intra, _) => crate::http::advertised_url(intra.as_deref(), local).await,
-    };
+    let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
     let node = NodeInfo { intra_url, ..node };
-    tracing::info!(id = %id, url = %node.public_url, listen = %local, "target started");
+    tracing::info!(id = %id, url = %node.public_url, listen = %local, intra_url = %node.intra_url, intra_listen = %intra_local, "target started");
+    warn_if_open(&cfg.intra);
     // One machine-readable line for scripts and tests that start us with --port 0.
     println!("aisnode target {} listening on {}", id, node.public_url);
 
-    let serve_cfg = crate::http::ServeConfig {
-        header_read_timeout: cfg.header_read_timeout(),
-        drain_timeout: Duration::from_secs(cfg.settings.shutdown_timeout_secs),
-    };
+    let serve_cfg = cfg.serve_config();
+    let signer = cfg.intra.key.clone().map(|key| Signer {
+        key,
+        caller: id.clone(),
+    });
     let ctx = Arc::new(TargetContext {
         store,
         metrics,
         node,
         config: cfg,
         engines,
-        cluster: Default::default(),
+        cluster: crate::cluster::MapView::new(joined_uuid, mark_paths),
         ready: AtomicBool::new(true),
         started: Instant::now(),
-        data: crate::http::DataClient::default(),
+        data: crate::http::DataClient::default().signed_by(signer.clone()),
+        control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });
     if ctx.config.s3_credentials.is_none() {
         tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
@@ -126,35 +134,59 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         .proxy
         .clone()
         .map(|proxy| tokio::spawn(membership::run(ctx.clone(), proxy)));
-    let handler_ctx = ctx.clone();
     let stop_ctx = ctx.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopping = async move {
         shutdown.await;
         stop_ctx.ready.store(false, Ordering::Release);
         tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
+        let _ = stop_tx.send(true);
     };
-    crate::http::serve(
-        listener,
-        move |req| route(handler_ctx.clone(), req),
-        serve_cfg,
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (public_ctx, intra_ctx) = (ctx.clone(), ctx.clone());
+    let (rejected_public, rejected_intra) = (
+        ctx.metrics.guard.conn_rejected_count.clone(),
+        ctx.metrics.guard.conn_rejected_count.clone(),
+    );
+    tokio::join!(
+        crate::http::serve(
+            listener,
+            move |req| route(public_ctx.clone(), Plane::Public, req),
+            serve_cfg,
+            move || rejected_public.inc(),
+            stopped(stop_rx.clone()),
+        ),
+        crate::http::serve(
+            intra_listener,
+            move |req| route(intra_ctx.clone(), Plane::Intra, req),
+            serve_cfg,
+            move || rejected_intra.inc(),
+            stopped(stop_rx),
+        ),
         stopping,
-    )
-    .await;
+    );
     if let Some(m) = member {
         m.abort();
     }
     sweeper.abort();
     let removed = ctx.store.sweep_work_files();
     tracing::info!(removed_work_files = removed, "target stopped");
+    drop(locks);
     Ok(())
 }
 
 /// The target's two front ends: S3 under `/s3` (or when a proxy marked the request as
-/// S3), AIStore's native API everywhere else.
+/// S3), AIStore's native API everywhere else; first the gate of the listener it came on.
 async fn route(
     ctx: Arc<TargetContext>,
-    req: http::Request<hyper::body::Incoming>,
+    plane: Plane,
+    mut req: http::Request<hyper::body::Incoming>,
 ) -> http::Response<crate::http::Body> {
+    if let Some(refused) = gate::refusal(&ctx, plane, &mut req) {
+        return refused;
+    }
     let path = req.uri().path();
     let is_s3 =
         path == "/s3" || path.starts_with("/s3/") || req.headers().contains_key(&crate::s3::STYLE);
@@ -179,6 +211,26 @@ async fn sweep_uploads(ctx: Arc<TargetContext>) {
         if removed > 0 {
             tracing::info!(removed, "removed abandoned multipart uploads");
         }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Bind(addr, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(addr, e))?;
+    Ok((listener, local))
+}
+
+/// Says at start-up what protects the intra-cluster listener, when nothing does.
+pub(crate) fn warn_if_open(intra: &crate::config::IntraConfig) {
+    if intra.key.is_none() {
+        tracing::warn!("no cluster secret (AIS_CLUSTER_SECRET or --cluster-secret-file): the intra-cluster port accepts any caller; keep it on a private network");
+    }
+    if intra.auth.is_none() {
+        tracing::info!("no AuthN key (AIS_AUTHN_SECRET_KEY): native-API requests need no token");
     }
 }
 

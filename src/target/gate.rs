@@ -1,0 +1,112 @@
+//! What a request must show before a handler sees it, by the listener it came on.
+//!
+//! Intra-cluster port: with a cluster key, a valid node signature (see
+//! [`crate::http::plane`]). Public port: never the cluster's own endpoints (map pushes,
+//! bucket changes of a clustered target, the S3 forwarding markers); with signing on,
+//! object requests only through a proxy's signed redirect (AIStore answers direct access
+//! 403 the same way); with AuthN on, a token unless the proxy already checked it.
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+
+use super::TargetContext;
+use crate::cluster::intra_auth::now_secs;
+use crate::http::plane::{admit_intra, admit_public};
+use crate::http::{Body, Plane};
+use crate::native_api::{error, ApiError};
+
+/// Admits `req` (`None`) or returns the refusal to send.
+pub(super) fn refusal(
+    ctx: &TargetContext,
+    plane: Plane,
+    req: &mut Request<Incoming>,
+) -> Option<Response<Body>> {
+    let outcome = match plane {
+        Plane::Intra => admit_intra(ctx.config.intra.key.as_ref(), req)
+            .map_err(|e| ApiError::Forbidden(format!("intra-cluster port: {e}"))),
+        Plane::Public => {
+            admit_public(req);
+            // Markers only a node may set (the proxy sets them on the intra port).
+            req.headers_mut().remove(&crate::s3::FORWARDED);
+            req.headers_mut().remove(&crate::s3::STYLE);
+            check_public(ctx, req)
+        }
+    };
+    outcome.err().map(|e| {
+        let guard = &ctx.metrics.guard;
+        match e {
+            ApiError::Unauthorized(_) => guard.err_auth_count.inc(),
+            ApiError::Forbidden(_) if ctx.config.intra.auth.is_some() => {
+                guard.err_auth_count.inc()
+            }
+            _ => guard.err_forbidden_count.inc(),
+        }
+        tracing::info!(?plane, method = %req.method(), path = %req.uri().path(), error = %e, "request refused at the gate");
+        error::error_response(
+            &e,
+            req.method(),
+            req.uri().path(),
+            &format!("t[{}]", ctx.node.id),
+        )
+    })
+}
+
+fn check_public(ctx: &TargetContext, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let path = req.uri().path();
+    let method = req.method();
+    if path == "/v1/metasync" || path.starts_with("/v1/metasync/") {
+        return Err(ApiError::Forbidden(
+            "/v1/metasync is an intra-cluster endpoint, served on the intra-cluster port only"
+                .into(),
+        ));
+    }
+    let clustered = ctx.config.proxy.is_some();
+    if clustered
+        && path.starts_with("/v1/buckets/")
+        && !matches!(*method, Method::GET | Method::HEAD)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "{method} {path}: bucket changes go through the proxy; a target takes them only from the proxy, on its intra-cluster port"
+        )));
+    }
+    let native = path.starts_with("/v1/objects/") || path.starts_with("/v1/buckets");
+    let redirected = match (ctx.cluster_key(), clustered && native) {
+        (Some(key), true) => {
+            let path_q = req.uri().path_and_query().map_or(path, |p| p.as_str());
+            Some(key.verify_redirect(method, path_q, &ctx.node.id, now_secs()))
+        }
+        _ => None,
+    };
+    if path.starts_with("/v1/objects/") {
+        if let Some(Err(e)) = &redirected {
+            return Err(ApiError::Forbidden(e.to_string()));
+        }
+    }
+    if let (Some(auth), true) = (&ctx.config.intra.auth, native) {
+        if !matches!(redirected, Some(Ok(()))) {
+            let uuid = ctx
+                .cluster
+                .smap()
+                .map(|s| s.uuid.clone())
+                .unwrap_or_default();
+            let (need, bucket) = crate::auth::required(method, path);
+            auth.check(
+                req.headers(),
+                &uuid,
+                bucket.as_deref(),
+                need,
+                &format!("{method} {path}"),
+            )
+            .map_err(token_error)?;
+        }
+    }
+    Ok(())
+}
+
+/// A refused token: 401 when there is none or it is invalid, 403 when it lacks the right.
+pub fn token_error(e: crate::auth::TokenError) -> ApiError {
+    match e {
+        crate::auth::TokenError::Denied { .. } => ApiError::Forbidden(e.to_string()),
+        _ => ApiError::Unauthorized(e.to_string()),
+    }
+}
