@@ -30,6 +30,9 @@ enum Role {
     Proxy(ProxyArgs),
     /// Run a whole local cluster (1 proxy + N targets) under one data folder.
     Cluster(ClusterArgs),
+    /// AuthN tokens for clusters started with an AuthN key.
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Probe a node's health endpoint; exit status 0 when it answers 200 (for container health checks).
     Health {
         /// The node's URL [default: http://127.0.0.1:$AIS_PORT, else port 8081].
@@ -39,6 +42,13 @@ enum Role {
         #[arg(long)]
         readiness: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Print a signed token (HS256 JWT) for `Authorization: Bearer`, e.g.
+    /// `aisnode token issue --user alice --cluster <UUID>=ro --bucket data=rw`.
+    Issue(aisnode::auth::IssueArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -93,6 +103,15 @@ fn probe(url: &str, readiness: bool) -> anyhow::Result<u16> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Role::Token(TokenCmd::Issue(args)) = &cli.role {
+        match args.issue() {
+            Ok(token) => {
+                println!("{token}");
+                return Ok(());
+            }
+            Err(e) => anyhow::bail!("token issue: {e}"),
+        }
+    }
     if let Role::Health { url, readiness } = &cli.role {
         let url = url.clone().unwrap_or_else(|| {
             let port = std::env::var("AIS_PORT").unwrap_or_else(|_| "8081".into());
@@ -132,7 +151,7 @@ fn main() -> anyhow::Result<()> {
             init_logging(LogFormat::Text);
             runtime.block_on(aisnode::local_cluster::run(args, shutdown_signal()))?;
         }
-        Role::Health { .. } => {}
+        Role::Health { .. } | Role::Token(_) => {}
     }
     Ok(())
 }

@@ -55,6 +55,9 @@ pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response
                 ctx.metrics.err_cksum_count.inc();
             }
             let status = err.status();
+            if status == http::StatusCode::FORBIDDEN {
+                ctx.metrics.guard.err_forbidden_count.inc();
+            }
             if status.is_server_error() {
                 tracing::warn!(%method, %path, %status, error = %err, "request failed");
             } else {

@@ -35,16 +35,16 @@ class Node:
         return self.proc.wait(timeout=30)
 
 
-def start_node(args, log_path):
+def start_node(args, log_path, env=None):
     log = open(log_path, "wb")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=None if env is None else {**os.environ, **env})
     line = proc.stdout.readline().decode()
     assert "listening on" in line, f"node did not start: {log_path.read_text()}"
     words = line.split()
     return proc, words[-1], words[2]
 
 
-def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=()):
+def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=(), env=None):
     assert BIN.exists(), f"build aisnode first: {BIN} is missing"
     mps = []
     for i in range(1, n_mountpaths + 1):
@@ -54,27 +54,32 @@ def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=()):
     args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--allow-shared-fs", "--io-engine", engine]
     for mp in mps:
         args += ["--mountpath", mp]
-    proc, url, node_id = start_node(args + list(extra), tmp / "target.log")
+    proc, url, node_id = start_node(args + list(extra), tmp / "target.log", env)
     return Node(proc, url, node_id, mps)
 
 
-def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=()):
-    """A proxy and n targets with 2 mountpaths each, as separate processes."""
+def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(), env=None, token=None):
+    """A proxy and n targets with 2 mountpaths each, as separate processes; `env` is
+    added to every node's environment, `token` (when AuthN is on) is sent while waiting."""
     state = tmp / "proxy"
-    state.mkdir()
+    state.mkdir(parents=True)
     proc, url, node_id = start_node(
         [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state), *proxy_extra],
         tmp / "proxy.log",
+        env,
     )
     proxy = Node(proc, url, node_id, [])
     targets = [
-        start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url, *target_extra]) for i in range(n_targets)
+        start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url, *target_extra], env=env)
+        for i in range(n_targets)
     ]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     deadline = time.time() + 15
     while True:
-        smap = requests.get(f"{url}/v1/daemon?what=smap", timeout=5).json()
+        smap = requests.get(f"{url}/v1/daemon?what=smap", headers=headers, timeout=5).json()
         synced = all(
-            requests.get(f"{t.url}/v1/daemon?what=smap", timeout=5).json().get("version") == smap["version"]
+            requests.get(f"{t.url}/v1/daemon?what=smap", headers=headers, timeout=5).json().get("version")
+            == smap["version"]
             for t in targets
         ) if len(smap["tmap"]) == n_targets else False
         if synced:
