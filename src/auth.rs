@@ -366,7 +366,9 @@ pub fn parse_lifetime(s: &str) -> Result<u64, String> {
         Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
         _ => (s, 's'),
     };
-    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expecting e.g. 3600, 30m, 24h or 7d"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expecting e.g. 3600, 30m, 24h or 7d"))?;
     let mult = match unit {
         's' => 1,
         'm' => 60,
@@ -399,7 +401,11 @@ impl IssueArgs {
         let secret = match (&self.secret, &self.secret_file) {
             (Some(s), None) => s.as_bytes().to_vec(),
             (None, Some(f)) => std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?,
-            _ => return Err("give the key with --secret (AIS_AUTHN_SECRET_KEY) or --secret-file".into()),
+            _ => {
+                return Err(
+                    "give the key with --secret (AIS_AUTHN_SECRET_KEY) or --secret-file".into(),
+                )
+            }
         };
         let key = TokenKey::new(&secret).ok_or("the key is empty")?;
         let claims = Claims {

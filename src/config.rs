@@ -268,6 +268,9 @@ pub struct FileSettings {
     pub buffer_wait_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Milliseconds between SIGTERM turning readiness to 503 and the node closing its
+    /// listeners, so load balancers stop sending before connections are refused.
+    pub shutdown_grace_ms: u64,
     /// Largest list-objects page, entries.
     pub max_page_size: usize,
     /// How often a registered target sends a keepalive to the proxy (milliseconds).
@@ -305,6 +308,7 @@ impl Default for FileSettings {
             max_connections: 4096,
             buffer_wait_ms: 5_000,
             shutdown_timeout_secs: 30,
+            shutdown_grace_ms: 1_000,
             max_page_size: 10_000,
             keepalive_interval_ms: 2_000,
             direct_io: false,
@@ -521,6 +525,8 @@ pub struct ProxySettings {
     pub max_node_reply: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Milliseconds between SIGTERM turning readiness to 503 and the listeners closing.
+    pub shutdown_grace_ms: u64,
     /// Largest list-objects page, entries.
     pub max_page_size: usize,
     /// S3 access key ID (flag and env win).
@@ -546,6 +552,7 @@ impl Default for ProxySettings {
             max_connections: 4096,
             max_node_reply: 64 << 20,
             shutdown_timeout_secs: 30,
+            shutdown_grace_ms: 1_000,
             max_page_size: 10_000,
             s3_access_key: None,
             s3_secret_key: None,

@@ -278,6 +278,11 @@ fn killed_target_leaves_and_rejoins_with_data(engine: &str) {
         victim.mountpaths.clone(),
         victim.url.clone(),
     );
+    let held = by_target.get(&victim_url).map_or(0, Vec::len);
+    assert!(
+        held > 0,
+        "the target to kill holds none of the 60 objects: the test would prove nothing"
+    );
     victim.kill();
     let took = wait_for(
         "victim removed from the map",
@@ -388,7 +393,8 @@ fn buckets_reach_late_targets_and_errors_are_ais_shaped(engine: &str) {
     );
     assert_eq!(code, 200);
     for t in c.targets.iter().chain([&late]) {
-        assert!(ureq::head(&t.u("/v1/buckets/early")).call().is_err());
+        let (code, _) = t.status(ureq::head(&t.u("/v1/buckets/early")), None);
+        assert_eq!(code, 404, "bucket still on target {}", t.id);
     }
 }
 both_engines!(buckets_reach_late_targets_and_errors_are_ais_shaped);

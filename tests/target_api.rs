@@ -55,12 +55,25 @@ fn buckets(engine: &str) {
         Some(br#"{"action":"destroy-bck"}"#),
     );
     assert_eq!(code, 404);
-    // Destroyed data is gone from disk, not just hidden.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Destroyed data is gone from disk, not just hidden: moved to the trash at once,
+    // then removed from there.
     assert!(t
         .object_files()
         .iter()
         .all(|p| !p.to_string_lossy().contains("/b1/")));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !t.trash_files().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "trash not emptied: {:?}",
+            t.trash_files()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        t.object_files().iter().all(|p| !p.ends_with("x")),
+        "the destroyed object's file is gone everywhere"
+    );
 }
 both_engines!(buckets);
 

@@ -203,6 +203,41 @@ fn refuses_foreign_and_shared_mountpaths(engine: &str) {
 }
 both_engines!(refuses_foreign_and_shared_mountpaths);
 
+/// A second process on the same mountpaths is refused before it touches them: the
+/// first one's in-flight upload survives and completes.
+fn second_process_on_same_mountpaths_is_refused(engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mps = common::mountpaths(dir.path(), 2);
+    let t = start(engine, &mps, &[]);
+    t.create_bucket("b");
+    let mut s = TcpStream::connect(&t.addr).unwrap();
+    write!(
+        s,
+        "PUT /v1/objects/b/inflight HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    s.write_all(&[7u8; 50_000]).unwrap();
+    wait_until("work file", || !t.work_files().is_empty());
+    let log = match common::try_start(engine, &mps, &[]) {
+        Ok(second) => panic!(
+            "a second target started on the same mountpaths: {}",
+            second.id
+        ),
+        Err(log) => log,
+    };
+    assert!(log.contains("in use by another aisnode process"), "{log}");
+    assert!(
+        !t.work_files().is_empty(),
+        "the first target's work file was swept"
+    );
+    s.write_all(&[7u8; 50_000]).unwrap();
+    let mut reply = [0u8; 64];
+    let n = std::io::Read::read(&mut s, &mut reply).unwrap();
+    assert!(String::from_utf8_lossy(&reply[..n]).starts_with("HTTP/1.1 200"));
+    assert_eq!(t.get("b", "inflight"), vec![7u8; 100_000]);
+}
+both_engines!(second_process_on_same_mountpaths_is_refused);
+
 fn shutdown_turns_unready_and_cleans(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let t = start(engine, &common::mountpaths(dir.path(), 2), &[]);
@@ -217,9 +252,22 @@ fn shutdown_turns_unready_and_cleans(engine: &str) {
     s.write_all(&[7u8; 50_000]).unwrap();
     wait_until("work file", || !t.work_files().is_empty());
     let mps = t.mountpaths.clone();
+    let health = t.u("/v1/health?readiness=true");
+    let (code, _) = t.status(ureq::get(&health), None);
+    assert_eq!(code, 200, "ready before the stop");
     let pid_status = std::thread::spawn(move || t.stop());
+    // Readiness turns 503 while the node still answers (the shutdown grace).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match ureq::get(&health).call() {
+            Err(ureq::Error::Status(503, _)) => break,
+            Ok(_) => {}
+            Err(e) => panic!("readiness never answered 503 before the node stopped: {e}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "readiness stayed 200");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The client keeps sending while the target drains.
-    std::thread::sleep(Duration::from_millis(200));
     s.write_all(&[7u8; 50_000]).unwrap();
     let status = pid_status.join().unwrap();
     assert!(status.success());

@@ -110,10 +110,12 @@ pub async fn run(
     let serve_cfg = ctx.config.serve_config();
     let stop_ctx = ctx.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let grace_ms = ctx.config.settings.shutdown_grace_ms;
     let stopping = async move {
         shutdown.await;
         stop_ctx.ready.store(false, Ordering::Release);
         tracing::info!("proxy shutting down");
+        tokio::time::sleep(Duration::from_millis(grace_ms)).await;
         let _ = stop_tx.send(true);
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

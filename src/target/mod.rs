@@ -136,10 +136,12 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         .map(|proxy| tokio::spawn(membership::run(ctx.clone(), proxy)));
     let stop_ctx = ctx.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let grace_ms = ctx.config.settings.shutdown_grace_ms;
     let stopping = async move {
         shutdown.await;
         stop_ctx.ready.store(false, Ordering::Release);
         tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
+        tokio::time::sleep(Duration::from_millis(grace_ms)).await;
         let _ = stop_tx.send(true);
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -250,6 +250,17 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Files in the mountpaths' trash (where destroyed buckets wait for removal).
+    pub fn trash_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for mp in &self.mountpaths {
+            walk(&mp.join(".ais.trash"), &mut |p| out.push(p.to_path_buf()));
+        }
+        out
+    }
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
         let _ = self.child.kill();

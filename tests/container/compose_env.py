@@ -14,6 +14,8 @@ PROJECT = "aisci"
 IMAGE = "aisnode:ci"
 PROXY = "http://127.0.0.1:18080"
 TARGETS = {"target1": "http://127.0.0.1:18081", "target2": "http://127.0.0.1:18082"}
+# Every Compose call passes the same cluster secret, so a recreated node signs alike.
+SECRET = os.urandom(16).hex()
 
 
 def run(*args, check=True, **kw):
@@ -21,7 +23,7 @@ def run(*args, check=True, **kw):
 
 
 def compose(*args, check=True, env=None):
-    e = dict(os.environ, AISNODE_IMAGE=IMAGE, **(env or {}))
+    e = dict(os.environ, AISNODE_IMAGE=IMAGE, AIS_CLUSTER_SECRET=SECRET, **(env or {}))
     # The seccomp path in the file is relative to the working directory.
     return run("docker-compose", "-p", PROJECT, "-f", str(COMPOSE), *args, check=check, env=e, cwd=COMPOSE.parent)
 

@@ -7,7 +7,7 @@ import requests
 from aistore.sdk import Client
 
 from compose_env import (
-    PROJECT, PROXY, ROOT, TARGETS, container, engines, inspect, run, smap, target_ids, wait,
+    PROJECT, PROXY, ROOT, TARGETS, compose, container, engines, inspect, run, smap, target_ids, wait,
 )
 
 
@@ -42,7 +42,16 @@ def test_our_seccomp_profile_allows_io_uring(cluster):
 
 def test_objects_spread_over_two_targets_on_one_port(cluster):
     for name in TARGETS:
-        assert smap()["tmap"][target_ids()[name]]["intra_control_net"]["daemon_port"] == "8081"
+        node = smap()["tmap"][target_ids()[name]]
+        assert node["public_net"]["daemon_port"] == TARGETS[name].rsplit(":", 1)[1]
+        assert node["intra_control_net"]["direct_url"] == f"http://{name}:9081"
+    assert smap()["proxy_si"]["intra_control_net"]["direct_url"] == "http://proxy:9080"
+    # The nodes sign their intra-cluster requests: none warns of an open control plane,
+    # and a control request on a public port is refused.
+    logs = compose("logs", "--no-color", check=False).stdout
+    assert "no cluster secret" not in logs, logs[-2000:]
+    r = requests.put(f"{TARGETS['target1']}/v1/metasync", json={}, timeout=5)
+    assert r.status_code == 403, r.text
     client = sdk()
     bck = client.bucket("spread")
     bck.create(exist_ok=True)

@@ -87,6 +87,18 @@ def test_common_promises(overlay):
     assert set(templates) == set(mounts), "one claim template per mountpath"
     assert set(env["AIS_MOUNTPATHS"]["value"].split(",")) == set(mounts.values())
     assert target["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    # The intra-cluster listener on its own port, reached at the pod IP, and the cluster
+    # secret (and AuthN key) from Secrets, for the proxy as for the targets.
+    for name in ("ais-target", "ais-proxy"):
+        c = find(objs, "StatefulSet", name)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in c["env"]}
+        assert env["AIS_INTRA_PORT"]["value"] == "51082"
+        assert env["AIS_INTRA_URL"]["value"] == "http://$(MY_POD_IP):51082"
+        ports = {p["name"]: p for p in c["ports"]}
+        assert ports["intra"]["containerPort"] == 51082 and "hostPort" not in ports["intra"]
+        for var, secret in (("AIS_CLUSTER_SECRET", "ais-cluster-secret"), ("AIS_AUTHN_SECRET_KEY", "ais-authn")):
+            ref = env[var]["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == secret and ref["key"] == "secret"
 
 
 def test_one_target_per_node():
@@ -139,7 +151,7 @@ def test_external_lb():
     assert any(o["spec"]["selector"].get("app.kubernetes.io/component") == "proxy" for o in lbs)
     env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["AIS_PUBLIC_URL"] == "http://$(MY_POD).$(AIS_EXTERNAL_DOMAIN):51081"
-    assert env["AIS_INTRA_URL"] == "http://$(MY_POD_IP):51081"
+    assert env["AIS_INTRA_URL"] == "http://$(MY_POD_IP):51082"
 
 
 def test_pv_generator_matches_committed_sample():
