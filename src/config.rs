@@ -264,7 +264,9 @@ pub struct FileSettings {
     pub send_timeout_secs: u64,
     /// Most connections open at once per listener; beyond it new ones get 503.
     pub max_connections: usize,
-    /// Milliseconds a request waits for an I/O buffer before it is answered 503.
+    /// Milliseconds an upload (or a checksum validation) waits for an I/O buffer before
+    /// it is answered 503 with `Retry-After`: only a target wedged by something else ever
+    /// waits this long, since no request holds a buffer while it waits for its client.
     pub buffer_wait_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
@@ -306,7 +308,7 @@ impl Default for FileSettings {
             min_body_rate: 1024,
             send_timeout_secs: 30,
             max_connections: 4096,
-            buffer_wait_ms: 5_000,
+            buffer_wait_ms: 30_000,
             shutdown_timeout_secs: 30,
             shutdown_grace_ms: 1_000,
             max_page_size: 10_000,

@@ -477,13 +477,12 @@ impl ObjectReader {
         };
         let need = skip + want;
         let (disk, file, pool) = (self.disk.clone(), self.file.clone(), self.pool.clone());
-        let wait = self.buffer_wait;
         tokio::spawn(async move {
             // Chunk-sized reads use a recycled buffer from the budget; others an exact one.
+            // No deadline here: the response has begun, and failing it mid-body is worse
+            // than waiting (a client that stops reading is cut off by the send timeout).
             let buf = if need <= pool.size() && want >= SMALL_READ {
-                pool.take_within(wait).await.ok_or_else(|| {
-                    io::Error::other(format!("no I/O buffer came free within {wait:?}"))
-                })?
+                pool.take().await
             } else {
                 IoBuf::with_capacity(need)
             };
