@@ -23,7 +23,7 @@ pub struct ClusterArgs {
     /// Mountpaths per target (folders under --data-dir).
     #[arg(long, default_value_t = 2)]
     pub mountpaths: usize,
-    /// Proxy port; target i listens on base-port + i.
+    /// Proxy port; target i listens on base-port + i (intra-cluster ports: each + 1000).
     #[arg(long, default_value_t = 8080)]
     pub base_port: u16,
     /// Address every node binds and advertises.
@@ -53,10 +53,18 @@ pub async fn run(
     std::fs::create_dir_all(&logs).with_context(|| format!("create {}", logs.display()))?;
     let host = args.host.to_string();
     let mut nodes = Vec::new();
+    // A secret for this run: the nodes sign what they send each other, so nothing else on
+    // the machine can push maps or change buckets through their intra-cluster ports.
+    let secret: String = {
+        use rand::Rng;
+        let bytes: [u8; 16] = rand::thread_rng().gen();
+        hex::encode(bytes)
+    };
 
     let proxy_port = args.base_port.to_string();
     let state = args.data_dir.join("proxy");
     let mut cmd = Command::new(&exe);
+    cmd.env("AIS_CLUSTER_SECRET", &secret);
     cmd.args(["proxy", "--host", &host, "--port", &proxy_port])
         .arg("--state-dir")
         .arg(&state);
@@ -70,6 +78,7 @@ pub async fn run(
     for i in 1..=args.targets {
         let port = (args.base_port as usize + i).to_string();
         let mut cmd = Command::new(&exe);
+        cmd.env("AIS_CLUSTER_SECRET", &secret);
         cmd.args([
             "target",
             "--host",
