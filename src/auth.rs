@@ -212,9 +212,17 @@ mod perm_string {
     }
 }
 
-/// The HS256 key tokens are signed with. Its `Debug` never shows the key.
+/// The HS256 key tokens are signed with, and the tokens it verified lately (a client
+/// sends the same token with every request: the signature and the claims are checked
+/// once, the expiry every time). Its `Debug` never shows the key.
 #[derive(Clone)]
-pub struct TokenKey(Arc<[u8]>);
+pub struct TokenKey {
+    mac: Arc<Hmac<Sha256>>,
+    seen: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Claims>>>>,
+}
+
+/// Most verified tokens remembered (the map is emptied when full).
+const SEEN_TOKENS: usize = 4096;
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -233,7 +241,15 @@ impl TokenKey {
     /// A key from a secret; `None` for an empty one.
     pub fn new(secret: &[u8]) -> Option<TokenKey> {
         let trimmed = secret.trim_ascii();
-        (!trimmed.is_empty()).then(|| TokenKey(Arc::from(trimmed)))
+        if trimmed.is_empty() {
+            return None;
+        }
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(trimmed)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        Some(TokenKey {
+            mac: Arc::new(mac),
+            seen: Default::default(),
+        })
     }
 
     /// A cluster key derived from this one, for clusters with tokens but no secret.
@@ -246,8 +262,34 @@ impl TokenKey {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+        (*self.mac).clone()
+    }
+
+    /// [`TokenKey::verify`], remembering valid tokens: a repeated token costs a lookup
+    /// and the expiry check.
+    pub fn verify_cached(&self, token: &str, now: u64) -> Result<Arc<Claims>, TokenError> {
+        let hit = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        let claims = match hit {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(self.verify(token, now)?);
+                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                if seen.len() >= SEEN_TOKENS {
+                    seen.clear();
+                }
+                seen.insert(token.to_string(), c.clone());
+                c
+            }
+        };
+        if claims.expiry()? <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 
     /// Signs `claims` as an HS256 JWT.
@@ -312,7 +354,7 @@ impl TokenKey {
         bucket: Option<&str>,
         need: u64,
         what: &str,
-    ) -> Result<Claims, TokenError> {
+    ) -> Result<Arc<Claims>, TokenError> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -322,7 +364,7 @@ impl TokenKey {
             })
             .map(str::trim)
             .ok_or(TokenError::Missing)?;
-        let claims = self.verify(token, crate::cluster::intra_auth::now_secs())?;
+        let claims = self.verify_cached(token, crate::cluster::intra_auth::now_secs())?;
         if claims.allows(uuid, bucket, need) {
             Ok(claims)
         } else {
@@ -510,6 +552,10 @@ mod tests {
         let tok = k.issue(&claims(2000));
         assert_eq!(k.verify(&tok, 1000).unwrap().user(), "alice");
         assert_eq!(k.verify(&tok, 2000), Err(TokenError::Expired));
+        // Remembered tokens still expire.
+        assert_eq!(k.verify_cached(&tok, 1000).unwrap().user(), "alice");
+        assert_eq!(k.verify_cached(&tok, 1500).unwrap().user(), "alice");
+        assert_eq!(k.verify_cached(&tok, 2000), Err(TokenError::Expired));
         let other = TokenKey::new(b"other").unwrap();
         assert_eq!(other.verify(&tok, 1000), Err(TokenError::BadSignature));
         // Claims swapped under the same signature.

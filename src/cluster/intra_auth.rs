@@ -54,9 +54,10 @@ pub enum IntraAuthError {
     Redirect(&'static str),
 }
 
-/// The cluster secret as a MAC key. Its `Debug` never shows the secret.
+/// The cluster secret as a MAC key (kept keyed: each use clones the HMAC state instead
+/// of hashing the key again). Its `Debug` never shows the secret.
 #[derive(Clone)]
-pub struct ClusterKey(Arc<[u8]>);
+pub struct ClusterKey(Arc<HmacSha256>);
 
 impl std::fmt::Debug for ClusterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,12 +123,16 @@ impl ClusterKey {
     /// A key from a secret; `None` for an empty one.
     pub fn new(secret: &[u8]) -> Option<ClusterKey> {
         let trimmed = secret.trim_ascii();
-        (!trimmed.is_empty()).then(|| ClusterKey(Arc::from(trimmed)))
+        if trimmed.is_empty() {
+            return None;
+        }
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(trimmed)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        Some(ClusterKey(Arc::new(mac)))
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = (*self.0).clone();
         for (i, p) in parts.iter().enumerate() {
             if i > 0 {
                 mac.update(b"\n");
