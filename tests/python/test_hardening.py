@@ -202,6 +202,17 @@ def test_intra_port_with_cluster_secret(tmp_path):
         assert smap_of(proxy.url)["tmap"][t.id]["public_net"]["direct_url"] == t.url
         # The intra port with no signature at all.
         assert requests.get(f"{p_intra}/v1/daemon?what=smap", timeout=5).status_code == 403
+        # S3 still travels: the proxy and any target forward to the owner's intra port, signed.
+        import s3_helpers
+
+        for endpoint in (f"{proxy.url}/s3", f"{targets[1].url}/s3"):
+            s3 = s3_helpers.client(endpoint)
+            for i in range(10):
+                s3.put_object(Bucket="b", Key=f"s3-{i}", Body=b"s3 %d" % i)
+            for i in range(10):
+                assert s3.get_object(Bucket="b", Key=f"s3-{i}")["Body"].read() == b"s3 %d" % i
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket="b", Prefix="s3-")["Contents"]]
+            assert keys == sorted(f"s3-{i}" for i in range(10))
         assert metric(t.url, "ais_target_err_forbidden_count") >= 3
     finally:
         stop_all([proxy] + targets)
