@@ -90,7 +90,7 @@ pub struct ClusterAcl {
     /// Cluster UUID.
     pub id: String,
     /// Permission bits (a decimal string on the wire).
-    #[serde(with = "perm_string")]
+    #[serde(with = "crate::cluster::u64_string")]
     pub perm: u64,
 }
 
@@ -100,7 +100,7 @@ pub struct BucketAcl {
     /// The bucket.
     pub bck: BckRef,
     /// Permission bits.
-    #[serde(with = "perm_string")]
+    #[serde(with = "crate::cluster::u64_string")]
     pub perm: u64,
 }
 
@@ -189,27 +189,6 @@ fn httpdate_rfc3339(s: &str) -> Option<u64> {
         _ => return None,
     };
     u64::try_from(secs - offset).ok()
-}
-
-mod perm_string {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum V {
-            S(String),
-            N(u64),
-        }
-        match V::deserialize(d)? {
-            V::S(s) => s.parse().map_err(serde::de::Error::custom),
-            V::N(n) => Ok(n),
-        }
-    }
 }
 
 /// The HS256 key tokens are signed with, and the tokens it verified lately (a client

@@ -210,14 +210,7 @@ fn second_process_on_same_mountpaths_is_refused(engine: &str) {
     let mps = common::mountpaths(dir.path(), 2);
     let t = start(engine, &mps, &[]);
     t.create_bucket("b");
-    let mut s = TcpStream::connect(&t.addr).unwrap();
-    write!(
-        s,
-        "PUT /v1/objects/b/inflight HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-    )
-    .unwrap();
-    s.write_all(&[7u8; 50_000]).unwrap();
-    wait_until("work file", || !t.work_files().is_empty());
+    let mut s = half_sent_upload(&t);
     let log = match common::try_start(engine, &mps, &[]) {
         Ok(second) => panic!(
             "a second target started on the same mountpaths: {}",
@@ -243,14 +236,7 @@ fn shutdown_turns_unready_and_cleans(engine: &str) {
     let t = start(engine, &common::mountpaths(dir.path(), 2), &[]);
     t.create_bucket("b");
     // An upload stalls mid-body while the target is told to stop.
-    let mut s = TcpStream::connect(&t.addr).unwrap();
-    write!(
-        s,
-        "PUT /v1/objects/b/inflight HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-    )
-    .unwrap();
-    s.write_all(&[7u8; 50_000]).unwrap();
-    wait_until("work file", || !t.work_files().is_empty());
+    let mut s = half_sent_upload(&t);
     let mps = t.mountpaths.clone();
     let health = t.u("/v1/health?readiness=true");
     let (code, _) = t.status(ureq::get(&health), None);
@@ -285,6 +271,19 @@ fn shutdown_turns_unready_and_cleans(engine: &str) {
     assert!(all.iter().any(|p| p.ends_with("inflight")), "{all:?}");
 }
 both_engines!(shutdown_turns_unready_and_cleans);
+
+/// A PUT of 100,000 bytes of which half has arrived (its work file exists).
+fn half_sent_upload(t: &common::Target) -> TcpStream {
+    let mut s = TcpStream::connect(&t.addr).unwrap();
+    write!(
+        s,
+        "PUT /v1/objects/b/inflight HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    s.write_all(&[7u8; 50_000]).unwrap();
+    wait_until("work file", || !t.work_files().is_empty());
+    s
+}
 
 fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

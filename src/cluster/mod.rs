@@ -7,5 +7,29 @@ mod smap;
 mod view;
 
 pub use intra_auth::ClusterKey;
+
+/// A `u64` as AIStore writes it in JSON: a decimal string (numbers are read too).
+pub mod u64_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `v` as a string.
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    /// Reads a string or a number.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum V {
+            S(String),
+            N(u64),
+        }
+        match V::deserialize(d)? {
+            V::S(s) => s.parse().map_err(serde::de::Error::custom),
+            V::N(n) => Ok(n),
+        }
+    }
+}
 pub use smap::{Bmd, NetInfo, Smap, Snode, FLAG_DECOMMISSION, FLAG_MAINTENANCE};
 pub use view::{MapRefusal, MapView};

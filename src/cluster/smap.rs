@@ -95,27 +95,6 @@ impl Snode {
     }
 }
 
-mod version_string {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum V {
-            S(String),
-            N(u64),
-        }
-        match V::deserialize(d)? {
-            V::S(s) => s.parse().map_err(serde::de::Error::custom),
-            V::N(n) => Ok(n),
-        }
-    }
-}
-
 /// The cluster map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Smap {
@@ -131,7 +110,7 @@ pub struct Smap {
     #[serde(default)]
     pub creation_time: String,
     /// Bumped on every change.
-    #[serde(with = "version_string")]
+    #[serde(with = "crate::cluster::u64_string")]
     pub version: u64,
 }
 
@@ -167,7 +146,7 @@ pub struct Bmd {
     /// Bucket names with creation time (unix ns).
     pub buckets: BTreeMap<String, i64>,
     /// Bumped on every change.
-    #[serde(with = "version_string")]
+    #[serde(with = "crate::cluster::u64_string")]
     pub version: u64,
 }
 

@@ -14,4 +14,4 @@ pub use body::{empty, full, stream, Body};
 pub use client::{ClientError, ControlClient, Reply};
 pub use forward::DataClient;
 pub use plane::Plane;
-pub use serve::{caller, serve, PeerAddr, ServeConfig};
+pub use serve::{bind, caller, serve, serve_node, Listeners, PeerAddr, ServeConfig};

@@ -125,6 +125,73 @@ pub async fn serve<H, F>(
     }
 }
 
+/// Binds `addr`; returns the listener and the address it got (a port 0 resolved).
+pub async fn bind(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<(TcpListener, std::net::SocketAddr)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// A node's two listeners: clients' and other nodes'.
+pub struct Listeners {
+    /// The public port.
+    pub public: TcpListener,
+    /// The intra-cluster port.
+    pub intra: TcpListener,
+}
+
+/// Serves both listeners with `handler` (told which one a request came on) until
+/// `shutdown` resolves; then `on_stop` runs (readiness turns 503), both keep answering
+/// for `grace` so load balancers notice, then stop accepting and drain.
+pub async fn serve_node<H, F>(
+    listeners: Listeners,
+    handler: H,
+    cfg: ServeConfig,
+    rejected: prometheus::IntCounter,
+    grace: Duration,
+    shutdown: impl Future<Output = ()>,
+    on_stop: impl FnOnce(),
+) where
+    H: Fn(super::Plane, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopping = async move {
+        shutdown.await;
+        on_stop();
+        tokio::time::sleep(grace).await;
+        let _ = stop_tx.send(true);
+    };
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let plane = |plane: super::Plane| {
+        let (handler, rejected) = (handler.clone(), rejected.clone());
+        (move |req| handler(plane, req), move || rejected.inc())
+    };
+    let (public, public_rejected) = plane(super::Plane::Public);
+    let (intra, intra_rejected) = plane(super::Plane::Intra);
+    tokio::join!(
+        serve(
+            listeners.public,
+            public,
+            cfg,
+            public_rejected,
+            stopped(stop_rx.clone())
+        ),
+        serve(
+            listeners.intra,
+            intra,
+            cfg,
+            intra_rejected,
+            stopped(stop_rx)
+        ),
+        stopping,
+    );
+}
+
 /// Answers 503 to a connection beyond the limit, without reading its request.
 async fn turn_away(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {

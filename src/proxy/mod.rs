@@ -24,7 +24,7 @@ use crate::cluster::intra_auth::Signer;
 use crate::cluster::Snode;
 use crate::config::ProxyConfig;
 use crate::http::ControlClient;
-use crate::http::Plane;
+use crate::http::Listeners;
 use crate::metrics::ProxyMetrics;
 pub use state::{write_atomic, ClusterState};
 
@@ -109,53 +109,32 @@ pub async fn run(
 
     let serve_cfg = ctx.config.serve_config();
     let stop_ctx = ctx.clone();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let grace_ms = ctx.config.settings.shutdown_grace_ms;
-    let stopping = async move {
-        shutdown.await;
-        stop_ctx.ready.store(false, Ordering::Release);
-        tracing::info!("proxy shutting down");
-        tokio::time::sleep(Duration::from_millis(grace_ms)).await;
-        let _ = stop_tx.send(true);
-    };
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let (public_ctx, intra_ctx) = (ctx.clone(), ctx.clone());
-    let (rejected_public, rejected_intra) = (
+    let handler_ctx = ctx.clone();
+    crate::http::serve_node(
+        Listeners {
+            public: listener,
+            intra: intra_listener,
+        },
+        move |plane, req| routes::handle(handler_ctx.clone(), plane, req),
+        serve_cfg,
         ctx.metrics.guard.conn_rejected_count.clone(),
-        ctx.metrics.guard.conn_rejected_count.clone(),
-    );
-    tokio::join!(
-        crate::http::serve(
-            listener,
-            move |req| routes::handle(public_ctx.clone(), Plane::Public, req),
-            serve_cfg,
-            move || rejected_public.inc(),
-            stopped(stop_rx.clone()),
-        ),
-        crate::http::serve(
-            intra_listener,
-            move |req| routes::handle(intra_ctx.clone(), Plane::Intra, req),
-            serve_cfg,
-            move || rejected_intra.inc(),
-            stopped(stop_rx),
-        ),
-        stopping,
-    );
+        Duration::from_millis(ctx.config.settings.shutdown_grace_ms),
+        shutdown,
+        move || {
+            stop_ctx.ready.store(false, Ordering::Release);
+            tracing::info!("proxy shutting down: readiness is now 503");
+        },
+    )
+    .await;
     pusher.abort();
     checker.abort();
     Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ProxyStartError> {
-    let listener = TcpListener::bind(addr)
+    crate::http::bind(addr)
         .await
-        .map_err(|e| ProxyStartError::Bind(addr, e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ProxyStartError::Bind(addr, e))?;
-    Ok((listener, local))
+        .map_err(|e| ProxyStartError::Bind(addr, e))
 }
 
 /// The flag's ID, else the saved one, else a new one; saved for next time.

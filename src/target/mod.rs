@@ -25,7 +25,7 @@ use crate::fs::{
     check_mountpaths, lock_mountpaths, read_cluster_uuid, resolve_node_id, FsError, IoCounters,
     Mountpath, Mountpaths,
 };
-use crate::http::Plane;
+use crate::http::{Listeners, Plane};
 use crate::metrics::TargetMetrics;
 use crate::native_api;
 use crate::store::{self, ObjectStore, StoreConfig};
@@ -135,40 +135,23 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         .clone()
         .map(|proxy| tokio::spawn(membership::run(ctx.clone(), proxy)));
     let stop_ctx = ctx.clone();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let grace_ms = ctx.config.settings.shutdown_grace_ms;
-    let stopping = async move {
-        shutdown.await;
-        stop_ctx.ready.store(false, Ordering::Release);
-        tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
-        tokio::time::sleep(Duration::from_millis(grace_ms)).await;
-        let _ = stop_tx.send(true);
-    };
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let (public_ctx, intra_ctx) = (ctx.clone(), ctx.clone());
-    let (rejected_public, rejected_intra) = (
+    let handler_ctx = ctx.clone();
+    crate::http::serve_node(
+        Listeners {
+            public: listener,
+            intra: intra_listener,
+        },
+        move |plane, req| route(handler_ctx.clone(), plane, req),
+        serve_cfg,
         ctx.metrics.guard.conn_rejected_count.clone(),
-        ctx.metrics.guard.conn_rejected_count.clone(),
-    );
-    tokio::join!(
-        crate::http::serve(
-            listener,
-            move |req| route(public_ctx.clone(), Plane::Public, req),
-            serve_cfg,
-            move || rejected_public.inc(),
-            stopped(stop_rx.clone()),
-        ),
-        crate::http::serve(
-            intra_listener,
-            move |req| route(intra_ctx.clone(), Plane::Intra, req),
-            serve_cfg,
-            move || rejected_intra.inc(),
-            stopped(stop_rx),
-        ),
-        stopping,
-    );
+        Duration::from_millis(ctx.config.settings.shutdown_grace_ms),
+        shutdown,
+        move || {
+            stop_ctx.ready.store(false, Ordering::Release);
+            tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
+        },
+    )
+    .await;
     if let Some(m) = member {
         m.abort();
     }
@@ -217,13 +200,9 @@ async fn sweep_uploads(ctx: Arc<TargetContext>) {
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let listener = TcpListener::bind(addr)
+    crate::http::bind(addr)
         .await
-        .map_err(|e| StartError::Bind(addr, e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| StartError::Bind(addr, e))?;
-    Ok((listener, local))
+        .map_err(|e| StartError::Bind(addr, e))
 }
 
 /// Says at start-up what protects the intra-cluster listener, when nothing does.
