@@ -48,6 +48,18 @@ pub struct TargetMetrics {
     pub disk_write_bytes: IntCounterVec,
     /// Disk operations queued or in flight per mountpath (set at scrape time).
     pub disk_queue_depth: IntGaugeVec,
+    /// Objects this target sent to their owners (rebalance).
+    pub reb_tx_count: IntCounter,
+    /// Their bytes.
+    pub reb_tx_size: IntCounter,
+    /// Objects other targets moved here.
+    pub reb_rx_count: IntCounter,
+    /// Their bytes.
+    pub reb_rx_size: IntCounter,
+    /// Objects a rebalance walk could not move.
+    pub err_reb_count: IntCounter,
+    /// Objects fetched from a previous owner to answer a request (get-from-neighbor).
+    pub gfn_count: IntCounter,
     /// Shared protection counters.
     pub guard: GuardMetrics,
     /// Cluster maps refused for another cluster UUID or a caller that is not the primary.
@@ -110,6 +122,15 @@ impl TargetMetrics {
             err_integrity_count: counter(
                 "err_integrity_count",
                 "cluster maps refused: another cluster UUID, or not from the primary",
+            ),
+            reb_tx_count: counter("reb_tx_count", "objects sent to their owners by rebalance"),
+            reb_tx_size: counter("reb_tx_size", "bytes sent to their owners by rebalance"),
+            reb_rx_count: counter("reb_rx_count", "objects received from other targets"),
+            reb_rx_size: counter("reb_rx_size", "bytes received from other targets"),
+            err_reb_count: counter("err_reb_count", "objects a rebalance walk could not move"),
+            gfn_count: counter(
+                "gfn_count",
+                "objects fetched from a previous owner to answer a request",
             ),
             guard: GuardMetrics::new(&series),
             disk_read_bytes: series.per_mountpath_counter(

@@ -33,10 +33,14 @@ pub enum MapRefusal {
     },
 }
 
-/// The newest cluster map a target knows, if it is registered.
+/// Maps kept before the current one (for finding objects at their previous owners).
+const KEPT_MAPS: usize = 8;
+
+/// The newest cluster map a target knows, if it is registered, and the ones before it.
 #[derive(Default)]
 pub struct MapView {
     smap: RwLock<Option<Arc<Smap>>>,
+    previous: RwLock<std::collections::VecDeque<Arc<Smap>>>,
     bmd_version: AtomicU64,
     uuid: Mutex<Option<String>>,
     /// Where the joined UUID is marked.
@@ -101,8 +105,50 @@ impl MapView {
                 return Ok(false);
             }
         }
-        *cur = Some(Arc::new(smap));
+        if let Some(old) = cur.replace(Arc::new(smap)) {
+            let mut prev = self.previous.write().unwrap_or_else(|p| p.into_inner());
+            prev.push_front(old);
+            prev.truncate(KEPT_MAPS);
+        }
         Ok(true)
+    }
+
+    /// The maps before the current one, newest first.
+    pub fn previous(&self) -> Vec<Arc<Smap>> {
+        self.previous
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Other targets that may hold `bucket/object` now or held it before: its owner in
+    /// each kept map, and its owner were `me` not in the current map (where it was
+    /// before `me` joined). Newest first, no duplicates, never `me`.
+    pub fn previous_owners(&self, me: &str, bucket: &str, object: &str) -> Vec<Snode> {
+        let cur = self.smap();
+        let mut out: Vec<Snode> = Vec::new();
+        let mut add = |t: &Snode| {
+            if t.daemon_id != me && !out.iter().any(|o| o.daemon_id == t.daemon_id) {
+                // Its URLs as the current map has them (it may have restarted elsewhere).
+                let now = cur.as_ref().and_then(|c| c.tmap.get(&t.daemon_id));
+                out.push(now.unwrap_or(t).clone());
+            }
+        };
+        if let Some(cur) = cur.as_ref() {
+            let mut without_me = (**cur).clone();
+            without_me.tmap.remove(me);
+            if let Some(t) = without_me.owner(bucket, object) {
+                add(t);
+            }
+        }
+        for m in self.previous() {
+            if let Some(t) = m.owner(bucket, object) {
+                add(t);
+            }
+        }
+        out
     }
 
     /// Map version held (0 = none).

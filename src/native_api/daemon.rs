@@ -50,8 +50,9 @@ pub(super) fn daemon(
             })))
         }
         "config" => Ok(json_response(&ctx.config)),
+        "rebalance" => Ok(json_response(&ctx.rebalance.state())),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting snode, smap, mountpaths or config"
+            "unsupported what={other:?}: expecting snode, smap, mountpaths, config or rebalance"
         ))),
     }
 }

@@ -90,7 +90,9 @@ impl ApiError {
                 S::InvalidPart { .. } | S::InvalidPartOrder { .. } | S::PartTooSmall { .. } => {
                     StatusCode::BAD_REQUEST
                 }
-                S::BucketExists(_) | S::NameConflict { .. } => StatusCode::CONFLICT,
+                S::BucketExists(_) | S::NameConflict { .. } | S::NotNewer { .. } => {
+                    StatusCode::CONFLICT
+                }
                 S::Name(_)
                 | S::ChecksumMismatch { .. }
                 | S::UnsupportedChecksum { .. }

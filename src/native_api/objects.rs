@@ -14,6 +14,7 @@ use crate::http::{empty, stream, Body, Plane};
 use crate::range;
 use crate::store::{ObjectInfo, PutOptions};
 use crate::target::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
+use crate::target::rebalance;
 
 pub(super) async fn dispatch(
     ctx: &Arc<TargetContext>,
@@ -21,6 +22,16 @@ pub(super) async fn dispatch(
     bucket: String,
     object: String,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some(kind) = rebalance::replica_kind(&req) {
+        return match (req.method().clone(), kind.as_str()) {
+            (Method::PUT, "put") => rebalance::receive(ctx, req, &bucket, &object).await,
+            (Method::GET, "get") => rebalance::hand_over(ctx, &bucket, &object).await,
+            (m, k) => Err(ApiError::BadRequest(format!(
+                "{m} with {}={k:?}: expecting PUT put or GET get",
+                rebalance::REPLICA_QUERY
+            ))),
+        };
+    }
     if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object)? {
         return Ok(resp);
     }
@@ -51,11 +62,14 @@ pub(super) async fn dispatch(
             res
         }
         Method::HEAD => {
-            let res = ctx
-                .store
-                .head(&bucket, &object)
-                .await
-                .map_err(ApiError::from);
+            let res = match ctx.store.head(&bucket, &object).await {
+                Err(crate::store::Error::ObjectNotFound { .. }) => {
+                    rebalance::open_here_or_fetch(ctx, &bucket, &object)
+                        .await
+                        .map(|r| r.info)
+                }
+                other => other.map_err(ApiError::from),
+            };
             count(
                 res.is_ok(),
                 &m.head_count,
@@ -154,7 +168,7 @@ async fn get(
     bucket: &str,
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let reader = ctx.store.open_object(bucket, object).await?;
+    let reader = rebalance::open_here_or_fetch(ctx, bucket, object).await?;
     if ctx.store.config().validate_on_get {
         reader.verify().await?;
     }

@@ -82,6 +82,7 @@ impl S3Error {
                 E::UnsupportedChecksum { .. } => ("InvalidArgument", S::BAD_REQUEST),
                 E::TooLarge { .. } => ("EntityTooLarge", S::BAD_REQUEST),
                 E::NameConflict { .. } => ("InvalidArgument", S::CONFLICT),
+                E::NotNewer { .. } => ("OperationAborted", S::CONFLICT),
                 E::Body { .. } => ("IncompleteBody", S::BAD_REQUEST),
                 E::NoSuchUpload { .. } => ("NoSuchUpload", S::NOT_FOUND),
                 E::InvalidPart { .. } => ("InvalidPart", S::BAD_REQUEST),

@@ -162,6 +162,16 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// An object moved from another target is not newer than the version here.
+    #[error("{bucket}/{object}: version {have} here is at least as new")]
+    NotNewer {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// The version here.
+        have: u64,
+    },
     /// The disk is full.
     #[error("{0}: out of space")]
     NoSpace(String),

@@ -14,6 +14,7 @@ pub mod meta;
 mod meta_cache;
 mod multipart;
 mod put;
+mod replica;
 mod work_file;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ pub use get::ObjectReader;
 pub use list::{ListEntry, ListPage, ListRequest, Props};
 pub use meta::{ObjectInfo, ObjectMeta};
 pub use multipart::{PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_SIZE};
-pub use put::{LateChecksums, PutOptions};
+pub use put::{BodyResult, LateChecksums, PutOptions};
 
 use crate::disk::BufferPool;
 use crate::fs::Mountpaths;

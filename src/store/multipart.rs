@@ -333,7 +333,9 @@ impl ObjectStore {
             attrs: spec.attrs,
             checksums: BTreeMap::new(),
         };
-        let info = self.commit(bucket, object, key, mp, written, meta).await?;
+        let info = self
+            .commit(bucket, object, key, mp, written, meta, None)
+            .await?;
         let _ = mp.disk.call(move || std::fs::remove_dir_all(dir)).await;
         Ok(info)
     }

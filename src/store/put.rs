@@ -125,7 +125,8 @@ impl ObjectStore {
             attrs: opts.attrs,
             checksums,
         };
-        self.commit(bucket, object, key, mp, written, meta).await
+        self.commit(bucket, object, key, mp, written, meta, None)
+            .await
     }
 
     /// A chunk buffer, waiting at most the configured time for one.
@@ -136,8 +137,11 @@ impl ObjectStore {
             .ok_or_else(|| Error::Busy(format!("{bucket}/{object}"), self.cfg.buffer_wait))
     }
 
-    /// Renames a written work file into place as `bucket/object` with `meta` (its version
-    /// set here, one past the current one); on failure the work file is removed.
+    /// Renames a written work file into place as `bucket/object` with `meta`; on failure
+    /// the work file is removed. A new version is one past the current one; a `replica`
+    /// (an object moved from another target, with its modification time) keeps its
+    /// version and is refused when the version here is not older.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn commit(
         &self,
         bucket: &str,
@@ -146,12 +150,14 @@ impl ObjectStore {
         mp: &Mountpath,
         written: Written,
         meta: ObjectMeta,
+        replica: Option<std::time::SystemTime>,
     ) -> Result<ObjectInfo> {
         let commit = Commit {
             work: written.guard.path().to_path_buf(),
             objects_dir: layout::objects_dir(&mp.path, bucket),
             target: layout::object_path(&mp.path, bucket, object),
             fsync: self.cfg.fsync,
+            replica,
         };
         let file = written.file;
         let outcome = mp.disk.call(move || commit.run(&file, meta)).await;
@@ -169,6 +175,11 @@ impl ObjectStore {
                 object: object.into(),
             },
             Ok(Err(CommitFail::BucketGone)) => Error::BucketNotFound(bucket.into()),
+            Ok(Err(CommitFail::NotNewer(have))) => Error::NotNewer {
+                bucket: bucket.into(),
+                object: object.into(),
+                have,
+            },
             Err(e) => Error::io(format!("{bucket}/{object}: commit"), e),
         };
         written.guard.remove().await;
@@ -395,11 +406,15 @@ struct Commit {
     objects_dir: PathBuf,
     target: PathBuf,
     fsync: bool,
+    /// Keep the version and set this modification time (an object moved here).
+    replica: Option<std::time::SystemTime>,
 }
 
 enum CommitFail {
     Conflict,
     BucketGone,
+    /// A replica met a version here at least as new (carried).
+    NotNewer(u64),
 }
 
 impl Commit {
@@ -409,7 +424,16 @@ impl Commit {
             .ok()
             .flatten()
             .and_then(|raw| ObjectMeta::decode(&raw).ok());
-        meta.version = previous.map_or(1, |p| p.version + 1);
+        match (&self.replica, previous) {
+            (Some(_), Some(p)) if p.version >= meta.version => {
+                return Ok(Err(CommitFail::NotNewer(p.version)))
+            }
+            (Some(_), _) => {}
+            (None, p) => meta.version = p.map_or(1, |p| p.version + 1),
+        }
+        if let Some(mtime) = self.replica {
+            file.set_modified(mtime)?;
+        }
         // Drops the padding of an O_DIRECT tail (a no-op otherwise).
         if file.metadata()?.len() != meta.size {
             file.set_len(meta.size)?;

@@ -45,6 +45,8 @@ pub struct TargetContext {
     pub started: Instant,
     /// Streams object data to and from other nodes (S3 forwarding, copies).
     pub data: crate::http::DataClient,
+    /// Moving objects to their owners after map changes.
+    pub rebalance: super::rebalance::Rebalance,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
     pub control: crate::http::ControlClient,
 }

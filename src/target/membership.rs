@@ -38,7 +38,7 @@ pub enum MetaError {
 /// Applies a pushed map and bucket list (`PUT /v1/metasync` body) from `from` (the
 /// verified sender, when the push was signed).
 pub async fn apply_meta(
-    ctx: &TargetContext,
+    ctx: &Arc<TargetContext>,
     body: &[u8],
     from: Option<&str>,
 ) -> Result<(), MetaError> {
@@ -48,13 +48,23 @@ pub async fn apply_meta(
 }
 
 async fn apply(
-    ctx: &TargetContext,
+    ctx: &Arc<TargetContext>,
     meta: ClusterMeta,
     from: Option<&str>,
 ) -> Result<(), MapRefusal> {
     let version = meta.smap.version;
+    let before = ctx.cluster.smap();
+    let moved = super::rebalance::targets_changed(before.as_deref(), &meta.smap);
     match ctx.cluster.offer(meta.smap, from) {
-        Ok(true) => tracing::info!(version, "new cluster map"),
+        Ok(true) => {
+            tracing::info!(version, "new cluster map");
+            if moved {
+                // Buckets first (below), then the walk: it must see every bucket.
+                apply_bmd(ctx, &meta.bmd).await;
+                super::rebalance::Rebalance::start(ctx);
+                return Ok(());
+            }
+        }
         Ok(false) => {}
         Err(e) => {
             ctx.metrics.err_integrity_count.inc();
@@ -62,10 +72,15 @@ async fn apply(
             return Err(e);
         }
     }
-    if meta.bmd.version > ctx.cluster.bmd_version() {
+    apply_bmd(ctx, &meta.bmd).await;
+    Ok(())
+}
+
+async fn apply_bmd(ctx: &TargetContext, bmd: &Bmd) {
+    if bmd.version > ctx.cluster.bmd_version() {
         // Buckets created while we were away; never destroy on absence (that takes an
         // explicit destroy-bck), so a stale list cannot lose data.
-        for name in meta.bmd.buckets.keys() {
+        for name in bmd.buckets.keys() {
             if ctx.store.bucket_info(name).is_err() {
                 match ctx.store.create_bucket(name).await {
                     Ok(()) => {
@@ -77,9 +92,8 @@ async fn apply(
                 }
             }
         }
-        ctx.cluster.set_bmd_version(meta.bmd.version);
+        ctx.cluster.set_bmd_version(bmd.version);
     }
-    Ok(())
 }
 
 /// Keepalives that may fail in a row before the target registers again (through the
@@ -105,7 +119,7 @@ fn proxy_control_url(ctx: &TargetContext) -> Option<String> {
         .map(|s| s.proxy_si.control_url().to_string())
 }
 
-async fn register(ctx: &TargetContext, public: &str, me: &Snode, interval: Duration) {
+async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: Duration) {
     let body = serde_json::to_vec(&serde_json::json!({ "si": me })).unwrap_or_default();
     let mut attempt = 0u32;
     loop {
@@ -150,7 +164,7 @@ async fn register(ctx: &TargetContext, public: &str, me: &Snode, interval: Durat
 
 /// Sends keepalives to the proxy's intra-cluster port; returns when the proxy says it
 /// does not know us, or after [`KEEPALIVE_FAILURES`] failures in a row.
-async fn keepalive(ctx: &TargetContext, interval: Duration) {
+async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
     let mut failures = 0;
     loop {
         tokio::time::sleep(interval).await;

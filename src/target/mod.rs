@@ -5,6 +5,7 @@ pub mod body;
 mod context;
 mod gate;
 pub mod membership;
+pub mod rebalance;
 
 pub use context::{NodeInfo, TargetContext};
 pub use gate::token_error;
@@ -123,6 +124,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         ready: AtomicBool::new(true),
         started: Instant::now(),
         data: crate::http::DataClient::default().signed_by(signer.clone()),
+        rebalance: Default::default(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });
     if ctx.config.s3_credentials.is_none() {

@@ -1,0 +1,152 @@
+"""Rebalance and get-from-neighbor: a target joins a loaded cluster while clients read
+through the proxy; no read fails, and every object ends on its HRW owner."""
+
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from aistore.sdk import Client
+
+from nodes import fail_fast, start_cluster, start_target
+
+N = 2000
+
+
+def on_disk(target, bucket):
+    """Object names stored on a target's mountpaths."""
+    names = set()
+    for mp in target.mountpaths:
+        root = os.path.join(mp, "@ais", bucket, "%ob")
+        for d, _, files in os.walk(root):
+            names.update(os.path.relpath(os.path.join(d, f), root) for f in files)
+    return names
+
+
+def content(i):
+    return (b"%06d-" % i) * (1 + i % 200)
+
+
+def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=3)
+    nodes = [proxy] + targets
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        bucket = client.bucket("reb")
+        bucket.create()
+        s = requests.Session()
+
+        def put(i):
+            r = s.put(f"{proxy.url}/v1/objects/reb/obj-{i}", data=content(i), timeout=30)
+            assert r.status_code == 200, r.text
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(put, range(N)))
+        before = {t.id: on_disk(t, "reb") for t in targets}
+        assert sum(len(v) for v in before.values()) == N
+
+        stop, failures, reads = threading.Event(), [], [0]
+
+        def reader(seed):
+            rng = random.Random(seed)
+            sess = requests.Session()
+            while not stop.is_set():
+                i = rng.randrange(N)
+                try:
+                    r = sess.get(f"{proxy.url}/v1/objects/reb/obj-{i}", timeout=30)
+                    ok = r.status_code == 200 and r.content == content(i)
+                    status = r.status_code
+                except requests.RequestException as e:
+                    ok, status = False, repr(e)
+                reads[0] += 1
+                if not ok:
+                    failures.append((i, status))
+
+        threads = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
+        nodes.append(newcomer)
+        everyone = targets + [newcomer]
+        t0 = time.time()
+
+        def placed():
+            smap = client.cluster().get_info()
+            if len(smap.tmap) != 4:
+                return False
+            states = [requests.get(f"{t.url}/v1/daemon?what=rebalance", timeout=5).json() for t in everyone]
+            if any(st["running"] for st in states):
+                return False
+            for t in everyone:
+                for name in on_disk(t, "reb"):
+                    owner = smap.get_target_for_object(f"ais/@#/reb/{name}")
+                    if owner.daemon_id != t.id:
+                        return False
+            return sum(len(on_disk(t, "reb")) for t in everyone) == N
+
+        while not placed():
+            assert time.time() - t0 < 90, "objects did not reach their owners in 90 s"
+            time.sleep(0.5)
+        took = time.time() - t0
+        time.sleep(1)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not failures, f"{len(failures)} of {reads[0]} reads failed, e.g. {failures[:5]}"
+        moved = len(on_disk(newcomer, "reb"))
+        assert 0.15 * N < moved < 0.35 * N, moved
+        for t in targets:
+            assert on_disk(t, "reb") <= before[t.id], "objects only left the old targets"
+        states = [requests.get(f"{t.url}/v1/daemon?what=rebalance", timeout=5).json() for t in targets]
+        # Each moved object was pushed by its old holder, or first pulled by a reader's GET
+        # at the newcomer (the push then found it there).
+        pushed = sum(st["objects_moved"] for st in states)
+        pulled = sum(st["objects_kept_newer"] for st in states)
+        assert pushed + pulled == moved, (pushed, pulled, moved)
+        print(f"rebalance: {moved} of {N} objects moved to the new target in {took:.1f} s "
+              f"({pushed} pushed, {pulled} fetched on demand first), {reads[0]} reads during it, 0 failed")
+        for i in random.Random(7).sample(range(N), 200):
+            assert bucket.object(f"obj-{i}").get_reader().read_all() == content(i)
+    finally:
+        for n in nodes:
+            n.proc.kill()
+            n.proc.wait()
+
+
+def test_gone_holder_is_503_not_404(tmp_path):
+    """Objects of a target that left answer 503 at their new owner, never 404; a name
+    that exists nowhere is still 404."""
+    cfg = tmp_path / "proxy.toml"
+    cfg.write_text("node_timeout_ms = 1000\ncheck_interval_ms = 200\ncontrol_timeout_ms = 1000\n")
+    proxy, targets = start_cluster(tmp_path, n_targets=3, proxy_extra=["--config", str(cfg)])
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        client.bucket("g").create()
+        for i in range(60):
+            requests.put(f"{proxy.url}/v1/objects/g/o{i}", data=b"x", timeout=10).raise_for_status()
+        victim = targets[0]
+        old_map = client.cluster().get_info()
+        held = on_disk(victim, "g")
+        assert held, "the victim holds some objects"
+        victim.proc.kill()
+        victim.proc.wait()
+        deadline = time.time() + 15
+        while victim.id in client.cluster().get_info().tmap:
+            assert time.time() < deadline
+            time.sleep(0.2)
+        for name in sorted(held)[:5]:
+            r = requests.get(f"{proxy.url}/v1/objects/g/{name}", timeout=30)
+            assert r.status_code == 503, (name, r.status_code, r.text)
+            assert victim.id in r.json()["message"]
+        # A name that was never written, and that the victim did not own either: 404.
+        name = next(f"absent-{k}" for k in range(1000)
+                    if old_map.get_target_for_object(f"ais/@#/g/absent-{k}").daemon_id != victim.id)
+        r = requests.get(f"{proxy.url}/v1/objects/g/{name}", timeout=30)
+        assert r.status_code == 404, r.text
+    finally:
+        for n in [proxy] + targets:
+            n.proc.kill()
+            n.proc.wait()
