@@ -43,7 +43,9 @@ pub struct MapView {
     previous: RwLock<std::collections::VecDeque<Arc<Smap>>>,
     bmd_version: AtomicU64,
     uuid: Mutex<Option<String>>,
-    /// Where the joined UUID is marked.
+    /// When the set of active targets last changed (as this target saw it).
+    moved_at: Mutex<Option<std::time::Instant>>,
+    /// Where the joined UUID and the primary's URL are marked.
     mark_paths: Vec<PathBuf>,
 }
 
@@ -63,9 +65,55 @@ impl MapView {
         self.smap.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The primary's intra-cluster URL: from the map held, else the one noted on the
+    /// mountpaths by an earlier run.
+    pub fn primary_url(&self) -> Option<String> {
+        match self.smap() {
+            Some(s) => Some(s.proxy_si.control_url().to_string()),
+            None => crate::fs::read_primary_url(&self.mark_paths),
+        }
+    }
+
     /// The UUID of the cluster this target joined.
     pub fn uuid(&self) -> Option<String> {
         self.uuid.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether `smap` would pass the rules (without installing it).
+    pub fn check(&self, smap: &Smap, from: Option<&str>) -> Result<(), MapRefusal> {
+        if let Some(ours) = self.uuid() {
+            if ours != smap.uuid {
+                return Err(MapRefusal::OtherCluster {
+                    ours,
+                    theirs: smap.uuid.clone(),
+                });
+            }
+        }
+        if let Some(held) = self.smap() {
+            let primary = &held.proxy_si.daemon_id;
+            let named = &smap.proxy_si.daemon_id;
+            let sender = from.unwrap_or(named);
+            if named != primary || sender != primary {
+                return Err(MapRefusal::NotPrimary {
+                    primary: primary.clone(),
+                    from: if sender != primary { sender } else { named }.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for a first map (a target that has just registered may be
+    /// sent requests a moment before its registration reply is in).
+    pub async fn wait_joined(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.smap().is_none() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        true
     }
 
     /// Installs `smap` if it passes the rules and is newer than the one held; `from` is
@@ -103,6 +151,15 @@ impl MapView {
             }
             if held.version >= smap.version {
                 return Ok(false);
+            }
+        }
+        let primary = smap.proxy_si.control_url().to_string();
+        if cur
+            .as_ref()
+            .is_none_or(|c| c.proxy_si.control_url() != primary)
+        {
+            if let Err(e) = crate::fs::mark_primary_url(&self.mark_paths, &primary) {
+                tracing::warn!(error = %e, "cannot note the primary's URL on the mountpaths");
             }
         }
         if let Some(old) = cur.replace(Arc::new(smap)) {
@@ -149,6 +206,19 @@ impl MapView {
             }
         }
         out
+    }
+
+    /// Notes that the set of active targets just changed.
+    pub fn mark_moved(&self) {
+        *self.moved_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+    }
+
+    /// Whether the set of active targets changed within `window`.
+    pub fn moved_within(&self, window: std::time::Duration) -> bool {
+        self.moved_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| t.elapsed() < window)
     }
 
     /// Map version held (0 = none).

@@ -10,4 +10,6 @@ mod node_id;
 
 pub use lock::{lock_mountpaths, MountpathLocks};
 pub use mountpath::{check_mountpaths, FsError, IoCounters, Mountpath, Mountpaths};
-pub use node_id::{mark_cluster_uuid, read_cluster_uuid, resolve_node_id};
+pub use node_id::{
+    mark_cluster_uuid, mark_primary_url, read_cluster_uuid, read_primary_url, resolve_node_id,
+};

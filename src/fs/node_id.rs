@@ -71,6 +71,28 @@ pub fn mark_cluster_uuid(paths: &[PathBuf], uuid: &str) -> Result<(), FsError> {
     Ok(())
 }
 
+const PRIMARY_XATTR: &str = "user.ais.primary";
+
+/// The intra-cluster URL of the primary these mountpaths' target last followed.
+pub fn read_primary_url(paths: &[PathBuf]) -> Option<String> {
+    paths.iter().find_map(|p| {
+        xattr::get(p, PRIMARY_XATTR)
+            .ok()
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    })
+}
+
+/// Remembers the primary's intra-cluster URL on every mountpath (a restarted target
+/// registers there first: the public port never moves a registered target).
+pub fn mark_primary_url(paths: &[PathBuf], url: &str) -> Result<(), FsError> {
+    for path in paths {
+        xattr::set(path, PRIMARY_XATTR, url.as_bytes())
+            .map_err(|e| FsError::Xattr(path.clone(), e))?;
+    }
+    Ok(())
+}
+
 /// Eight random letters and digits, the shape of AIStore's generated IDs.
 fn random_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -64,7 +64,9 @@ pub(super) fn health(
     let q = query(req);
     let wants_ready = q.get("readiness").is_some_and(|v| v == "true");
     let mut resp = Response::new(empty());
-    if wants_ready && !ctx.is_ready() {
+    // Not ready while shutting down, nor while a clustered target has not joined yet.
+    let joined = ctx.config.proxy.is_none() || ctx.cluster.smap().is_some();
+    if wants_ready && (!ctx.is_ready() || !joined) {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
     set_header(

@@ -26,8 +26,12 @@ pub(super) async fn dispatch(
         return match (req.method().clone(), kind.as_str()) {
             (Method::PUT, "put") => rebalance::receive(ctx, req, &bucket, &object).await,
             (Method::GET, "get") => rebalance::hand_over(ctx, &bucket, &object).await,
+            (Method::DELETE, "del") => {
+                ctx.store.delete(&bucket, &object).await?;
+                Ok(Response::new(empty()))
+            }
             (m, k) => Err(ApiError::BadRequest(format!(
-                "{m} with {}={k:?}: expecting PUT put or GET get",
+                "{m} with {}={k:?}: expecting PUT put, GET get or DELETE del",
                 rebalance::REPLICA_QUERY
             ))),
         };
@@ -86,7 +90,7 @@ pub(super) async fn dispatch(
             Ok(resp)
         }
         Method::DELETE => {
-            let res = ctx.store.delete(&bucket, &object).await;
+            let res = rebalance::delete_everywhere(ctx, &bucket, &object).await;
             if res.is_ok() {
                 m.del_count.inc()
             } else {

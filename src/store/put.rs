@@ -406,7 +406,8 @@ struct Commit {
     objects_dir: PathBuf,
     target: PathBuf,
     fsync: bool,
-    /// Keep the version and set this modification time (an object moved here).
+    /// Keep the version and set this modification time (an object moved here); refused
+    /// when the copy here was written later.
     replica: Option<std::time::SystemTime>,
 }
 
@@ -425,10 +426,15 @@ impl Commit {
             .flatten()
             .and_then(|raw| ObjectMeta::decode(&raw).ok());
         match (&self.replica, previous) {
-            (Some(_), Some(p)) if p.version >= meta.version => {
-                return Ok(Err(CommitFail::NotNewer(p.version)))
+            // The last write wins: versions count per target, so the copy written later
+            // (by modification time; the version breaks a tie) is the newer one.
+            (Some(incoming), Some(p)) => {
+                let here = std::fs::metadata(&self.target)?.modified()?;
+                if here > *incoming || (here == *incoming && p.version >= meta.version) {
+                    return Ok(Err(CommitFail::NotNewer(p.version)));
+                }
             }
-            (Some(_), _) => {}
+            (Some(_), None) => {}
             (None, p) => meta.version = p.map_or(1, |p| p.version + 1),
         }
         if let Some(mtime) = self.replica {

@@ -15,9 +15,9 @@ use crate::names::validate_object;
 
 impl ObjectStore {
     /// Stores `body` as `bucket/object` with `meta` kept as it is (version included) and
-    /// modification time `mtime_ns`. Fails with [`Error::NotNewer`] when the version here
-    /// is at least as new (nothing changes then), and with a checksum mismatch when the
-    /// data differs from what `meta` says.
+    /// modification time `mtime_ns`. Fails with [`Error::NotNewer`] when the copy here was
+    /// written later (nothing changes then), and with a checksum mismatch when the data
+    /// differs from what `meta` says.
     pub async fn put_replica<S>(
         &self,
         bucket: &str,

@@ -55,14 +55,15 @@ async fn apply(
     let version = meta.smap.version;
     let before = ctx.cluster.smap();
     let moved = super::rebalance::targets_changed(before.as_deref(), &meta.smap);
+    // Buckets first: once the map is in, requests for them come (and objects moved here).
+    if ctx.cluster.check(&meta.smap, from).is_ok() {
+        apply_bmd(ctx, &meta.bmd).await;
+    }
     match ctx.cluster.offer(meta.smap, from) {
         Ok(true) => {
             tracing::info!(version, "new cluster map");
             if moved {
-                // Buckets first (below), then the walk: it must see every bucket.
-                apply_bmd(ctx, &meta.bmd).await;
                 super::rebalance::Rebalance::start(ctx);
-                return Ok(());
             }
         }
         Ok(false) => {}
@@ -72,7 +73,6 @@ async fn apply(
             return Err(e);
         }
     }
-    apply_bmd(ctx, &meta.bmd).await;
     Ok(())
 }
 
@@ -112,11 +112,9 @@ pub async fn run(ctx: Arc<TargetContext>, proxy: String) {
     }
 }
 
-/// The proxy's intra-cluster URL from the map held, if any.
+/// The proxy's intra-cluster URL, if known.
 fn proxy_control_url(ctx: &TargetContext) -> Option<String> {
-    ctx.cluster
-        .smap()
-        .map(|s| s.proxy_si.control_url().to_string())
+    ctx.cluster.primary_url()
 }
 
 async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: Duration) {

@@ -174,6 +174,9 @@ async fn route(
     if let Some(refused) = gate::refusal(&ctx, plane, &mut req) {
         return refused;
     }
+    if let Some(refused) = wait_for_map(&ctx, &req).await {
+        return refused;
+    }
     let path = req.uri().path();
     let is_s3 =
         path == "/s3" || path.starts_with("/s3/") || req.headers().contains_key(&crate::s3::STYLE);
@@ -182,6 +185,31 @@ async fn route(
     } else {
         native_api::handle(ctx, req).await
     }
+}
+
+/// A clustered target serves data only once it has a map (and the buckets in it): a
+/// request that comes before its registration reply waits for it, up to 5 s, then 503.
+async fn wait_for_map(
+    ctx: &TargetContext,
+    req: &http::Request<hyper::body::Incoming>,
+) -> Option<http::Response<crate::http::Body>> {
+    let path = req.uri().path();
+    let data = path.starts_with("/v1/objects/")
+        || path.starts_with("/v1/buckets")
+        || path.starts_with("/s3");
+    if ctx.config.proxy.is_none() || !data || ctx.cluster.wait_joined(Duration::from_secs(5)).await
+    {
+        return None;
+    }
+    let err = native_api::ApiError::Unavailable(
+        "this target has not joined its cluster yet; retry".into(),
+    );
+    Some(native_api::error::error_response(
+        &err,
+        req.method(),
+        path,
+        &format!("t[{}]", ctx.node.id),
+    ))
 }
 
 /// Removes multipart uploads left alone longer than `s3_upload_max_age_secs`, hourly

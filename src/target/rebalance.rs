@@ -81,6 +81,7 @@ impl Rebalance {
 
     /// Starts a walk for the current map, stopping one that runs for an older map.
     pub fn start(ctx: &Arc<TargetContext>) {
+        ctx.cluster.mark_moved();
         let version = ctx.cluster.smap_version();
         let mut job = ctx.rebalance.job.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = job.take() {
@@ -108,12 +109,43 @@ pub fn targets_changed(old: Option<&crate::cluster::Smap>, new: &crate::cluster:
     old.is_none_or(|o| ids(o) != ids(new))
 }
 
+/// Walks until a pass moves everything it should (a failed move, e.g. to an owner that
+/// has not created the bucket yet, is retried by the next pass, with a growing pause).
 async fn walk(ctx: Arc<TargetContext>) {
     let started = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let failed = pass(&ctx).await;
+        if failed == 0 {
+            break;
+        }
+        tracing::info!(failed, retry_in = ?pause, "rebalance: some objects did not move; walking again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+    let ms = started.elapsed().as_millis() as u64;
+    ctx.rebalance.update(|s| {
+        s.running = false;
+        s.last_walk_ms = ms;
+    });
+    let s = ctx.rebalance.state();
+    tracing::info!(
+        moved = s.objects_moved,
+        bytes = s.bytes_moved,
+        kept_newer = s.objects_kept_newer,
+        errors = s.errors,
+        took_ms = ms,
+        "rebalance: walk done"
+    );
+}
+
+/// One pass over every bucket; returns how many moves failed.
+async fn pass(ctx: &Arc<TargetContext>) -> u64 {
     let Some(smap) = ctx.cluster.smap() else {
-        return;
+        return 0;
     };
     let me = ctx.node.id.clone();
+    let failed = std::sync::atomic::AtomicU64::new(0);
     for (bucket, _) in ctx.store.list_buckets() {
         let mut after = String::new();
         loop {
@@ -139,8 +171,12 @@ async fn walk(ctx: Arc<TargetContext>) {
                 .collect();
             futures_util::stream::iter(moves)
                 .for_each_concurrent(MOVES_IN_FLIGHT, |(owner, name)| {
-                    let (ctx, bucket) = (ctx.clone(), bucket.clone());
-                    async move { move_one(&ctx, &owner, &bucket, &name).await }
+                    let (bucket, failed) = (bucket.clone(), &failed);
+                    async move {
+                        if !move_one(ctx, &owner, &bucket, &name).await {
+                            failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
                 })
                 .await;
             if page.next_after.is_empty() {
@@ -149,23 +185,11 @@ async fn walk(ctx: Arc<TargetContext>) {
             after = page.next_after;
         }
     }
-    let ms = started.elapsed().as_millis() as u64;
-    ctx.rebalance.update(|s| {
-        s.running = false;
-        s.last_walk_ms = ms;
-    });
-    let s = ctx.rebalance.state();
-    tracing::info!(
-        moved = s.objects_moved,
-        bytes = s.bytes_moved,
-        kept_newer = s.objects_kept_newer,
-        errors = s.errors,
-        took_ms = ms,
-        "rebalance: walk done"
-    );
+    failed.into_inner()
 }
 
-async fn move_one(ctx: &TargetContext, owner: &Snode, bucket: &str, name: &str) {
+/// Moves one object; false if it failed.
+async fn move_one(ctx: &TargetContext, owner: &Snode, bucket: &str, name: &str) -> bool {
     match send(ctx, owner, bucket, name).await {
         Ok(Some((size, kept_newer))) => {
             ctx.metrics.reb_tx_count.inc();
@@ -178,12 +202,14 @@ async fn move_one(ctx: &TargetContext, owner: &Snode, bucket: &str, name: &str) 
                     s.bytes_moved += size;
                 }
             });
+            true
         }
-        Ok(None) => {}
+        Ok(None) => true,
         Err(e) => {
             ctx.metrics.err_reb_count.inc();
             ctx.rebalance.update(|s| s.errors += 1);
             tracing::warn!(%bucket, object = %name, to = %owner.daemon_id, error = %e, "rebalance: could not move object");
+            false
         }
     }
 }
@@ -385,6 +411,54 @@ pub async fn open_here_or_fetch(
         "ais://{bucket}/{object}: not on this target, and target(s) {} that may hold it do not answer; retry",
         silent.join(", ")
     )))
+}
+
+/// How long after a change of the set of targets a DELETE also removes copies at the
+/// previous owners (a walk may not have moved them yet).
+const DELETE_EVERYWHERE_FOR: Duration = Duration::from_secs(600);
+
+/// DELETE: removes the object here and, for a while after the set of targets changed,
+/// wherever a previous owner still holds a copy, so a delete during rebalance is not
+/// undone by a copy moved afterwards.
+pub async fn delete_everywhere(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+) -> Result<(), ApiError> {
+    let here = ctx.store.delete(bucket, object).await;
+    if ctx.config.proxy.is_none() || !ctx.cluster.moved_within(DELETE_EVERYWHERE_FOR) {
+        return here.map_err(ApiError::from);
+    }
+    let mut found = match here {
+        Ok(()) => true,
+        Err(store::Error::ObjectNotFound { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let mut silent = Vec::new();
+    for holder in ctx.cluster.previous_owners(&ctx.node.id, bucket, object) {
+        let req = Request::builder()
+            .method(Method::DELETE)
+            .uri(replica_url(&holder, bucket, object, "del"))
+            .body(no_body());
+        let Ok(req) = req else { continue };
+        match tokio::time::timeout(Duration::from_secs(5), ctx.data.send(req)).await {
+            Ok(Ok(r)) if r.status() == StatusCode::OK => found = true,
+            Ok(Ok(r)) if r.status() == StatusCode::NOT_FOUND => {}
+            _ => silent.push(holder.daemon_id),
+        }
+    }
+    match (found, silent.is_empty()) {
+        (true, _) => Ok(()),
+        (false, true) => Err(store::Error::ObjectNotFound {
+            bucket: bucket.into(),
+            object: object.into(),
+        }
+        .into()),
+        (false, false) => Err(ApiError::Unavailable(format!(
+            "ais://{bucket}/{object}: not on this target, and target(s) {} that may hold it do not answer; retry",
+            silent.join(", ")
+        ))),
+    }
 }
 
 /// Fetches one object from `holder`; `Ok(false)` when it does not have it.

@@ -150,3 +150,106 @@ def test_gone_holder_is_503_not_404(tmp_path):
         for n in [proxy] + targets:
             n.proc.kill()
             n.proc.wait()
+
+
+def wait_placed(client, everyone, bucket, n, limit=90):
+    """Waits until every target's walk is done and each object sits on its HRW owner."""
+    t0 = time.time()
+    while True:
+        smap = client.cluster().get_info()
+        ok = len(smap.tmap) == len(everyone) and all(
+            t.id in smap.tmap and smap.tmap[t.id].public_net.direct_url == t.url for t in everyone
+        )
+        if ok:
+            states = [requests.get(f"{t.url}/v1/daemon?what=rebalance", timeout=5).json() for t in everyone]
+            ok = not any(st["running"] for st in states)
+        if ok:
+            total = 0
+            for t in everyone:
+                names = on_disk(t, bucket)
+                total += len(names)
+                ok = ok and all(smap.get_target_for_object(f"ais/@#/{bucket}/{x}").daemon_id == t.id for x in names)
+            ok = ok and total == n
+        if ok:
+            return time.time() - t0
+        assert time.time() - t0 < limit, f"objects did not reach their owners in {limit} s"
+        time.sleep(0.5)
+
+
+def test_returning_target_takes_the_writes_made_while_it_was_away(tmp_path):
+    cfg = tmp_path / "proxy.toml"
+    cfg.write_text("node_timeout_ms = 1000\ncheck_interval_ms = 200\ncontrol_timeout_ms = 1000\n")
+    proxy, targets = start_cluster(tmp_path, n_targets=3, proxy_extra=["--config", str(cfg)])
+    nodes = [proxy] + targets
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        client.bucket("w").create()
+        for i in range(90):
+            requests.put(f"{proxy.url}/v1/objects/w/o{i}", data=b"first", timeout=10).raise_for_status()
+        victim = targets[0]
+        held = sorted(on_disk(victim, "w"))
+        assert held
+        victim.proc.kill()
+        victim.proc.wait()
+        deadline = time.time() + 15
+        while victim.id in client.cluster().get_info().tmap:
+            assert time.time() < deadline
+            time.sleep(0.2)
+        time.sleep(0.5)
+        for name in held:
+            r = requests.put(f"{proxy.url}/v1/objects/w/{name}", data=b"second", timeout=10)
+            assert r.status_code == 200, r.text
+        back = start_target(tmp_path / "t0", n_mountpaths=2, extra=["--proxy", proxy.url])
+        assert back.id == victim.id
+        nodes.append(back)
+        wait_placed(client, [back] + targets[1:], "w", 90)
+        for name in held:
+            assert requests.get(f"{proxy.url}/v1/objects/w/{name}", timeout=10).content == b"second", name
+    finally:
+        for n in nodes:
+            n.proc.kill()
+            n.proc.wait()
+
+
+def test_delete_during_rebalance_and_kill9_mid_rebalance(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=3)
+    nodes = [proxy] + targets
+    n = 1500
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        client.bucket("k").create()
+        s = requests.Session()
+        blob = os.urandom(32 << 10)
+
+        def put(i):
+            s.put(f"{proxy.url}/v1/objects/k/o{i}", data=blob[i:] + b"%d" % i, timeout=30).raise_for_status()
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(put, range(n)))
+        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
+        nodes.append(newcomer)
+        # Deletes right away, while objects are on their way to the newcomer.
+        doomed = list(range(0, n, 15))
+        for i in doomed:
+            r = requests.delete(f"{proxy.url}/v1/objects/k/o{i}", timeout=30)
+            assert r.status_code == 200, (i, r.status_code, r.text)
+        # And one of the senders dies mid-walk, then comes back on the same disks.
+        victim = targets[1]
+        victim.proc.kill()
+        victim.proc.wait()
+        back = start_target(tmp_path / "t1", n_mountpaths=2, extra=["--proxy", proxy.url])
+        assert back.id == victim.id
+        nodes.append(back)
+        everyone = [targets[0], back, targets[2], newcomer]
+        wait_placed(client, everyone, "k", n - len(doomed))
+        gone = set(doomed)
+        for i in range(n):
+            r = s.get(f"{proxy.url}/v1/objects/k/o{i}", timeout=30)
+            if i in gone:
+                assert r.status_code == 404, (i, r.status_code)
+            else:
+                assert r.status_code == 200 and r.content == blob[i:] + b"%d" % i, (i, r.status_code)
+    finally:
+        for x in nodes:
+            x.proc.kill()
+            x.proc.wait()
