@@ -57,6 +57,28 @@ pub(super) fn daemon(
     }
 }
 
+/// `PUT /v1/daemon` (intra-cluster port only): `shutdown-node`, or `start` of a
+/// rebalance walk.
+pub(super) async fn act(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let msg = super::read_act_msg(req).await?;
+    match msg.action.as_str() {
+        "shutdown-node" => {
+            ctx.stop.notify_one();
+            Ok(Response::new(empty()))
+        }
+        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
+            crate::target::rebalance::Rebalance::start(ctx);
+            Ok(Response::new(empty()))
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "unsupported daemon action {other:?}: expecting shutdown-node or start (rebalance)"
+        ))),
+    }
+}
+
 pub(super) fn health(
     ctx: &Arc<TargetContext>,
     req: &Request<Incoming>,
@@ -66,7 +88,7 @@ pub(super) fn health(
     let mut resp = Response::new(empty());
     // Not ready while shutting down, nor while a clustered target has not joined yet.
     let joined = ctx.config.proxy.is_none() || ctx.cluster.smap().is_some();
-    if wants_ready && (!ctx.is_ready() || !joined) {
+    if wants_ready && (!ctx.is_ready() || !joined || ctx.in_maintenance()) {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
     set_header(

@@ -107,6 +107,7 @@ async fn route(
                 Err(e @ MetaError::Refused(_)) => Err(ApiError::Conflict(e.to_string())),
             }
         }
+        "/v1/daemon" if req.method() == Method::PUT => daemon::act(ctx, req).await,
         "/v1/daemon" => daemon::daemon(ctx, &req),
         "/v1/health" => daemon::health(ctx, &req),
         "/metrics" => daemon::metrics(ctx, &req),

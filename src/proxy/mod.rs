@@ -3,6 +3,7 @@
 //! redirect to the target HRW picks. Only S3 object requests pass through it, streamed to
 //! their target (module `s3`), because S3 clients do not follow redirects.
 
+mod admin;
 mod buckets;
 mod gate;
 mod membership;

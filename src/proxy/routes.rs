@@ -74,7 +74,11 @@ async fn route(
             let body = crate::native_api::read_body(req).await?;
             membership::autoreg(ctx, plane, &body).await
         }
-        (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => what(ctx, &req),
+        (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => what(ctx, &req).await,
+        (Method::PUT, "/v1/cluster") => {
+            let msg = crate::native_api::read_act_msg(req).await?;
+            super::admin::cluster_action(ctx, msg).await
+        }
         (Method::GET, "/v1/health") => {
             let q = query(&req);
             let mut resp = Response::new(empty());
@@ -102,15 +106,35 @@ async fn route(
 }
 
 /// `GET /v1/daemon?what=` and `GET /v1/cluster?what=`.
-fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let q = query(req);
     match q.get("what").map(String::as_str).unwrap_or("") {
+        "rebalance" => {
+            // Every target's walk, by ID (a target that does not answer shows null).
+            let smap = ctx.state.smap();
+            let asks = smap.tmap.values().map(|t| async move {
+                let url = format!("{}/v1/daemon?what=rebalance", t.control_url());
+                let state = match ctx.client.send(Method::GET, &url, None).await {
+                    Ok(r) if r.status.is_success() => {
+                        serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null)
+                    }
+                    _ => serde_json::Value::Null,
+                };
+                (t.daemon_id.clone(), state)
+            });
+            let all: serde_json::Map<String, serde_json::Value> =
+                futures_util::future::join_all(asks)
+                    .await
+                    .into_iter()
+                    .collect();
+            Ok(json_response(&all))
+        }
         "smap" => Ok(json_response(&*ctx.state.smap())),
         "bmd" => Ok(json_response(&ctx.state.bmd())),
         "snode" => Ok(json_response(&ctx.me)),
         "config" => Ok(json_response(&ctx.config)),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting smap, bmd, snode or config"
+            "unsupported what={other:?}: expecting smap, bmd, snode, config or rebalance"
         ))),
     }
 }

@@ -88,8 +88,12 @@ impl ClusterState {
     }
 
     /// Adds or updates a target; returns the map and bucket list it should start from.
-    pub fn join(&self, node: Snode) -> (Smap, Bmd) {
+    pub fn join(&self, mut node: Snode) -> (Smap, Bmd) {
         let mut inner = self.lock();
+        if let Some(old) = inner.smap.tmap.get(&node.daemon_id) {
+            // Maintenance and decommission are the proxy's to set and clear.
+            node.flags = old.flags;
+        }
         inner
             .last_seen
             .insert(node.daemon_id.clone(), Instant::now());
@@ -132,6 +136,23 @@ impl ClusterState {
     /// Marks a target as heard from (it answered a health check).
     pub fn touch(&self, id: &str) {
         self.lock().last_seen.insert(id.to_string(), Instant::now());
+    }
+
+    /// Sets or clears `flags` on target `id`; returns the new map version, or `None` if the
+    /// target is not in the map.
+    pub fn set_flags(&self, id: &str, flags: u64, on: bool) -> Option<u64> {
+        let mut inner = self.lock();
+        let node = inner.smap.tmap.get_mut(id)?;
+        let before = node.flags;
+        if on {
+            node.flags |= flags;
+        } else {
+            node.flags &= !flags;
+        }
+        if node.flags != before {
+            self.commit_smap(&mut inner);
+        }
+        Some(inner.smap.version)
     }
 
     /// Removes a target from the map.

@@ -45,6 +45,8 @@ pub struct TargetContext {
     pub started: Instant,
     /// Streams object data to and from other nodes (S3 forwarding, copies).
     pub data: crate::http::DataClient,
+    /// Asked to shut down by the proxy (`shutdown-node`, end of a decommission).
+    pub stop: tokio::sync::Notify,
     /// Moving objects to their owners after map changes.
     pub rebalance: super::rebalance::Rebalance,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
@@ -55,6 +57,14 @@ impl TargetContext {
     /// Whether the node accepts new work.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether the map flags this target for maintenance or decommission.
+    pub fn in_maintenance(&self) -> bool {
+        self.cluster
+            .smap()
+            .and_then(|s| s.tmap.get(&self.node.id).map(|t| !t.is_active()))
+            .unwrap_or(false)
     }
 
     /// The key that signs intra-cluster requests and redirects, if any.

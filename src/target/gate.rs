@@ -60,6 +60,11 @@ fn check_public(ctx: &TargetContext, req: &Request<Incoming>) -> Result<(), ApiE
                 .into(),
         ));
     }
+    if path == "/v1/daemon" && *method != Method::GET {
+        return Err(ApiError::Forbidden(
+            "node actions are taken on the intra-cluster port only (through the proxy)".into(),
+        ));
+    }
     let clustered = ctx.config.proxy.is_some();
     if clustered
         && path.starts_with("/v1/buckets/")

@@ -105,10 +105,13 @@ pub async fn run(ctx: Arc<TargetContext>, proxy: String) {
     let interval = Duration::from_millis(ctx.config.settings.keepalive_interval_ms.max(100));
     let me = Snode::new(&ctx.node.id, "target", &ctx.node.public_url)
         .with_intra_url(&ctx.node.intra_url);
-    loop {
+    // A node shutting down (or decommissioned) never registers again.
+    while ctx.is_ready() {
         register(&ctx, &proxy, &me, interval).await;
         keepalive(&ctx, interval).await;
-        tracing::warn!(%proxy, "lost the proxy (it dropped this target or stopped answering): registering again");
+        if ctx.is_ready() {
+            tracing::warn!(%proxy, "lost the proxy (it dropped this target or stopped answering): registering again");
+        }
     }
 }
 
@@ -120,7 +123,7 @@ fn proxy_control_url(ctx: &TargetContext) -> Option<String> {
 async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: Duration) {
     let body = serde_json::to_vec(&serde_json::json!({ "si": me })).unwrap_or_default();
     let mut attempt = 0u32;
-    loop {
+    while ctx.is_ready() {
         // The intra-cluster port first (it may move a re-registered target), then the URL
         // the operator gave.
         let mut bases: Vec<String> = proxy_control_url(ctx).into_iter().collect();
@@ -164,7 +167,7 @@ async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: 
 /// does not know us, or after [`KEEPALIVE_FAILURES`] failures in a row.
 async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
     let mut failures = 0;
-    loop {
+    while ctx.is_ready() {
         tokio::time::sleep(interval).await;
         let Some(proxy) = proxy_control_url(ctx) else {
             return;

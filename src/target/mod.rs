@@ -125,6 +125,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         started: Instant::now(),
         data: crate::http::DataClient::default().signed_by(signer.clone()),
         rebalance: Default::default(),
+        stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });
     if ctx.config.s3_credentials.is_none() {
@@ -138,6 +139,13 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         .map(|proxy| tokio::spawn(membership::run(ctx.clone(), proxy)));
     let stop_ctx = ctx.clone();
     let handler_ctx = ctx.clone();
+    let asked_ctx = ctx.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = asked_ctx.stop.notified() => tracing::info!("the proxy asked this target to shut down"),
+        }
+    };
     crate::http::serve_node(
         Listeners {
             public: listener,

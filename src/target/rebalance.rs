@@ -400,6 +400,11 @@ pub async fn open_here_or_fetch(
             }
         }
     }
+    // A holder may have pushed it here (and dropped its copy) while we asked around.
+    match ctx.store.open_object(bucket, object).await {
+        Err(store::Error::ObjectNotFound { .. }) => {}
+        other => return other.map_err(ApiError::from),
+    }
     if silent.is_empty() {
         return Err(store::Error::ObjectNotFound {
             bucket: bucket.into(),

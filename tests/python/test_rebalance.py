@@ -253,3 +253,82 @@ def test_delete_during_rebalance_and_kill9_mid_rebalance(tmp_path):
         for x in nodes:
             x.proc.kill()
             x.proc.wait()
+
+
+def test_maintenance_then_decommission_under_load(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=3)
+    nodes = [proxy] + targets
+    n = 1500
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        client.bucket("m").create()
+        s = requests.Session()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: s.put(f"{proxy.url}/v1/objects/m/o{i}", data=content(i), timeout=30)
+                          .raise_for_status(), range(n)))
+        victim, rest = targets[0], targets[1:]
+        held = len(on_disk(victim, "m"))
+        assert held > 0
+        stop, failures, reads = threading.Event(), [], [0]
+
+        def reader(seed):
+            rng, sess = random.Random(seed), requests.Session()
+            while not stop.is_set():
+                i = rng.randrange(n)
+                try:
+                    r = sess.get(f"{proxy.url}/v1/objects/m/o{i}", timeout=30)
+                    ok, status = r.status_code == 200 and r.content == content(i), r.status_code
+                except requests.RequestException as e:
+                    ok, status = False, repr(e)
+                reads[0] += 1
+                if not ok:
+                    failures.append((i, status))
+
+        threads = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+
+        def owner_by_proxy(name):
+            r = requests.get(f"{proxy.url}/v1/objects/m/{name}", allow_redirects=False, timeout=10)
+            return r.headers["Location"].split("/v1/")[0]
+
+        def drained():
+            if on_disk(victim, "m"):
+                return False
+            if any(requests.get(f"{t.url}/v1/daemon?what=rebalance", timeout=5).json()["running"] for t in targets):
+                return False
+            names = {t.url: on_disk(t, "m") for t in rest}
+            return sum(map(len, names.values())) == n and all(
+                owner_by_proxy(x) == url for url, xs in names.items() for x in xs)
+
+        r = requests.put(f"{proxy.url}/v1/cluster", json={"action": "start-maintenance", "value": {"sid": victim.id}},
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        t0 = time.time()
+        while not drained():
+            assert time.time() - t0 < 90, "maintenance did not move the target's objects in 90 s"
+            time.sleep(0.5)
+        walk = requests.get(f"{victim.url}/v1/daemon?what=rebalance", timeout=5).json()
+        assert walk["objects_moved"] + walk["objects_kept_newer"] == held, walk
+        assert requests.get(f"{victim.url}/v1/health?readiness=true", timeout=5).status_code == 503
+        assert victim.id in client.cluster().get_info().tmap, "in maintenance, still in the map"
+
+        r = requests.put(f"{proxy.url}/v1/cluster", json={"action": "decommission-node", "value": {"sid": victim.id}},
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        t1 = time.time()
+        while victim.id in client.cluster().get_info().tmap:
+            assert time.time() - t1 < 60, "decommission did not finish"
+            time.sleep(0.3)
+        assert victim.proc.wait(timeout=30) == 0, "the decommissioned target shut down cleanly"
+        time.sleep(1)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not failures, f"{len(failures)} of {reads[0]} reads failed, e.g. {failures[:5]}"
+        print(f"maintenance: {held} objects moved off by a walk of {walk['last_walk_ms']} ms; decommissioned; "
+              f"{reads[0]} reads, 0 failed")
+    finally:
+        for x in nodes:
+            x.proc.kill()
+            x.proc.wait()

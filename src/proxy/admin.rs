@@ -1,0 +1,152 @@
+//! Cluster administration through the proxy (`PUT /v1/cluster` with AIStore's actions):
+//! maintenance, decommission and shutdown of a target, and starting a rebalance.
+//!
+//! Maintenance flags the target in the map: it stops owning objects, every target's
+//! rebalance moves its objects to their new owners (readable meanwhile through
+//! get-from-neighbor), and its readiness turns 503. Decommission does the same, waits
+//! until the node's own walk has moved everything, then removes it from the map and tells
+//! it to shut down. Stop-maintenance clears the flag (objects move back).
+
+use std::time::{Duration, Instant};
+
+use http::{Method, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ProxyContext;
+use crate::cluster::{FLAG_DECOMMISSION, FLAG_MAINTENANCE};
+use crate::http::{empty, Body};
+use crate::native_api::{ActMsg, ApiError};
+
+#[derive(Deserialize)]
+struct NodeMsg {
+    sid: String,
+}
+
+/// How long a decommission waits for the node's data to move before giving up.
+const DECOMMISSION_LIMIT: Duration = Duration::from_secs(3600);
+
+/// `PUT /v1/cluster`.
+pub(super) async fn cluster_action(
+    ctx: &std::sync::Arc<ProxyContext>,
+    msg: ActMsg,
+) -> Result<Response<Body>, ApiError> {
+    let sid = || -> Result<String, ApiError> {
+        serde_json::from_value::<NodeMsg>(msg.value.clone())
+            .map(|m| m.sid)
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "{}: expecting {{\"sid\": <target ID>}}: {e}",
+                    msg.action
+                ))
+            })
+    };
+    let flag = |id: &str, flags: u64, on: bool| {
+        ctx.state
+            .set_flags(id, flags, on)
+            .ok_or_else(|| ApiError::NotFound(format!("target {id:?} is not in the cluster map")))
+    };
+    match msg.action.as_str() {
+        "start-maintenance" => {
+            let id = sid()?;
+            let v = flag(&id, FLAG_MAINTENANCE, true)?;
+            tracing::info!(target_id = %id, smap_version = v, "target in maintenance: its objects move to the others");
+        }
+        "stop-maintenance" => {
+            let id = sid()?;
+            let v = flag(&id, FLAG_MAINTENANCE | FLAG_DECOMMISSION, false)?;
+            tracing::info!(target_id = %id, smap_version = v, "target out of maintenance");
+        }
+        "decommission-node" => {
+            let id = sid()?;
+            let v = flag(&id, FLAG_DECOMMISSION | FLAG_MAINTENANCE, true)?;
+            tracing::info!(target_id = %id, smap_version = v, "decommissioning target: moving its objects first");
+            tokio::spawn(finish_decommission(ctx.clone(), id, v));
+        }
+        "shutdown-node" => {
+            let id = sid()?;
+            let node = ctx.state.smap().tmap.get(&id).cloned().ok_or_else(|| {
+                ApiError::NotFound(format!("target {id:?} is not in the cluster map"))
+            })?;
+            tell_shutdown(ctx, &node).await?;
+        }
+        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
+            let smap = ctx.state.smap();
+            for t in smap.tmap.values() {
+                let url = format!("{}/v1/daemon", t.control_url());
+                let body = serde_json::to_vec(&json!({"action": "start", "value": {"kind": "rebalance"}}))
+                    .unwrap_or_default();
+                match ctx.client.send(Method::PUT, &url, Some(body)).await {
+                    Ok(r) if r.status.is_success() => {}
+                    Ok(r) => return Err(ApiError::Upstream(format!("{}: {}", t.daemon_id, r.status))),
+                    Err(e) => return Err(ApiError::Upstream(e.to_string())),
+                }
+            }
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node or start (rebalance)"
+            )))
+        }
+    }
+    Ok(Response::new(empty()))
+}
+
+async fn tell_shutdown(ctx: &ProxyContext, node: &crate::cluster::Snode) -> Result<(), ApiError> {
+    let url = format!("{}/v1/daemon", node.control_url());
+    let body = serde_json::to_vec(&json!({"action": "shutdown-node"})).unwrap_or_default();
+    match ctx.client.send(Method::PUT, &url, Some(body)).await {
+        Ok(r) if r.status.is_success() => Ok(()),
+        Ok(r) => Err(ApiError::Upstream(format!(
+            "{}: {}",
+            node.daemon_id, r.status
+        ))),
+        Err(e) => Err(ApiError::Upstream(e.to_string())),
+    }
+}
+
+/// Waits until the decommissioned target's walk for map `version` (or later) is done,
+/// then drops it from the map and tells it to shut down.
+async fn finish_decommission(ctx: std::sync::Arc<ProxyContext>, id: String, version: u64) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(node) = ctx.state.smap().tmap.get(&id).cloned() else {
+            return;
+        };
+        if node.flags & FLAG_DECOMMISSION == 0 {
+            tracing::info!(target_id = %id, "decommission cancelled");
+            return;
+        }
+        let url = format!("{}/v1/daemon?what=rebalance", node.control_url());
+        let state = match ctx.client.send(Method::GET, &url, None).await {
+            Ok(r) if r.status.is_success() => {
+                serde_json::from_slice::<serde_json::Value>(&r.body).unwrap_or_default()
+            }
+            _ => continue,
+        };
+        let idle = state["running"] == false;
+        let walked = state["smap_version"].as_u64().unwrap_or(0) >= version;
+        if idle && !walked {
+            // Already out of the owners (maintenance) before: no map change started a
+            // walk for this version; ask for one.
+            let body =
+                serde_json::to_vec(&json!({"action": "start", "value": {"kind": "rebalance"}}))
+                    .unwrap_or_default();
+            let url = format!("{}/v1/daemon", node.control_url());
+            let _ = ctx.client.send(Method::PUT, &url, Some(body)).await;
+            continue;
+        }
+        let done = idle && walked;
+        if done {
+            let _ = tell_shutdown(&ctx, &node).await;
+            ctx.state.remove(&id);
+            tracing::info!(target_id = %id, took = ?started.elapsed(), "target decommissioned: its objects moved, removed from the map");
+            return;
+        }
+        if started.elapsed() > DECOMMISSION_LIMIT {
+            tracing::error!(target_id = %id, "decommission: the target's objects did not finish moving; it stays in the map, flagged");
+            return;
+        }
+    }
+}
