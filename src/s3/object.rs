@@ -20,6 +20,7 @@ use super::error::S3Error;
 use super::op::{CopySource, Op, S3Request};
 use super::xml::{self, XMLNS};
 use crate::http::{empty, request::set_header, stream, Body};
+use crate::native_api::ApiError;
 use crate::store::{self, ObjectInfo, ObjectMeta, PutOptions, UploadSpec};
 use crate::target::body::{body_stream, drain, DRAIN_ON_ERROR};
 use crate::target::TargetContext;
@@ -63,12 +64,12 @@ pub(super) async fn serve(
             r
         }
         Op::DeleteObject => {
-            match ctx.store.delete(&s3.bucket, &s3.key).await {
+            match crate::target::rebalance::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
                 Ok(()) => m.del_count.inc(),
-                Err(store::Error::ObjectNotFound { .. }) => {}
+                Err(ApiError::Store(e)) if matches!(*e, store::Error::ObjectNotFound { .. }) => {}
                 Err(e) => {
                     m.err_del_count.inc();
-                    return Err(e.into());
+                    return Err(from_api(e));
                 }
             }
             Ok(status(StatusCode::NO_CONTENT))
@@ -514,6 +515,14 @@ fn overrides(h: &mut HeaderMap, q: &std::collections::HashMap<String, String>) {
     }
 }
 
+/// A native-API failure of the shared target code, in S3's words.
+fn from_api(e: ApiError) -> S3Error {
+    match e {
+        ApiError::Store(s) => S3Error::Store(s),
+        other => S3Error::Unavailable(other.to_string()),
+    }
+}
+
 async fn get(
     ctx: &Arc<TargetContext>,
     req: &Request<Incoming>,
@@ -521,14 +530,19 @@ async fn get(
 ) -> Result<Response<Body>, S3Error> {
     let h = req.headers();
     let is_get = req.method() == Method::GET;
-    let reader = if is_get {
-        Some(ctx.store.open_object(&s3.bucket, &s3.key).await?)
-    } else {
-        None
+    let open = || async {
+        crate::target::rebalance::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
+            .await
+            .map_err(from_api)
     };
+    let reader = if is_get { Some(open().await?) } else { None };
     let info = match &reader {
         Some(r) => r.info.clone(),
-        None => ctx.store.head(&s3.bucket, &s3.key).await?,
+        None => match ctx.store.head(&s3.bucket, &s3.key).await {
+            // Perhaps still at its previous owner (rebalance): fetched like a GET.
+            Err(store::Error::ObjectNotFound { .. }) => open().await?.info,
+            other => other?,
+        },
     };
     let mut headers = HeaderMap::with_capacity(16);
     object_headers(&mut headers, &info);
