@@ -81,26 +81,11 @@ impl MapView {
 
     /// Whether `smap` would pass the rules (without installing it).
     pub fn check(&self, smap: &Smap, from: Option<&str>) -> Result<(), MapRefusal> {
-        if let Some(ours) = self.uuid() {
-            if ours != smap.uuid {
-                return Err(MapRefusal::OtherCluster {
-                    ours,
-                    theirs: smap.uuid.clone(),
-                });
-            }
+        same_cluster(self.uuid().as_deref(), smap)?;
+        match self.smap() {
+            Some(held) => from_primary(&held, smap, from),
+            None => Ok(()),
         }
-        if let Some(held) = self.smap() {
-            let primary = &held.proxy_si.daemon_id;
-            let named = &smap.proxy_si.daemon_id;
-            let sender = from.unwrap_or(named);
-            if named != primary || sender != primary {
-                return Err(MapRefusal::NotPrimary {
-                    primary: primary.clone(),
-                    from: if sender != primary { sender } else { named }.to_string(),
-                });
-            }
-        }
-        Ok(())
     }
 
     /// Waits up to `limit` for a first map (a target that has just registered may be
@@ -122,33 +107,17 @@ impl MapView {
         let mut cur = self.smap.write().unwrap_or_else(|p| p.into_inner());
         {
             let mut uuid = self.uuid.lock().unwrap_or_else(|p| p.into_inner());
-            match uuid.as_deref() {
-                Some(ours) if ours != smap.uuid => {
-                    return Err(MapRefusal::OtherCluster {
-                        ours: ours.to_string(),
-                        theirs: smap.uuid.clone(),
-                    })
+            same_cluster(uuid.as_deref(), &smap)?;
+            if uuid.is_none() {
+                if let Err(e) = crate::fs::mark_cluster_uuid(&self.mark_paths, &smap.uuid) {
+                    tracing::warn!(error = %e, "cannot mark the cluster UUID on the mountpaths");
                 }
-                Some(_) => {}
-                None => {
-                    if let Err(e) = crate::fs::mark_cluster_uuid(&self.mark_paths, &smap.uuid) {
-                        tracing::warn!(error = %e, "cannot mark the cluster UUID on the mountpaths");
-                    }
-                    tracing::info!(uuid = %smap.uuid, "joined cluster");
-                    *uuid = Some(smap.uuid.clone());
-                }
+                tracing::info!(uuid = %smap.uuid, "joined cluster");
+                *uuid = Some(smap.uuid.clone());
             }
         }
         if let Some(held) = cur.as_ref() {
-            let primary = &held.proxy_si.daemon_id;
-            let named = &smap.proxy_si.daemon_id;
-            let sender = from.unwrap_or(named);
-            if named != primary || sender != primary {
-                return Err(MapRefusal::NotPrimary {
-                    primary: primary.clone(),
-                    from: if sender != primary { sender } else { named }.to_string(),
-                });
-            }
+            from_primary(held, &smap, from)?;
             if held.version >= smap.version {
                 return Ok(false);
             }
@@ -242,6 +211,31 @@ impl MapView {
         let owner = smap.owner(bucket, object)?;
         (owner.daemon_id != me).then(|| owner.clone())
     }
+}
+
+/// A map of the cluster this target joined (any, before it joined).
+fn same_cluster(ours: Option<&str>, smap: &Smap) -> Result<(), MapRefusal> {
+    match ours {
+        Some(ours) if ours != smap.uuid => Err(MapRefusal::OtherCluster {
+            ours: ours.to_string(),
+            theirs: smap.uuid.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A map that names the primary of `held` and, when the sender is known, comes from it.
+fn from_primary(held: &Smap, smap: &Smap, from: Option<&str>) -> Result<(), MapRefusal> {
+    let primary = &held.proxy_si.daemon_id;
+    let named = &smap.proxy_si.daemon_id;
+    let sender = from.unwrap_or(named);
+    if named != primary || sender != primary {
+        return Err(MapRefusal::NotPrimary {
+            primary: primary.clone(),
+            from: if sender != primary { sender } else { named }.to_string(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

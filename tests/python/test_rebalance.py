@@ -29,6 +29,39 @@ def content(i):
     return (b"%06d-" % i) * (1 + i % 200)
 
 
+class ReadLoad:
+    """Eight clients reading random objects through the proxy until stopped, each read
+    checked against the bytes written."""
+
+    def __init__(self, proxy_url, bucket, n, expected):
+        self.stop, self.failures, self.reads = threading.Event(), [], 0
+        self.threads = [threading.Thread(target=self._run, args=(proxy_url, bucket, n, expected, k))
+                        for k in range(8)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, proxy_url, bucket, n, expected, seed):
+        rng, sess = random.Random(seed), requests.Session()
+        while not self.stop.is_set():
+            i = rng.randrange(n)
+            try:
+                r = sess.get(f"{proxy_url}/v1/objects/{bucket}/obj-{i}", timeout=30)
+                ok, status = r.status_code == 200 and r.content == expected(i), r.status_code
+            except requests.RequestException as e:
+                ok, status = False, repr(e)
+            self.reads += 1
+            if not ok:
+                self.failures.append((i, status))
+
+    def finish(self):
+        """Stops the readers; asserts that none failed; returns the number of reads."""
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+        assert not self.failures, f"{len(self.failures)} of {self.reads} reads failed, e.g. {self.failures[:5]}"
+        return self.reads
+
+
 def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
     proxy, targets = start_cluster(tmp_path, n_targets=3)
     nodes = [proxy] + targets
@@ -47,26 +80,7 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
         before = {t.id: on_disk(t, "reb") for t in targets}
         assert sum(len(v) for v in before.values()) == N
 
-        stop, failures, reads = threading.Event(), [], [0]
-
-        def reader(seed):
-            rng = random.Random(seed)
-            sess = requests.Session()
-            while not stop.is_set():
-                i = rng.randrange(N)
-                try:
-                    r = sess.get(f"{proxy.url}/v1/objects/reb/obj-{i}", timeout=30)
-                    ok = r.status_code == 200 and r.content == content(i)
-                    status = r.status_code
-                except requests.RequestException as e:
-                    ok, status = False, repr(e)
-                reads[0] += 1
-                if not ok:
-                    failures.append((i, status))
-
-        threads = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
+        load = ReadLoad(proxy.url, "reb", N, content)
         time.sleep(1)
         newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
         nodes.append(newcomer)
@@ -92,10 +106,7 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
             time.sleep(0.5)
         took = time.time() - t0
         time.sleep(1)
-        stop.set()
-        for t in threads:
-            t.join()
-        assert not failures, f"{len(failures)} of {reads[0]} reads failed, e.g. {failures[:5]}"
+        reads = load.finish()
         moved = len(on_disk(newcomer, "reb"))
         assert 0.15 * N < moved < 0.35 * N, moved
         for t in targets:
@@ -107,7 +118,7 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
         pulled = sum(st["objects_kept_newer"] for st in states)
         assert pushed + pulled == moved, (pushed, pulled, moved)
         print(f"rebalance: {moved} of {N} objects moved to the new target in {took:.1f} s "
-              f"({pushed} pushed, {pulled} fetched on demand first), {reads[0]} reads during it, 0 failed")
+              f"({pushed} pushed, {pulled} fetched on demand first), {reads} reads during it, 0 failed")
         for i in random.Random(7).sample(range(N), 200):
             assert bucket.object(f"obj-{i}").get_reader().read_all() == content(i)
     finally:
@@ -264,29 +275,12 @@ def test_maintenance_then_decommission_under_load(tmp_path):
         client.bucket("m").create()
         s = requests.Session()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: s.put(f"{proxy.url}/v1/objects/m/o{i}", data=content(i), timeout=30)
+            list(pool.map(lambda i: s.put(f"{proxy.url}/v1/objects/m/obj-{i}", data=content(i), timeout=30)
                           .raise_for_status(), range(n)))
         victim, rest = targets[0], targets[1:]
         held = len(on_disk(victim, "m"))
         assert held > 0
-        stop, failures, reads = threading.Event(), [], [0]
-
-        def reader(seed):
-            rng, sess = random.Random(seed), requests.Session()
-            while not stop.is_set():
-                i = rng.randrange(n)
-                try:
-                    r = sess.get(f"{proxy.url}/v1/objects/m/o{i}", timeout=30)
-                    ok, status = r.status_code == 200 and r.content == content(i), r.status_code
-                except requests.RequestException as e:
-                    ok, status = False, repr(e)
-                reads[0] += 1
-                if not ok:
-                    failures.append((i, status))
-
-        threads = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
+        load = ReadLoad(proxy.url, "m", n, content)
 
         def owner_by_proxy(name):
             r = requests.get(f"{proxy.url}/v1/objects/m/{name}", allow_redirects=False, timeout=10)
@@ -322,12 +316,9 @@ def test_maintenance_then_decommission_under_load(tmp_path):
             time.sleep(0.3)
         assert victim.proc.wait(timeout=30) == 0, "the decommissioned target shut down cleanly"
         time.sleep(1)
-        stop.set()
-        for t in threads:
-            t.join()
-        assert not failures, f"{len(failures)} of {reads[0]} reads failed, e.g. {failures[:5]}"
+        reads = load.finish()
         print(f"maintenance: {held} objects moved off by a walk of {walk['last_walk_ms']} ms; decommissioned; "
-              f"{reads[0]} reads, 0 failed")
+              f"{reads} reads, 0 failed")
     finally:
         for x in nodes:
             x.proc.kill()
