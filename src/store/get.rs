@@ -259,26 +259,32 @@ impl ObjectStore {
             }
         };
         match opened {
-            Ok(o) => Ok(ObjectReader {
-                inline: o.data,
-                info: ObjectInfo {
-                    meta: o.meta,
-                    atime_ns: o.atime_ns,
-                    mtime_ns: o.mtime_ns,
-                    mountpath: mp.path.clone(),
-                },
-                file: o.file,
-                disk: mp.disk.clone(),
-                read_bytes: mp.read_bytes.clone(),
-                cache_read_bytes: mp.cache_read_bytes.clone(),
-                inline_cached: from_cache,
-                pool: self.pool.clone(),
-                buffer_wait: self.cfg.buffer_wait,
-                direct,
-                try_cache: self.cfg.inline_cache_hits && !direct,
-                bucket: bucket.to_string(),
-                object: object.to_string(),
-            }),
+            Ok(o) if !from_cache && o.data.is_some() => {
+                // Read from the disk whole (small objects): checked before anything is
+                // sent, so a flipped bit is never served as good. (Page-cache hits were
+                // checked when they were read from the disk.)
+                let data = o.data.as_deref().unwrap_or_default();
+                if let Some(mut sum) = Checksummer::new(&o.meta.cksum_type) {
+                    if !matches!(sum, Checksummer::None) {
+                        sum.update(data);
+                        let actual = sum.finish();
+                        if actual != o.meta.cksum_value {
+                            tracing::error!(%bucket, %object, mountpath = %mp.path.display(), expected = %o.meta.cksum_value, %actual, "object corrupted on disk (checksum mismatch on read)");
+                            // Forget the descriptor kept for it: the next read checks again.
+                            self.meta_cache.forget(key);
+                            return Err(Error::Corrupted {
+                                bucket: bucket.into(),
+                                object: object.into(),
+                                kind: o.meta.cksum_type.clone(),
+                                expected: o.meta.cksum_value.clone(),
+                                actual,
+                            });
+                        }
+                    }
+                }
+                Ok(self.reader(o, mp, from_cache, direct, bucket, object))
+            }
+            Ok(o) => Ok(self.reader(o, mp, from_cache, direct, bucket, object)),
             Err(OpenFail::Missing) => Err(Error::ObjectNotFound {
                 bucket: bucket.into(),
                 object: object.into(),
@@ -288,6 +294,37 @@ impl ObjectStore {
                 object: object.into(),
                 reason,
             }),
+        }
+    }
+
+    fn reader(
+        &self,
+        o: Opened,
+        mp: &crate::fs::Mountpath,
+        from_cache: bool,
+        direct: bool,
+        bucket: &str,
+        object: &str,
+    ) -> ObjectReader {
+        ObjectReader {
+            inline: o.data,
+            info: ObjectInfo {
+                meta: o.meta,
+                atime_ns: o.atime_ns,
+                mtime_ns: o.mtime_ns,
+                mountpath: mp.path.clone(),
+            },
+            file: o.file,
+            disk: mp.disk.clone(),
+            read_bytes: mp.read_bytes.clone(),
+            cache_read_bytes: mp.cache_read_bytes.clone(),
+            inline_cached: from_cache,
+            pool: self.pool.clone(),
+            buffer_wait: self.cfg.buffer_wait,
+            direct,
+            try_cache: self.cfg.inline_cache_hits && !direct,
+            bucket: bucket.to_string(),
+            object: object.to_string(),
         }
     }
 
@@ -400,9 +437,17 @@ impl ObjectReader {
         }
         // Without the cache path, start the first disk read before the headers go out.
         let first = (!self.try_cache && start < end).then(|| self.spawn_read(start, end));
+        // A whole object whose first chunk comes from the disk is checked against its
+        // stored checksum as it streams; the last chunk is held back on a mismatch, so a
+        // client never receives a complete body of corrupted data.
+        let whole = start == 0 && len == self.info.meta.size;
+        let sum: Option<Checksummer> = whole
+            .then(|| Checksummer::new(&self.info.meta.cksum_type))
+            .flatten()
+            .filter(|c| !matches!(c, Checksummer::None));
         futures_util::future::Either::Right(futures_util::stream::unfold(
-            (self, start, first),
-            move |(reader, pos, pending)| async move {
+            (self, start, first, sum),
+            move |(reader, pos, pending, mut sum)| async move {
                 if pos >= end {
                     return None;
                 }
@@ -433,13 +478,35 @@ impl ObjectReader {
                             &reader.cache_read_bytes
                         };
                         counter.inc_by(bytes.len() as u64);
+                        if pos == 0 && !from_disk {
+                            sum = None; // a page-cache hit: checked when it was read in
+                        }
+                        if let Some(c) = sum.as_mut() {
+                            c.update(&bytes);
+                        }
+                        if next_pos >= end {
+                            if let Some(c) = sum.take() {
+                                let actual = c.finish();
+                                if actual != reader.info.meta.cksum_value {
+                                    tracing::error!(bucket = %reader.bucket, object = %reader.object, expected = %reader.info.meta.cksum_value, %actual, "object corrupted on disk (checksum mismatch on read)");
+                                    let e = io::Error::new(
+                                        io::ErrorKind::InvalidData,
+                                        format!(
+                                            "{}/{}: corrupted on disk",
+                                            reader.bucket, reader.object
+                                        ),
+                                    );
+                                    return Some((Err(e), (reader, end, None, None)));
+                                }
+                            }
+                        }
                         // Read ahead only when the data comes from the disk.
                         let next =
                             (from_disk && next_pos < end).then(|| reader.spawn_read(next_pos, end));
-                        Some((Ok(bytes), (reader, next_pos, next)))
+                        Some((Ok(bytes), (reader, next_pos, next, sum)))
                     }
                     // An error ends the stream: hyper aborts the response mid-body.
-                    Err(e) => Some((Err(e), (reader, end, None))),
+                    Err(e) => Some((Err(e), (reader, end, None, None))),
                 }
             },
         ))

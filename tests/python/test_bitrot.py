@@ -1,0 +1,34 @@
+"""Bitrot: a byte flipped in an object's file on disk is never served as good."""
+
+import os
+
+import requests
+
+
+def test_flipped_byte_in_a_small_object_is_not_served(target):
+    u = target.url
+    requests.post(f"{u}/v1/buckets/b", json={"action": "create-bck"}, timeout=5).raise_for_status()
+    data = os.urandom(10_000)
+    requests.put(f"{u}/v1/objects/b/o", data=data, timeout=5).raise_for_status()
+    assert requests.get(f"{u}/v1/objects/b/o", timeout=5).content == data
+    path = next(p for p in (os.path.join(mp, "@ais", "b", "%ob", "o") for mp in target.mountpaths) if os.path.exists(p))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, bytes([data[5000] ^ 0x01]), 5000)
+        os.fsync(fd)
+        # Out of the page cache: the next read comes from the disk.
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1")
+    finally:
+        os.close(fd)
+    # Refused before the headers (500) or cut before the body completes: never the
+    # whole body with a 200.
+    try:
+        r = requests.get(f"{u}/v1/objects/b/o", timeout=5)
+        served = (r.status_code, len(r.content), r.content == data)
+    except requests.RequestException as e:
+        served = repr(e)
+    assert not (isinstance(served, tuple) and served[0] == 200 and served[1] == len(data)), served
+    if isinstance(served, tuple):
+        assert served[0] == 500, served
