@@ -12,22 +12,19 @@ use super::FsError;
 
 const LOCK_FILE: &str = ".ais.lock";
 
-/// Held locks; dropping this releases them.
+/// One held lock; dropping it releases it.
 #[derive(Debug)]
-pub struct MountpathLocks {
-    _held: Vec<Flock<File>>,
+pub struct MountpathLock {
+    _held: Flock<File>,
 }
 
 /// Locks every mountpath, or fails naming the first one held by another process.
-pub fn lock_mountpaths(paths: &[PathBuf]) -> Result<MountpathLocks, FsError> {
-    paths
-        .iter()
-        .map(|p| lock_one(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map(|held| MountpathLocks { _held: held })
+pub fn lock_mountpaths(paths: &[PathBuf]) -> Result<Vec<MountpathLock>, FsError> {
+    paths.iter().map(|p| lock_mountpath(p)).collect()
 }
 
-fn lock_one(path: &Path) -> Result<Flock<File>, FsError> {
+/// Locks one mountpath (at start-up, or when it is attached).
+pub fn lock_mountpath(path: &Path) -> Result<MountpathLock, FsError> {
     let file_path = path.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -35,13 +32,15 @@ fn lock_one(path: &Path) -> Result<Flock<File>, FsError> {
         .write(true)
         .open(&file_path)
         .map_err(|e| FsError::Lock(path.into(), file_path.clone(), e))?;
-    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-        if errno == nix::errno::Errno::EWOULDBLOCK {
-            FsError::Locked(path.into(), file_path)
-        } else {
-            FsError::Lock(path.into(), file_path, errno.into())
-        }
-    })
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .map(|held| MountpathLock { _held: held })
+        .map_err(|(_, errno)| {
+            if errno == nix::errno::Errno::EWOULDBLOCK {
+                FsError::Locked(path.into(), file_path)
+            } else {
+                FsError::Lock(path.into(), file_path, errno.into())
+            }
+        })
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@ mod lock;
 mod mountpath;
 mod node_id;
 
-pub use lock::{lock_mountpaths, MountpathLocks};
-pub use mountpath::{check_mountpaths, FsError, IoCounters, Mountpath, Mountpaths};
+pub use lock::{lock_mountpath, lock_mountpaths, MountpathLock};
+pub use mountpath::{
+    check_mountpaths, FsError, IoCounters, Leaving, Mountpath, Mountpaths, MpChangeError, MpSet,
+};
 pub use node_id::{
     mark_cluster_uuid, mark_primary_url, read_cluster_uuid, read_primary_url, resolve_node_id,
 };

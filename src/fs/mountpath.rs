@@ -3,10 +3,12 @@
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use prometheus::IntCounter;
 use thiserror::Error;
 
+use super::lock::MountpathLock;
 use crate::disk::DiskHandle;
 use crate::hrw;
 
@@ -131,7 +133,7 @@ pub struct Mountpath {
     pub path: PathBuf,
     /// `XXH64(path, hrw::SEED)`, as AIStore's `PathDigest`.
     pub digest: u64,
-    /// The worker that does this disk's I/O.
+    /// The worker that does this disk's I/O (its threads stop when the last handle goes).
     pub disk: DiskHandle,
     /// Bytes read from this disk by object GETs.
     pub read_bytes: IntCounter,
@@ -139,11 +141,18 @@ pub struct Mountpath {
     pub cache_read_bytes: IntCounter,
     /// Bytes written to this disk by object PUTs.
     pub write_bytes: IntCounter,
+    /// This process's claim on the disk, released when the mountpath is dropped.
+    _lock: Option<MountpathLock>,
 }
 
 impl Mountpath {
-    /// A mountpath served by `disk`, counting its traffic in `counters`.
-    pub fn new(path: PathBuf, disk: DiskHandle, counters: IoCounters) -> Self {
+    /// A mountpath served by `disk`, counting its traffic in `counters`, holding `lock`.
+    pub fn new(
+        path: PathBuf,
+        disk: DiskHandle,
+        counters: IoCounters,
+        lock: Option<MountpathLock>,
+    ) -> Self {
         let digest = hrw::digest(path.as_os_str().as_encoded_bytes());
         Mountpath {
             path,
@@ -152,6 +161,7 @@ impl Mountpath {
             read_bytes: counters.read,
             cache_read_bytes: counters.cache_read,
             write_bytes: counters.write,
+            _lock: lock,
         }
     }
 }
@@ -167,38 +177,273 @@ pub struct IoCounters {
     pub write: IntCounter,
 }
 
-/// The available mountpaths of a target.
+/// Why a mountpath is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Leaving {
+    /// To be disabled once its objects have moved to the others.
+    Disable,
+    /// To be detached once its objects have moved to the others.
+    Detach,
+}
+
+/// The mountpaths at one moment. Replaced whole on every change, so a reader holds a
+/// consistent set for as long as it needs one.
+#[derive(Debug, Default)]
+pub struct MpSet {
+    /// HRW places objects among these.
+    pub available: Vec<Arc<Mountpath>>,
+    /// Still read, no longer chosen: their objects are moving to the available ones.
+    pub leaving: Vec<(Arc<Mountpath>, Leaving)>,
+    /// Neither read nor chosen (by the admin, or after a failed health check).
+    pub disabled: Vec<Arc<Mountpath>>,
+    /// Bumped on every change.
+    pub generation: u64,
+}
+
+impl MpSet {
+    /// The mountpath HRW picks among the available ones for an object's digest.
+    pub fn select(&self, uname_digest: u64) -> Option<&Arc<Mountpath>> {
+        let i = hrw::select(uname_digest, self.available.iter().map(|m| m.digest))?;
+        self.available.get(i)
+    }
+
+    /// Mountpaths objects may be read from: the available, then the leaving ones.
+    pub fn readable(&self) -> impl Iterator<Item = &Arc<Mountpath>> {
+        self.available
+            .iter()
+            .chain(self.leaving.iter().map(|(m, _)| m))
+    }
+
+    /// Every mountpath this target has, in any state.
+    pub fn every(&self) -> impl Iterator<Item = &Arc<Mountpath>> {
+        self.readable().chain(self.disabled.iter())
+    }
+
+    fn find(&self, path: &Path) -> Option<&Arc<Mountpath>> {
+        self.every().find(|m| m.path == path)
+    }
+}
+
+/// Why a change of the mountpath set was refused.
+#[derive(Debug, Error)]
+pub enum MpChangeError {
+    /// No such mountpath here.
+    #[error("{0}: not a mountpath of this target")]
+    Unknown(PathBuf),
+    /// Attaching one that is already there.
+    #[error("{0}: already a mountpath of this target")]
+    Exists(PathBuf),
+    /// The change does not apply to its present state.
+    #[error("{path}: mountpath is {state}, cannot {action}")]
+    WrongState {
+        /// The mountpath.
+        path: PathBuf,
+        /// Its state.
+        state: &'static str,
+        /// What was asked.
+        action: &'static str,
+    },
+    /// Removing the last mountpath that takes objects.
+    #[error("{0}: the last available mountpath cannot be disabled or detached (the target would have nowhere to store objects)")]
+    Last(PathBuf),
+}
+
+/// A target's mountpaths: read lock-free by every request, changed rarely (attach,
+/// detach, enable, disable) by one writer at a time.
 #[derive(Debug)]
 pub struct Mountpaths {
-    list: Vec<Mountpath>,
+    set: arc_swap::ArcSwap<MpSet>,
+    change: std::sync::Mutex<()>,
 }
 
 impl Mountpaths {
-    /// Wraps a non-empty list.
+    /// Starts with all of `list` available.
     pub fn new(list: Vec<Mountpath>) -> Self {
-        Mountpaths { list }
+        let set = MpSet {
+            available: list.into_iter().map(Arc::new).collect(),
+            ..MpSet::default()
+        };
+        Mountpaths {
+            set: arc_swap::ArcSwap::from_pointee(set),
+            change: std::sync::Mutex::new(()),
+        }
     }
 
-    /// All mountpaths, in configured order.
-    pub fn all(&self) -> &[Mountpath] {
-        &self.list
+    /// The set as it is now.
+    pub fn current(&self) -> Arc<MpSet> {
+        self.set.load_full()
     }
 
-    /// The mountpath HRW picks for an object's uname digest.
-    pub fn select(&self, uname_digest: u64) -> &Mountpath {
-        let i = hrw::select(uname_digest, self.list.iter().map(|m| m.digest)).unwrap_or(0);
-        &self.list[i]
+    /// The available mountpaths, in order.
+    pub fn available(&self) -> Vec<Arc<Mountpath>> {
+        self.set.load().available.clone()
     }
 
-    /// The object's digest (`hrw::object_digest`) and the mountpath HRW picks for it.
-    pub fn for_object(&self, bucket: &str, object: &str) -> (u64, &Mountpath) {
+    /// The object's digest (`hrw::object_digest`) and the mountpath HRW picks for it,
+    /// `None` when no mountpath is available.
+    pub fn for_object(&self, bucket: &str, object: &str) -> Option<(u64, Arc<Mountpath>)> {
         let key = hrw::object_digest(bucket, object);
-        (key, self.select(key))
+        let set = self.set.load();
+        set.select(key).map(|m| (key, m.clone()))
     }
 
-    /// The mountpath whose path is a prefix of `path`, if any.
-    pub fn containing(&self, path: &Path) -> Option<&Mountpath> {
-        self.list.iter().find(|m| path.starts_with(&m.path))
+    /// The readable mountpath whose path is a prefix of `path`, if any.
+    pub fn containing(&self, path: &Path) -> Option<Arc<Mountpath>> {
+        self.set
+            .load()
+            .readable()
+            .find(|m| path.starts_with(&m.path))
+            .cloned()
+    }
+
+    /// Applies `f` to a copy of the set and publishes the result, one writer at a time.
+    fn update<T>(
+        &self,
+        f: impl FnOnce(&mut MpSet) -> Result<T, MpChangeError>,
+    ) -> Result<T, MpChangeError> {
+        let _one = self.change.lock().unwrap_or_else(|p| p.into_inner());
+        let cur = self.set.load_full();
+        let mut next = MpSet {
+            available: cur.available.clone(),
+            leaving: cur.leaving.clone(),
+            disabled: cur.disabled.clone(),
+            generation: cur.generation + 1,
+        };
+        let out = f(&mut next)?;
+        self.set.store(Arc::new(next));
+        Ok(out)
+    }
+
+    /// Adds a new, available mountpath. The caller has checked its filesystem against
+    /// the others with [`Mountpaths::check_new`].
+    pub fn attach(&self, mp: Mountpath) -> Result<(), MpChangeError> {
+        self.update(|s| {
+            if s.find(&mp.path).is_some() {
+                return Err(MpChangeError::Exists(mp.path.clone()));
+            }
+            s.available.push(Arc::new(mp));
+            Ok(())
+        })
+    }
+
+    /// Refuses `path` if it equals, nests with, or (unless `allow_shared_fs`) shares a
+    /// filesystem with a mountpath this target has; returns its canonical form.
+    pub fn check_new(&self, path: &Path, allow_shared_fs: bool) -> Result<PathBuf, FsError> {
+        let set = self.set.load();
+        let mut all: Vec<PathBuf> = set.every().map(|m| m.path.clone()).collect();
+        all.push(path.to_path_buf());
+        let checked = check_mountpaths(&all, allow_shared_fs)?;
+        checked
+            .last()
+            .cloned()
+            .ok_or_else(|| FsError::Unusable(path.into(), io::ErrorKind::NotFound.into()))
+    }
+
+    /// Takes an available mountpath out of placement but keeps it readable until its
+    /// objects have moved ([`Mountpaths::finish_leaving`]).
+    pub fn start_leaving(&self, path: &Path, why: Leaving) -> Result<(), MpChangeError> {
+        self.update(|s| {
+            let i = position(&s.available, path).ok_or_else(|| state_error(s, path, why))?;
+            if s.available.len() == 1 {
+                return Err(MpChangeError::Last(path.into()));
+            }
+            let mp = s.available.remove(i);
+            s.leaving.push((mp, why));
+            Ok(())
+        })
+    }
+
+    /// Completes what [`Mountpaths::start_leaving`] began: disabled, or gone (returned).
+    pub fn finish_leaving(&self, path: &Path) -> Result<Option<Arc<Mountpath>>, MpChangeError> {
+        self.update(|s| {
+            let i = s
+                .leaving
+                .iter()
+                .position(|(m, _)| m.path == path)
+                .ok_or_else(|| MpChangeError::Unknown(path.into()))?;
+            let (mp, why) = s.leaving.remove(i);
+            Ok(match why {
+                Leaving::Disable => {
+                    s.disabled.push(mp);
+                    None
+                }
+                Leaving::Detach => Some(mp),
+            })
+        })
+    }
+
+    /// Disables a mountpath at once (a failed health check, or `dntres`). Unlike the
+    /// admin's way this may take the last one: a target with a broken disk must not use it.
+    pub fn disable_now(&self, path: &Path) -> Result<bool, MpChangeError> {
+        self.update(|s| {
+            if position(&s.disabled, path).is_some() {
+                return Ok(false);
+            }
+            let mp = take_readable(s, path)?;
+            s.disabled.push(mp);
+            Ok(true)
+        })
+    }
+
+    /// Removes a mountpath at once, in any state; returns it (its disk threads stop when
+    /// the last in-flight request lets go of it).
+    pub fn detach_now(&self, path: &Path) -> Result<Arc<Mountpath>, MpChangeError> {
+        self.update(|s| {
+            if let Some(i) = position(&s.disabled, path) {
+                return Ok(s.disabled.remove(i));
+            }
+            take_readable(s, path)
+        })
+    }
+
+    /// Makes a disabled or leaving mountpath available again; false if it already was.
+    pub fn enable(&self, path: &Path) -> Result<bool, MpChangeError> {
+        self.update(|s| {
+            if position(&s.available, path).is_some() {
+                return Ok(false);
+            }
+            let mp = match position(&s.disabled, path) {
+                Some(i) => s.disabled.remove(i),
+                None => take_readable(s, path)?,
+            };
+            s.available.push(mp);
+            Ok(true)
+        })
+    }
+}
+
+fn position(list: &[Arc<Mountpath>], path: &Path) -> Option<usize> {
+    list.iter().position(|m| m.path == path)
+}
+
+/// Removes `path` from the available or leaving lists.
+fn take_readable(s: &mut MpSet, path: &Path) -> Result<Arc<Mountpath>, MpChangeError> {
+    if let Some(i) = position(&s.available, path) {
+        return Ok(s.available.remove(i));
+    }
+    if let Some(i) = s.leaving.iter().position(|(m, _)| m.path == path) {
+        return Ok(s.leaving.remove(i).0);
+    }
+    Err(MpChangeError::Unknown(path.into()))
+}
+
+fn state_error(s: &MpSet, path: &Path, why: Leaving) -> MpChangeError {
+    let action = match why {
+        Leaving::Disable => "disable",
+        Leaving::Detach => "detach",
+    };
+    let state = if position(&s.disabled, path).is_some() {
+        "disabled"
+    } else if s.leaving.iter().any(|(m, _)| m.path == path) {
+        "already leaving"
+    } else {
+        return MpChangeError::Unknown(path.into());
+    };
+    MpChangeError::WrongState {
+        path: path.into(),
+        state,
+        action,
     }
 }
 

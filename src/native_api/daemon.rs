@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::buckets::json_response;
 use super::{query, set_header, ApiError, TargetContext};
+use crate::fs::Mountpath;
 use crate::http::{empty, full, Body};
 
 /// This node in AIStore's `Snode` JSON shape.
@@ -35,17 +36,24 @@ pub(super) fn daemon(
             )),
         },
         "mountpaths" => {
-            let mps = ctx.store.mountpaths().all();
-            let available: Vec<String> = mps.iter().map(|m| m.path.display().to_string()).collect();
-            let engines: serde_json::Map<String, serde_json::Value> = mps
-                .iter()
-                .zip(&ctx.engines)
-                .map(|(m, e)| (m.path.display().to_string(), json!(e.to_string())))
+            let set = ctx.store.mountpaths().current();
+            let names = |list: &mut dyn Iterator<Item = &Arc<Mountpath>>| {
+                list.map(|m| m.path.display().to_string())
+                    .collect::<Vec<_>>()
+            };
+            let engines: serde_json::Map<String, serde_json::Value> = set
+                .every()
+                .map(|m| {
+                    (
+                        m.path.display().to_string(),
+                        json!(m.disk.engine().to_string()),
+                    )
+                })
                 .collect();
             Ok(json_response(&json!({
-                "available": available,
-                "waiting_dd": [],
-                "disabled": [],
+                "available": names(&mut set.available.iter()),
+                "waiting_dd": names(&mut set.leaving.iter().map(|(m, _)| m)),
+                "disabled": names(&mut set.disabled.iter()),
                 "io_engines": engines,
             })))
         }
@@ -106,7 +114,7 @@ pub(super) fn metrics(
     if req.method() != Method::GET {
         return Err(ApiError::MethodNotAllowed(req.method().clone()));
     }
-    for mp in ctx.store.mountpaths().all() {
+    for mp in ctx.store.mountpaths().current().every() {
         let label = mp.path.display().to_string();
         ctx.metrics
             .disk_queue_depth

@@ -99,7 +99,7 @@ impl ApiError {
                 | S::Body { .. } => StatusCode::BAD_REQUEST,
                 S::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 S::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
-                S::Busy(..) => StatusCode::SERVICE_UNAVAILABLE,
+                S::Busy(..) | S::NoMountpaths => StatusCode::SERVICE_UNAVAILABLE,
                 S::MetadataTooLarge { .. } => StatusCode::BAD_REQUEST,
                 S::Corrupted { .. } | S::BadMeta { .. } | S::Io { .. } => {
                     StatusCode::INTERNAL_SERVER_ERROR
@@ -143,7 +143,7 @@ fn store_message(e: &store::Error) -> String {
         S::ObjectNotFound { bucket, object } => {
             format!("object \"ais://{bucket}/{object}\" does not exist")
         }
-        S::Name(_) | S::NoSpace(_) | S::Busy(..) | S::Io { .. } => e.to_string(),
+        S::Name(_) | S::NoSpace(_) | S::Busy(..) | S::Io { .. } | S::NoMountpaths => e.to_string(),
         // The rest start with "bucket/object: ".
         _ => format!("ais://{e}"),
     }

@@ -14,7 +14,7 @@ impl ObjectStore {
         if self.read_buckets().contains_key(bucket) {
             return Err(Error::BucketExists(bucket.to_string()));
         }
-        for mp in self.mountpaths.all() {
+        for mp in self.mountpaths.available() {
             let (ob, wk) = (
                 layout::objects_dir(&mp.path, bucket),
                 layout::work_dir(&mp.path, bucket),
@@ -41,7 +41,7 @@ impl ObjectStore {
     pub async fn destroy_bucket(&self, bucket: &str) -> Result<()> {
         self.require_bucket(bucket)?;
         self.write_buckets().remove(bucket);
-        for mp in self.mountpaths.all() {
+        for mp in self.mountpaths.available() {
             let dir = layout::bucket_dir(&mp.path, bucket);
             let trash = mp.path.join(layout::TRASH_DIR);
             let name = format!("{bucket}.{}", unix_ns(Ok(std::time::SystemTime::now())));
@@ -86,7 +86,7 @@ impl ObjectStore {
 /// and a mountpath belongs to one target only), and returns the buckets found.
 pub(super) fn recover(mountpaths: &Mountpaths) -> Result<BTreeMap<String, BucketInfo>> {
     let mut buckets = BTreeMap::new();
-    for mp in mountpaths.all() {
+    for mp in mountpaths.available() {
         empty_trash(&mp.path.join(layout::TRASH_DIR));
         let root = mp.path.join(layout::PROVIDER_DIR);
         let entries = match std::fs::read_dir(&root) {
@@ -114,7 +114,7 @@ pub(super) fn recover(mountpaths: &Mountpaths) -> Result<BTreeMap<String, Bucket
     }
     // A bucket seen on some mountpaths only (crash mid-create) gets its dirs everywhere.
     for name in buckets.keys() {
-        for mp in mountpaths.all() {
+        for mp in mountpaths.available() {
             for dir in [
                 layout::objects_dir(&mp.path, name),
                 layout::work_dir(&mp.path, name),
@@ -154,7 +154,7 @@ impl ObjectStore {
     pub fn sweep_work_files(&self) -> usize {
         let mut removed = 0;
         for (name, _) in self.list_buckets() {
-            for mp in self.mountpaths.all() {
+            for mp in self.mountpaths.available() {
                 removed += remove_work_files(&layout::work_dir(&mp.path, &name));
             }
         }

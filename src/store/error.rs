@@ -172,6 +172,9 @@ pub enum Error {
         /// The version here.
         have: u64,
     },
+    /// Every mountpath is disabled or detached: this target cannot store or serve objects.
+    #[error("no mountpath is available on this target (all are disabled or detached)")]
+    NoMountpaths,
     /// The disk is full.
     #[error("{0}: out of space")]
     NoSpace(String),

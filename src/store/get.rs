@@ -227,7 +227,7 @@ impl ObjectStore {
     async fn open_for(&self, bucket: &str, object: &str, want_data: bool) -> Result<ObjectReader> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
+        let (key, mp) = self.place(bucket, object)?;
         let path = layout::object_path(&mp.path, bucket, object);
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("{bucket}/{object}: open"), e);
@@ -264,37 +264,93 @@ impl ObjectStore {
                 // sent, so a flipped bit is never served as good. (Page-cache hits were
                 // checked when they were read from the disk.)
                 let data = o.data.as_deref().unwrap_or_default();
-                if let Some(mut sum) = Checksummer::new(&o.meta.cksum_type) {
-                    if !matches!(sum, Checksummer::None) {
-                        sum.update(data);
-                        let actual = sum.finish();
-                        if actual != o.meta.cksum_value {
-                            tracing::error!(%bucket, %object, mountpath = %mp.path.display(), expected = %o.meta.cksum_value, %actual, "object corrupted on disk (checksum mismatch on read)");
-                            // Forget the descriptor kept for it: the next read checks again.
-                            self.meta_cache.forget(key);
-                            return Err(Error::Corrupted {
-                                bucket: bucket.into(),
-                                object: object.into(),
-                                kind: o.meta.cksum_type.clone(),
-                                expected: o.meta.cksum_value.clone(),
-                                actual,
-                            });
-                        }
-                    }
+                if let Err(e) = self.check_whole(bucket, object, &mp, &o.meta, data) {
+                    // Forget the descriptor kept for it: the next read checks again.
+                    self.meta_cache.forget(key);
+                    return Err(e);
                 }
-                Ok(self.reader(o, mp, from_cache, direct, bucket, object))
+                Ok(self.reader(o, &mp, from_cache, direct, bucket, object))
             }
-            Ok(o) => Ok(self.reader(o, mp, from_cache, direct, bucket, object)),
-            Err(OpenFail::Missing) => Err(Error::ObjectNotFound {
-                bucket: bucket.into(),
-                object: object.into(),
-            }),
+            Ok(o) => Ok(self.reader(o, &mp, from_cache, direct, bucket, object)),
+            Err(OpenFail::Missing) => self.open_misplaced(bucket, object, &mp, want_data).await,
             Err(OpenFail::BadMeta(reason)) => Err(Error::BadMeta {
                 bucket: bucket.into(),
                 object: object.into(),
                 reason,
             }),
         }
+    }
+
+    /// An object that is not on its HRW mountpath may still be on another one: written
+    /// before a mountpath was attached or enabled, or on one being disabled, until the
+    /// resilver moves it. Such a read skips the caches and is checked like a cold one.
+    async fn open_misplaced(
+        &self,
+        bucket: &str,
+        object: &str,
+        hrw: &Arc<crate::fs::Mountpath>,
+        want_data: bool,
+    ) -> Result<ObjectReader> {
+        let set = self.mountpaths.current();
+        let direct = self.cfg.direct_io;
+        for mp in set.readable().filter(|m| m.path != hrw.path) {
+            let path = layout::object_path(&mp.path, bucket, object);
+            let opened = mp
+                .disk
+                .call(move || open_blocking(&path, direct, want_data, None))
+                .await
+                .map_err(|e| Error::io(format!("{bucket}/{object}: open"), e))?;
+            match opened {
+                Ok(o) => {
+                    if let Some(data) = o.data.as_deref() {
+                        self.check_whole(bucket, object, mp, &o.meta, data)?;
+                    }
+                    return Ok(self.reader(o, mp, false, direct, bucket, object));
+                }
+                Err(OpenFail::Missing) => {}
+                Err(OpenFail::BadMeta(reason)) => {
+                    return Err(Error::BadMeta {
+                        bucket: bucket.into(),
+                        object: object.into(),
+                        reason,
+                    })
+                }
+            }
+        }
+        Err(Error::ObjectNotFound {
+            bucket: bucket.into(),
+            object: object.into(),
+        })
+    }
+
+    /// Compares a whole object read from the disk with its stored checksum.
+    fn check_whole(
+        &self,
+        bucket: &str,
+        object: &str,
+        mp: &crate::fs::Mountpath,
+        meta: &ObjectMeta,
+        data: &[u8],
+    ) -> Result<()> {
+        let Some(mut sum) = Checksummer::new(&meta.cksum_type) else {
+            return Ok(());
+        };
+        if matches!(sum, Checksummer::None) {
+            return Ok(());
+        }
+        sum.update(data);
+        let actual = sum.finish();
+        if actual == meta.cksum_value {
+            return Ok(());
+        }
+        tracing::error!(%bucket, %object, mountpath = %mp.path.display(), expected = %meta.cksum_value, %actual, "object corrupted on disk (checksum mismatch on read)");
+        Err(Error::Corrupted {
+            bucket: bucket.into(),
+            object: object.into(),
+            kind: meta.cksum_type.clone(),
+            expected: meta.cksum_value.clone(),
+            actual,
+        })
     }
 
     fn reader(
@@ -328,38 +384,75 @@ impl ObjectStore {
         }
     }
 
-    /// Removes `bucket/object`.
+    /// Removes `bucket/object` (from every mountpath that has a copy).
     pub async fn delete(&self, bucket: &str, object: &str) -> Result<()> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
-        let path = layout::object_path(&mp.path, bucket, object);
-        let objects_dir = layout::objects_dir(&mp.path, bucket);
-        let res = mp
-            .disk
-            .call(move || {
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    return Err(io::Error::from_raw_os_error(libc::ENOENT));
-                }
-                std::fs::remove_file(&path)?;
-                if let Some(parent) = path.parent() {
-                    super::put::prune_empty_dirs(parent, &objects_dir);
-                }
-                Ok(())
+        if self.remove_copies(bucket, object, None).await? {
+            Ok(())
+        } else {
+            Err(Error::ObjectNotFound {
+                bucket: bucket.into(),
+                object: object.into(),
             })
-            .await;
-        self.meta_cache.forget(key);
-        match res {
-            Ok(()) => Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {
-                Err(Error::ObjectNotFound {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                })
-            }
-            Err(e) => Err(Error::io(format!("{bucket}/{object}: delete"), e)),
         }
     }
+
+    /// Unlinks the object on its HRW mountpath and on any other readable one (a copy
+    /// not yet resilvered), only where it is still at `version` when one is given.
+    /// Each unlink runs on its mountpath's metadata thread, where that mountpath's
+    /// commits run too, so no PUT lands between the check and the unlink. Returns
+    /// whether anything was removed.
+    pub(super) async fn remove_copies(
+        &self,
+        bucket: &str,
+        object: &str,
+        version: Option<u64>,
+    ) -> Result<bool> {
+        let (key, hrw) = self.place(bucket, object)?;
+        let set = self.mountpaths.current();
+        let others = set.readable().filter(|m| m.path != hrw.path).cloned();
+        let mut removed = false;
+        for mp in std::iter::once(hrw.clone()).chain(others) {
+            let path = layout::object_path(&mp.path, bucket, object);
+            let objects_dir = layout::objects_dir(&mp.path, bucket);
+            let res = mp
+                .disk
+                .call(move || remove_one(&path, &objects_dir, version))
+                .await;
+            match res {
+                Ok(gone) => removed |= gone,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {}
+                Err(e) => {
+                    self.meta_cache.forget(key);
+                    return Err(Error::io(format!("{bucket}/{object}: delete"), e));
+                }
+            }
+        }
+        self.meta_cache.forget(key);
+        Ok(removed)
+    }
+}
+
+/// Unlinks one object file (if still at `version`, when given) and prunes emptied dirs.
+fn remove_one(path: &Path, objects_dir: &Path, version: Option<u64>) -> io::Result<bool> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(false);
+    }
+    if let Some(version) = version {
+        let current = xattr::get(path, super::meta::XATTR)
+            .ok()
+            .flatten()
+            .and_then(|raw| ObjectMeta::decode(&raw).ok());
+        if current.is_none_or(|m| m.version != version) {
+            return Ok(false);
+        }
+    }
+    std::fs::remove_file(path)?;
+    if let Some(parent) = path.parent() {
+        super::put::prune_empty_dirs(parent, objects_dir);
+    }
+    Ok(true)
 }
 
 /// The result of a spawned read; a panicked task is an I/O error.

@@ -77,26 +77,50 @@ impl ObjectStore {
     /// Lists one page of `bucket`.
     pub async fn list(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
         self.require_bucket(bucket)?;
-        let keep = req.page_size.max(1) + 1;
+        let page = req.page_size.max(1);
+        let keep = page + 1;
+        // One snapshot of the mountpaths for the walk and the stats after it; leaving
+        // ones are read too (their objects are still being moved off).
+        let roots: Vec<PathBuf> = self
+            .mountpaths
+            .current()
+            .readable()
+            .map(|m| m.path.clone())
+            .collect();
         let mut walks = Vec::new();
-        for mp in self.mountpaths.all() {
-            let root = layout::objects_dir(&mp.path, bucket);
+        for root in &roots {
+            let root = layout::objects_dir(root, bucket);
             let (prefix, after) = (req.prefix.clone(), req.after.clone());
             walks.push(tokio::task::spawn_blocking(move || {
                 smallest_names(&root, &prefix, &after, keep)
             }));
         }
         let mut names: Vec<(String, usize)> = Vec::new();
+        // Names above the smallest last name of a walk that hit its limit are not known
+        // completely: the page ends there at the latest.
+        let mut cut: Option<String> = None;
         for (i, walk) in walks.into_iter().enumerate() {
             let found = walk
                 .await
                 .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?
                 .map_err(|e| Error::io(format!("{bucket}: list"), e))?;
+            if found.len() >= keep {
+                if let Some(last) = found.iter().max() {
+                    if cut.as_ref().is_none_or(|c| last < c) {
+                        cut = Some(last.clone());
+                    }
+                }
+            }
             names.extend(found.into_iter().map(|n| (n, i)));
         }
         names.sort_unstable();
-        let more = names.len() > req.page_size.max(1);
-        names.truncate(req.page_size.max(1));
+        // A copy on two mountpaths (mid-resilver) is one object.
+        names.dedup_by(|a, b| a.0 == b.0);
+        if let Some(cut) = &cut {
+            names.retain(|(n, _)| n <= cut);
+        }
+        let more = names.len() > page || cut.is_some();
+        names.truncate(page);
         let next_after = if more {
             names.last().map(|(n, _)| n.clone()).unwrap_or_default()
         } else {
@@ -110,12 +134,6 @@ impl ObjectStore {
             || props.version
             || props.location
             || props.etag;
-        let roots: Vec<PathBuf> = self
-            .mountpaths
-            .all()
-            .iter()
-            .map(|m| m.path.clone())
-            .collect();
         let bucket_name = bucket.to_string();
         let entries = tokio::task::spawn_blocking(move || {
             names

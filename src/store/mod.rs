@@ -28,7 +28,7 @@ pub use multipart::{PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_
 pub use put::{BodyResult, LateChecksums, PutOptions};
 
 use crate::disk::BufferPool;
-use crate::fs::Mountpaths;
+use crate::fs::{Mountpath, Mountpaths};
 use meta_cache::MetaCache;
 
 /// Store behaviour that the config controls.
@@ -106,6 +106,13 @@ impl ObjectStore {
     /// The mountpaths this store spreads objects over.
     pub fn mountpaths(&self) -> &Mountpaths {
         &self.mountpaths
+    }
+
+    /// The object's digest and the mountpath HRW picks for it among the available ones.
+    pub(crate) fn place(&self, bucket: &str, object: &str) -> Result<(u64, Arc<Mountpath>)> {
+        self.mountpaths
+            .for_object(bucket, object)
+            .ok_or(Error::NoMountpaths)
     }
 
     /// The store's settings.

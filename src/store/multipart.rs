@@ -70,7 +70,7 @@ impl ObjectStore {
     fn upload_dir(&self, bucket: &str, object: &str, id: &str) -> Result<(PathBuf, u64)> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
+        let (key, mp) = self.place(bucket, object)?;
         let valid = !id.is_empty()
             && id.len() <= 64
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -95,7 +95,7 @@ impl ObjectStore {
         let (dir, _) = self.upload_dir(bucket, &object, &id)?;
         spec.created_ns = unix_ns(Ok(SystemTime::now()));
         let json = serde_json::to_vec(&spec).unwrap_or_default();
-        let (_, mp) = self.mountpaths.for_object(bucket, &object);
+        let (_, mp) = self.place(bucket, &object)?;
         mp.disk
             .call(move || {
                 std::fs::create_dir_all(&dir)?;
@@ -114,7 +114,7 @@ impl ObjectStore {
     ) -> Result<(PathBuf, UploadSpec)> {
         let (dir, _) = self.upload_dir(bucket, object, id)?;
         let manifest = dir.join(MANIFEST);
-        let (_, mp) = self.mountpaths.for_object(bucket, object);
+        let (_, mp) = self.place(bucket, object)?;
         let raw = mp.disk.call(move || std::fs::read(manifest)).await;
         let spec: UploadSpec = match raw {
             Ok(raw) => serde_json::from_slice(&raw).map_err(|e| Error::BadMeta {
@@ -154,10 +154,10 @@ impl ObjectStore {
             });
         }
         let (dir, _) = self.read_spec(bucket, object, id).await?;
-        let (_, mp) = self.mountpaths.for_object(bucket, object);
+        let (_, mp) = self.place(bucket, object)?;
         let opts = PutOptions { md5: true, ..opts };
         let written = self
-            .write_work_file(bucket, object, mp, body, &opts)
+            .write_work_file(bucket, object, &mp, body, &opts)
             .await?;
         let meta = ObjectMeta {
             size: written.size,
@@ -208,7 +208,7 @@ impl ObjectStore {
         id: &str,
     ) -> Result<(UploadSpec, Vec<PartInfo>)> {
         let (dir, spec) = self.read_spec(bucket, object, id).await?;
-        let (_, mp) = self.mountpaths.for_object(bucket, object);
+        let (_, mp) = self.place(bucket, object)?;
         let parts = mp
             .disk
             .call(move || read_parts(&dir))
@@ -220,7 +220,7 @@ impl ObjectStore {
     /// Removes an upload and its parts.
     pub async fn abort_upload(&self, bucket: &str, object: &str, id: &str) -> Result<()> {
         let (dir, _) = self.read_spec(bucket, object, id).await?;
-        let (_, mp) = self.mountpaths.for_object(bucket, object);
+        let (_, mp) = self.place(bucket, object)?;
         mp.disk
             .call(move || std::fs::remove_dir_all(dir))
             .await
@@ -237,7 +237,7 @@ impl ObjectStore {
         wanted: &[(u32, String)],
     ) -> Result<ObjectInfo> {
         let (dir, spec) = self.read_spec(bucket, object, id).await?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
+        let (key, mp) = self.place(bucket, object)?;
         let bad = |reason: String| Error::InvalidPart {
             bucket: bucket.into(),
             object: object.into(),
@@ -334,7 +334,7 @@ impl ObjectStore {
             checksums: BTreeMap::new(),
         };
         let info = self
-            .commit(bucket, object, key, mp, written, meta, None)
+            .commit(bucket, object, key, &mp, written, meta, None)
             .await?;
         let _ = mp.disk.call(move || std::fs::remove_dir_all(dir)).await;
         Ok(info)
@@ -345,7 +345,7 @@ impl ObjectStore {
         self.require_bucket(bucket)?;
         let dirs: Vec<PathBuf> = self
             .mountpaths
-            .all()
+            .available()
             .iter()
             .map(|m| layout::uploads_dir(&m.path, bucket))
             .collect();
@@ -365,7 +365,7 @@ impl ObjectStore {
         let now = unix_ns(Ok(SystemTime::now()));
         let mut removed = 0;
         for (bucket, _) in self.list_buckets() {
-            for mp in self.mountpaths.all() {
+            for mp in self.mountpaths.available() {
                 let dir = layout::uploads_dir(&mp.path, &bucket);
                 for up in read_uploads(&dir) {
                     // Last activity: the directory changes with every part stored.

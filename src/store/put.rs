@@ -105,9 +105,9 @@ impl ObjectStore {
     {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
+        let (key, mp) = self.place(bucket, object)?;
         let written = self
-            .write_work_file(bucket, object, mp, body, &opts)
+            .write_work_file(bucket, object, &mp, body, &opts)
             .await?;
         let mut checksums = opts.checksums;
         if let Some(late) = &opts.late_checksums {
@@ -125,7 +125,7 @@ impl ObjectStore {
             attrs: opts.attrs,
             checksums,
         };
-        self.commit(bucket, object, key, mp, written, meta, None)
+        self.commit(bucket, object, key, &mp, written, meta, None)
             .await
     }
 

@@ -7,10 +7,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use futures_util::Stream;
 
-use super::meta::{ObjectInfo, ObjectMeta, XATTR};
-use super::put::{prune_empty_dirs, BodyResult, PutOptions};
-use super::{Error, ObjectStore, Result};
-use crate::fs::layout;
+use super::meta::{ObjectInfo, ObjectMeta};
+use super::put::{BodyResult, PutOptions};
+use super::{ObjectStore, Result};
 use crate::names::validate_object;
 
 impl ObjectStore {
@@ -31,7 +30,7 @@ impl ObjectStore {
     {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
+        let (key, mp) = self.place(bucket, object)?;
         let expected = (meta.cksum_type == super::checksum::DEFAULT_TYPE)
             .then(|| (meta.cksum_type.clone(), meta.cksum_value.clone()));
         let opts = PutOptions {
@@ -40,10 +39,10 @@ impl ObjectStore {
             ..PutOptions::default()
         };
         let written = self
-            .write_work_file(bucket, object, mp, body, &opts)
+            .write_work_file(bucket, object, &mp, body, &opts)
             .await?;
         let mtime = UNIX_EPOCH + Duration::from_nanos(u64::try_from(mtime_ns).unwrap_or(0));
-        self.commit(bucket, object, key, mp, written, meta, Some(mtime))
+        self.commit(bucket, object, key, &mp, written, meta, Some(mtime))
             .await
     }
 
@@ -57,30 +56,6 @@ impl ObjectStore {
     ) -> Result<bool> {
         self.require_bucket(bucket)?;
         validate_object(object)?;
-        let (key, mp) = self.mountpaths.for_object(bucket, object);
-        let path = layout::object_path(&mp.path, bucket, object);
-        let objects_dir = layout::objects_dir(&mp.path, bucket);
-        // On the metadata thread, where commits of this mountpath run too: no PUT can
-        // land between the check and the unlink.
-        let removed = mp
-            .disk
-            .call(move || {
-                let current = xattr::get(&path, XATTR)
-                    .ok()
-                    .flatten()
-                    .and_then(|raw| ObjectMeta::decode(&raw).ok());
-                if current.is_none_or(|m| m.version != version) {
-                    return Ok(false);
-                }
-                std::fs::remove_file(&path)?;
-                if let Some(parent) = path.parent() {
-                    prune_empty_dirs(parent, &objects_dir);
-                }
-                Ok(true)
-            })
-            .await
-            .map_err(|e| Error::io(format!("{bucket}/{object}: remove moved object"), e))?;
-        self.meta_cache.forget(key);
-        Ok(removed)
+        self.remove_copies(bucket, object, Some(version)).await
     }
 }

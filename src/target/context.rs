@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use crate::cluster::Snode;
 use crate::config::TargetConfig;
-use crate::disk::Engine;
 use crate::metrics::TargetMetrics;
 use crate::store::ObjectStore;
 
@@ -35,8 +34,6 @@ pub struct TargetContext {
     pub node: NodeInfo,
     /// Effective configuration.
     pub config: TargetConfig,
-    /// I/O engine of each mountpath, in order.
-    pub engines: Vec<Engine>,
     /// The cluster map, when registered with a proxy.
     pub cluster: crate::cluster::MapView,
     /// False once shutdown starts (readiness turns 503).

@@ -5,6 +5,7 @@ pub mod body;
 mod context;
 mod gate;
 pub mod membership;
+mod mountpaths;
 pub mod rebalance;
 
 pub use context::{NodeInfo, TargetContext};
@@ -21,10 +22,9 @@ use tokio::net::TcpListener;
 
 use crate::cluster::intra_auth::Signer;
 use crate::config::TargetConfig;
-use crate::disk::{DiskHandle, Engine, EngineChoice, WorkerConfig};
+use crate::disk::WorkerConfig;
 use crate::fs::{
-    check_mountpaths, lock_mountpaths, read_cluster_uuid, resolve_node_id, FsError, IoCounters,
-    Mountpath, Mountpaths,
+    check_mountpaths, lock_mountpaths, read_cluster_uuid, resolve_node_id, FsError, Mountpaths,
 };
 use crate::http::{Listeners, Plane};
 use crate::metrics::TargetMetrics;
@@ -63,26 +63,8 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         queue_depth: cfg.settings.disk_queue_depth,
     };
     let mut mountpaths = Vec::with_capacity(paths.len());
-    let mut engines = Vec::with_capacity(paths.len());
-    for (i, path) in paths.into_iter().enumerate() {
-        let disk = DiskHandle::start(&format!("mp{i}"), worker)
-            .map_err(|e| FsError::Worker(path.clone(), e))?;
-        let label = path.display().to_string();
-        if disk.engine() == Engine::Psync && cfg.io_engine == EngineChoice::Auto {
-            tracing::warn!(mountpath = %label, "io_uring is not available here (kernel setting or seccomp profile): falling back to positional read/write");
-        }
-        tracing::info!(mountpath = %label, engine = %disk.engine(), "mountpath ready");
-        engines.push(disk.engine());
-        let counters = IoCounters {
-            read: metrics.disk_read_bytes.with_label_values(&[label.as_str()]),
-            cache_read: metrics
-                .cache_read_bytes
-                .with_label_values(&[label.as_str()]),
-            write: metrics
-                .disk_write_bytes
-                .with_label_values(&[label.as_str()]),
-        };
-        mountpaths.push(Mountpath::new(path, disk, counters));
+    for (path, lock) in paths.into_iter().zip(locks) {
+        mountpaths.push(mountpaths::open(path, lock, worker, &metrics)?);
     }
     let store_cfg = StoreConfig {
         fsync: cfg.settings.fsync,
@@ -119,7 +101,6 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         metrics,
         node,
         config: cfg,
-        engines,
         cluster: crate::cluster::MapView::new(joined_uuid, mark_paths),
         ready: AtomicBool::new(true),
         started: Instant::now(),
@@ -168,7 +149,6 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     sweeper.abort();
     let removed = ctx.store.sweep_work_files();
     tracing::info!(removed_work_files = removed, "target stopped");
-    drop(locks);
     Ok(())
 }
 
