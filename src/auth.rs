@@ -492,7 +492,10 @@ pub fn required(method: &http::Method, path: &str) -> (u64, Option<String>) {
     if path.starts_with("/v1/buckets") {
         return (ace::LIST_BUCKETS, None);
     }
-    if path.starts_with("/v1/cluster") || path.starts_with("/v1/daemon") {
+    if path.starts_with("/v1/cluster")
+        || path.starts_with("/v1/daemon")
+        || path.starts_with("/v1/reverse")
+    {
         return if *method == M::GET {
             (ace::SHOW_CLUSTER, None)
         } else {

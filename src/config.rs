@@ -66,6 +66,10 @@ pub struct TargetArgs {
     /// Allow several mountpaths on one filesystem (testing, laptops).
     #[arg(long, env = "AIS_ALLOW_SHARED_FS")]
     pub allow_shared_fs: bool,
+    /// Start even if a configured mountpath is missing (a remapped or failed disk): it is
+    /// skipped and reported; without this flag a missing mountpath stops the start.
+    #[arg(long, env = "AIS_START_WITH_LOST_MOUNTPATH")]
+    pub start_with_lost_mountpath: bool,
     /// fsync each object and its directory before a PUT returns [default: off, or the file's `fsync`].
     #[arg(long, env = "AIS_FSYNC")]
     pub fsync: bool,
@@ -347,6 +351,8 @@ pub struct TargetConfig {
     pub io_engine: EngineChoice,
     /// Whether mountpaths may share a filesystem.
     pub allow_shared_fs: bool,
+    /// Whether a missing mountpath is skipped at start instead of stopping it.
+    pub start_with_lost_mountpath: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Primary proxy URL, if any.
@@ -378,6 +384,7 @@ impl TargetConfig {
             public_url: args.public_url,
             io_engine: args.io_engine,
             allow_shared_fs: args.allow_shared_fs,
+            start_with_lost_mountpath: args.start_with_lost_mountpath,
             log_format: args.log_format,
             proxy: args.proxy.map(|u| u.trim_end_matches('/').to_string()),
             intra: args.intra.resolve(args.host, args.port)?,

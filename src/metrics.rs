@@ -60,6 +60,15 @@ pub struct TargetMetrics {
     pub err_reb_count: IntCounter,
     /// Objects fetched from a previous owner to answer a request (get-from-neighbor).
     pub gfn_count: IntCounter,
+    /// Mountpaths disabled by the filesystem health checker.
+    pub err_fshc_count: IntCounter,
+    /// Objects found damaged on disk (checksum mismatch, truncated, metadata missing)
+    /// and moved aside.
+    pub quarantined_count: IntCounter,
+    /// Mountpaths in service (set at scrape time).
+    pub mountpaths_available: IntGauge,
+    /// Mountpaths disabled, by the admin or the health checker (set at scrape time).
+    pub mountpaths_disabled: IntGauge,
     /// Shared protection counters.
     pub guard: GuardMetrics,
     /// Cluster maps refused for another cluster UUID or a caller that is not the primary.
@@ -131,6 +140,19 @@ impl TargetMetrics {
             gfn_count: counter(
                 "gfn_count",
                 "objects fetched from a previous owner to answer a request",
+            ),
+            err_fshc_count: counter(
+                "err_fshc_count",
+                "mountpaths disabled by the filesystem health checker",
+            ),
+            quarantined_count: counter(
+                "quarantined_count",
+                "objects found damaged on disk (bitrot, truncated, metadata lost) and moved aside",
+            ),
+            mountpaths_available: series.gauge("mountpaths_available", "mountpaths in service"),
+            mountpaths_disabled: series.gauge(
+                "mountpaths_disabled",
+                "mountpaths disabled by the admin or the filesystem health checker",
             ),
             guard: GuardMetrics::new(&series),
             disk_read_bytes: series.per_mountpath_counter(

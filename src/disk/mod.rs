@@ -9,6 +9,7 @@
 //! ring's submissions and completions; it is ordered per disk (PUTs of one name commit in
 //! order). This module knows files and buffers, never objects or HTTP.
 
+mod faults;
 mod iobuf;
 pub mod nowait;
 mod op;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+pub use faults::{is_fault, Faults};
 pub use iobuf::{IoBuf, ALIGN};
 pub use op::DiskOp;
 pub use pool::BufferPool;
@@ -79,6 +81,7 @@ pub struct DiskHandle {
     meta_slots: Arc<Semaphore>,
     depth: u32,
     engine: Engine,
+    faults: Arc<Faults>,
 }
 
 impl fmt::Debug for DiskHandle {
@@ -129,12 +132,26 @@ impl DiskHandle {
             meta_slots: Arc::new(Semaphore::new(depth as usize)),
             depth,
             engine,
+            faults: Arc::default(),
         })
     }
 
     /// The engine this worker runs.
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Fault-class errors this disk's operations met.
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
+    /// Passes a result through, noting a fault-class error.
+    fn note<T>(&self, res: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &res {
+            self.faults.note(e);
+        }
+        res
     }
 
     /// Operations queued or in flight right now.
@@ -172,7 +189,7 @@ impl DiskHandle {
         })
         .await?;
         let (buf, res) = rx.await.map_err(|_| worker_gone())?;
-        res.map(|n| (buf, n))
+        self.note(res).map(|n| (buf, n))
     }
 
     /// Writes all of `buf` at `offset`; the buffer comes back for reuse.
@@ -186,7 +203,7 @@ impl DiskHandle {
         })
         .await?;
         let (buf, res) = rx.await.map_err(|_| worker_gone())?;
-        res.map(|()| buf)
+        self.note(res).map(|()| buf)
     }
 
     /// Starts a write and returns the receiver of its completion, so the caller can
@@ -205,14 +222,14 @@ impl DiskHandle {
             reply,
         })
         .await?;
-        Ok(PendingWrite(rx))
+        Ok(PendingWrite(rx, self.faults.clone()))
     }
 
     /// Flushes a file's data and metadata to stable storage.
     pub async fn fsync(&self, file: Arc<File>) -> io::Result<()> {
         let (reply, rx) = oneshot::channel();
         self.submit(DiskOp::Fsync { file, reply }).await?;
-        rx.await.map_err(|_| worker_gone())?
+        self.note(rx.await.map_err(|_| worker_gone())?)
     }
 
     /// Runs blocking metadata work (open, xattr, rename, unlink) on the disk's metadata thread.
@@ -226,7 +243,7 @@ impl DiskHandle {
             let _ = reply.send(f());
         })))
         .await?;
-        rx.await.map_err(|_| worker_gone())?
+        self.note(rx.await.map_err(|_| worker_gone())?)
     }
 
     /// Queues metadata work without waiting for it; runs it inline if the queue is full
@@ -247,7 +264,7 @@ impl DiskHandle {
 }
 
 /// A write in flight; await [`PendingWrite::wait`] to get the buffer back.
-pub struct PendingWrite(oneshot::Receiver<(IoBuf, io::Result<()>)>);
+pub struct PendingWrite(oneshot::Receiver<(IoBuf, io::Result<()>)>, Arc<Faults>);
 
 impl PendingWrite {
     /// Waits for the write to finish and returns its buffer.
@@ -266,6 +283,9 @@ impl std::future::Future for PendingWrite {
     ) -> std::task::Poll<Self::Output> {
         std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
             let (buf, res) = r.map_err(|_| worker_gone())?;
+            if let Err(e) = &res {
+                self.1.note(e);
+            }
             res.map(|()| buf)
         })
     }

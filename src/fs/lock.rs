@@ -26,11 +26,14 @@ pub fn lock_mountpaths(paths: &[PathBuf]) -> Result<Vec<MountpathLock>, FsError>
 /// Locks one mountpath (at start-up, or when it is attached).
 pub fn lock_mountpath(path: &Path) -> Result<MountpathLock, FsError> {
     let file_path = path.join(LOCK_FILE);
+    // Held open read-only: a file open for writing would stop the filesystem from being
+    // remounted read-only (which the health checker must then notice, not prevent).
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&file_path)
+        .and_then(|_| OpenOptions::new().read(true).open(&file_path))
         .map_err(|e| FsError::Lock(path.into(), file_path.clone(), e))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock)
         .map(|held| MountpathLock { _held: held })

@@ -18,6 +18,12 @@ pub enum FsError {
     /// No mountpath was configured.
     #[error("no mountpath configured: pass --mountpath DIR (one per disk)")]
     None,
+    /// A configured mountpath is missing.
+    #[error("mountpath {0} does not exist (a failed or remapped disk?): fix the mount, remove it from the configuration, or pass --start-with-lost-mountpath to start without it")]
+    Lost(PathBuf),
+    /// Every configured mountpath is missing.
+    #[error("none of the configured mountpaths exists")]
+    AllLost,
     /// A mountpath does not exist or cannot be read.
     #[error("mountpath {0}: {1}")]
     Unusable(PathBuf, io::Error),

@@ -59,8 +59,9 @@ pub(super) fn daemon(
         }
         "config" => Ok(json_response(&ctx.config)),
         "rebalance" => Ok(json_response(&ctx.rebalance.state())),
+        "resilver" => Ok(json_response(&ctx.resilver.state())),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting snode, smap, mountpaths, config or rebalance"
+            "unsupported what={other:?}: expecting snode, smap, mountpaths, config, rebalance or resilver"
         ))),
     }
 }
@@ -87,6 +88,55 @@ pub(super) async fn act(
     }
 }
 
+/// `PUT` (attach-mp), `POST` (enable-mp, disable-mp), `DELETE` (detach-mp) on
+/// `/v1/daemon/mountpaths` with `{"action": ..., "value": "/path"}`; `?dntres=true` skips
+/// the resilver.
+pub(super) async fn mountpath_action(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    use crate::target::mountpaths::{act, MpAction};
+    let dont_resilver = query(&req).get("dntres").is_some_and(|v| v == "true");
+    let method = req.method().clone();
+    let msg = super::read_act_msg(req).await?;
+    let action = MpAction::parse(&msg.action).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unsupported mountpath action {:?}: expecting attach-mp, enable-mp, disable-mp or detach-mp",
+            msg.action
+        ))
+    })?;
+    let expected = match action {
+        MpAction::Attach => Method::PUT,
+        MpAction::Enable | MpAction::Disable => Method::POST,
+        MpAction::Detach => Method::DELETE,
+    };
+    if method != expected {
+        return Err(ApiError::BadRequest(format!(
+            "{} takes {expected}, not {method}",
+            msg.action
+        )));
+    }
+    let path = match &msg.value {
+        serde_json::Value::String(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "{}: the value must be the mountpath, a non-empty string",
+                msg.action
+            )))
+        }
+    };
+    act(ctx, action, &path, dont_resilver)
+        .await
+        .map_err(|e| match e {
+            crate::target::mountpaths::MpActError::Store(e) => ApiError::from(e),
+            crate::target::mountpaths::MpActError::Fs(crate::fs::FsError::Locked(..)) => {
+                ApiError::Conflict(e.to_string())
+            }
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    Ok(Response::new(empty()))
+}
+
 pub(super) fn health(
     ctx: &Arc<TargetContext>,
     req: &Request<Incoming>,
@@ -96,7 +146,7 @@ pub(super) fn health(
     let mut resp = Response::new(empty());
     // Not ready while shutting down, nor while a clustered target has not joined yet.
     let joined = ctx.config.proxy.is_none() || ctx.cluster.smap().is_some();
-    if wants_ready && (!ctx.is_ready() || !joined || ctx.in_maintenance()) {
+    if wants_ready && (!ctx.is_ready() || !joined || ctx.in_maintenance() || !ctx.has_storage()) {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
     set_header(
@@ -114,7 +164,14 @@ pub(super) fn metrics(
     if req.method() != Method::GET {
         return Err(ApiError::MethodNotAllowed(req.method().clone()));
     }
-    for mp in ctx.store.mountpaths().current().every() {
+    let set = ctx.store.mountpaths().current();
+    ctx.metrics
+        .mountpaths_available
+        .set(set.available.len() as i64);
+    ctx.metrics
+        .mountpaths_disabled
+        .set(set.disabled.len() as i64);
+    for mp in set.every() {
         let label = mp.path.display().to_string();
         ctx.metrics
             .disk_queue_depth

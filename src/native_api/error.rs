@@ -100,6 +100,8 @@ impl ApiError {
                 S::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 S::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
                 S::Busy(..) | S::NoMountpaths => StatusCode::SERVICE_UNAVAILABLE,
+                S::Mountpath(crate::fs::MpChangeError::Unknown(_)) => StatusCode::NOT_FOUND,
+                S::Mountpath(_) => StatusCode::BAD_REQUEST,
                 S::MetadataTooLarge { .. } => StatusCode::BAD_REQUEST,
                 S::Corrupted { .. } | S::BadMeta { .. } | S::Io { .. } => {
                     StatusCode::INTERNAL_SERVER_ERROR
@@ -143,7 +145,12 @@ fn store_message(e: &store::Error) -> String {
         S::ObjectNotFound { bucket, object } => {
             format!("object \"ais://{bucket}/{object}\" does not exist")
         }
-        S::Name(_) | S::NoSpace(_) | S::Busy(..) | S::Io { .. } | S::NoMountpaths => e.to_string(),
+        S::Name(_)
+        | S::NoSpace(_)
+        | S::Busy(..)
+        | S::Io { .. }
+        | S::NoMountpaths
+        | S::Mountpath(_) => e.to_string(),
         // The rest start with "bucket/object: ".
         _ => format!("ais://{e}"),
     }

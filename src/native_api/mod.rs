@@ -108,6 +108,9 @@ async fn route(
             }
         }
         "/v1/daemon" if req.method() == Method::PUT => daemon::act(ctx, req).await,
+        "/v1/daemon/mountpaths" if req.method() != Method::GET => {
+            daemon::mountpath_action(ctx, req).await
+        }
         "/v1/daemon" => daemon::daemon(ctx, &req),
         "/v1/health" => daemon::health(ctx, &req),
         "/metrics" => daemon::metrics(ctx, &req),

@@ -150,3 +150,59 @@ async fn finish_decommission(ctx: std::sync::Arc<ProxyContext>, id: String, vers
         }
     }
 }
+
+/// Header naming the node a reverse-path request is for.
+const NODE_ID: &str = "ais-node-id";
+
+/// `/v1/reverse/daemon/...` with `Ais-Node-Id`: the request, body included, is passed to
+/// that node's `/v1/daemon/...` on its intra-cluster port (signed there), and its answer
+/// comes back as it is. How node-addressed admin (mountpaths) reaches a target.
+pub(super) async fn reverse(
+    ctx: &ProxyContext,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let id = req
+        .headers()
+        .get(NODE_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::BadRequest("reverse path: the Ais-Node-Id header must name the node".into())
+        })?;
+    let rest = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/reverse")
+        .unwrap_or_default()
+        .to_string();
+    if !rest.starts_with("/daemon") {
+        return Err(ApiError::NotFound(format!(
+            "reverse path: only /v1/reverse/daemon/... is served, not /v1/reverse{rest}"
+        )));
+    }
+    let node =
+        ctx.state.smap().tmap.get(&id).cloned().ok_or_else(|| {
+            ApiError::NotFound(format!("target {id:?} is not in the cluster map"))
+        })?;
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let url = format!("{}/v1{rest}{query}", node.control_url());
+    let method = req.method().clone();
+    let body = crate::native_api::read_body(req).await?;
+    let reply = ctx
+        .client
+        .send(method, &url, (!body.is_empty()).then(|| body.to_vec()))
+        .await
+        .map_err(|e| ApiError::Upstream(format!("{id}: {e}")))?;
+    let mut resp = Response::new(crate::http::full(reply.body));
+    *resp.status_mut() = reply.status;
+    if let Some(ct) = reply.headers.get(http::header::CONTENT_TYPE) {
+        resp.headers_mut()
+            .insert(http::header::CONTENT_TYPE, ct.clone());
+    }
+    Ok(resp)
+}

@@ -46,7 +46,8 @@ pub(super) fn admit(
     let native = path.starts_with("/v1/objects/")
         || path.starts_with("/v1/buckets")
         || path.starts_with("/v1/cluster")
-        || path.starts_with("/v1/daemon");
+        || path.starts_with("/v1/daemon")
+        || path.starts_with("/v1/reverse");
     if let (Some(auth), true) = (&ctx.config.intra.auth, native) {
         let (need, bucket) = crate::auth::required(req.method(), path);
         auth.check(

@@ -112,6 +112,34 @@ pub(super) fn keepalive(ctx: &ProxyContext, id: &str) -> Result<Response<Body>, 
     }
 }
 
+/// `DELETE /v1/cluster/daemon/<id>` on the intra-cluster port: a target leaves the map
+/// by itself (it lost its last mountpath). With a cluster key, only the node itself may.
+pub(super) fn leave(
+    ctx: &ProxyContext,
+    plane: Plane,
+    signed_by: Option<&str>,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    if plane != Plane::Intra {
+        return Err(ApiError::Forbidden(
+            "a node leaves the map on the intra-cluster port only".into(),
+        ));
+    }
+    if ctx.config.intra.key.is_some() && signed_by != Some(id) {
+        return Err(ApiError::Forbidden(format!(
+            "only target {id:?} itself may take itself out of the map"
+        )));
+    }
+    if !ctx.state.remove(id) {
+        return Err(ApiError::NotFound(format!(
+            "target {id:?} is not in the cluster map"
+        )));
+    }
+    ctx.metrics.target_removed_count.inc();
+    tracing::warn!(target_id = %id, "target left the cluster map (it has no mountpath left)");
+    Ok(Response::new(crate::http::empty()))
+}
+
 /// Health-checks targets whose keepalives stopped; removes those that do not answer.
 pub(super) async fn health_loop(ctx: Arc<ProxyContext>) {
     let every = Duration::from_millis(ctx.config.settings.check_interval_ms);

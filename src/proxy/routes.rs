@@ -65,6 +65,16 @@ async fn route(
         let bucket = crate::native_api::decode(rest.trim_end_matches('/'))?;
         return buckets::dispatch(ctx, req, bucket).await;
     }
+    if path.starts_with("/v1/reverse/") {
+        return super::admin::reverse(ctx, req).await;
+    }
+    if let (Some(id), &Method::DELETE) = (path.strip_prefix("/v1/cluster/daemon/"), req.method()) {
+        let signed_by = req
+            .extensions()
+            .get::<crate::cluster::intra_auth::Signed>()
+            .map(|s| s.caller.clone());
+        return membership::leave(ctx, Plane::of(&req), signed_by.as_deref(), id);
+    }
     if let Some(id) = path.strip_prefix("/v1/cluster/keepalive/") {
         return membership::keepalive(ctx, id);
     }

@@ -91,6 +91,7 @@ impl S3Error {
                 E::NoSpace(_) => ("InsufficientStorage", S::INSUFFICIENT_STORAGE),
                 E::Busy(..) => ("SlowDown", S::SERVICE_UNAVAILABLE),
                 E::NoMountpaths => ("ServiceUnavailable", S::SERVICE_UNAVAILABLE),
+                E::Mountpath(_) => ("InvalidRequest", S::BAD_REQUEST),
                 E::MetadataTooLarge { .. } => ("MetadataTooLarge", S::BAD_REQUEST),
                 E::Corrupted { .. } | E::BadMeta { .. } | E::Io { .. } => {
                     ("InternalError", S::INTERNAL_SERVER_ERROR)

@@ -175,6 +175,9 @@ pub enum Error {
     /// Every mountpath is disabled or detached: this target cannot store or serve objects.
     #[error("no mountpath is available on this target (all are disabled or detached)")]
     NoMountpaths,
+    /// A change of the mountpaths was refused.
+    #[error(transparent)]
+    Mountpath(#[from] crate::fs::MpChangeError),
     /// The disk is full.
     #[error("{0}: out of space")]
     NoSpace(String),

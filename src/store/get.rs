@@ -46,7 +46,7 @@ pub struct ObjectReader {
     object: String,
 }
 
-enum OpenFail {
+pub(super) enum OpenFail {
     Missing,
     BadMeta(String),
 }
@@ -56,18 +56,18 @@ enum OpenFail {
 const INLINE_READ: u64 = 64 << 10;
 
 /// An opened object: file, metadata, times, and the whole content when it is small.
-struct Opened {
+pub(super) struct Opened {
     file: Arc<File>,
-    meta: ObjectMeta,
+    pub(super) meta: ObjectMeta,
     atime_ns: i64,
-    mtime_ns: i64,
+    pub(super) mtime_ns: i64,
     data: Option<Bytes>,
 }
 
 type OpenResult = std::result::Result<Opened, OpenFail>;
 
 /// Opens and describes an object on a disk thread (may block).
-fn open_blocking(
+pub(super) fn open_blocking(
     path: &Path,
     direct: bool,
     want_data: bool,
@@ -168,7 +168,7 @@ fn open_hot(
 
 /// Where an object's metadata may be cached: the cache and the object's key.
 /// The cache, the object's key, and the cache generation read before the open.
-type CacheSlot<'a> = Option<(&'a MetaCache, u64, u64)>;
+pub(super) type CacheSlot<'a> = Option<(&'a MetaCache, u64, u64)>;
 
 /// File type, size and times from `fstat`; metadata from the cache when it was read from
 /// this very file, else from the xattr (one syscall).
@@ -353,7 +353,7 @@ impl ObjectStore {
         })
     }
 
-    fn reader(
+    pub(super) fn reader(
         &self,
         o: Opened,
         mp: &crate::fs::Mountpath,
@@ -431,6 +431,34 @@ impl ObjectStore {
         }
         self.meta_cache.forget(key);
         Ok(removed)
+    }
+}
+
+impl ObjectStore {
+    /// Unlinks the object on one mountpath if it is still at `version`.
+    pub(super) async fn remove_at(
+        &self,
+        mp: &crate::fs::Mountpath,
+        bucket: &str,
+        object: &str,
+        version: u64,
+    ) -> Result<bool> {
+        let path = layout::object_path(&mp.path, bucket, object);
+        let objects_dir = layout::objects_dir(&mp.path, bucket);
+        match mp
+            .disk
+            .call(move || remove_one(&path, &objects_dir, Some(version)))
+            .await
+        {
+            Ok(gone) => Ok(gone),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {
+                Ok(false)
+            }
+            Err(e) => Err(Error::io(
+                format!("{bucket}/{object}: remove moved copy"),
+                e,
+            )),
+        }
     }
 }
 

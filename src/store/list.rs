@@ -189,7 +189,7 @@ fn describe(mountpath: &Path, bucket: &str, name: String, props: Props) -> ListE
 }
 
 /// The `keep` smallest object names under `root` that start with `prefix` and sort after `after`.
-fn smallest_names(
+pub(super) fn smallest_names(
     root: &Path,
     prefix: &str,
     after: &str,

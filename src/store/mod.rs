@@ -15,6 +15,7 @@ mod meta_cache;
 mod multipart;
 mod put;
 mod replica;
+mod resilver;
 mod work_file;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ pub use list::{ListEntry, ListPage, ListRequest, Props};
 pub use meta::{ObjectInfo, ObjectMeta};
 pub use multipart::{PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use put::{BodyResult, LateChecksums, PutOptions};
+pub use resilver::ResilverCounters;
 
 use crate::disk::BufferPool;
 use crate::fs::{Mountpath, Mountpaths};

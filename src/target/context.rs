@@ -46,6 +46,8 @@ pub struct TargetContext {
     pub stop: tokio::sync::Notify,
     /// Moving objects to their owners after map changes.
     pub rebalance: super::rebalance::Rebalance,
+    /// The resilver job (objects moving between this target's mountpaths).
+    pub resilver: super::resilver::Resilver,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
     pub control: crate::http::ControlClient,
 }
@@ -54,6 +56,11 @@ impl TargetContext {
     /// Whether the node accepts new work.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether any mountpath is available to store objects.
+    pub fn has_storage(&self) -> bool {
+        !self.store.mountpaths().current().available.is_empty()
     }
 
     /// Whether the map flags this target for maintenance or decommission.

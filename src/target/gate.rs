@@ -60,7 +60,7 @@ fn check_public(ctx: &TargetContext, req: &Request<Incoming>) -> Result<(), ApiE
                 .into(),
         ));
     }
-    if path == "/v1/daemon" && *method != Method::GET {
+    if (path == "/v1/daemon" || path.starts_with("/v1/daemon/")) && *method != Method::GET {
         return Err(ApiError::Forbidden(
             "node actions are taken on the intra-cluster port only (through the proxy)".into(),
         ));

@@ -107,9 +107,14 @@ pub async fn run(ctx: Arc<TargetContext>, proxy: String) {
         .with_intra_url(&ctx.node.intra_url);
     // A node shutting down (or decommissioned) never registers again.
     while ctx.is_ready() {
+        // With no mountpath left the target holds no data it can serve: it stays out of
+        // the map (its keepalives stop) until a mountpath is enabled or attached.
+        while !ctx.has_storage() && ctx.is_ready() {
+            tokio::time::sleep(interval).await;
+        }
         register(&ctx, &proxy, &me, interval).await;
         keepalive(&ctx, interval).await;
-        if ctx.is_ready() {
+        if ctx.is_ready() && ctx.has_storage() {
             tracing::warn!(%proxy, "lost the proxy (it dropped this target or stopped answering): registering again");
         }
     }
@@ -172,6 +177,16 @@ async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
         let Some(proxy) = proxy_control_url(ctx) else {
             return;
         };
+        if !ctx.has_storage() {
+            tracing::error!(
+                "no mountpath available: leaving the cluster map until one is enabled or attached"
+            );
+            let url = format!("{proxy}/v1/cluster/daemon/{}", ctx.node.id);
+            if let Err(e) = ctx.control.send(Method::DELETE, &url, None).await {
+                tracing::warn!(error = %e, "could not tell the proxy; it drops this target when the keepalives stay away");
+            }
+            return;
+        }
         let url = format!("{proxy}/v1/cluster/keepalive/{}", ctx.node.id);
         let reply = match ctx
             .control

@@ -3,10 +3,12 @@
 
 pub mod body;
 mod context;
+mod fshc;
 mod gate;
 pub mod membership;
-mod mountpaths;
+pub mod mountpaths;
 pub mod rebalance;
+pub mod resilver;
 
 pub use context::{NodeInfo, TargetContext};
 pub use gate::token_error;
@@ -51,7 +53,8 @@ pub enum StartError {
 /// Runs a target until `shutdown` resolves, then drains in-flight requests and removes
 /// any work file left behind.
 pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-    let paths = check_mountpaths(&cfg.mountpaths, cfg.allow_shared_fs)?;
+    let configured = present_mountpaths(&cfg.mountpaths, cfg.start_with_lost_mountpath)?;
+    let paths = check_mountpaths(&configured, cfg.allow_shared_fs)?;
     // Before anything reads or changes the disks: a second process is refused here.
     let locks = lock_mountpaths(&paths)?;
     let id = resolve_node_id(&paths, cfg.id.as_deref())?;
@@ -106,11 +109,15 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         started: Instant::now(),
         data: crate::http::DataClient::default().signed_by(signer.clone()),
         rebalance: Default::default(),
+        resilver: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });
     if ctx.config.s3_credentials.is_none() {
         tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
+    }
+    for mp in ctx.store.mountpaths().available() {
+        fshc::watch(&ctx, mp.path.clone(), mp.disk.faults().clone());
     }
     let sweeper = tokio::spawn(sweep_uploads(ctx.clone()));
     let member = ctx
@@ -150,6 +157,30 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     let removed = ctx.store.sweep_work_files();
     tracing::info!(removed_work_files = removed, "target stopped");
     Ok(())
+}
+
+/// The configured mountpaths that exist. A missing one stops the start with a clear
+/// error, unless `skip_lost` (then it is reported and left out; at least one must remain).
+fn present_mountpaths(
+    all: &[std::path::PathBuf],
+    skip_lost: bool,
+) -> Result<Vec<std::path::PathBuf>, FsError> {
+    let mut present = Vec::with_capacity(all.len());
+    for p in all {
+        match std::fs::metadata(p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && skip_lost => {
+                tracing::error!(mountpath = %p.display(), "configured mountpath is missing: starting without it (--start-with-lost-mountpath)");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(FsError::Lost(p.clone()))
+            }
+            _ => present.push(p.clone()),
+        }
+    }
+    if present.is_empty() && !all.is_empty() {
+        return Err(FsError::AllLost);
+    }
+    Ok(present)
 }
 
 /// The target's two front ends: S3 under `/s3` (or when a proxy marked the request as
