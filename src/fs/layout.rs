@@ -12,6 +12,8 @@ pub const OBJECTS_DIR: &str = "%ob";
 pub const WORK_DIR: &str = "%wk";
 /// Content-type directory of multipart uploads in progress (never swept at start-up).
 pub const UPLOADS_DIR: &str = "%mp";
+/// Where damaged objects are moved aside (kept for the operator, never served).
+pub const QUARANTINE_DIR: &str = ".ais.quarantine";
 /// Where destroyed buckets wait for background removal.
 pub const TRASH_DIR: &str = ".ais.trash";
 

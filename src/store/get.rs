@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR_C, XATTR_GUESS};
 use super::meta_cache::{Entry, FileStamp, MetaCache};
+use super::quarantine::{file_id, Damaged, FileId, Quarantine};
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
 use crate::disk::{BufferPool, DiskHandle, IoBuf, ALIGN};
@@ -44,11 +45,16 @@ pub struct ObjectReader {
     try_cache: bool,
     bucket: String,
     object: String,
+    /// The file this reader reads, and where it goes if it turns out damaged.
+    id: FileId,
+    quarantine: Quarantine,
 }
 
 pub(super) enum OpenFail {
     Missing,
-    BadMeta(String),
+    /// Metadata missing, undecodable, or not matching the file: the file's identity and
+    /// what is wrong.
+    BadMeta(FileId, String),
 }
 
 /// Objects up to this size are read in the same call that opens them (no second hop to a
@@ -58,6 +64,7 @@ const INLINE_READ: u64 = 64 << 10;
 /// An opened object: file, metadata, times, and the whole content when it is small.
 pub(super) struct Opened {
     file: Arc<File>,
+    id: FileId,
     pub(super) meta: ObjectMeta,
     atime_ns: i64,
     pub(super) mtime_ns: i64,
@@ -160,6 +167,7 @@ fn open_hot(
     Ok(Some(Opened {
         atime_ns: unix_ns(stat.accessed()),
         mtime_ns: unix_ns(stat.modified()),
+        id: file_id(&stat),
         file: entry.file,
         meta: entry.meta,
         data,
@@ -178,6 +186,7 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
         return Ok(Err(OpenFail::Missing));
     }
     let stamp = FileStamp::of(&stat);
+    let id = file_id(&stat);
     let file = Arc::new(file);
     let cached = cache.and_then(|(c, key, _)| c.meta_for(key, &stamp));
     let meta = match cached {
@@ -195,18 +204,19 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
                     }
                     m
                 }
-                Err(e) => return Ok(Err(OpenFail::BadMeta(e))),
+                Err(e) => return Ok(Err(OpenFail::BadMeta(id, e))),
             },
-            None => return Ok(Err(OpenFail::BadMeta("no metadata xattr".into()))),
+            None => return Ok(Err(OpenFail::BadMeta(id, "no metadata xattr".into()))),
         },
     };
     if meta.size != stat.len() {
         let why = format!("metadata says {} bytes, file has {}", meta.size, stat.len());
-        return Ok(Err(OpenFail::BadMeta(why)));
+        return Ok(Err(OpenFail::BadMeta(id, why)));
     }
     Ok(Ok(Opened {
         atime_ns: unix_ns(stat.accessed()),
         mtime_ns: unix_ns(stat.modified()),
+        id,
         file,
         meta,
         data: None,
@@ -264,7 +274,7 @@ impl ObjectStore {
                 // sent, so a flipped bit is never served as good. (Page-cache hits were
                 // checked when they were read from the disk.)
                 let data = o.data.as_deref().unwrap_or_default();
-                if let Err(e) = self.check_whole(bucket, object, &mp, &o.meta, data) {
+                if let Err(e) = self.check_whole(bucket, object, &mp, &o, data) {
                     // Forget the descriptor kept for it: the next read checks again.
                     self.meta_cache.forget(key);
                     return Err(e);
@@ -273,12 +283,31 @@ impl ObjectStore {
             }
             Ok(o) => Ok(self.reader(o, &mp, from_cache, direct, bucket, object)),
             Err(OpenFail::Missing) => self.open_misplaced(bucket, object, &mp, want_data).await,
-            Err(OpenFail::BadMeta(reason)) => Err(Error::BadMeta {
-                bucket: bucket.into(),
-                object: object.into(),
-                reason,
-            }),
+            Err(OpenFail::BadMeta(id, reason)) => {
+                self.meta_cache.forget(key);
+                self.damaged(&mp, bucket, object, id, reason);
+                self.open_misplaced(bucket, object, &mp, want_data).await
+            }
         }
+    }
+
+    /// Moves a damaged object file aside (see [`super::quarantine`]).
+    pub(super) fn damaged(
+        &self,
+        mp: &crate::fs::Mountpath,
+        bucket: &str,
+        object: &str,
+        id: FileId,
+        reason: String,
+    ) {
+        let d = Damaged {
+            mountpath: mp.path.clone(),
+            bucket: bucket.into(),
+            object: object.into(),
+            id,
+            reason,
+        };
+        self.quarantine.move_later(&mp.disk, d);
     }
 
     /// An object that is not on its HRW mountpath may still be on another one: written
@@ -303,18 +332,12 @@ impl ObjectStore {
             match opened {
                 Ok(o) => {
                     if let Some(data) = o.data.as_deref() {
-                        self.check_whole(bucket, object, mp, &o.meta, data)?;
+                        self.check_whole(bucket, object, mp, &o, data)?;
                     }
                     return Ok(self.reader(o, mp, false, direct, bucket, object));
                 }
                 Err(OpenFail::Missing) => {}
-                Err(OpenFail::BadMeta(reason)) => {
-                    return Err(Error::BadMeta {
-                        bucket: bucket.into(),
-                        object: object.into(),
-                        reason,
-                    })
-                }
+                Err(OpenFail::BadMeta(id, reason)) => self.damaged(mp, bucket, object, id, reason),
             }
         }
         Err(Error::ObjectNotFound {
@@ -323,15 +346,17 @@ impl ObjectStore {
         })
     }
 
-    /// Compares a whole object read from the disk with its stored checksum.
+    /// Compares a whole object read from the disk with its stored checksum; a mismatch
+    /// moves the file aside.
     fn check_whole(
         &self,
         bucket: &str,
         object: &str,
         mp: &crate::fs::Mountpath,
-        meta: &ObjectMeta,
+        o: &Opened,
         data: &[u8],
     ) -> Result<()> {
+        let meta = &o.meta;
         let Some(mut sum) = Checksummer::new(&meta.cksum_type) else {
             return Ok(());
         };
@@ -344,6 +369,11 @@ impl ObjectStore {
             return Ok(());
         }
         tracing::error!(%bucket, %object, mountpath = %mp.path.display(), expected = %meta.cksum_value, %actual, "object corrupted on disk (checksum mismatch on read)");
+        let why = format!(
+            "{} checksum {actual}, stored {}",
+            meta.cksum_type, meta.cksum_value
+        );
+        self.damaged(mp, bucket, object, o.id, why);
         Err(Error::Corrupted {
             bucket: bucket.into(),
             object: object.into(),
@@ -381,6 +411,8 @@ impl ObjectStore {
             try_cache: self.cfg.inline_cache_hits && !direct,
             bucket: bucket.to_string(),
             object: object.to_string(),
+            id: o.id,
+            quarantine: self.quarantine.clone(),
         }
     }
 
@@ -526,6 +558,16 @@ impl ObjectReader {
         drop(buf);
         let actual = hasher.finish();
         if actual != self.info.meta.cksum_value {
+            self.quarantine.move_later(
+                &self.disk,
+                Damaged {
+                    mountpath: self.info.mountpath.clone(),
+                    bucket: self.bucket.clone(),
+                    object: self.object.clone(),
+                    id: self.id,
+                    reason: format!("checksum {actual} on validation"),
+                },
+            );
             return Err(Error::Corrupted {
                 bucket: self.bucket.clone(),
                 object: self.object.clone(),
@@ -610,6 +652,16 @@ impl ObjectReader {
                                 let actual = c.finish();
                                 if actual != reader.info.meta.cksum_value {
                                     tracing::error!(bucket = %reader.bucket, object = %reader.object, expected = %reader.info.meta.cksum_value, %actual, "object corrupted on disk (checksum mismatch on read)");
+                                    reader.quarantine.move_later(
+                                        &reader.disk,
+                                        Damaged {
+                                            mountpath: reader.info.mountpath.clone(),
+                                            bucket: reader.bucket.clone(),
+                                            object: reader.object.clone(),
+                                            id: reader.id,
+                                            reason: format!("checksum {actual} on read"),
+                                        },
+                                    );
                                     let e = io::Error::new(
                                         io::ErrorKind::InvalidData,
                                         format!(

@@ -14,6 +14,8 @@ pub mod meta;
 mod meta_cache;
 mod multipart;
 mod put;
+mod quarantine;
+mod recover;
 mod replica;
 mod resilver;
 mod work_file;
@@ -27,6 +29,8 @@ pub use list::{ListEntry, ListPage, ListRequest, Props};
 pub use meta::{ObjectInfo, ObjectMeta};
 pub use multipart::{PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use put::{BodyResult, LateChecksums, PutOptions};
+pub use quarantine::{quarantined_files, Quarantine};
+pub use recover::{CrashCheck, TOUCH_EVERY};
 pub use resilver::ResilverCounters;
 
 use crate::disk::BufferPool;
@@ -71,6 +75,7 @@ pub struct ObjectStore {
     pool: Arc<BufferPool>,
     meta_cache: Arc<MetaCache>,
     md5: md5_batch::Md5Batcher,
+    quarantine: Quarantine,
 }
 
 /// Most objects kept open with their metadata (about 300 bytes and one descriptor each).
@@ -88,7 +93,11 @@ fn meta_cache_capacity() -> usize {
 impl ObjectStore {
     /// Opens the store: removes stale work files and trash left by an earlier run and
     /// loads the bucket list from the mountpaths.
-    pub fn open(mountpaths: Mountpaths, cfg: StoreConfig) -> Result<ObjectStore> {
+    pub fn open(
+        mountpaths: Mountpaths,
+        cfg: StoreConfig,
+        quarantine: Quarantine,
+    ) -> Result<ObjectStore> {
         let buckets = bucket::recover(&mountpaths)?;
         // Lend at most the budget. Returned buffers stay for reuse: freeing and reallocating
         // them churns the allocator, which then holds more memory than the budget.
@@ -102,6 +111,7 @@ impl ObjectStore {
             meta_cache: Arc::new(MetaCache::new(meta_cache_capacity())),
             md5: md5_batch::Md5Batcher::start()
                 .map_err(|e| Error::io("start the MD5 thread", e))?,
+            quarantine,
         })
     }
 

@@ -155,12 +155,9 @@ impl ObjectStore {
         let o = match opened {
             Ok(o) => o,
             Err(OpenFail::Missing) => return Ok(None),
-            Err(OpenFail::BadMeta(reason)) => {
-                return Err(Error::BadMeta {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                    reason,
-                })
+            Err(OpenFail::BadMeta(id, reason)) => {
+                self.damaged(src, bucket, object, id, reason);
+                return Ok(None);
             }
         };
         let (meta, mtime) = (o.meta.clone(), o.mtime_ns);

@@ -79,8 +79,18 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         buffer_budget: (cfg.settings.buffer_budget_mib as usize) << 20,
         buffer_wait: Duration::from_millis(cfg.settings.buffer_wait_ms.max(1)),
     };
-    let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg)
+    let quarantine = store::Quarantine::new(metrics.quarantined_count.clone());
+    let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg, quarantine)
         .map_err(|e| StartError::Store(Box::new(e)))?;
+    // Before serving: nothing a crash damaged may be met by a request.
+    let crash = store.recover_after_crash();
+    if crash.damaged > 0 {
+        tracing::error!(
+            damaged = crash.damaged,
+            checked = crash.checked,
+            "objects damaged by an unclean stop were moved aside"
+        );
+    }
 
     let (listener, local) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
     let (intra_listener, intra_local) =
@@ -120,6 +130,16 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         fshc::watch(&ctx, mp.path.clone(), mp.disk.faults().clone());
     }
     let sweeper = tokio::spawn(sweep_uploads(ctx.clone()));
+    let toucher = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(store::TOUCH_EVERY).await;
+                let c = ctx.clone();
+                let _ = tokio::task::spawn_blocking(move || c.store.touch_running()).await;
+            }
+        })
+    };
     let member = ctx
         .config
         .proxy
@@ -154,7 +174,9 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         m.abort();
     }
     sweeper.abort();
+    toucher.abort();
     let removed = ctx.store.sweep_work_files();
+    ctx.store.stopped_cleanly();
     tracing::info!(removed_work_files = removed, "target stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 """Bitrot: a byte flipped in an object's file on disk is never served as good."""
 
 import os
+import time
 
 import pytest
 import requests
@@ -42,3 +43,46 @@ def test_flipped_byte_in_a_small_object_is_not_served(direct_target):
     assert not (isinstance(served, tuple) and served[0] == 200 and served[1] == len(data)), served
     if isinstance(served, tuple):
         assert served[0] == 500, served
+    assert_moved_aside(target, "b", "o", expected=1)
+
+
+def quarantined(target):
+    for line in requests.get(f"{target.url}/metrics", timeout=5).text.splitlines():
+        if line.startswith("ais_target_quarantined_count"):
+            return float(line.split()[-1])
+    raise AssertionError("no quarantined_count metric")
+
+
+def assert_moved_aside(target, bucket, name, expected):
+    """The damaged file leaves the object's place (kept under .ais.quarantine), is
+    counted, and the object answers 404 from then on."""
+    deadline = time.time() + 5
+    while quarantined(target) < expected:
+        assert time.time() < deadline, "damaged object was not moved aside"
+        time.sleep(0.05)
+    assert quarantined(target) == expected
+    assert requests.get(f"{target.url}/v1/objects/{bucket}/{name}", timeout=5).status_code == 404
+    aside = [f for mp in target.mountpaths for _, _, fs in os.walk(os.path.join(mp, ".ais.quarantine")) for f in fs]
+    assert len(aside) == expected and aside[-1].startswith(name.split("/")[-1] + "."), aside
+
+
+def test_flipped_byte_in_a_streamed_object_is_cut_and_moved_aside(direct_target):
+    target = direct_target
+    u = target.url
+    requests.post(f"{u}/v1/buckets/b", json={"action": "create-bck"}, timeout=5).raise_for_status()
+    data = os.urandom(3 << 20)
+    requests.put(f"{u}/v1/objects/b/big", data=data, timeout=10).raise_for_status()
+    path = os.path.join(target.mountpaths[0], "@ais", "b", "%ob", "big")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, bytes([data[2_000_000] ^ 0x80]), 2_000_000)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        r = requests.get(f"{u}/v1/objects/b/big", timeout=10)
+        served = (r.status_code, len(r.content))
+    except requests.RequestException as e:
+        served = repr(e)
+    assert served != (200, len(data)), "the corrupted object was served whole"
+    assert_moved_aside(target, "b", "big", expected=1)
