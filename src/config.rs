@@ -297,6 +297,9 @@ pub struct FileSettings {
     pub s3_secret_key: Option<String>,
     /// Multipart uploads with no part stored for this long are removed (seconds).
     pub s3_upload_max_age_secs: u64,
+    /// How long a clustered target remembers a DELETE (so a copy held by a target that
+    /// was away cannot bring the object back), seconds.
+    pub tombstone_ttl_secs: u64,
 }
 
 impl Default for FileSettings {
@@ -323,6 +326,7 @@ impl Default for FileSettings {
             s3_access_key: None,
             s3_secret_key: None,
             s3_upload_max_age_secs: 7 * 24 * 3600,
+            tombstone_ttl_secs: 7 * 24 * 3600,
         }
     }
 }

@@ -10,6 +10,8 @@ pub const PROVIDER_DIR: &str = "@ais";
 pub const OBJECTS_DIR: &str = "%ob";
 /// Content-type directory of work (temporary) files.
 pub const WORK_DIR: &str = "%wk";
+/// Content-type directory of tombstones (deletions remembered for a while).
+pub const TOMBSTONES_DIR: &str = "%tb";
 /// Content-type directory of multipart uploads in progress (never swept at start-up).
 pub const UPLOADS_DIR: &str = "%mp";
 /// Where damaged objects are moved aside (kept for the operator, never served).
@@ -35,6 +37,16 @@ pub fn work_dir(mountpath: &Path, bucket: &str) -> PathBuf {
 /// `<mountpath>/@ais/<bucket>/%mp`.
 pub fn uploads_dir(mountpath: &Path, bucket: &str) -> PathBuf {
     bucket_dir(mountpath, bucket).join(UPLOADS_DIR)
+}
+
+/// `<mountpath>/@ais/<bucket>/%tb`.
+pub fn tombstones_dir(mountpath: &Path, bucket: &str) -> PathBuf {
+    bucket_dir(mountpath, bucket).join(TOMBSTONES_DIR)
+}
+
+/// `<mountpath>/@ais/<bucket>/%tb/<object>`; `object` must be a validated name.
+pub fn tombstone_path(mountpath: &Path, bucket: &str, object: &str) -> PathBuf {
+    tombstones_dir(mountpath, bucket).join(object)
 }
 
 /// `<mountpath>/@ais/<bucket>/%ob/<object>`; `object` must be a validated name.

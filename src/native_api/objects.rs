@@ -26,12 +26,15 @@ pub(super) async fn dispatch(
         return match (req.method().clone(), kind.as_str()) {
             (Method::PUT, "put") => rebalance::receive(ctx, req, &bucket, &object).await,
             (Method::GET, "get") => rebalance::hand_over(ctx, &bucket, &object).await,
+            (Method::PUT, "tomb") => {
+                rebalance::receive_tombstone(ctx, &req, &bucket, &object).await
+            }
             (Method::DELETE, "del") => {
                 ctx.store.delete(&bucket, &object).await?;
                 Ok(Response::new(empty()))
             }
             (m, k) => Err(ApiError::BadRequest(format!(
-                "{m} with {}={k:?}: expecting PUT put, GET get or DELETE del",
+                "{m} with {}={k:?}: expecting PUT put, GET get, PUT tomb or DELETE del",
                 rebalance::REPLICA_QUERY
             ))),
         };

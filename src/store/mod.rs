@@ -18,6 +18,7 @@ mod quarantine;
 mod recover;
 mod replica;
 mod resilver;
+mod tombstone;
 mod work_file;
 
 use std::collections::BTreeMap;
@@ -149,6 +150,11 @@ impl ObjectStore {
     fn write_buckets(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, BucketInfo>> {
         self.buckets.write().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Unix nanoseconds now.
+pub fn unix_now_ns() -> i64 {
+    unix_ns(Ok(std::time::SystemTime::now()))
 }
 
 /// Unix nanoseconds of a file time.

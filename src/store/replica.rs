@@ -9,7 +9,7 @@ use futures_util::Stream;
 
 use super::meta::{ObjectInfo, ObjectMeta};
 use super::put::{BodyResult, PutOptions};
-use super::{ObjectStore, Result};
+use super::{Error, ObjectStore, Result};
 use crate::names::validate_object;
 
 impl ObjectStore {
@@ -30,6 +30,18 @@ impl ObjectStore {
     {
         self.require_bucket(bucket)?;
         validate_object(object)?;
+        // Deleted here after this copy was written: it must not come back.
+        if self
+            .tombstone(bucket, object)
+            .await?
+            .is_some_and(|deleted| deleted >= mtime_ns)
+        {
+            return Err(Error::NotNewer {
+                bucket: bucket.into(),
+                object: object.into(),
+                have: 0,
+            });
+        }
         let (key, mp) = self.place(bucket, object)?;
         let expected = (meta.cksum_type == super::checksum::DEFAULT_TYPE)
             .then(|| (meta.cksum_type.clone(), meta.cksum_value.clone()));

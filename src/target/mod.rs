@@ -267,6 +267,14 @@ async fn sweep_uploads(ctx: Arc<TargetContext>) {
         if removed > 0 {
             tracing::info!(removed, "removed abandoned multipart uploads");
         }
+        let ttl = Duration::from_secs(ctx.config.settings.tombstone_ttl_secs.max(1));
+        let c = ctx.clone();
+        let expired = tokio::task::spawn_blocking(move || c.store.expire_tombstones(ttl))
+            .await
+            .unwrap_or(0);
+        if expired > 0 {
+            tracing::info!(expired, "forgot deletions older than tombstone_ttl_secs");
+        }
     }
 }
 

@@ -184,8 +184,53 @@ async fn pass(ctx: &Arc<TargetContext>) -> u64 {
             }
             after = page.next_after;
         }
+        failed.fetch_add(
+            carry_tombstones(ctx, &smap, &bucket).await,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
     failed.into_inner()
+}
+
+/// Sends each deletion remembered here for an object another target owns to that
+/// owner (kept here too, until it expires); returns how many could not be sent.
+async fn carry_tombstones(ctx: &TargetContext, smap: &crate::cluster::Smap, bucket: &str) -> u64 {
+    let mut failed = 0;
+    let mut after = String::new();
+    loop {
+        let page = match ctx.store.tombstones(bucket, &after, WALK_PAGE).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%bucket, error = %e, "rebalance: cannot read tombstones");
+                return failed + 1;
+            }
+        };
+        for (name, when) in &page {
+            let Some(owner) = smap.owner(bucket, name) else {
+                continue;
+            };
+            if owner.daemon_id == ctx.node.id {
+                continue;
+            }
+            let req = Request::builder()
+                .method(Method::PUT)
+                .uri(replica_url(owner, bucket, name, "tomb"))
+                .header(REPLICA_MTIME, *when)
+                .body(no_body());
+            let Ok(req) = req else { continue };
+            match ctx.data.send(req).await {
+                Ok(r) if r.status().is_success() => {}
+                other => {
+                    tracing::debug!(%bucket, object = %name, to = %owner.daemon_id, status = ?other.map(|r| r.status()), "rebalance: deletion not carried");
+                    failed += 1;
+                }
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == WALK_PAGE => after = last.clone(),
+            _ => return failed,
+        }
+    }
 }
 
 /// Moves one object; false if it failed.
@@ -351,6 +396,27 @@ pub async fn receive(
     Ok(resp)
 }
 
+/// `PUT ?ais_replica=tomb` (intra-cluster port): a deletion made at another target
+/// (`ais-replica-mtime` = when): a copy here written before then goes.
+pub async fn receive_tombstone(
+    ctx: &TargetContext,
+    req: &Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let when: i64 = req
+        .headers()
+        .get(&REPLICA_MTIME)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("missing or malformed ais-replica-mtime".into()))?;
+    let removed = ctx.store.apply_tombstone(bucket, object, when).await?;
+    if removed {
+        tracing::info!(%bucket, %object, "a copy deleted elsewhere while this target held it was removed");
+    }
+    Ok(Response::new(crate::http::empty()))
+}
+
 /// `GET ?ais_replica=get` (intra-cluster port): hands over an object with its metadata,
 /// whoever owns it.
 pub async fn hand_over(
@@ -381,6 +447,14 @@ pub async fn open_here_or_fetch(
     match ctx.store.open_object(bucket, object).await {
         Err(store::Error::ObjectNotFound { .. }) if ctx.config.proxy.is_some() => {}
         other => return other.map_err(ApiError::from),
+    }
+    if ctx.store.tombstone(bucket, object).await?.is_some() {
+        // Deleted through this owner: a copy elsewhere is stale.
+        return Err(store::Error::ObjectNotFound {
+            bucket: bucket.into(),
+            object: object.into(),
+        }
+        .into());
     }
     let mut silent = Vec::new();
     for holder in ctx.cluster.previous_owners(&ctx.node.id, bucket, object) {
@@ -431,7 +505,27 @@ pub async fn delete_everywhere(
     object: &str,
 ) -> Result<(), ApiError> {
     let here = ctx.store.delete(bucket, object).await;
-    if ctx.config.proxy.is_none() || !ctx.cluster.moved_within(DELETE_EVERYWHERE_FOR) {
+    if ctx.config.proxy.is_none() {
+        return here.map_err(ApiError::from);
+    }
+    let outcome = delete_at_holders(ctx, bucket, object, here).await;
+    if outcome.is_ok() {
+        // Remembered, so a copy on a target that is away cannot bring it back.
+        let now = crate::store::unix_now_ns();
+        if let Err(e) = ctx.store.add_tombstone(bucket, object, now).await {
+            tracing::warn!(%bucket, %object, error = %e, "cannot record the deletion");
+        }
+    }
+    outcome
+}
+
+async fn delete_at_holders(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    here: store::Result<()>,
+) -> Result<(), ApiError> {
+    if !ctx.cluster.moved_within(DELETE_EVERYWHERE_FOR) {
         return here.map_err(ApiError::from);
     }
     let mut found = match here {

@@ -1,0 +1,152 @@
+//! Tombstones: a DELETE in a cluster leaves a mark, `<mountpath>/@ais/<bucket>/%tb/<object>`
+//! (an empty file whose modification time is the deletion time), for a while. Without it
+//! a copy held by a target that was away when the DELETE happened would come back with
+//! that target: its walk would move the stale copy to the owner, or the owner would
+//! fetch it on a GET. With it, a copy written before the deletion is refused on arrival
+//! and removed where the mark is carried (the walk of the target holding the mark sends
+//! it to the owner, like an object).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::list::smallest_names;
+use super::put::prune_empty_dirs;
+use super::{Error, ObjectStore, Result};
+use crate::fs::layout;
+use crate::names::validate_object;
+
+fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+    m.mtime() * 1_000_000_000 + m.mtime_nsec()
+}
+
+impl ObjectStore {
+    /// Marks `bucket/object` as deleted at `when_ns` (on its HRW mountpath).
+    pub async fn add_tombstone(&self, bucket: &str, object: &str, when_ns: i64) -> Result<()> {
+        validate_object(object)?;
+        let (_, mp) = self.place(bucket, object)?;
+        let path = layout::tombstone_path(&mp.path, bucket, object);
+        let when = UNIX_EPOCH + Duration::from_nanos(u64::try_from(when_ns).unwrap_or(0));
+        mp.disk
+            .call(move || {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let f = std::fs::File::create(&path)?;
+                f.set_modified(when)
+            })
+            .await
+            .map_err(|e| Error::io(format!("{bucket}/{object}: tombstone"), e))
+    }
+
+    /// When `bucket/object` was deleted here, if a tombstone says so.
+    pub async fn tombstone(&self, bucket: &str, object: &str) -> Result<Option<i64>> {
+        validate_object(object)?;
+        let (_, mp) = self.place(bucket, object)?;
+        let path = layout::tombstone_path(&mp.path, bucket, object);
+        Ok(match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => Some(mtime_ns(&m)),
+            _ => None,
+        })
+    }
+
+    /// A deletion at `when_ns` made elsewhere: removes the object here (on any readable
+    /// mountpath) if it was written before then, and keeps the tombstone. Returns whether
+    /// a copy was removed.
+    pub async fn apply_tombstone(&self, bucket: &str, object: &str, when_ns: i64) -> Result<bool> {
+        self.require_bucket(bucket)?;
+        validate_object(object)?;
+        let (key, _) = self.place(bucket, object)?;
+        let mut removed = false;
+        for mp in self.mountpaths.current().readable() {
+            let path = layout::object_path(&mp.path, bucket, object);
+            let objects_dir = layout::objects_dir(&mp.path, bucket);
+            let gone = mp
+                .disk
+                .call(move || match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_file() && mtime_ns(&m) < when_ns => {
+                        std::fs::remove_file(&path)?;
+                        if let Some(parent) = path.parent() {
+                            prune_empty_dirs(parent, &objects_dir);
+                        }
+                        Ok(true)
+                    }
+                    _ => Ok(false),
+                })
+                .await
+                .map_err(|e| Error::io(format!("{bucket}/{object}: apply deletion"), e))?;
+            removed |= gone;
+        }
+        self.meta_cache.forget(key);
+        self.add_tombstone(bucket, object, when_ns).await?;
+        Ok(removed)
+    }
+
+    /// Up to `n` tombstones of `bucket` after `after`, by name, with their times.
+    pub async fn tombstones(
+        &self,
+        bucket: &str,
+        after: &str,
+        n: usize,
+    ) -> Result<Vec<(String, i64)>> {
+        let roots: Vec<_> = self
+            .mountpaths
+            .current()
+            .readable()
+            .map(|m| layout::tombstones_dir(&m.path, bucket))
+            .collect();
+        let after = after.to_string();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            for root in &roots {
+                let names = match smallest_names(root, "", &after, n) {
+                    Ok(v) => v,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for name in names {
+                    if let Ok(m) = std::fs::symlink_metadata(root.join(&name)) {
+                        all.push((name, mtime_ns(&m)));
+                    }
+                }
+            }
+            all.sort();
+            all.dedup_by(|a, b| a.0 == b.0);
+            all.truncate(n);
+            Ok(all)
+        })
+        .await
+        .map_err(|e| Error::io(format!("{bucket}: tombstones"), std::io::Error::other(e)))?;
+        found.map_err(|e| Error::io(format!("{bucket}: tombstones"), e))
+    }
+
+    /// Removes tombstones older than `max_age`; returns how many.
+    pub fn expire_tombstones(&self, max_age: Duration) -> usize {
+        let cutoff = SystemTime::now().checked_sub(max_age).unwrap_or(UNIX_EPOCH);
+        let mut removed = 0;
+        for mp in self.mountpaths.current().readable() {
+            for (bucket, _) in self.list_buckets() {
+                let root = layout::tombstones_dir(&mp.path, &bucket);
+                removed += expire_under(&root, &root, cutoff);
+            }
+        }
+        removed
+    }
+}
+
+fn expire_under(dir: &Path, root: &Path, cutoff: SystemTime) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.is_dir() {
+            removed += expire_under(&e.path(), root, cutoff);
+            prune_empty_dirs(&e.path(), root);
+        } else if m.modified().is_ok_and(|t| t < cutoff) && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
