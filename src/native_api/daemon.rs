@@ -60,8 +60,9 @@ pub(super) fn daemon(
         "config" => Ok(json_response(&ctx.config)),
         "rebalance" => Ok(json_response(&ctx.rebalance.state())),
         "resilver" => Ok(json_response(&ctx.resilver.state())),
+        "scrub" => Ok(json_response(&ctx.scrub.state())),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting snode, smap, mountpaths, config, rebalance or resilver"
+            "unsupported what={other:?}: expecting snode, smap, mountpaths, config, rebalance, resilver or scrub"
         ))),
     }
 }
@@ -78,12 +79,18 @@ pub(super) async fn act(
             ctx.stop.notify_one();
             Ok(Response::new(empty()))
         }
+        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("scrub") => {
+            let bucket = scrub_bucket(&msg.value)?;
+            ctx.store.require_bucket(&bucket)?;
+            crate::target::scrub::Scrub::start(ctx, bucket);
+            Ok(Response::new(empty()))
+        }
         "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
             crate::target::rebalance::Rebalance::start(ctx);
             Ok(Response::new(empty()))
         }
         other => Err(ApiError::BadRequest(format!(
-            "unsupported daemon action {other:?}: expecting shutdown-node or start (rebalance)"
+            "unsupported daemon action {other:?}: expecting shutdown-node or start (rebalance, scrub)"
         ))),
     }
 }
@@ -135,6 +142,21 @@ pub(super) async fn mountpath_action(
             other => ApiError::BadRequest(other.to_string()),
         })?;
     Ok(Response::new(empty()))
+}
+
+/// The bucket a scrub is for: `{"kind":"scrub","bucket":"B"}`.
+pub fn scrub_bucket(value: &serde_json::Value) -> Result<String, ApiError> {
+    value
+        .get("bucket")
+        .and_then(|b| b.as_str())
+        .filter(|b| !b.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "scrub: the value must name the bucket: {\"kind\":\"scrub\",\"bucket\":\"B\"}"
+                    .into(),
+            )
+        })
 }
 
 pub(super) fn health(

@@ -4,6 +4,7 @@
 
 pub mod buckets;
 mod daemon;
+pub use daemon::scrub_bucket;
 pub mod error;
 pub mod headers;
 pub mod lso;
@@ -28,7 +29,7 @@ const MAX_CONTROL_BODY: usize = 1 << 20;
 const CONTROL_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An AIStore control message (`ActMsg`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 pub struct ActMsg {
     /// Action name, e.g. `create-bck`.
     #[serde(default)]

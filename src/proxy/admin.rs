@@ -70,6 +70,21 @@ pub(super) async fn cluster_action(
             })?;
             tell_shutdown(ctx, &node).await?;
         }
+        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("scrub") => {
+            let bucket = crate::native_api::scrub_bucket(&msg.value)?;
+            if !ctx.state.bmd().buckets.contains_key(&bucket) {
+                return Err(ApiError::NoBucket(bucket));
+            }
+            let body = serde_json::to_vec(&msg).unwrap_or_default();
+            for t in ctx.state.smap().tmap.values() {
+                let url = format!("{}/v1/daemon", t.control_url());
+                match ctx.client.send(Method::PUT, &url, Some(body.clone())).await {
+                    Ok(r) if r.status.is_success() => {}
+                    Ok(r) => return Err(ApiError::Upstream(format!("{}: {}", t.daemon_id, r.status))),
+                    Err(e) => return Err(ApiError::Upstream(e.to_string())),
+                }
+            }
+        }
         "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
             let smap = ctx.state.smap();
             for t in smap.tmap.values() {
@@ -85,7 +100,7 @@ pub(super) async fn cluster_action(
         }
         other => {
             return Err(ApiError::BadRequest(format!(
-                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node or start (rebalance)"
+                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node or start (rebalance, scrub)"
             )))
         }
     }

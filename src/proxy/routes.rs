@@ -119,11 +119,11 @@ async fn route(
 async fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let q = query(req);
     match q.get("what").map(String::as_str).unwrap_or("") {
-        "rebalance" => {
-            // Every target's walk, by ID (a target that does not answer shows null).
+        kind @ ("rebalance" | "resilver" | "scrub" | "mountpaths") => {
+            // Every target's answer, by ID (a target that does not answer shows null).
             let smap = ctx.state.smap();
             let asks = smap.tmap.values().map(|t| async move {
-                let url = format!("{}/v1/daemon?what=rebalance", t.control_url());
+                let url = format!("{}/v1/daemon?what={kind}", t.control_url());
                 let state = match ctx.client.send(Method::GET, &url, None).await {
                     Ok(r) if r.status.is_success() => {
                         serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null)
@@ -144,7 +144,7 @@ async fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Bo
         "snode" => Ok(json_response(&ctx.me)),
         "config" => Ok(json_response(&ctx.config)),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting smap, bmd, snode, config or rebalance"
+            "unsupported what={other:?}: expecting smap, bmd, snode, config, rebalance, resilver, scrub or mountpaths"
         ))),
     }
 }

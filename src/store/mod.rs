@@ -18,6 +18,7 @@ mod quarantine;
 mod recover;
 mod replica;
 mod resilver;
+mod scrub;
 mod tombstone;
 mod work_file;
 
@@ -33,6 +34,7 @@ pub use put::{BodyResult, LateChecksums, PutOptions};
 pub use quarantine::{quarantined_files, Quarantine};
 pub use recover::{CrashCheck, TOUCH_EVERY};
 pub use resilver::ResilverCounters;
+pub use scrub::ScrubCounters;
 
 use crate::disk::BufferPool;
 use crate::fs::{Mountpath, Mountpaths};

@@ -136,7 +136,7 @@ impl ObjectStore {
 }
 
 /// What is wrong with the object file at `path`, if anything.
-fn damage_of(path: &Path) -> Option<String> {
+pub(super) fn damage_of(path: &Path) -> Option<String> {
     let o = match open_blocking(path, false, false, None) {
         Ok(Ok(o)) => o,
         Ok(Err(OpenFail::Missing)) => return None,

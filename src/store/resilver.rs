@@ -173,9 +173,27 @@ impl ObjectStore {
     }
 }
 
+impl ObjectStore {
+    /// Background work (rebalance, resilver) calls this before touching an object: it
+    /// waits a little (at most 100 ms) while the object's disk is busy with requests.
+    pub async fn yield_to_foreground(&self, bucket: &str, object: &str) {
+        let found = self
+            .mountpaths
+            .current()
+            .readable()
+            .find(|m| {
+                std::fs::symlink_metadata(layout::object_path(&m.path, bucket, object)).is_ok()
+            })
+            .cloned();
+        if let Some(mp) = found {
+            yield_to_foreground(&mp).await;
+        }
+    }
+}
+
 /// Lets foreground requests go first: waits (a little, at most 100 ms) while the disk
 /// has more than a couple of operations queued.
-async fn yield_to_foreground(mp: &Mountpath) {
+pub(super) async fn yield_to_foreground(mp: &Mountpath) {
     for _ in 0..20 {
         if mp.disk.queued() <= 2 {
             return;

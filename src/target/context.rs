@@ -48,6 +48,8 @@ pub struct TargetContext {
     pub rebalance: super::rebalance::Rebalance,
     /// The resilver job (objects moving between this target's mountpaths).
     pub resilver: super::resilver::Resilver,
+    /// The scrub job (bitrot check of a bucket).
+    pub scrub: super::scrub::Scrub,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
     pub control: crate::http::ControlClient,
 }

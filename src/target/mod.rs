@@ -9,6 +9,7 @@ pub mod membership;
 pub mod mountpaths;
 pub mod rebalance;
 pub mod resilver;
+pub mod scrub;
 
 pub use context::{NodeInfo, TargetContext};
 pub use gate::token_error;
@@ -120,6 +121,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         data: crate::http::DataClient::default().signed_by(signer.clone()),
         rebalance: Default::default(),
         resilver: Default::default(),
+        scrub: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });

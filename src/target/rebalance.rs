@@ -235,6 +235,7 @@ async fn carry_tombstones(ctx: &TargetContext, smap: &crate::cluster::Smap, buck
 
 /// Moves one object; false if it failed.
 async fn move_one(ctx: &TargetContext, owner: &Snode, bucket: &str, name: &str) -> bool {
+    ctx.store.yield_to_foreground(bucket, name).await;
     match send(ctx, owner, bucket, name).await {
         Ok(Some((size, kept_newer))) => {
             ctx.metrics.reb_tx_count.inc();

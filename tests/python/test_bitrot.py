@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from nodes import start_target
+from nodes import start_cluster, start_target
 
 
 @pytest.fixture(params=["uring", "psync"])
@@ -86,3 +86,53 @@ def test_flipped_byte_in_a_streamed_object_is_cut_and_moved_aside(direct_target)
         served = repr(e)
     assert served != (200, len(data)), "the corrupted object was served whole"
     assert_moved_aside(target, "b", "big", expected=1)
+
+
+def test_scrub_through_the_proxy_finds_and_moves_aside_rotten_objects(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=3)
+    try:
+        u = proxy.url
+        requests.post(f"{u}/v1/buckets/s", json={"action": "create-bck"}, timeout=5).raise_for_status()
+        data = {f"d/o{i}": os.urandom(1000 + 997 * i) for i in range(100)}
+        for name, body in data.items():
+            requests.put(f"{u}/v1/objects/s/{name}", data=body, timeout=10).raise_for_status()
+        files = sorted(p for t in targets for mp in t.mountpaths
+                       for p in [os.path.join(mp, "@ais", "s", "%ob", name) for name in data] if os.path.exists(p))
+        assert len(files) == 100
+        rotten = [files[7], files[60]]
+        for p in rotten:
+            fd = os.open(p, os.O_RDWR)
+            os.pwrite(fd, b"\x00\xff", 500)
+            os.close(fd)
+        r = requests.put(f"{u}/v1/cluster", json={"action": "start", "value": {"kind": "scrub"}}, timeout=10)
+        assert r.status_code == 400, r.text
+        r = requests.put(f"{u}/v1/cluster", json={"action": "start", "value": {"kind": "scrub", "bucket": "nope"}},
+                         timeout=10)
+        assert r.status_code == 404, r.text
+        r = requests.put(f"{u}/v1/cluster", json={"action": "start", "value": {"kind": "scrub", "bucket": "s"}},
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        deadline = time.time() + 30
+        while True:
+            states = requests.get(f"{u}/v1/cluster?what=scrub", timeout=5).json()
+            assert len(states) == 3 and all(s is not None for s in states.values()), states
+            if not any(s["running"] for s in states.values()):
+                break
+            assert time.time() < deadline, states
+            time.sleep(0.1)
+        assert sum(s["checked"] for s in states.values()) == 100, states
+        assert sum(s["bytes"] for s in states.values()) == sum(map(len, data.values()))
+        assert sum(s["damaged"] for s in states.values()) == 2, states
+        assert sum(s["misplaced"] for s in states.values()) == 0, states
+        deadline = time.time() + 5
+        while any(os.path.exists(p) for p in rotten):
+            assert time.time() < deadline, "rotten files stayed in place"
+            time.sleep(0.05)
+        for name, body in data.items():
+            r = requests.get(f"{u}/v1/objects/s/{name}", timeout=10)
+            rotted = any(p.endswith("/" + name) for p in rotten)
+            assert (r.status_code, r.content == body) == ((404, False) if rotted else (200, True)), name
+    finally:
+        for n in [proxy] + targets:
+            n.proc.kill()
+            n.proc.wait()

@@ -12,7 +12,7 @@ from aistore.sdk import Client
 
 from nodes import fail_fast, start_cluster, start_target
 
-N = 2000
+N = 20_000
 
 
 def on_disk(target, bucket):
@@ -82,10 +82,14 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
 
         load = ReadLoad(proxy.url, "reb", N, content)
         time.sleep(1)
+        # Foreground throughput before the change, to compare with during it.
+        r0, t_before = load.reads, time.time()
+        time.sleep(4)
+        rate_before = (load.reads - r0) / (time.time() - t_before)
         newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
         nodes.append(newcomer)
         everyone = targets + [newcomer]
-        t0 = time.time()
+        t0, r1 = time.time(), load.reads
 
         def placed():
             smap = client.cluster().get_info()
@@ -105,6 +109,7 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
             assert time.time() - t0 < 90, "objects did not reach their owners in 90 s"
             time.sleep(0.5)
         took = time.time() - t0
+        rate_during = (load.reads - r1) / took
         time.sleep(1)
         reads = load.finish()
         moved = len(on_disk(newcomer, "reb"))
@@ -117,8 +122,11 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
         pushed = sum(st["objects_moved"] for st in states)
         pulled = sum(st["objects_kept_newer"] for st in states)
         assert pushed + pulled == moved, (pushed, pulled, moved)
-        print(f"rebalance: {moved} of {N} objects moved to the new target in {took:.1f} s "
-              f"({pushed} pushed, {pulled} fetched on demand first), {reads} reads during it, 0 failed")
+        moved_bytes = sum(st["bytes_moved"] for st in states)
+        print(f"rebalance: {moved} of {N} objects ({moved_bytes} bytes pushed) moved to the new target in "
+              f"{took:.1f} s ({pushed} pushed, {pulled} fetched on demand first); {reads} reads, 0 failed; "
+              f"foreground GETs {rate_before:.0f}/s before, {rate_during:.0f}/s during "
+              f"({rate_during / rate_before:.2f}x)")
         for i in random.Random(7).sample(range(N), 200):
             assert bucket.object(f"obj-{i}").get_reader().read_all() == content(i)
     finally:
@@ -278,7 +286,7 @@ def test_delete_during_rebalance_and_kill9_mid_rebalance(tmp_path):
 def test_maintenance_then_decommission_under_load(tmp_path):
     proxy, targets = start_cluster(tmp_path, n_targets=3)
     nodes = [proxy] + targets
-    n = 1500
+    n = N
     try:
         client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
         client.bucket("m").create()
@@ -300,9 +308,10 @@ def test_maintenance_then_decommission_under_load(tmp_path):
                 return False
             if any(requests.get(f"{t.url}/v1/daemon?what=rebalance", timeout=5).json()["running"] for t in targets):
                 return False
-            names = {t.url: on_disk(t, "m") for t in rest}
+            names = {t.id: on_disk(t, "m") for t in rest}
+            smap = client.cluster().get_info()
             return sum(map(len, names.values())) == n and all(
-                owner_by_proxy(x) == url for url, xs in names.items() for x in xs)
+                smap.get_target_for_object(f"ais/@#/m/{x}").daemon_id == tid for tid, xs in names.items() for x in xs)
 
         r = requests.put(f"{proxy.url}/v1/cluster", json={"action": "start-maintenance", "value": {"sid": victim.id}},
                          timeout=10)
@@ -311,6 +320,9 @@ def test_maintenance_then_decommission_under_load(tmp_path):
         while not drained():
             assert time.time() - t0 < 90, "maintenance did not move the target's objects in 90 s"
             time.sleep(0.5)
+        by_url = {t.url: t.id for t in rest}
+        for name in random.Random(3).sample(sorted(on_disk(rest[0], "m")), 50):
+            assert by_url[owner_by_proxy(name)] == rest[0].id, name
         walk = requests.get(f"{victim.url}/v1/daemon?what=rebalance", timeout=5).json()
         assert walk["objects_moved"] + walk["objects_kept_newer"] == held, walk
         assert requests.get(f"{victim.url}/v1/health?readiness=true", timeout=5).status_code == 503
