@@ -250,6 +250,9 @@ pub struct FileSettings {
     pub fsync: bool,
     /// Recompute an object's checksum before serving a GET; a mismatch is an error.
     pub validate_checksum_on_get: bool,
+    /// Check an object read whole from the disk (not the page cache) against its stored
+    /// checksum while it streams (AIStore's `checksum.validate_cold_get`).
+    pub validate_cold_get: bool,
     /// Size of each disk read and write, bytes.
     pub chunk_size: usize,
     /// Largest object a PUT may store, bytes.
@@ -307,6 +310,7 @@ impl Default for FileSettings {
         FileSettings {
             fsync: false,
             validate_checksum_on_get: false,
+            validate_cold_get: true,
             chunk_size: 256 << 10,
             max_object_size: 5 << 40,
             disk_queue_depth: 64,

@@ -48,6 +48,8 @@ pub struct ObjectReader {
     /// The file this reader reads, and where it goes if it turns out damaged.
     id: FileId,
     quarantine: Quarantine,
+    /// Check the whole object against its checksum when it comes from the disk.
+    validate_cold: bool,
 }
 
 pub(super) enum OpenFail {
@@ -269,7 +271,7 @@ impl ObjectStore {
             }
         };
         match opened {
-            Ok(o) if !from_cache && o.data.is_some() => {
+            Ok(o) if !from_cache && o.data.is_some() && self.cfg.validate_cold_get => {
                 // Read from the disk whole (small objects): checked before anything is
                 // sent, so a flipped bit is never served as good. (Page-cache hits were
                 // checked when they were read from the disk.)
@@ -331,7 +333,7 @@ impl ObjectStore {
                 .map_err(|e| Error::io(format!("{bucket}/{object}: open"), e))?;
             match opened {
                 Ok(o) => {
-                    if let Some(data) = o.data.as_deref() {
+                    if let (Some(data), true) = (o.data.as_deref(), self.cfg.validate_cold_get) {
                         self.check_whole(bucket, object, mp, &o, data)?;
                     }
                     return Ok(self.reader(o, mp, false, direct, bucket, object));
@@ -413,6 +415,7 @@ impl ObjectStore {
             object: object.to_string(),
             id: o.id,
             quarantine: self.quarantine.clone(),
+            validate_cold: self.cfg.validate_cold_get,
         }
     }
 
@@ -603,7 +606,7 @@ impl ObjectReader {
         // A whole object whose first chunk comes from the disk is checked against its
         // stored checksum as it streams; the last chunk is held back on a mismatch, so a
         // client never receives a complete body of corrupted data.
-        let whole = start == 0 && len == self.info.meta.size;
+        let whole = self.validate_cold && start == 0 && len == self.info.meta.size;
         let sum: Option<Checksummer> = whole
             .then(|| Checksummer::new(&self.info.meta.cksum_type))
             .flatten()

@@ -47,6 +47,8 @@ pub struct StoreConfig {
     pub fsync: bool,
     /// Recompute and compare the checksum before serving a GET.
     pub validate_on_get: bool,
+    /// Check objects read whole from the disk against their checksum as they stream.
+    pub validate_cold_get: bool,
     /// Size of each disk read and write, bytes.
     pub chunk_size: usize,
     /// Largest object a PUT may store, bytes.

@@ -73,6 +73,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     let store_cfg = StoreConfig {
         fsync: cfg.settings.fsync,
         validate_on_get: cfg.settings.validate_checksum_on_get,
+        validate_cold_get: cfg.settings.validate_cold_get,
         chunk_size: cfg.settings.chunk_size,
         max_object_size: cfg.settings.max_object_size,
         direct_io: cfg.settings.direct_io,
