@@ -67,8 +67,8 @@ pub(super) fn daemon(
     }
 }
 
-/// `PUT /v1/daemon` (intra-cluster port only): `shutdown-node`, or `start` of a
-/// rebalance walk.
+/// `PUT /v1/daemon` (intra-cluster port only): `shutdown-node`, `start` of a rebalance
+/// walk or a scrub, `stop` of a rebalance walk.
 pub(super) async fn act(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
@@ -89,8 +89,12 @@ pub(super) async fn act(
             crate::target::rebalance::Rebalance::start(ctx);
             Ok(Response::new(empty()))
         }
+        "stop" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
+            ctx.rebalance.stop();
+            Ok(Response::new(empty()))
+        }
         other => Err(ApiError::BadRequest(format!(
-            "unsupported daemon action {other:?}: expecting shutdown-node or start (rebalance, scrub)"
+            "unsupported daemon action {other:?}: expecting shutdown-node, start (rebalance, scrub) or stop (rebalance)"
         ))),
     }
 }
@@ -171,12 +175,48 @@ pub(super) fn health(
     if wants_ready && (!ctx.is_ready() || !joined || ctx.in_maintenance() || !ctx.has_storage()) {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
+    if q.get("cii").is_some_and(|v| v == "true") {
+        *resp.body_mut() = full(serde_json::to_vec(&node_state(ctx)).unwrap_or_default());
+        set_header(&mut resp, http::header::CONTENT_TYPE, "application/json");
+    }
     set_header(
         &mut resp,
         crate::native_api::headers::AIS_NODE_UPTIME,
         ctx.started.elapsed().as_nanos().to_string(),
     );
     Ok(resp)
+}
+
+/// `GET /v1/health?cii=true`: the node's state, with the flags that explain a degraded
+/// or unready target.
+fn node_state(ctx: &TargetContext) -> serde_json::Value {
+    let set = ctx.store.mountpaths().current();
+    let mut flags = Vec::new();
+    if !set.disabled.is_empty() {
+        flags.push("disk-fault");
+    }
+    if set.available.is_empty() {
+        flags.push("no-mountpaths");
+    }
+    if ctx.in_maintenance() {
+        flags.push("maintenance");
+    }
+    if ctx.rebalance.state().running {
+        flags.push("rebalancing");
+    }
+    if ctx.resilver.state().running {
+        flags.push("resilvering");
+    }
+    json!({
+        "node_id": ctx.node.id,
+        "smap_version": ctx.cluster.smap_version().to_string(),
+        "flags": flags,
+        "mountpaths": {
+            "available": set.available.len(),
+            "waiting_dd": set.leaving.len(),
+            "disabled": set.disabled.len(),
+        },
+    })
 }
 
 pub(super) fn metrics(

@@ -85,11 +85,11 @@ pub(super) async fn cluster_action(
                 }
             }
         }
-        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
+        "start" | "stop" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
             let smap = ctx.state.smap();
             for t in smap.tmap.values() {
                 let url = format!("{}/v1/daemon", t.control_url());
-                let body = serde_json::to_vec(&json!({"action": "start", "value": {"kind": "rebalance"}}))
+                let body = serde_json::to_vec(&json!({"action": msg.action, "value": {"kind": "rebalance"}}))
                     .unwrap_or_default();
                 match ctx.client.send(Method::PUT, &url, Some(body)).await {
                     Ok(r) if r.status.is_success() => {}
@@ -100,7 +100,7 @@ pub(super) async fn cluster_action(
         }
         other => {
             return Err(ApiError::BadRequest(format!(
-                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node or start (rebalance, scrub)"
+                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node, start (rebalance, scrub) or stop (rebalance)"
             )))
         }
     }

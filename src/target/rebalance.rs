@@ -79,6 +79,16 @@ impl Rebalance {
         f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// Stops a running walk (get-from-neighbor goes on; the next change or start walks
+    /// again).
+    pub fn stop(&self) {
+        if let Some(job) = self.job.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            job.abort();
+            tracing::info!("rebalance: stopped by the admin");
+        }
+        self.update(|s| s.running = false);
+    }
+
     /// Starts a walk for the current map, stopping one that runs for an older map.
     pub fn start(ctx: &Arc<TargetContext>) {
         ctx.cluster.mark_moved();

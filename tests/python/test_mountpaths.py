@@ -306,6 +306,8 @@ def test_health_checker_disables_broken_disks_and_full_disk_answers_507(tmp_path
         assert metric(node, "err_fshc_count") == 1
         assert metric(node, "mountpaths_disabled") == 1
         assert requests.get(f"{u}/v1/health?readiness=true", timeout=5).status_code == 200
+        state = requests.get(f"{u}/v1/health?cii=true", timeout=5).json()
+        assert "disk-fault" in state["flags"] and state["mountpaths"] == {"available": 2, "waiting_dd": 0, "disabled": 1}
         for name, body in data.items():
             if hrw_mountpath(mps, "f", name) != x1:
                 r = requests.get(f"{u}/v1/objects/f/{name}", timeout=5)

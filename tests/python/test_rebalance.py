@@ -344,3 +344,40 @@ def test_maintenance_then_decommission_under_load(tmp_path):
         for x in nodes:
             x.proc.kill()
             x.proc.wait()
+
+
+def test_proxy_stops_and_starts_a_rebalance(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=2)
+    nodes = [proxy] + targets
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        client.bucket("ss").create()
+        s = requests.Session()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: s.put(f"{proxy.url}/v1/objects/ss/obj-{i}", data=content(i), timeout=30)
+                          .raise_for_status(), range(3000)))
+        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
+        nodes.append(newcomer)
+        deadline = time.time() + 15
+        while len(client.cluster().get_info().tmap) != 3:
+            assert time.time() < deadline, "the newcomer did not join"
+            time.sleep(0.05)
+        version = int(client.cluster().get_info().version)
+        while not all(st and st["smap_version"] >= version for st in
+                      requests.get(f"{proxy.url}/v1/cluster?what=rebalance", timeout=5).json().values()):
+            assert time.time() < deadline, "the targets did not start walking for the new map"
+            time.sleep(0.05)
+        r = requests.put(f"{proxy.url}/v1/cluster", json={"action": "stop", "value": {"kind": "rebalance"}}, timeout=10)
+        assert r.status_code == 200, r.text
+        states = requests.get(f"{proxy.url}/v1/cluster?what=rebalance", timeout=5).json()
+        assert len(states) == 3 and not any(st["running"] for st in states.values()), states
+        # Objects not moved yet are still served (get-from-neighbor).
+        for i in random.Random(1).sample(range(3000), 100):
+            assert requests.get(f"{proxy.url}/v1/objects/ss/obj-{i}", timeout=10).content == content(i)
+        r = requests.put(f"{proxy.url}/v1/cluster", json={"action": "start", "value": {"kind": "rebalance"}}, timeout=10)
+        assert r.status_code == 200, r.text
+        wait_placed(client, targets + [newcomer], "ss", 3000)
+    finally:
+        for n in nodes:
+            n.proc.kill()
+            n.proc.wait()
