@@ -188,6 +188,23 @@ fn describe(mountpath: &Path, bucket: &str, name: String, props: Props) -> ListE
     e
 }
 
+/// The next `n` names under `root` after `after`, sorted, walked on the blocking pool
+/// (background walks: resilver, scrub).
+pub(super) async fn sorted_page(
+    root: &Path,
+    after: &str,
+    n: usize,
+) -> std::io::Result<Vec<String>> {
+    let (root, after) = (root.to_path_buf(), after.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut names = smallest_names(&root, "", &after, n)?;
+        names.sort_unstable();
+        Ok(names)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// The `keep` smallest object names under `root` that start with `prefix` and sort after `after`.
 pub(super) fn smallest_names(
     root: &Path,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 
 use super::get::{open_blocking, OpenFail};
-use super::list::smallest_names;
+use super::list::sorted_page;
 use super::{Error, ObjectStore, Result};
 use crate::fs::{layout, Mountpath, MpChangeError};
 
@@ -91,19 +91,11 @@ impl ObjectStore {
             let root = layout::objects_dir(&mp.path, &bucket);
             let mut after = String::new();
             loop {
-                let (r, a) = (root.clone(), after.clone());
-                let names = tokio::task::spawn_blocking(move || {
-                    smallest_names(&r, "", &a, WALK_PAGE).map(|mut v| {
-                        v.sort_unstable();
-                        v
-                    })
-                })
-                .await;
-                let names = match names {
-                    Ok(Ok(n)) => n,
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    other => {
-                        tracing::warn!(mountpath = %mp.path.display(), %bucket, error = ?other.err(), "resilver: cannot walk");
+                let names = match sorted_page(&root, &after, WALK_PAGE).await {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(e) => {
+                        tracing::warn!(mountpath = %mp.path.display(), %bucket, error = %e, "resilver: cannot walk");
                         failed += 1;
                         break;
                     }

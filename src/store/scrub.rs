@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::list::smallest_names;
+use super::list::sorted_page;
 use super::quarantine::{file_id, Damaged};
 use super::recover::damage_of;
 use super::{ObjectStore, Result};
@@ -37,15 +37,9 @@ impl ObjectStore {
             let root = layout::objects_dir(&mp.path, bucket);
             let mut after = String::new();
             loop {
-                let (r, a) = (root.clone(), after.clone());
-                let names = tokio::task::spawn_blocking(move || {
-                    smallest_names(&r, "", &a, WALK_PAGE).map(|mut v| {
-                        v.sort_unstable();
-                        v
-                    })
-                })
-                .await;
-                let Ok(Ok(names)) = names else { return };
+                let Ok(names) = sorted_page(&root, &after, WALK_PAGE).await else {
+                    return;
+                };
                 for name in &names {
                     super::resilver::yield_to_foreground(mp).await;
                     if self

@@ -19,6 +19,16 @@ def direct_target(request, tmp_path):
     node.proc.wait()
 
 
+def flip(path, offset, byte):
+    """Writes one byte in an object's file behind the target's back, to the disk."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, bytes([byte]), offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def test_flipped_byte_in_a_small_object_is_not_served(direct_target):
     target = direct_target
     u = target.url
@@ -27,12 +37,7 @@ def test_flipped_byte_in_a_small_object_is_not_served(direct_target):
     requests.put(f"{u}/v1/objects/b/o", data=data, timeout=5).raise_for_status()
     assert requests.get(f"{u}/v1/objects/b/o", timeout=5).content == data
     path = next(p for p in (os.path.join(mp, "@ais", "b", "%ob", "o") for mp in target.mountpaths) if os.path.exists(p))
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.pwrite(fd, bytes([data[5000] ^ 0x01]), 5000)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    flip(path, 5000, data[5000] ^ 0x01)
     # Refused before the headers (500) or cut before the body completes: never the
     # whole body with a 200.
     try:
@@ -73,12 +78,7 @@ def test_flipped_byte_in_a_streamed_object_is_cut_and_moved_aside(direct_target)
     data = os.urandom(3 << 20)
     requests.put(f"{u}/v1/objects/b/big", data=data, timeout=10).raise_for_status()
     path = os.path.join(target.mountpaths[0], "@ais", "b", "%ob", "big")
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.pwrite(fd, bytes([data[2_000_000] ^ 0x80]), 2_000_000)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    flip(path, 2_000_000, data[2_000_000] ^ 0x80)
     try:
         r = requests.get(f"{u}/v1/objects/b/big", timeout=10)
         served = (r.status_code, len(r.content))
