@@ -6,7 +6,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::{lso, not_allowed, read_act_msg, set_header, ApiError, TargetContext};
+use super::{lso, not_allowed, query, read_act_msg, set_header, summary, ApiError, TargetContext};
 use crate::http::{empty, full, Body};
 
 /// `/v1/buckets`: list buckets.
@@ -69,17 +69,53 @@ pub(super) async fn dispatch(
                 "versioning": {"enabled": true},
                 "created": info.created_ns,
             });
-            let mut resp = Response::new(empty());
-            set_header(
-                &mut resp,
-                crate::native_api::headers::AIS_BUCKET_PROPS,
+            let mut q = query(&req);
+            if let Some(prefix) = path_prefix(&req) {
+                q.insert("prefix".into(), prefix);
+            }
+            let c = ctx.clone();
+            let b = bucket.clone();
+            summary::answer_head(
+                &ctx.summaries,
+                &bucket,
+                &q,
                 props.to_string(),
-            );
-            Ok(resp)
+                move |prefix| async move {
+                    c.store
+                        .bucket_usage(&b, &prefix)
+                        .await
+                        .map_err(|e| e.to_string())
+                },
+            )
         }
         Method::GET => {
             let accept_msgpack = lso::wants_msgpack(req.headers());
+            let local = crate::http::Plane::of(&req) == crate::http::Plane::Intra
+                && query(&req).get("ais_local").is_some_and(|v| v == "summary");
             let msg = read_act_msg(req).await?;
+            if msg.action == "summary-bck" {
+                let (_, prefix) = summary::ctrl_msg(&msg.value);
+                if local {
+                    // A proxy's summary job asks each target for its share.
+                    return Ok(json_response(
+                        &ctx.store.bucket_usage(&bucket, &prefix).await?,
+                    ));
+                }
+                ctx.store.require_bucket(&bucket)?;
+                let c = ctx.clone();
+                let b = bucket.clone();
+                return summary::answer_get(
+                    &ctx.summaries,
+                    &bucket,
+                    &msg.value,
+                    move |prefix| async move {
+                        c.store
+                            .bucket_usage(&b, &prefix)
+                            .await
+                            .map_err(|e| e.to_string())
+                    },
+                );
+            }
             if !msg.action.is_empty() && msg.action != "list" {
                 return Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: unsupported action {:?} on GET",
@@ -99,6 +135,17 @@ pub(super) async fn dispatch(
         }
         other => Err(not_allowed(&other)),
     }
+}
+
+/// The prefix in `/v1/buckets/B/<prefix>`, if any.
+pub(crate) fn path_prefix<T>(req: &Request<T>) -> Option<String> {
+    let rest = req.uri().path().strip_prefix("/v1/buckets/")?;
+    let (_, prefix) = rest.split_once('/')?;
+    percent_encoding::percent_decode_str(prefix)
+        .decode_utf8()
+        .ok()
+        .map(|p| p.into_owned())
+        .filter(|p| !p.is_empty())
 }
 
 /// A JSON response.

@@ -26,5 +26,9 @@ pub const AIS_LOCATION: HeaderName = HeaderName::from_static("ais-location");
 pub const AIS_CUSTOM_MD: HeaderName = HeaderName::from_static("ais-custom-md");
 /// Bucket properties, JSON (bucket HEAD).
 pub const AIS_BUCKET_PROPS: HeaderName = HeaderName::from_static("ais-bucket-props");
+/// Bucket summary, JSON `BsummResult` (bucket HEAD with a finished summary job).
+pub const AIS_BUCKET_SUMM: HeaderName = HeaderName::from_static("ais-bucket-summ");
+/// ID of the job a request started (bucket HEAD with `presence`).
+pub const AIS_XACTION_ID: HeaderName = HeaderName::from_static("ais-xaction-id");
 /// Seconds since the node started (daemon and cluster health).
 pub const AIS_NODE_UPTIME: HeaderName = HeaderName::from_static("ais-node-uptime");

@@ -4,6 +4,7 @@
 
 pub mod buckets;
 mod daemon;
+pub mod summary;
 pub use daemon::scrub_bucket;
 pub mod error;
 pub mod headers;
@@ -90,7 +91,9 @@ async fn route(
         return buckets::dispatch_all(ctx, req).await;
     }
     if let Some(rest) = path.strip_prefix("/v1/buckets/") {
-        let bucket = decode(rest.trim_end_matches('/'))?;
+        // `/v1/buckets/B/<prefix>` (bucket HEAD with a summary of a prefix).
+        let first = rest.split('/').next().unwrap_or_default();
+        let bucket = decode(first)?;
         check_provider(&req)?;
         return buckets::dispatch(ctx, req, bucket).await;
     }

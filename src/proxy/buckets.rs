@@ -13,7 +13,9 @@ use crate::http::{empty, Body};
 use crate::names::validate_bucket;
 use crate::native_api::buckets::json_response;
 use crate::native_api::lso::{new_uuid, page_response, wants_msgpack, LsoMsg, LsoPage};
-use crate::native_api::{read_act_msg, set_header, ApiError};
+use crate::native_api::summary;
+use crate::native_api::{read_act_msg, ApiError};
+use crate::store::BucketUsage;
 
 /// `GET /v1/buckets`.
 pub(super) fn list_buckets(
@@ -77,17 +79,23 @@ pub(super) async fn dispatch(
                 "versioning": {"enabled": true},
                 "created": created,
             });
-            let mut resp = Response::new(empty());
-            set_header(
-                &mut resp,
-                crate::native_api::headers::AIS_BUCKET_PROPS,
-                props.to_string(),
-            );
-            Ok(resp)
+            let mut q = crate::native_api::query(&req);
+            if let Some(prefix) = crate::native_api::buckets::path_prefix(&req) {
+                q.insert("prefix".into(), prefix);
+            }
+            let job = cluster_usage_job(ctx, &bucket);
+            summary::answer_head(&ctx.summaries, &bucket, &q, props.to_string(), job)
         }
         Method::GET => {
             let msgpack = wants_msgpack(req.headers());
             let msg = read_act_msg(req).await?;
+            if msg.action == "summary-bck" {
+                if !ctx.state.bmd().buckets.contains_key(&bucket) {
+                    return Err(ApiError::NoBucket(bucket));
+                }
+                let job = cluster_usage_job(ctx, &bucket);
+                return summary::answer_get(&ctx.summaries, &bucket, &msg.value, job);
+            }
             if !msg.action.is_empty() && msg.action != "list" {
                 return Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: unsupported action {:?} on GET",
@@ -100,6 +108,46 @@ pub(super) async fn dispatch(
             page_response(&page, msgpack)
         }
         other => Err(ApiError::MethodNotAllowed(other)),
+    }
+}
+
+/// A summary job over the cluster: every target's usage of `bucket`, summed.
+fn cluster_usage_job(
+    ctx: &ProxyContext,
+    bucket: &str,
+) -> impl FnOnce(String) -> futures_util::future::BoxFuture<'static, Result<BucketUsage, String>> {
+    let (client, targets) = (
+        ctx.client.clone(),
+        ctx.state.smap().tmap.values().cloned().collect::<Vec<_>>(),
+    );
+    let bucket = bucket.to_string();
+    move |prefix| {
+        Box::pin(async move {
+            let body =
+                serde_json::to_vec(&json!({"action": "summary-bck", "value": {"prefix": prefix}}))
+                    .unwrap_or_default();
+            let asks = targets.iter().map(|t| {
+                // Bucket names are validated: nothing to encode.
+                let url = format!("{}/v1/buckets/{bucket}?ais_local=summary", t.control_url());
+                let (client, body) = (client.clone(), body.clone());
+                async move {
+                    let r = client
+                        .send(Method::GET, &url, Some(body))
+                        .await
+                        .map_err(|e| format!("{}: {e}", t.daemon_id))?;
+                    if !r.status.is_success() {
+                        return Err(format!("{}: {}", t.daemon_id, r.status));
+                    }
+                    serde_json::from_slice::<BucketUsage>(&r.body)
+                        .map_err(|e| format!("{}: {e}", t.daemon_id))
+                }
+            });
+            let mut total = BucketUsage::default();
+            for part in futures_util::future::join_all(asks).await {
+                total.merge(&part?);
+            }
+            Ok(total)
+        })
     }
 }
 

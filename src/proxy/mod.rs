@@ -58,6 +58,8 @@ pub struct ProxyContext {
     pub ready: AtomicBool,
     /// Start time.
     pub started: Instant,
+    /// Bucket summary jobs.
+    pub summaries: crate::native_api::summary::SummaryJobs,
 }
 
 /// Runs a proxy until `shutdown` resolves.
@@ -94,6 +96,7 @@ pub async fn run(
         data: crate::http::DataClient::new(timeout).signed_by(signer),
         ready: AtomicBool::new(true),
         started: Instant::now(),
+        summaries: Default::default(),
         config: cfg,
     });
     tracing::info!(id = %id, url = %url, listen = %local, %intra_url, intra_listen = %intra_local, targets = ctx.state.smap().tmap.len(), "proxy started");

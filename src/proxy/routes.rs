@@ -62,7 +62,9 @@ async fn route(
     }
     if let Some(rest) = path.strip_prefix("/v1/buckets/") {
         check_provider(&req)?;
-        let bucket = crate::native_api::decode(rest.trim_end_matches('/'))?;
+        // `/v1/buckets/B/<prefix>` (bucket HEAD with a summary of a prefix).
+        let first = rest.split('/').next().unwrap_or_default();
+        let bucket = crate::native_api::decode(first)?;
         return buckets::dispatch(ctx, req, bucket).await;
     }
     if path.starts_with("/v1/reverse/") {

@@ -20,6 +20,7 @@ mod replica;
 mod resilver;
 mod scrub;
 mod tombstone;
+mod usage;
 mod work_file;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ pub use quarantine::{quarantined_files, Quarantine};
 pub use recover::{CrashCheck, TOUCH_EVERY};
 pub use resilver::ResilverCounters;
 pub use scrub::ScrubCounters;
+pub use usage::BucketUsage;
 
 use crate::disk::BufferPool;
 use crate::fs::{Mountpath, Mountpaths};

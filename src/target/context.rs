@@ -50,6 +50,8 @@ pub struct TargetContext {
     pub resilver: super::resilver::Resilver,
     /// The scrub job (bitrot check of a bucket).
     pub scrub: super::scrub::Scrub,
+    /// Bucket summary jobs (a lone target's own).
+    pub summaries: crate::native_api::summary::SummaryJobs,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
     pub control: crate::http::ControlClient,
 }

@@ -123,6 +123,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         rebalance: Default::default(),
         resilver: Default::default(),
         scrub: Default::default(),
+        summaries: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });

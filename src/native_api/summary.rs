@@ -1,0 +1,218 @@
+//! Bucket summary as AIStore's API runs it: an asynchronous job. `GET /v1/buckets/B`
+//! with `{"action":"summary-bck","value":{"uuid":""...}}` starts one and answers 202 with
+//! its ID; the same request with that `uuid` answers 202 while it runs and 200 with
+//! `[BsummResult]` when done. `HEAD /v1/buckets/B?presence=N` starts one too (202,
+//! `Ais-Xaction-Id`); `HEAD ...?uuid=ID` answers 202, then 200 with `Ais-Bucket-Summ`.
+//! The proxy's job sums every target's usage; a lone target's, its own.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::store::BucketUsage;
+
+/// Finished jobs are kept this long for their poller.
+const KEEP_DONE: Duration = Duration::from_secs(600);
+/// At most this many jobs are remembered.
+const MAX_JOBS: usize = 256;
+
+/// Where a job is.
+#[derive(Debug, Clone)]
+pub enum JobState {
+    /// Still counting.
+    Running,
+    /// Done: the usage, or why it failed.
+    Done(Result<BucketUsage, String>),
+}
+
+struct Job {
+    state: JobState,
+    since: Instant,
+}
+
+/// A node's summary jobs.
+#[derive(Default)]
+pub struct SummaryJobs {
+    jobs: Arc<Mutex<HashMap<String, Job>>>,
+}
+
+impl SummaryJobs {
+    /// Starts `work` and returns the job's ID.
+    pub fn start<F>(&self, work: F) -> String
+    where
+        F: Future<Output = Result<BucketUsage, String>> + Send + 'static,
+    {
+        let id = job_id();
+        {
+            let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+            jobs.retain(|_, j| {
+                matches!(j.state, JobState::Running) || j.since.elapsed() < KEEP_DONE
+            });
+            if jobs.len() >= MAX_JOBS {
+                if let Some(oldest) = jobs
+                    .iter()
+                    .min_by_key(|(_, j)| j.since)
+                    .map(|(k, _)| k.clone())
+                {
+                    jobs.remove(&oldest);
+                }
+            }
+            jobs.insert(
+                id.clone(),
+                Job {
+                    state: JobState::Running,
+                    since: Instant::now(),
+                },
+            );
+        }
+        let (jobs, key) = (self.jobs.clone(), id.clone());
+        tokio::spawn(async move {
+            let out = work.await;
+            let mut jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(j) = jobs.get_mut(&key) {
+                j.state = JobState::Done(out);
+                j.since = Instant::now();
+            }
+        });
+        id
+    }
+
+    /// The state of job `id`, if it is known.
+    pub fn state(&self, id: &str) -> Option<JobState> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get(id).map(|j| j.state.clone())
+    }
+}
+
+/// A job ID in the shape of AIStore's (letters and digits).
+fn job_id() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..10)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// AIStore's `BsummResult` for `bucket` (counts and sizes as JSON strings, as it sends).
+pub fn bsumm_result(bucket: &str, u: &BucketUsage) -> Value {
+    let avg = u.total.checked_div(u.count).unwrap_or(0);
+    let used_pct = (u.disks_used * 100).checked_div(u.disks_size).unwrap_or(0);
+    json!({
+        "name": bucket,
+        "provider": "ais",
+        "namespace": {"uuid": "", "name": ""},
+        "obj_count_present": u.count.to_string(),
+        "obj_count_remote": "0",
+        "obj_min_size": u.min,
+        "obj_avg_size": avg,
+        "obj_max_size": u.max,
+        "size_on_disk": u.on_disk.to_string(),
+        "size_all_present_objs": u.total.to_string(),
+        "size_all_remote_objs": "0",
+        "total_disks_size": u.disks_size.to_string(),
+        "used_pct": used_pct,
+        "is_present": true,
+    })
+}
+
+/// The `uuid` and `prefix` of a summary request's value.
+pub fn ctrl_msg(value: &Value) -> (String, String) {
+    let s = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (s("uuid"), s("prefix"))
+}
+
+use http::{Response, StatusCode};
+
+use super::headers::{AIS_BUCKET_PROPS, AIS_BUCKET_SUMM, AIS_XACTION_ID};
+use super::{set_header, ApiError};
+use crate::http::{empty, full, Body};
+
+fn with_status(status: StatusCode, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    r
+}
+
+/// `GET /v1/buckets/B` `summary-bck`: starts a job (empty `uuid`: 202 and its ID as a
+/// JSON string) or reports on one (202 while it runs, 200 `[BsummResult]` when done).
+pub fn answer_get<F>(
+    jobs: &SummaryJobs,
+    bucket: &str,
+    value: &Value,
+    start: impl FnOnce(String) -> F,
+) -> Result<Response<Body>, ApiError>
+where
+    F: Future<Output = Result<BucketUsage, String>> + Send + 'static,
+{
+    let (uuid, prefix) = ctrl_msg(value);
+    if uuid.is_empty() {
+        let id = jobs.start(start(prefix));
+        return Ok(with_status(
+            StatusCode::ACCEPTED,
+            full(json!(id).to_string()),
+        ));
+    }
+    match jobs.state(&uuid) {
+        None => Err(ApiError::NotFound(format!(
+            "no bucket summary job {uuid:?}"
+        ))),
+        Some(JobState::Running) => Ok(with_status(StatusCode::ACCEPTED, empty())),
+        Some(JobState::Done(Err(e))) => Err(ApiError::Upstream(format!("bucket summary: {e}"))),
+        Some(JobState::Done(Ok(u))) => {
+            let mut r = Response::new(full(json!([bsumm_result(bucket, &u)]).to_string()));
+            set_header(&mut r, http::header::CONTENT_TYPE, "application/json");
+            Ok(r)
+        }
+    }
+}
+
+/// `HEAD /v1/buckets/B`: the properties; with `presence` also a summary job started
+/// (202, `Ais-Xaction-Id`); with `uuid` that job's state (202, then 200 with
+/// `Ais-Bucket-Summ`).
+pub fn answer_head<F>(
+    jobs: &SummaryJobs,
+    bucket: &str,
+    query: &HashMap<String, String>,
+    props: String,
+    start: impl FnOnce(String) -> F,
+) -> Result<Response<Body>, ApiError>
+where
+    F: Future<Output = Result<BucketUsage, String>> + Send + 'static,
+{
+    let mut resp = Response::new(empty());
+    set_header(&mut resp, AIS_BUCKET_PROPS, props);
+    if let Some(uuid) = query.get("uuid").filter(|u| !u.is_empty()) {
+        match jobs.state(uuid) {
+            None => {
+                return Err(ApiError::NotFound(format!(
+                    "no bucket summary job {uuid:?}"
+                )))
+            }
+            Some(JobState::Running) => *resp.status_mut() = StatusCode::ACCEPTED,
+            Some(JobState::Done(Err(e))) => {
+                return Err(ApiError::Upstream(format!("bucket summary: {e}")))
+            }
+            Some(JobState::Done(Ok(u))) => set_header(
+                &mut resp,
+                AIS_BUCKET_SUMM,
+                bsumm_result(bucket, &u).to_string(),
+            ),
+        }
+    } else if query.contains_key("presence") {
+        let prefix = query.get("prefix").cloned().unwrap_or_default();
+        let id = jobs.start(start(prefix));
+        set_header(&mut resp, AIS_XACTION_ID, id);
+        *resp.status_mut() = StatusCode::ACCEPTED;
+    }
+    Ok(resp)
+}

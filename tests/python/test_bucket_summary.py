@@ -1,0 +1,63 @@
+"""Bucket summary and info as AIStore's SDK runs them (an asynchronous job polled until
+done), through the proxy over three targets and on a lone target."""
+
+import os
+
+import pytest
+import requests
+from aistore.sdk import Client
+from aistore.sdk.errors import AISError
+
+from nodes import fail_fast, start_cluster, start_target
+
+
+@pytest.fixture(params=["cluster", "target"])
+def endpoint(request, tmp_path):
+    if request.param == "cluster":
+        proxy, targets = start_cluster(tmp_path, n_targets=3)
+        nodes, url = [proxy] + targets, proxy.url
+    else:
+        node = start_target(tmp_path, n_mountpaths=2)
+        nodes, url = [node], node.url
+    yield url
+    for n in nodes:
+        n.proc.kill()
+        n.proc.wait()
+
+
+def test_summary_and_info_count_objects_and_bytes(endpoint):
+    client = Client(endpoint, retry_config=fail_fast(), timeout=30)
+    bck = client.bucket("summ")
+    bck.create()
+    sizes = {}
+    for i in range(40):
+        name = f"{'img' if i % 4 else 'txt'}/o{i}"
+        data = os.urandom(100 + 1000 * i)
+        bck.object(name).get_writer().put_content(data)
+        sizes[name] = len(data)
+    s = bck.summary()
+    assert s["name"] == "summ" and s["provider"] == "ais"
+    assert int(s["obj_count_present"]) == 40
+    assert int(s["size_all_present_objs"]) == sum(sizes.values())
+    assert s["obj_min_size"] == min(sizes.values()) and s["obj_max_size"] == max(sizes.values())
+    assert s["obj_avg_size"] == sum(sizes.values()) // 40
+    assert int(s["size_on_disk"]) >= sum(sizes.values())
+    assert int(s["total_disks_size"]) > 0 and 0 <= s["used_pct"] <= 100
+
+    only_txt = bck.summary(prefix="txt/")
+    txt = [v for k, v in sizes.items() if k.startswith("txt/")]
+    assert int(only_txt["obj_count_present"]) == len(txt)
+    assert int(only_txt["size_all_present_objs"]) == sum(txt)
+
+    props, info = bck.info()
+    assert '"provider":"ais"' in props.replace(" ", "")
+    assert int(info["obj_count_present"]) == 40
+    props, info = bck.info(prefix="img/")
+    assert int(info["obj_count_present"]) == 40 - len(txt)
+
+    # A job ID nobody started is 404; a missing bucket too.
+    r = requests.get(f"{endpoint}/v1/buckets/summ",
+                     json={"action": "summary-bck", "value": {"uuid": "nosuchjob", "prefix": ""}}, timeout=10)
+    assert r.status_code == 404, r.text
+    with pytest.raises(AISError):
+        client.bucket("absent").summary()
