@@ -2,6 +2,7 @@
 //! placement of objects on targets. Shared by the proxy, which owns them, and the
 //! targets, which follow them.
 
+pub mod bprops;
 pub mod intra_auth;
 mod smap;
 mod view;

@@ -145,6 +145,9 @@ impl Smap {
 pub struct Bmd {
     /// Bucket names with creation time (unix ns).
     pub buckets: BTreeMap<String, i64>,
+    /// Properties of buckets that were given any (see [`crate::cluster::bprops`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub props: BTreeMap<String, serde_json::Value>,
     /// Bumped on every change.
     #[serde(with = "crate::cluster::u64_string")]
     pub version: u64,

@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::{lso, not_allowed, query, read_act_msg, set_header, summary, ApiError, TargetContext};
+use crate::cluster::bprops;
 use crate::http::{empty, full, Body};
 
 /// `/v1/buckets`: list buckets.
@@ -53,6 +54,10 @@ pub(super) async fn dispatch(
             match msg.action.as_str() {
                 "destroy-bck" => {
                     ctx.store.destroy_bucket(&bucket).await?;
+                    ctx.bucket_props
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&bucket);
                     tracing::info!(bucket = %bucket, %caller, "bucket destroyed");
                     Ok(Response::new(empty()))
                 }
@@ -61,14 +66,32 @@ pub(super) async fn dispatch(
                 ))),
             }
         }
+        Method::PATCH | Method::PUT => {
+            // A lone target keeps bucket properties itself (a clustered one gets them
+            // from the proxy: the gate sends such changes there).
+            let msg = read_act_msg(req).await?;
+            ctx.store.require_bucket(&bucket)?;
+            let mut all = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());
+            let current = all.get(&bucket).cloned().unwrap_or_else(bprops::defaults);
+            let next = match msg.action.as_str() {
+                "set-bprops" => bprops::apply(&current, &msg.value),
+                "reset-bprops" => Ok(bprops::defaults()),
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "ais://{bucket}: expecting action \"set-bprops\" or \"reset-bprops\", got {other:?}"
+                    )))
+                }
+            }
+            .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
+            all.insert(bucket, next);
+            Ok(Response::new(empty()))
+        }
         Method::HEAD => {
             let info = ctx.store.bucket_info(&bucket)?;
-            let props = json!({
-                "provider": "ais",
-                "checksum": {"type": "xxhash", "validate_warm_get": ctx.store.config().validate_on_get},
-                "versioning": {"enabled": true},
-                "created": info.created_ns,
-            });
+            let props = {
+                let stored = ctx.bucket_props.read().unwrap_or_else(|p| p.into_inner());
+                bprops::for_head(stored.get(&bucket), info.created_ns)
+            };
             let mut q = query(&req);
             if let Some(prefix) = path_prefix(&req) {
                 q.insert("prefix".into(), prefix);

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::ProxyContext;
-use crate::cluster::Snode;
+use crate::cluster::{bprops, Snode};
 use crate::http::{empty, Body};
 use crate::names::validate_bucket;
 use crate::native_api::buckets::json_response;
@@ -53,7 +53,44 @@ pub(super) async fn dispatch(
                     msg.action
                 )));
             }
-            create(ctx, &bucket, &caller).await
+            // Properties given at creation are checked before anything is created.
+            let props = match &msg.value {
+                serde_json::Value::Object(m) if !m.is_empty() => Some(
+                    bprops::apply(&bprops::defaults(), &msg.value)
+                        .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?,
+                ),
+                _ => None,
+            };
+            let resp = create(ctx, &bucket, &caller).await?;
+            if let Some(p) = props {
+                ctx.state.set_bucket_props(&bucket, p);
+            }
+            Ok(resp)
+        }
+        Method::PATCH | Method::PUT => {
+            let msg = read_act_msg(req).await?;
+            let bmd = ctx.state.bmd();
+            if !bmd.buckets.contains_key(&bucket) {
+                return Err(ApiError::NoBucket(bucket));
+            }
+            let current = bmd
+                .props
+                .get(&bucket)
+                .cloned()
+                .unwrap_or_else(bprops::defaults);
+            let next = match msg.action.as_str() {
+                "set-bprops" => bprops::apply(&current, &msg.value),
+                "reset-bprops" => Ok(bprops::defaults()),
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "ais://{bucket}: expecting action \"set-bprops\" or \"reset-bprops\", got {other:?}"
+                    )))
+                }
+            }
+            .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
+            ctx.state.set_bucket_props(&bucket, next);
+            tracing::info!(%bucket, action = %msg.action, "bucket properties changed");
+            Ok(Response::new(empty()))
         }
         Method::DELETE => {
             let caller = crate::http::caller(&req);
@@ -73,12 +110,7 @@ pub(super) async fn dispatch(
                 .buckets
                 .get(&bucket)
                 .ok_or_else(|| ApiError::NoBucket(bucket.clone()))?;
-            let props = json!({
-                "provider": "ais",
-                "checksum": {"type": "xxhash"},
-                "versioning": {"enabled": true},
-                "created": created,
-            });
+            let props = bprops::for_head(ctx.state.bmd().props.get(&bucket), created);
             let mut q = crate::native_api::query(&req);
             if let Some(prefix) = crate::native_api::buckets::path_prefix(&req) {
                 q.insert("prefix".into(), prefix);

@@ -178,12 +178,24 @@ impl ClusterState {
         true
     }
 
+    /// Sets a bucket's properties; false if the bucket does not exist.
+    pub fn set_bucket_props(&self, name: &str, props: serde_json::Value) -> bool {
+        let mut inner = self.lock();
+        if !inner.bmd.buckets.contains_key(name) {
+            return false;
+        }
+        inner.bmd.props.insert(name.to_string(), props);
+        self.commit_bmd(&mut inner);
+        true
+    }
+
     /// Forgets a bucket; false if it did not exist.
     pub fn remove_bucket(&self, name: &str) -> bool {
         let mut inner = self.lock();
         if inner.bmd.buckets.remove(name).is_none() {
             return false;
         }
+        inner.bmd.props.remove(name);
         self.commit_bmd(&mut inner);
         true
     }

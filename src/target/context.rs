@@ -52,6 +52,9 @@ pub struct TargetContext {
     pub scrub: super::scrub::Scrub,
     /// Bucket summary jobs (a lone target's own).
     pub summaries: crate::native_api::summary::SummaryJobs,
+    /// Bucket properties: from the proxy's bucket list, or set on a lone target (kept in
+    /// memory only).
+    pub bucket_props: std::sync::RwLock<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
     pub control: crate::http::ControlClient,
 }

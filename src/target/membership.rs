@@ -92,6 +92,7 @@ async fn apply_bmd(ctx: &TargetContext, bmd: &Bmd) {
                 }
             }
         }
+        *ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner()) = bmd.props.clone();
         ctx.cluster.set_bmd_version(bmd.version);
     }
 }

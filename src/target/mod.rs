@@ -124,6 +124,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         resilver: Default::default(),
         scrub: Default::default(),
         summaries: Default::default(),
+        bucket_props: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
     });
