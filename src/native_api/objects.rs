@@ -26,6 +26,9 @@ pub(super) async fn dispatch(
         return match (req.method().clone(), kind.as_str()) {
             (Method::PUT, "put") => rebalance::receive(ctx, req, &bucket, &object).await,
             (Method::GET, "get") => rebalance::hand_over(ctx, &bucket, &object).await,
+            (Method::PUT, "copy") => {
+                crate::target::copy::receive_copy(ctx, req, &bucket, &object).await
+            }
             (Method::PUT, "tomb") => {
                 rebalance::receive_tombstone(ctx, &req, &bucket, &object).await
             }
@@ -56,6 +59,14 @@ pub(super) async fn dispatch(
                 start,
             );
             res
+        }
+        Method::PUT
+            if crate::native_api::query(&req).contains_key(crate::target::copy::OBJECT_TO) =>
+        {
+            let to = crate::native_api::query(&req)
+                .remove(crate::target::copy::OBJECT_TO)
+                .unwrap_or_default();
+            crate::target::copy::copy_object(ctx, &bucket, &object, &to).await
         }
         Method::PUT => {
             let res = put(ctx, req, &bucket, &object).await;
@@ -91,6 +102,27 @@ pub(super) async fn dispatch(
             resp.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(info.meta.size));
             Ok(resp)
+        }
+        Method::PATCH => {
+            // `{"action":"","value":{k:v}}`; `?set-new-custom=true` replaces instead of merging.
+            let replace = crate::native_api::query(&req)
+                .get("set-new-custom")
+                .is_some_and(|v| v == "true");
+            let msg = crate::native_api::read_act_msg(req).await?;
+            let custom: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(msg.value).map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "ais://{bucket}/{object}: custom metadata must be a JSON object of strings: {e}"
+                    ))
+                })?;
+            if ctx.store.head(&bucket, &object).await.is_err() {
+                // Make sure it is here (get-from-neighbor) before changing it.
+                rebalance::open_here_or_fetch(ctx, &bucket, &object).await?;
+            }
+            ctx.store
+                .set_custom(&bucket, &object, custom, replace)
+                .await?;
+            Ok(Response::new(empty()))
         }
         Method::DELETE => {
             let res = rebalance::delete_everywhere(ctx, &bucket, &object).await;

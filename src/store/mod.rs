@@ -6,6 +6,7 @@
 
 mod bucket;
 pub mod checksum;
+mod custom;
 mod error;
 mod get;
 mod list;

@@ -3,6 +3,7 @@
 
 pub mod body;
 mod context;
+pub mod copy;
 mod fshc;
 mod gate;
 pub mod membership;

@@ -335,7 +335,7 @@ fn replica_headers(reader: &ObjectReader) -> Vec<(HeaderName, HeaderValue)> {
 }
 
 /// `<intra URL>/v1/objects/<bucket>/<object>?ais_replica=<kind>`, names percent-encoded.
-fn replica_url(node: &Snode, bucket: &str, object: &str, kind: &str) -> String {
+pub(super) fn replica_url(node: &Snode, bucket: &str, object: &str, kind: &str) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
     const SEGMENT: &AsciiSet = &CONTROLS
         .add(b' ')
@@ -358,6 +358,15 @@ fn replica_url(node: &Snode, bucket: &str, object: &str, kind: &str) -> String {
     )
 }
 
+/// The carried metadata record alone (a copy takes no modification time).
+pub(super) fn parse_meta_only(h: &http::HeaderMap) -> Result<ObjectMeta, String> {
+    let raw = h
+        .get(&REPLICA_META)
+        .and_then(|v| B64.decode(v.as_bytes()).ok())
+        .ok_or("missing or malformed ais-replica-meta")?;
+    ObjectMeta::decode(&raw)
+}
+
 fn parse_meta(h: &http::HeaderMap) -> Result<(ObjectMeta, i64), String> {
     let raw = h
         .get(&REPLICA_META)
@@ -373,7 +382,9 @@ fn parse_meta(h: &http::HeaderMap) -> Result<(ObjectMeta, i64), String> {
 }
 
 /// A response body as the store's body stream.
-fn body_of(body: Incoming) -> impl futures_util::Stream<Item = store::BodyResult> + Unpin {
+pub(super) fn body_of(
+    body: Incoming,
+) -> impl futures_util::Stream<Item = store::BodyResult> + Unpin {
     http_body_util::BodyStream::new(body)
         .try_filter_map(|f| std::future::ready(Ok(f.into_data().ok())))
         .map_err(|e| e.to_string())

@@ -1,0 +1,163 @@
+//! Object copy (`PUT /v1/objects/B/O?object_to=ais/@#/B2/O2`, the SDK's `Object.copy`):
+//! the target holding the source streams it to the destination's owner, which stores it
+//! as a new version of the destination name with the source's user metadata, HTTP
+//! attributes and checksums, the data checked against the source's XXH64 on arrival.
+
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use http::{header, HeaderValue, Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::rebalance::{self, REPLICA_META};
+use super::TargetContext;
+use crate::http::forward::ReqBody;
+use crate::http::{empty, Body};
+use crate::native_api::ApiError;
+use crate::store::{ObjectMeta, PutOptions};
+
+/// Query parameter naming the destination as a uname (`ais/@#/<bucket>/<object>`).
+pub const OBJECT_TO: &str = "object_to";
+
+/// Splits `ais/@#/<bucket>/<object>` (provider and global namespace; `ais://` and a
+/// bare `<bucket>/<object>` are taken too).
+pub fn parse_destination(uname: &str) -> Result<(String, String), ApiError> {
+    let rest = uname
+        .strip_prefix("ais://")
+        .or_else(|| uname.strip_prefix("ais/@#/"))
+        .or_else(|| uname.strip_prefix("ais/"))
+        .unwrap_or(uname);
+    if rest.starts_with('@') || rest.starts_with('#') {
+        return Err(ApiError::BadRequest(format!(
+            "{OBJECT_TO}={uname:?}: only ais:// buckets of the global namespace are supported"
+        )));
+    }
+    let (bucket, object) = rest.split_once('/').unwrap_or((rest, ""));
+    crate::names::validate_bucket(bucket)?;
+    crate::names::validate_object(object)?;
+    Ok((bucket.to_string(), object.to_string()))
+}
+
+/// Copies `bucket/object` to the destination named by `to`.
+pub async fn copy_object(
+    ctx: &Arc<TargetContext>,
+    bucket: &str,
+    object: &str,
+    to: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (dst_bucket, dst_object) = parse_destination(to)?;
+    if (dst_bucket.as_str(), dst_object.as_str()) == (bucket, object) {
+        return Err(ApiError::BadRequest(format!(
+            "ais://{bucket}/{object}: source and destination are the same object"
+        )));
+    }
+    let reader = rebalance::open_here_or_fetch(ctx, bucket, object).await?;
+    let meta = reader.info.meta.clone();
+    let size = meta.size;
+    let owner = ctx
+        .cluster
+        .smap()
+        .and_then(|s| s.owner(&dst_bucket, &dst_object).cloned())
+        .filter(|o| o.daemon_id != ctx.node.id);
+    let stream = reader.stream(0, size);
+    match owner {
+        None => {
+            let body = Box::pin(stream.map_err(|e| e.to_string()));
+            ctx.store
+                .put(&dst_bucket, &dst_object, body, copy_options(&meta))
+                .await?;
+        }
+        Some(owner) => {
+            let body: ReqBody = http_body_util::StreamBody::new(
+                stream
+                    .map_ok(hyper::body::Frame::data)
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+            )
+            .boxed_unsync();
+            let url = rebalance::replica_url(&owner, &dst_bucket, &dst_object, "copy");
+            let meta_b64 = {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(meta.encode())
+            };
+            let req = Request::builder()
+                .method(Method::PUT)
+                .uri(url)
+                .header(header::CONTENT_LENGTH, size)
+                .header(REPLICA_META, meta_b64)
+                .body(body)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let resp = ctx
+                .data
+                .send(req)
+                .await
+                .map_err(|e| ApiError::Upstream(format!("{}: {e}", owner.daemon_id)))?;
+            let status = resp.status();
+            if !status.is_success() {
+                let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
+                    .await
+                    .unwrap_or_default();
+                let mut r = Response::new(crate::http::full(text));
+                *r.status_mut() = status;
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return Ok(r);
+            }
+        }
+    }
+    tracing::info!(%bucket, %object, to = %format!("{dst_bucket}/{dst_object}"), "object copied");
+    Ok(Response::new(empty()))
+}
+
+/// `PUT ?ais_replica=copy` (intra-cluster port): stores a copied object here.
+pub async fn receive_copy(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let meta = rebalance::parse_meta_only(req.headers()).map_err(ApiError::BadRequest)?;
+    let body = rebalance::body_of(req.into_body());
+    ctx.store
+        .put(bucket, object, body, copy_options(&meta))
+        .await?;
+    Ok(Response::new(empty()))
+}
+
+/// A copy keeps the source's user metadata, HTTP attributes and checksums, and is checked
+/// against its XXH64.
+fn copy_options(meta: &ObjectMeta) -> PutOptions {
+    PutOptions {
+        expected: (meta.cksum_type == crate::store::checksum::DEFAULT_TYPE)
+            .then(|| (meta.cksum_type.clone(), meta.cksum_value.clone())),
+        custom: meta.custom.clone(),
+        size: Some(meta.size),
+        md5: !meta.md5.is_empty(),
+        attrs: meta.attrs.clone(),
+        checksums: meta.checksums.clone(),
+        late_checksums: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations() {
+        let ok = |u: &str| parse_destination(u).unwrap();
+        assert_eq!(ok("ais/@#/b2/d/o"), ("b2".into(), "d/o".into()));
+        assert_eq!(ok("ais://b2/o"), ("b2".into(), "o".into()));
+        assert_eq!(ok("b2/o"), ("b2".into(), "o".into()));
+        for bad in [
+            "ais/@#/b2/",
+            "ais/@uuid#ns/b/o",
+            "ais/@#/bad name/o",
+            "ais/@#/b/../x",
+        ] {
+            assert!(parse_destination(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+"""Object operations beyond GET/PUT/HEAD/DELETE as the SDK does them, through the proxy
+over three targets and on a lone target: copy (`Object.copy`: `PUT ?object_to=<uname>`,
+most copies crossing targets) and user metadata set in place (`set_custom_props`:
+`PATCH`, merged or, with `set-new-custom`, replaced)."""
+
+import os
+
+import pytest
+from aistore.sdk import Client
+from aistore.sdk.errors import AISError
+
+from nodes import fail_fast, start_cluster, start_target
+
+
+@pytest.fixture(params=["cluster", "target"])
+def client(request, tmp_path):
+    if request.param == "cluster":
+        proxy, targets = start_cluster(tmp_path, n_targets=3)
+        nodes, url = [proxy] + targets, proxy.url
+    else:
+        node = start_target(tmp_path, n_mountpaths=2)
+        nodes, url = [node], node.url
+    yield Client(url, retry_config=fail_fast(), timeout=30)
+    for n in nodes:
+        n.proc.kill()
+        n.proc.wait()
+
+
+def test_copy_keeps_bytes_and_metadata(client):
+    src, dst = client.bucket("src"), client.bucket("dst")
+    src.create()
+    dst.create()
+    data = {f"d/o{i}": os.urandom(10 + 7919 * i) for i in range(20)}
+    for name, body in data.items():
+        src.object(name).get_writer().put_content(body)
+    src.object("d/o3").get_writer().set_custom_props({"owner": "ann", "kind": "jpeg"})
+    for name in data:
+        r = src.object(name).copy(dst.object(f"copy/{name}"))
+        assert r.status_code == 200, r.text
+    for name, body in data.items():
+        assert dst.object(f"copy/{name}").get_reader().read_all() == body
+        assert src.object(name).get_reader().read_all() == body, "the source stays"
+    props = dst.object("copy/d/o3").head(props="custom,version,checksum")
+    assert props.custom_metadata == {"owner": "ann", "kind": "jpeg"}
+    assert props.checksum_value == src.object("d/o3").head(props="checksum").checksum_value
+    # Within one bucket, and again onto an existing copy: a new version.
+    src.object("d/o1").copy(src.object("d/o1.bak"))
+    src.object("d/o1").copy(src.object("d/o1.bak"))
+    assert src.object("d/o1.bak").head(props="version").obj_version == "2"
+    assert src.object("d/o1.bak").get_reader().read_all() == data["d/o1"]
+
+    with pytest.raises(AISError) as e:
+        src.object("absent").copy(dst.object("x"))
+    assert e.value.status_code == 404
+    with pytest.raises(AISError) as e:
+        src.object("d/o2").copy(client.bucket("nobucket").object("x"))
+    assert e.value.status_code == 404
+    with pytest.raises(AISError) as e:
+        src.object("d/o2").copy(src.object("d/o2"))
+    assert e.value.status_code == 400
+
+
+def test_set_custom_props_merges_or_replaces(client):
+    bck = client.bucket("meta")
+    bck.create()
+    obj = bck.object("dir/photo")
+    obj.get_writer().put_content(b"pixels")
+    before = obj.head(props="version,checksum")
+    w = obj.get_writer()
+    w.set_custom_props({"a": "1", "b": "2"})
+    w.set_custom_props({"b": "3", "c": "4"})
+    after = obj.head(props="custom,version,checksum")
+    assert after.custom_metadata == {"a": "1", "b": "3", "c": "4"}, "merged, later value wins"
+    assert (after.obj_version, after.checksum_value) == (before.obj_version, before.checksum_value)
+    w.set_custom_props({"only": "this"}, replace_existing=True)
+    assert obj.head(props="custom").custom_metadata == {"only": "this"}
+    assert obj.get_reader().read_all() == b"pixels"
+    with pytest.raises(AISError) as e:
+        w.set_custom_props({"big": "x" * 3000})
+    assert e.value.status_code == 400
+    assert obj.head(props="custom").custom_metadata == {"only": "this"}, "a refused change changes nothing"
+    with pytest.raises(AISError) as e:
+        bck.object("absent").get_writer().set_custom_props({"a": "1"})
+    assert e.value.status_code == 404
