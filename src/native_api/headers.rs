@@ -24,6 +24,11 @@ pub const AIS_MIRROR_COPIES: HeaderName = HeaderName::from_static("ais-mirror-co
 pub const AIS_LOCATION: HeaderName = HeaderName::from_static("ais-location");
 /// User metadata, `k=v`.
 pub const AIS_CUSTOM_MD: HeaderName = HeaderName::from_static("ais-custom-md");
+/// Parts a multipart-uploaded object was joined from (HEAD).
+pub const AIS_CHUNKS_COUNT: HeaderName = HeaderName::from_static("ais-chunks-count");
+/// The largest of those parts, bytes (HEAD).
+pub const AIS_CHUNKS_MAX_CHUNK_SIZE: HeaderName =
+    HeaderName::from_static("ais-chunks-max-chunk-size");
 /// Bucket properties, JSON (bucket HEAD).
 pub const AIS_BUCKET_PROPS: HeaderName = HeaderName::from_static("ais-bucket-props");
 /// Bucket summary, JSON `BsummResult` (bucket HEAD with a finished summary job).

@@ -4,6 +4,7 @@
 
 pub mod buckets;
 mod daemon;
+mod mpt;
 pub mod summary;
 pub use daemon::scrub_bucket;
 pub mod error;

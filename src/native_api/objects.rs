@@ -45,6 +45,10 @@ pub(super) async fn dispatch(
     if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object)? {
         return Ok(resp);
     }
+    let q = crate::native_api::query(&req);
+    if super::mpt::is_mpt(&req, &q) {
+        return super::mpt::handle(ctx, req, q, &bucket, &object).await;
+    }
     let start = Instant::now();
     let m = &ctx.metrics;
     let method = req.method().clone();
@@ -323,7 +327,7 @@ fn client_checksum(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// `Ais-Custom-Md: k=v[,k=v]`, possibly repeated.
-fn custom_md(headers: &HeaderMap) -> Result<BTreeMap<String, String>, ApiError> {
+pub(super) fn custom_md(headers: &HeaderMap) -> Result<BTreeMap<String, String>, ApiError> {
     let mut md = BTreeMap::new();
     for value in headers.get_all("Ais-Custom-Md") {
         let text = value
@@ -393,4 +397,11 @@ fn head_props(
     h.insert(AIS_MIRROR_COPIES, HeaderValue::from_static("1"));
     let location = format!("t[{}]:{}", ctx.node.id, info.mountpath.display());
     put_str(h, AIS_LOCATION, &location);
+    if info.meta.chunks > 0 {
+        h.insert(AIS_CHUNKS_COUNT, HeaderValue::from(info.meta.chunks));
+        h.insert(
+            AIS_CHUNKS_MAX_CHUNK_SIZE,
+            HeaderValue::from(info.meta.max_chunk_size),
+        );
+    }
 }

@@ -137,7 +137,13 @@ pub(super) async fn serve(
                 .collect();
             let info = ctx
                 .store
-                .complete_upload(&s3.bucket, &s3.key, &upload_id, &parts)
+                .complete_upload(
+                    &s3.bucket,
+                    &s3.key,
+                    &upload_id,
+                    &parts,
+                    crate::store::Completion::S3,
+                )
                 .await?;
             m.put_count.inc();
             Ok(xml_response(&xml::CompleteMultipartUploadResult {

@@ -50,6 +50,12 @@ pub struct ObjectMeta {
     /// (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`), base64 as S3 spells them.
     #[serde(default)]
     pub checksums: BTreeMap<String, String>,
+    /// Parts a multipart upload joined into this object (0: written whole).
+    #[serde(default)]
+    pub chunks: u32,
+    /// The largest of those parts, bytes.
+    #[serde(default)]
+    pub max_chunk_size: u64,
 }
 
 /// Most bytes of user metadata (keys plus values) an object may carry, and the same
@@ -134,6 +140,8 @@ mod tests {
             etag: String::new(),
             attrs: [("content-type".to_string(), "text/plain".to_string())].into(),
             checksums: BTreeMap::new(),
+            chunks: 3,
+            max_chunk_size: 10,
         };
         let raw = m.encode();
         assert_eq!(ObjectMeta::decode(&raw).unwrap(), m);

@@ -31,7 +31,7 @@ pub use error::{Error, Result};
 pub use get::ObjectReader;
 pub use list::{ListEntry, ListPage, ListRequest, Props};
 pub use meta::{ObjectInfo, ObjectMeta};
-pub use multipart::{PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_SIZE};
+pub use multipart::{Completion, PartInfo, UploadInfo, UploadSpec, MAX_PART_NUMBER, MIN_PART_SIZE};
 pub use put::{BodyResult, LateChecksums, PutOptions};
 pub use quarantine::{quarantined_files, Quarantine};
 pub use recover::{CrashCheck, TOUCH_EVERY};

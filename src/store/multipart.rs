@@ -44,6 +44,29 @@ pub struct UploadSpec {
     pub attrs: BTreeMap<String, String>,
 }
 
+/// What a completion checks, which differs between the front ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    /// Each listed part must name the ETag (MD5) it was stored with (S3); the native API
+    /// sends empty ETags, which then match any.
+    pub check_etags: bool,
+    /// Every part but the last must be at least this large (S3: 5 MiB; native: 0).
+    pub min_part_size: u64,
+}
+
+impl Completion {
+    /// S3's rules.
+    pub const S3: Completion = Completion {
+        check_etags: true,
+        min_part_size: MIN_PART_SIZE,
+    };
+    /// AIStore's native API.
+    pub const NATIVE: Completion = Completion {
+        check_etags: false,
+        min_part_size: 0,
+    };
+}
+
 /// One stored part.
 #[derive(Debug, Clone)]
 pub struct PartInfo {
@@ -235,6 +258,7 @@ impl ObjectStore {
         object: &str,
         id: &str,
         wanted: &[(u32, String)],
+        rules: Completion,
     ) -> Result<ObjectInfo> {
         let (dir, spec) = self.read_spec(bucket, object, id).await?;
         let (key, mp) = self.place(bucket, object)?;
@@ -264,15 +288,18 @@ impl ObjectStore {
             let etag = etag.trim().trim_matches('"').to_ascii_lowercase();
             let part = stored
                 .get(number)
-                .filter(|p| p.md5 == etag)
-                .ok_or_else(|| bad(format!("part {number} with ETag {etag:?} was not uploaded")))?;
-            if i + 1 < wanted.len() && part.size < MIN_PART_SIZE {
+                .filter(|p| p.md5 == etag || (!rules.check_etags && etag.is_empty()))
+                .ok_or_else(|| match rules.check_etags {
+                    true => bad(format!("part {number} with ETag {etag:?} was not uploaded")),
+                    false => bad(format!("part {number} was not uploaded")),
+                })?;
+            if i + 1 < wanted.len() && part.size < rules.min_part_size {
                 return Err(Error::PartTooSmall {
                     bucket: bucket.into(),
                     object: object.into(),
                     part: *number,
                     size: part.size,
-                    min: MIN_PART_SIZE,
+                    min: rules.min_part_size,
                 });
             }
             chosen.push(part.clone());
@@ -332,6 +359,8 @@ impl ObjectStore {
             etag,
             attrs: spec.attrs,
             checksums: BTreeMap::new(),
+            chunks: chosen.len() as u32,
+            max_chunk_size: chosen.iter().map(|p| p.size).max().unwrap_or(0),
         };
         let info = self
             .commit(bucket, object, key, &mp, written, meta, None)

@@ -124,6 +124,7 @@ impl ObjectStore {
             etag: String::new(),
             attrs: opts.attrs,
             checksums,
+            ..ObjectMeta::default()
         };
         self.commit(bucket, object, key, &mp, written, meta, None)
             .await

@@ -1,0 +1,137 @@
+//! AIStore's native multipart upload on `/v1/objects/B/O` (the SDK's
+//! `Object.multipart_upload()`): `POST {"action":"mpt-upload"}` starts one and answers
+//! its ID as plain text; `PUT ?uploadId=&partNumber=` stores a part; `POST ?uploadId=`
+//! `{"action":"mpt-complete","value":[{"part-number":N,"etag":""}...]}` joins the listed
+//! parts in order; `DELETE ?uploadId=` `{"action":"mpt-abort"}` drops it. The staging is
+//! the store's, shared with the S3 front end (`store/multipart.rs`): an upload started
+//! through one may be finished through the other.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::{header, HeaderValue, Method, Request, Response};
+use hyper::body::Incoming;
+use serde::Deserialize;
+
+use super::{read_act_msg, ApiError, TargetContext};
+use crate::http::{empty, full, Body};
+use crate::store::{Completion, PutOptions, UploadSpec};
+use crate::target::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
+
+/// Query parameter naming the upload.
+pub const UPLOAD_ID: &str = "uploadId";
+/// Query parameter naming the part.
+pub const PART_NUMBER: &str = "partNumber";
+
+#[derive(Deserialize)]
+struct CompletedPart {
+    #[serde(rename = "part-number")]
+    part_number: u32,
+    #[serde(default)]
+    etag: String,
+}
+
+/// Whether `req` belongs to a native multipart upload (object `POST`s are its only ones).
+pub fn is_mpt(req: &Request<Incoming>, q: &HashMap<String, String>) -> bool {
+    q.contains_key(UPLOAD_ID) || req.method() == Method::POST
+}
+
+/// Handles one multipart request (`POST` without `uploadId` must carry `mpt-upload`).
+pub async fn handle(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    q: HashMap<String, String>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let id = q.get(UPLOAD_ID).cloned().unwrap_or_default();
+    match (req.method().clone(), id.is_empty()) {
+        (Method::POST, true) => {
+            let custom = super::objects::custom_md(req.headers())?;
+            let msg = read_act_msg(req).await?;
+            if msg.action != "mpt-upload" {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}/{object}: unsupported object action {:?}",
+                    msg.action
+                )));
+            }
+            let spec = UploadSpec {
+                object: object.to_string(),
+                custom,
+                ..Default::default()
+            };
+            let id = ctx.store.create_upload(bucket, spec).await?;
+            tracing::debug!(%bucket, %object, upload = %id, "multipart upload started");
+            Ok(Response::new(full(id)))
+        }
+        (Method::PUT, false) => {
+            let part: u32 = q
+                .get(PART_NUMBER)
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "ais://{bucket}/{object}: {PART_NUMBER} must be a number from 1 to {}",
+                        crate::store::MAX_PART_NUMBER
+                    ))
+                })?;
+            let size = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            let opts = PutOptions {
+                size,
+                ..Default::default()
+            };
+            let mut incoming = req.into_body();
+            let pace = BodyPace::of(&ctx.config);
+            let stored = ctx
+                .store
+                .put_part(bucket, object, &id, part, Box::pin(body_stream(&mut incoming, pace)), opts)
+                .await;
+            match stored {
+                Ok(p) => {
+                    let mut resp = Response::new(empty());
+                    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", p.md5)) {
+                        resp.headers_mut().insert(header::ETAG, v);
+                    }
+                    Ok(resp)
+                }
+                Err(e) => {
+                    drain(&mut incoming, DRAIN_ON_ERROR, Duration::from_secs(2)).await;
+                    Err(e.into())
+                }
+            }
+        }
+        (Method::POST, false) => {
+            let msg = read_act_msg(req).await?;
+            if msg.action != "mpt-complete" {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}/{object}: expecting action \"mpt-complete\" with {UPLOAD_ID}, got {:?}",
+                    msg.action
+                )));
+            }
+            let parts: Vec<CompletedPart> = serde_json::from_value(msg.value).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "ais://{bucket}/{object}: the parts must be a list of {{\"part-number\":N,\"etag\":\"...\"}}: {e}"
+                ))
+            })?;
+            let wanted: Vec<(u32, String)> =
+                parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
+            let info = ctx
+                .store
+                .complete_upload(bucket, object, &id, &wanted, Completion::NATIVE)
+                .await?;
+            tracing::info!(%bucket, %object, upload = %id, parts = wanted.len(), size = info.meta.size, "multipart upload completed");
+            Ok(Response::new(empty()))
+        }
+        (Method::DELETE, false) => {
+            let _ = read_act_msg(req).await?;
+            ctx.store.abort_upload(bucket, object, &id).await?;
+            Ok(Response::new(empty()))
+        }
+        (m, _) => Err(ApiError::BadRequest(format!(
+            "ais://{bucket}/{object}: {m} does not belong to a multipart upload ({UPLOAD_ID}={id:?})"
+        ))),
+    }
+}
