@@ -29,6 +29,8 @@ pub const AIS_CHUNKS_COUNT: HeaderName = HeaderName::from_static("ais-chunks-cou
 /// The largest of those parts, bytes (HEAD).
 pub const AIS_CHUNKS_MAX_CHUNK_SIZE: HeaderName =
     HeaderName::from_static("ais-chunks-max-chunk-size");
+/// Handle of an append in progress (object append).
+pub const AIS_APPEND_HANDLE: HeaderName = HeaderName::from_static("ais-append-handle");
 /// Bucket properties, JSON (bucket HEAD).
 pub const AIS_BUCKET_PROPS: HeaderName = HeaderName::from_static("ais-bucket-props");
 /// Bucket summary, JSON `BsummResult` (bucket HEAD with a finished summary job).

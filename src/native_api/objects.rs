@@ -64,11 +64,13 @@ pub(super) async fn dispatch(
             );
             res
         }
-        Method::PUT
-            if crate::native_api::query(&req).contains_key(crate::target::copy::OBJECT_TO) =>
-        {
-            let to = crate::native_api::query(&req)
-                .remove(crate::target::copy::OBJECT_TO)
+        Method::PUT if q.contains_key("append_type") => {
+            append(ctx, req, &q, &bucket, &object).await
+        }
+        Method::PUT if q.contains_key(crate::target::copy::OBJECT_TO) => {
+            let to = q
+                .get(crate::target::copy::OBJECT_TO)
+                .cloned()
                 .unwrap_or_default();
             crate::target::copy::copy_object(ctx, &bucket, &object, &to).await
         }
@@ -307,6 +309,51 @@ async fn put(
     h.insert(AIS_ATIME, HeaderValue::from(info.atime_ns));
     h.insert(AIS_VERSION, HeaderValue::from(info.meta.version));
     Ok(resp)
+}
+
+/// `PUT ?append_type=append|flush&append_handle=H`: see [`crate::store`]'s append.
+async fn append(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    q: &std::collections::HashMap<String, String>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let handle = q.get("append_handle").cloned().unwrap_or_default();
+    let mut incoming = req.into_body();
+    let pace = BodyPace::of(&ctx.config);
+    let body = Box::pin(body_stream(&mut incoming, pace));
+    match q.get("append_type").map(String::as_str) {
+        Some("append") => {
+            let next = ctx.store.append(bucket, object, &handle, body).await?;
+            let mut resp = Response::new(empty());
+            put_str(resp.headers_mut(), AIS_APPEND_HANDLE, &next);
+            Ok(resp)
+        }
+        Some("flush") => {
+            if handle.is_empty() {
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}/{object}: flush needs the append_handle of the appends"
+                )));
+            }
+            let info = ctx
+                .store
+                .flush_append(bucket, object, &handle, body)
+                .await?;
+            ctx.metrics.put_count.inc();
+            let mut resp = Response::new(empty());
+            put_str(resp.headers_mut(), AIS_CHECKSUM_TYPE, &info.meta.cksum_type);
+            put_str(
+                resp.headers_mut(),
+                AIS_CHECKSUM_VALUE,
+                &info.meta.cksum_value,
+            );
+            Ok(resp)
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "ais://{bucket}/{object}: append_type must be \"append\" or \"flush\", not {other:?}"
+        ))),
+    }
 }
 
 /// `Ais-Checksum-Type` + `Ais-Checksum-Value`, when both are sent and the type is not `none`.

@@ -4,6 +4,7 @@
 //! lives on the mountpath HRW picks for its name; every disk operation goes through that
 //! mountpath's worker.
 
+mod append;
 mod bucket;
 pub mod checksum;
 mod custom;

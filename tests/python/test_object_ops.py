@@ -82,3 +82,35 @@ def test_set_custom_props_merges_or_replaces(client):
     with pytest.raises(AISError) as e:
         bck.object("absent").get_writer().set_custom_props({"a": "1"})
     assert e.value.status_code == 404
+
+
+def test_append_and_the_file_writer(client):
+    bck = client.bucket("app")
+    bck.create()
+    obj = bck.object("log/day1")
+    w = obj.get_writer()
+    h = w.append_content(b"one,")
+    assert h
+    h = w.append_content(b"two,", handle=h)
+    with pytest.raises(AISError) as e:
+        obj.get_reader().read_all()
+    assert e.value.status_code == 404, "appended but not flushed: not visible"
+    # A stale handle (its length is behind) is refused; the right one goes on.
+    with pytest.raises(AISError) as e:
+        w.append_content(b"lost?", handle=h.split("@")[0] + "@4")
+    assert e.value.status_code == 400
+    w.append_content(b"three", handle=h, flush=True)
+    assert obj.get_reader().read_all() == b"one,two,three"
+    assert obj.head(props="version").obj_version == "1"
+
+    # The SDK's file-like writer: mode "a" keeps what is there, "w" starts over.
+    with obj.get_writer().as_file(mode="a") as f:
+        f.write(b"|four")
+        f.write(b"|five")
+    assert obj.get_reader().read_all() == b"one,two,three|four|five"
+    with obj.get_writer().as_file(mode="w") as f:
+        f.write(b"fresh")
+    assert obj.get_reader().read_all() == b"fresh"
+    with pytest.raises(AISError) as e:
+        bck.object("other").get_writer().append_content(b"x", handle=h)
+    assert e.value.status_code == 400, "another object's handle"
