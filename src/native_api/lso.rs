@@ -14,6 +14,12 @@ use http::Response;
 pub const ENTRY_IS_CACHED: u16 = 1 << 6;
 /// Request flag: names only.
 const FLAG_NAME_ONLY: u64 = 16;
+/// `LsNoRecursion`: one level below the prefix, with directory entries.
+const FLAG_NO_RECURSION: u64 = 1 << 11;
+/// `LsNoDirs`: without directory entries.
+const FLAG_NO_DIRS: u64 = 1 << 13;
+/// Entry flag of a virtual directory (`EntryIsDir`).
+pub const ENTRY_IS_DIR: u16 = 1 << 7;
 /// Request flag: names and sizes only.
 const FLAG_NAME_SIZE: u64 = 32;
 
@@ -208,7 +214,8 @@ pub(super) async fn list_objects(
     msgpack: bool,
 ) -> Result<Response<Body>, ApiError> {
     let page_size = msg.page_size(ctx.config.settings.max_page_size)?;
-    let props = parse_props(&msg.props, msg.flag_bits()?);
+    let flag_bits = msg.flag_bits()?;
+    let props = parse_props(&msg.props, flag_bits);
     let page = ctx
         .store
         .list(
@@ -218,6 +225,8 @@ pub(super) async fn list_objects(
                 after: msg.after().to_string(),
                 page_size,
                 props,
+                no_recursion: flag_bits & FLAG_NO_RECURSION != 0,
+                no_dirs: flag_bits & FLAG_NO_DIRS != 0,
             },
         )
         .await?;
@@ -280,7 +289,11 @@ fn to_wire(ctx: &TargetContext, e: &ListEntry, props: Props) -> LsoEntry {
         } else {
             String::new()
         },
-        flags: ENTRY_IS_CACHED,
+        flags: if e.is_dir {
+            ENTRY_IS_DIR
+        } else {
+            ENTRY_IS_CACHED
+        },
     }
 }
 

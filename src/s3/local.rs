@@ -31,6 +31,7 @@ impl PageSourceFor for LocalBuckets<'_> {
                         etag: true,
                         ..Props::default()
                     },
+                    ..ListRequest::default()
                 },
             )
             .await?;

@@ -41,6 +41,11 @@ pub struct ListRequest {
     pub page_size: usize,
     /// Properties wanted.
     pub props: Props,
+    /// Only the level below the prefix's directory: objects there, and their
+    /// subdirectories as entries ending in `/` (AIStore's `LsNoRecursion`).
+    pub no_recursion: bool,
+    /// Without those directory entries (`LsNoDirs`).
+    pub no_dirs: bool,
 }
 
 /// One listed object.
@@ -62,6 +67,8 @@ pub struct ListEntry {
     pub etag: String,
     /// Modification time, unix ns, with any property.
     pub mtime_ns: i64,
+    /// A virtual directory (non-recursive listing), not an object.
+    pub is_dir: bool,
 }
 
 /// One page of results.
@@ -77,6 +84,9 @@ impl ObjectStore {
     /// Lists one page of `bucket`.
     pub async fn list(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
         self.require_bucket(bucket)?;
+        if req.no_recursion {
+            return self.list_one_level(bucket, req).await;
+        }
         let page = req.page_size.max(1);
         let keep = page + 1;
         // One snapshot of the mountpaths for the walk and the stats after it; leaving
@@ -186,6 +196,91 @@ fn describe(mountpath: &Path, bucket: &str, name: String, props: Props) -> ListE
         e.location = mountpath.display().to_string();
     }
     e
+}
+
+impl ObjectStore {
+    /// A non-recursive page: one directory read per mountpath, whatever the bucket's size.
+    async fn list_one_level(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
+        let page = req.page_size.max(1);
+        let dir = match req.prefix.rfind('/') {
+            Some(i) => req.prefix[..=i].to_string(),
+            None => String::new(),
+        };
+        let roots: Vec<PathBuf> = self
+            .mountpaths
+            .current()
+            .readable()
+            .map(|m| m.path.clone())
+            .collect();
+        let (b, r) = (bucket.to_string(), req.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            let mut names: Vec<(String, bool, usize)> = Vec::new();
+            for (i, root) in roots.iter().enumerate() {
+                let here = layout::objects_dir(root, &b).join(&dir);
+                let Ok(entries) = std::fs::read_dir(&here) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    let Ok(t) = e.file_type() else { continue };
+                    let Some(base) = e.file_name().to_str().map(str::to_string) else {
+                        continue;
+                    };
+                    let (name, is_dir) = if t.is_dir() {
+                        (format!("{dir}{base}/"), true)
+                    } else {
+                        (format!("{dir}{base}"), false)
+                    };
+                    if (is_dir && r.no_dirs) || !name.starts_with(&r.prefix) || name <= r.after {
+                        continue;
+                    }
+                    names.push((name, is_dir, i));
+                }
+            }
+            names.sort_unstable();
+            names.dedup_by(|a, b| a.0 == b.0);
+            (names, roots)
+        })
+        .await
+        .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?;
+        let (mut names, roots) = found;
+        let more = names.len() > page;
+        names.truncate(page);
+        let next_after = if more {
+            names.last().map(|(n, _, _)| n.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let props = req.props;
+        let wants_stat = props.size
+            || props.checksum
+            || props.atime
+            || props.version
+            || props.location
+            || props.etag;
+        let bucket_name = bucket.to_string();
+        let entries = tokio::task::spawn_blocking(move || {
+            names
+                .into_iter()
+                .map(|(name, is_dir, mp)| {
+                    if is_dir || !wants_stat {
+                        ListEntry {
+                            name,
+                            is_dir,
+                            ..Default::default()
+                        }
+                    } else {
+                        describe(&roots[mp], &bucket_name, name, props)
+                    }
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?;
+        Ok(ListPage {
+            entries,
+            next_after,
+        })
+    }
 }
 
 /// The next `n` names under `root` after `after`, sorted, walked on the blocking pool
