@@ -20,6 +20,7 @@
 //! on the tokio task and written by the ring (one write in flight) → commit on the metadata thread: xattr
 //! metadata, rename into `%ob`.
 
+pub mod archive;
 pub mod auth;
 pub mod cluster;
 pub mod config;

@@ -14,6 +14,8 @@ use http::Response;
 pub const ENTRY_IS_CACHED: u16 = 1 << 6;
 /// Request flag: names only.
 const FLAG_NAME_ONLY: u64 = 16;
+/// `LsArchDir`: archives' members listed after them.
+const FLAG_ARCH_DIR: u64 = 1 << 3;
 /// `LsNoRecursion`: one level below the prefix, with directory entries.
 const FLAG_NO_RECURSION: u64 = 1 << 11;
 /// `LsNoDirs`: without directory entries.
@@ -235,11 +237,21 @@ pub(super) async fn list_objects(
     } else {
         msg.uuid.clone()
     };
-    let entries = page
-        .entries
-        .iter()
-        .map(|e| to_wire(ctx, e, props))
-        .collect();
+    let mut entries = Vec::with_capacity(page.entries.len());
+    for e in &page.entries {
+        entries.push(to_wire(ctx, e, props));
+        if flag_bits & FLAG_ARCH_DIR != 0 && !e.is_dir {
+            // Each shard's members follow it, as `<shard>/<member>`.
+            for (name, size) in super::arch::members(ctx, bucket, &e.name).await {
+                entries.push(LsoEntry {
+                    name,
+                    size: size.to_string(),
+                    flags: super::arch::ENTRY_IN_ARCH,
+                    ..LsoEntry::default()
+                });
+            }
+        }
+    }
     page_response(
         &LsoPage {
             uuid,

@@ -2,10 +2,12 @@
 //! `/v1/health` and `/metrics`. Parses each request into typed calls on the
 //! [`ObjectStore`](crate::store::ObjectStore); [`error`] maps failures to HTTP.
 
+mod arch;
 pub mod buckets;
 mod daemon;
 mod mpt;
 pub mod summary;
+pub use arch::ENTRY_IN_ARCH;
 pub use daemon::scrub_bucket;
 pub mod error;
 pub mod headers;

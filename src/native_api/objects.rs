@@ -213,6 +213,10 @@ async fn get(
     bucket: &str,
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let q = crate::native_api::query(&req);
+    if super::arch::wants_archive(&q) {
+        return super::arch::get(ctx, &q, bucket, object).await;
+    }
     let reader = rebalance::open_here_or_fetch(ctx, bucket, object).await?;
     if ctx.store.config().validate_on_get {
         reader.verify().await?;

@@ -351,13 +351,25 @@ pub(super) async fn list_objects(
             merged.entry(e.name.clone()).or_insert(e);
         }
     }
-    more |= merged.len() > page_size;
-    let entries: Vec<_> = merged.into_values().take(page_size).collect();
-    let continuation_token = if more {
-        entries.last().map(|e| e.name.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    // Archive members (LsArchDir) ride along with their shard: only objects count
+    // towards the page, and the token is the last object's name.
+    let in_arch = crate::native_api::ENTRY_IN_ARCH;
+    let objects = merged.values().filter(|e| e.flags & in_arch == 0).count();
+    more |= objects > page_size;
+    let mut entries = Vec::new();
+    let mut kept = 0;
+    let mut last_object = String::new();
+    for e in merged.into_values() {
+        if e.flags & in_arch == 0 {
+            if kept == page_size {
+                break;
+            }
+            kept += 1;
+            last_object = e.name.clone();
+        }
+        entries.push(e);
+    }
+    let continuation_token = if more { last_object } else { String::new() };
     Ok(LsoPage {
         uuid,
         continuation_token,

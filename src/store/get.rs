@@ -231,6 +231,21 @@ impl ObjectStore {
         self.open_for(bucket, object, true).await
     }
 
+    /// The object's file opened plainly (buffered reads, seeks: for reading inside
+    /// archives) with its metadata.
+    pub async fn open_plain(&self, bucket: &str, object: &str) -> Result<(File, ObjectInfo)> {
+        let info = self.head(bucket, object).await?;
+        let path = layout::object_path(&info.mountpath, bucket, object);
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::ObjectNotFound {
+                bucket: bucket.into(),
+                object: object.into(),
+            },
+            _ => Error::io(format!("{bucket}/{object}: open"), e),
+        })?;
+        Ok((file, info))
+    }
+
     /// Metadata of `bucket/object`.
     pub async fn head(&self, bucket: &str, object: &str) -> Result<ObjectInfo> {
         Ok(self.open_for(bucket, object, false).await?.info)
