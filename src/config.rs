@@ -303,6 +303,8 @@ pub struct FileSettings {
     /// How long a clustered target remembers a DELETE (so a copy held by a target that
     /// was away cannot bring the object back), seconds.
     pub tombstone_ttl_secs: u64,
+    /// Directories `promote` may read files from (none: promote is off).
+    pub promote_roots: Vec<std::path::PathBuf>,
 }
 
 impl Default for FileSettings {
@@ -331,6 +333,7 @@ impl Default for FileSettings {
             s3_secret_key: None,
             s3_upload_max_age_secs: 7 * 24 * 3600,
             tombstone_ttl_secs: 7 * 24 * 3600,
+            promote_roots: Vec::new(),
         }
     }
 }

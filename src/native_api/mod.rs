@@ -85,6 +85,12 @@ async fn route(
 ) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path();
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
+        if req.method() == Method::POST && !rest.trim_end_matches('/').contains('/') {
+            // `POST /v1/objects/B`: bucket-wide object actions (promote).
+            let bucket = decode(rest.trim_end_matches('/'))?;
+            check_provider(&req)?;
+            return promote(ctx, req, &bucket).await;
+        }
         let (bucket, object) = split_object_path(rest)?;
         check_provider(&req)?;
         return objects::dispatch(ctx, req, bucket, object).await;
@@ -123,6 +129,33 @@ async fn route(
         "/metrics" => daemon::metrics(ctx, &req),
         _ => Err(ApiError::NotFound(format!("no such endpoint: {path}"))),
     }
+}
+
+async fn promote(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+    bucket: &str,
+) -> Result<Response<Body>, ApiError> {
+    let msg = read_act_msg(req).await?;
+    if msg.action != "promote" {
+        return Err(ApiError::BadRequest(format!(
+            "ais://{bucket}: unsupported object action {:?} (expecting promote)",
+            msg.action
+        )));
+    }
+    let mut args: crate::target::promote::PromoteArgs = serde_json::from_value(msg.value)
+        .map_err(|e| ApiError::BadRequest(format!("promote: malformed value: {e}")))?;
+    if args.src.is_empty() {
+        args.src = msg.name;
+    }
+    let done = crate::target::promote::promote(ctx, bucket, &args).await?;
+    if done.missing && ctx.config.proxy.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "promote: {:?} does not exist",
+            args.src
+        )));
+    }
+    Ok(buckets::json_response(&done))
 }
 
 /// Splits `<bucket>/<object>` (still percent-encoded) and decodes each part exactly once.

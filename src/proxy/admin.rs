@@ -221,3 +221,76 @@ pub(super) async fn reverse(
     }
     Ok(resp)
 }
+
+/// `POST /v1/objects/B {"action":"promote",...}`: to the target named by `tid`, else to
+/// every active target (each promotes what it owns of a shared directory); answers the
+/// summed counts.
+pub(super) async fn promote(
+    ctx: &ProxyContext,
+    req: http::Request<hyper::body::Incoming>,
+    bucket: &str,
+) -> Result<Response<Body>, ApiError> {
+    let body = crate::native_api::read_body(req).await?;
+    let msg: ActMsg = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON control message: {e}")))?;
+    if msg.action != "promote" {
+        return Err(ApiError::BadRequest(format!(
+            "ais://{bucket}: unsupported object action {:?} (expecting promote)",
+            msg.action
+        )));
+    }
+    if !ctx.state.bmd().buckets.contains_key(bucket) {
+        return Err(ApiError::NoBucket(bucket.to_string()));
+    }
+    let tid = msg
+        .value
+        .get("tid")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    let smap = ctx.state.smap();
+    let targets: Vec<_> = smap
+        .tmap
+        .values()
+        .filter(|t| t.is_active() && (tid.is_empty() || t.daemon_id == tid))
+        .cloned()
+        .collect();
+    if targets.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "promote: no target {tid:?} in the cluster map"
+        )));
+    }
+    let mut total = crate::target::promote::Promoted::default();
+    let mut missing_everywhere = true;
+    for t in targets {
+        let url = format!("{}/v1/objects/{bucket}", t.control_url());
+        let r = ctx
+            .client
+            .send(Method::POST, &url, Some(body.to_vec()))
+            .await
+            .map_err(|e| ApiError::Upstream(format!("{}: {e}", t.daemon_id)))?;
+        if !r.status.is_success() {
+            let mut resp = Response::new(crate::http::full(r.body));
+            *resp.status_mut() = r.status;
+            return Ok(resp);
+        }
+        let part: crate::target::promote::Promoted =
+            serde_json::from_slice(&r.body).unwrap_or_default();
+        total.objects += part.objects;
+        total.bytes += part.bytes;
+        total.skipped += part.skipped;
+        missing_everywhere &= part.missing;
+    }
+    if missing_everywhere {
+        let src = msg
+            .value
+            .get("src")
+            .and_then(|v| v.as_str())
+            .unwrap_or(&msg.name)
+            .to_string();
+        return Err(ApiError::NotFound(format!(
+            "promote: {src:?} does not exist on any target"
+        )));
+    }
+    Ok(crate::native_api::buckets::json_response(&total))
+}

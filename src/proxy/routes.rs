@@ -54,6 +54,10 @@ async fn route(
     }
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
+        if req.method() == Method::POST && !rest.trim_end_matches('/').contains('/') {
+            let bucket = crate::native_api::decode(rest.trim_end_matches('/'))?;
+            return super::admin::promote(ctx, req, &bucket).await;
+        }
         return redirect(ctx, req, rest);
     }
     if path == "/v1/buckets" || path == "/v1/buckets/" {

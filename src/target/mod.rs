@@ -8,6 +8,7 @@ mod fshc;
 mod gate;
 pub mod membership;
 pub mod mountpaths;
+pub mod promote;
 pub mod rebalance;
 pub mod resilver;
 pub mod scrub;
