@@ -11,13 +11,13 @@ from nodes import fail_fast, start_cluster, start_target
 ENTRY_IS_DIR = 1 << 7
 
 
-@pytest.fixture(params=["cluster", "target"])
+@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
 def client(request, tmp_path):
     if request.param == "cluster":
         proxy, targets = start_cluster(tmp_path, n_targets=3)
         nodes, url = [proxy] + targets, proxy.url
     else:
-        node = start_target(tmp_path, n_mountpaths=2)
+        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
         nodes, url = [node], node.url
     yield Client(url, retry_config=fail_fast(), timeout=30)
     for n in nodes:

@@ -15,13 +15,13 @@ from aistore.sdk.errors import AISError
 from nodes import fail_fast, start_cluster, start_target
 
 
-@pytest.fixture(params=["cluster", "target"])
+@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
 def setup(request, tmp_path):
     if request.param == "cluster":
         proxy, targets = start_cluster(tmp_path, n_targets=3)
         nodes, url = [proxy] + targets, proxy.url
     else:
-        node = start_target(tmp_path, n_mountpaths=2)
+        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
         nodes, url = [node], node.url
     yield Client(url, retry_config=fail_fast(), timeout=60), url
     for n in nodes:
