@@ -45,6 +45,9 @@ pub struct MapView {
     uuid: Mutex<Option<String>>,
     /// When the set of active targets last changed (as this target saw it).
     moved_at: Mutex<Option<std::time::Instant>>,
+    /// Buckets renamed lately, by new name: their objects may be on any target until
+    /// the walks have moved them.
+    renamed: Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Where the joined UUID and the primary's URL are marked.
     mark_paths: Vec<PathBuf>,
 }
@@ -175,6 +178,35 @@ impl MapView {
             }
         }
         out
+    }
+
+    /// Targets that may hold `bucket/object` (see [`MapView::previous_owners`]); for a
+    /// bucket renamed within the last 10 minutes, every other active target.
+    pub fn holders(&self, me: &str, bucket: &str, object: &str) -> Vec<Snode> {
+        let mut out = self.previous_owners(me, bucket, object);
+        let renamed = self
+            .renamed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bucket)
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(600));
+        if let (true, Some(cur)) = (renamed, self.smap()) {
+            for t in cur.active_targets() {
+                if t.daemon_id != me && !out.iter().any(|o| o.daemon_id == t.daemon_id) {
+                    out.push(t.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Notes that `bucket` is a new name of a bucket whose objects are still moving.
+    pub fn mark_renamed(&self, bucket: &str) {
+        self.renamed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bucket.to_string(), std::time::Instant::now());
+        self.mark_moved();
     }
 
     /// Notes that the set of active targets just changed.

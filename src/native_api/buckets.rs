@@ -36,12 +36,30 @@ pub(super) async fn dispatch(
     match req.method().clone() {
         Method::POST => {
             let caller = crate::http::caller(&req);
+            let q = query(&req);
             let msg = read_act_msg(req).await?;
             match msg.action.as_str() {
                 "create-bck" => {
                     ctx.store.create_bucket(&bucket).await?;
                     tracing::info!(bucket = %bucket, %caller, "bucket created");
                     Ok(Response::new(empty()))
+                }
+                "move-bck" => {
+                    let to = move_destination(&q, &msg.value)?;
+                    ctx.store.move_bucket(&bucket, &to).await?;
+                    {
+                        let mut props = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());
+                        if let Some(p) = props.remove(&bucket) {
+                            props.insert(to.clone(), p);
+                        }
+                    }
+                    tracing::info!(from = %bucket, %to, %caller, "bucket renamed: moving its objects to their new places");
+                    if ctx.config.proxy.is_some() {
+                        // The proxy starts the walks once every target has moved.
+                        ctx.cluster.mark_renamed(&to);
+                    }
+                    crate::target::resilver::Resilver::start(ctx);
+                    Ok(Response::new(full(summary::job_id())))
                 }
                 other => Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: unsupported bucket action {other:?}"
@@ -158,6 +176,27 @@ pub(super) async fn dispatch(
         }
         other => Err(not_allowed(&other)),
     }
+}
+
+/// The new name of a `move-bck`: `?bck_to=ais/@#/NEW` (as the SDK sends it) or
+/// `{"to": "NEW"}` (as the proxy forwards it).
+pub(crate) fn move_destination(
+    q: &std::collections::HashMap<String, String>,
+    value: &serde_json::Value,
+) -> Result<String, ApiError> {
+    let raw = q
+        .get("bck_to")
+        .cloned()
+        .or_else(|| value.get("to").and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let name = raw
+        .strip_prefix("ais://")
+        .or_else(|| raw.strip_prefix("ais/@#/"))
+        .unwrap_or(&raw)
+        .trim_end_matches('/')
+        .to_string();
+    crate::names::validate_bucket(&name).map_err(ApiError::from)?;
+    Ok(name)
 }
 
 /// The prefix in `/v1/buckets/B/<prefix>`, if any.

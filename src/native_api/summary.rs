@@ -89,7 +89,7 @@ impl SummaryJobs {
 }
 
 /// A job ID in the shape of AIStore's (letters and digits).
-fn job_id() -> String {
+pub fn job_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();
     (0..10)

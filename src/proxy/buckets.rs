@@ -46,7 +46,12 @@ pub(super) async fn dispatch(
     match method {
         Method::POST => {
             let caller = crate::http::caller(&req);
+            let q = crate::native_api::query(&req);
             let msg = read_act_msg(req).await?;
+            if msg.action == "move-bck" {
+                let to = crate::native_api::buckets::move_destination(&q, &msg.value)?;
+                return rename(ctx, &bucket, &to, &caller).await;
+            }
             if msg.action != "create-bck" {
                 return Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: unsupported bucket action {:?}",
@@ -238,6 +243,71 @@ fn failures(outcomes: &[(Snode, Outcome)]) -> Vec<String> {
 
 /// Creates a bucket on every target. If any fails, the create is undone only where it
 /// was done by this call: a target that already had the bucket (409) keeps it and its data.
+/// `move-bck`: each target moves each mountpath's tree to the new name with one rename, then walk the objects to where HRW puts them under the new name (reads
+/// find them meanwhile); the bucket list then has the new name, with the old one's
+/// properties. Answers a job ID, as AIStore does.
+async fn rename(
+    ctx: &ProxyContext,
+    from: &str,
+    to: &str,
+    caller: &str,
+) -> Result<Response<Body>, ApiError> {
+    let bmd = ctx.state.bmd();
+    if !bmd.buckets.contains_key(from) {
+        return Err(ApiError::NoBucket(from.to_string()));
+    }
+    if from == to || bmd.buckets.contains_key(to) {
+        return Err(ApiError::BucketExists(to.to_string()));
+    }
+    let targets: Vec<Snode> = ctx.state.smap().tmap.values().cloned().collect();
+    let body =
+        serde_json::to_vec(&json!({"action": "move-bck", "value": {"to": to}})).unwrap_or_default();
+    let mut failed = Vec::new();
+    for t in &targets {
+        let url = format!("{}/v1/buckets/{from}", t.control_url());
+        match ctx
+            .client
+            .send(Method::POST, &url, Some(body.clone()))
+            .await
+        {
+            Ok(r) if r.status.is_success() => {}
+            Ok(r) => failed.push(format!(
+                "{}: {} {}",
+                t.daemon_id,
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )),
+            Err(e) => failed.push(format!("{}: {e}", t.daemon_id)),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(ApiError::Upstream(format!(
+            "rename ais://{from} to ais://{to} failed on {}",
+            failed.join("; ")
+        )));
+    }
+    if !ctx.state.rename_bucket(from, to) {
+        return Err(ApiError::Conflict(format!(
+            "rename ais://{from}: the bucket list changed meanwhile"
+        )));
+    }
+    // Every target holds its part under the new name now: walk it to the owners.
+    let start = serde_json::to_vec(&json!({"action": "start", "value": {"kind": "rebalance"}}))
+        .unwrap_or_default();
+    for t in &targets {
+        let url = format!("{}/v1/daemon", t.control_url());
+        if let Err(e) = ctx
+            .client
+            .send(Method::PUT, &url, Some(start.clone()))
+            .await
+        {
+            tracing::warn!(target_id = %t.daemon_id, error = %e, "rename: could not start the walk (the next change will)");
+        }
+    }
+    tracing::info!(%from, %to, %caller, "bucket renamed");
+    Ok(Response::new(crate::http::full(summary::job_id())))
+}
+
 pub(super) async fn create(
     ctx: &ProxyContext,
     bucket: &str,

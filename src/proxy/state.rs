@@ -189,6 +189,24 @@ impl ClusterState {
         true
     }
 
+    /// Renames a bucket in the list (creation time and properties kept); false if `from`
+    /// is missing or `to` exists.
+    pub fn rename_bucket(&self, from: &str, to: &str) -> bool {
+        let mut inner = self.lock();
+        if inner.bmd.buckets.contains_key(to) {
+            return false;
+        }
+        let Some(created) = inner.bmd.buckets.remove(from) else {
+            return false;
+        };
+        inner.bmd.buckets.insert(to.to_string(), created);
+        if let Some(p) = inner.bmd.props.remove(from) {
+            inner.bmd.props.insert(to.to_string(), p);
+        }
+        self.commit_bmd(&mut inner);
+        true
+    }
+
     /// Forgets a bucket; false if it did not exist.
     pub fn remove_bucket(&self, name: &str) -> bool {
         let mut inner = self.lock();

@@ -64,6 +64,56 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// Renames bucket `from` to `to` (which must not exist): each
+    /// mountpath's object tree moves with one `rename`, so it is instant and nothing is
+    /// copied. Objects then sit where HRW placed them under the old name; the caller
+    /// starts the walks that move them (rebalance, resilver), and reads find them
+    /// meanwhile (other mountpaths, other targets).
+    pub async fn move_bucket(&self, from: &str, to: &str) -> Result<()> {
+        self.require_bucket(from)?;
+        validate_bucket(to)?;
+        if self.read_buckets().contains_key(to) {
+            return Err(Error::BucketExists(to.to_string()));
+        }
+        for mp in self.mountpaths.current().every() {
+            let (src, dst) = (
+                layout::bucket_dir(&mp.path, from),
+                layout::bucket_dir(&mp.path, to),
+            );
+            let trash = mp.path.join(layout::TRASH_DIR);
+            let stamp = unix_ns(Ok(std::time::SystemTime::now()));
+            let moved = mp
+                .disk
+                .call(move || {
+                    if dst.exists() {
+                        // Left over from an earlier bucket of that name: to the trash.
+                        std::fs::create_dir_all(&trash)?;
+                        std::fs::rename(&dst, trash.join(format!("moved.{stamp}")))?;
+                    }
+                    if src.exists() {
+                        std::fs::rename(&src, &dst)?;
+                    }
+                    std::fs::create_dir_all(dst.join(layout::OBJECTS_DIR))?;
+                    std::fs::create_dir_all(dst.join(layout::WORK_DIR))?;
+                    // Deletions remembered under the old name do not apply to the new one.
+                    let _ = std::fs::remove_dir_all(dst.join(layout::TOMBSTONES_DIR));
+                    Ok(())
+                })
+                .await;
+            moved.map_err(|e| Error::io(format!("{from}: move to {to}"), e))?;
+        }
+        self.meta_cache.clear();
+        let mut buckets = self.write_buckets();
+        let info = buckets.remove(from);
+        buckets.insert(
+            to.to_string(),
+            info.unwrap_or(BucketInfo {
+                created_ns: unix_ns(Ok(std::time::SystemTime::now())),
+            }),
+        );
+        Ok(())
+    }
+
     /// Names and facts of all buckets, sorted by name.
     pub fn list_buckets(&self) -> Vec<(String, BucketInfo)> {
         self.read_buckets()

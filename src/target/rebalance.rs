@@ -479,7 +479,7 @@ pub async fn open_here_or_fetch(
         .into());
     }
     let mut silent = Vec::new();
-    for holder in ctx.cluster.previous_owners(&ctx.node.id, bucket, object) {
+    for holder in ctx.cluster.holders(&ctx.node.id, bucket, object) {
         match fetch(ctx, &holder, bucket, object).await {
             Ok(true) => {
                 ctx.metrics.gfn_count.inc();
@@ -556,7 +556,7 @@ async fn delete_at_holders(
         Err(e) => return Err(e.into()),
     };
     let mut silent = Vec::new();
-    for holder in ctx.cluster.previous_owners(&ctx.node.id, bucket, object) {
+    for holder in ctx.cluster.holders(&ctx.node.id, bucket, object) {
         let req = Request::builder()
             .method(Method::DELETE)
             .uri(replica_url(&holder, bucket, object, "del"))
