@@ -38,3 +38,4 @@ pub mod range;
 pub mod s3;
 pub mod store;
 pub mod target;
+pub mod template;

@@ -70,6 +70,22 @@ pub(super) async fn dispatch(
             let caller = crate::http::caller(&req);
             let msg = read_act_msg(req).await?;
             match msg.action.as_str() {
+                "delete-listrange" => {
+                    let names = listed_names(&msg.value)?;
+                    ctx.store.require_bucket(&bucket)?;
+                    let mut deleted = 0u64;
+                    for name in &names {
+                        match crate::target::rebalance::delete_everywhere(ctx, &bucket, name).await
+                        {
+                            Ok(()) => deleted += 1,
+                            Err(ApiError::Store(e))
+                                if matches!(*e, crate::store::Error::ObjectNotFound { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    tracing::info!(%bucket, listed = names.len(), deleted, %caller, "objects deleted by list or range");
+                    Ok(Response::new(full(summary::job_id())))
+                }
                 "destroy-bck" => {
                     ctx.store.destroy_bucket(&bucket).await?;
                     ctx.bucket_props
@@ -176,6 +192,31 @@ pub(super) async fn dispatch(
         }
         other => Err(not_allowed(&other)),
     }
+}
+
+/// The names a multi-object action lists: `{"objnames": [...]}` or `{"template":
+/// "shard-{000..099}.tar"}`.
+pub fn listed_names(value: &serde_json::Value) -> Result<Vec<String>, ApiError> {
+    let names: Vec<String> = if let Some(list) = value.get("objnames").and_then(|v| v.as_array()) {
+        list.iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::BadRequest("objnames must be a list of object names".into())
+                })
+            })
+            .collect::<Result<_, _>>()?
+    } else if let Some(t) = value.get("template").and_then(|v| v.as_str()) {
+        crate::template::expand(t).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    } else {
+        return Err(ApiError::BadRequest(
+            "expecting the objects as {\"objnames\": [...]} or {\"template\": \"prefix{0..9}\"}"
+                .into(),
+        ));
+    };
+    for n in &names {
+        crate::names::validate_object(n)?;
+    }
+    Ok(names)
 }
 
 /// The new name of a `move-bck`: `?bck_to=ais/@#/NEW` (as the SDK sends it) or

@@ -100,6 +100,9 @@ pub(super) async fn dispatch(
         Method::DELETE => {
             let caller = crate::http::caller(&req);
             let msg = read_act_msg(req).await?;
+            if msg.action == "delete-listrange" {
+                return delete_listed(ctx, &bucket, &msg.value).await;
+            }
             if msg.action != "destroy-bck" {
                 return Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: expecting action \"destroy-bck\", got {:?}",
@@ -243,6 +246,58 @@ fn failures(outcomes: &[(Snode, Outcome)]) -> Vec<String> {
 
 /// Creates a bucket on every target. If any fails, the create is undone only where it
 /// was done by this call: a target that already had the bucket (409) keeps it and its data.
+/// `delete-listrange`: each listed (or templated) object deleted at its owner, which also
+/// removes copies a previous owner still holds. Answers a job ID, as AIStore does; the
+/// work is done when the answer comes.
+async fn delete_listed(
+    ctx: &ProxyContext,
+    bucket: &str,
+    value: &serde_json::Value,
+) -> Result<Response<Body>, ApiError> {
+    if !ctx.state.bmd().buckets.contains_key(bucket) {
+        return Err(ApiError::NoBucket(bucket.to_string()));
+    }
+    let names = crate::native_api::buckets::listed_names(value)?;
+    let smap = ctx.state.smap();
+    let mut by_owner: BTreeMap<String, (Snode, Vec<String>)> = BTreeMap::new();
+    for name in names {
+        let owner = smap
+            .owner(bucket, &name)
+            .cloned()
+            .ok_or_else(|| ApiError::Unavailable("no target in the cluster map".into()))?;
+        by_owner
+            .entry(owner.daemon_id.clone())
+            .or_insert_with(|| (owner, Vec::new()))
+            .1
+            .push(name);
+    }
+    let mut failed = Vec::new();
+    for (t, names) in by_owner.into_values() {
+        let body = serde_json::to_vec(
+            &json!({"action": "delete-listrange", "value": {"objnames": names}}),
+        )
+        .unwrap_or_default();
+        let url = format!("{}/v1/buckets/{bucket}", t.control_url());
+        match ctx.client.send(Method::DELETE, &url, Some(body)).await {
+            Ok(r) if r.status.is_success() => {}
+            Ok(r) => failed.push(format!(
+                "{}: {} {}",
+                t.daemon_id,
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )),
+            Err(e) => failed.push(format!("{}: {e}", t.daemon_id)),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(ApiError::Upstream(format!(
+            "delete in ais://{bucket} failed on {}",
+            failed.join("; ")
+        )));
+    }
+    Ok(Response::new(crate::http::full(summary::job_id())))
+}
+
 /// `move-bck`: each target moves each mountpath's tree to the new name with one rename, then walk the objects to where HRW puts them under the new name (reads
 /// find them meanwhile); the bucket list then has the new name, with the old one's
 /// properties. Answers a job ID, as AIStore does.

@@ -74,18 +74,34 @@ impl ObjectStore {
 
     /// One pass over every readable mountpath (one walker each), moving each object not
     /// on its HRW mountpath there. Returns how many moves failed.
-    pub async fn resilver_pass(&self, counters: &ResilverCounters) -> u64 {
+    ///
+    /// `ours` says whether this target owns an object: on mountpaths that stay, objects
+    /// it does not own are left to the rebalance walk, which moves them to their owner
+    /// (moving them here too could leave a copy behind that walk). A leaving mountpath
+    /// is emptied whatever the owner.
+    pub async fn resilver_pass(
+        &self,
+        counters: &ResilverCounters,
+        ours: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> u64 {
         let set = self.mountpaths.current();
-        let walks = set
-            .readable()
-            .map(|mp| self.walk_mountpath(mp.clone(), counters));
+        let walks = set.readable().map(|mp| {
+            let leaving = set.leaving.iter().any(|(m, _)| m.path == mp.path);
+            self.walk_mountpath(mp.clone(), counters, ours, leaving)
+        });
         futures_util::future::join_all(walks)
             .await
             .into_iter()
             .sum()
     }
 
-    async fn walk_mountpath(&self, mp: Arc<Mountpath>, counters: &ResilverCounters) -> u64 {
+    async fn walk_mountpath(
+        &self,
+        mp: Arc<Mountpath>,
+        counters: &ResilverCounters,
+        ours: &(dyn Fn(&str, &str) -> bool + Sync),
+        leaving: bool,
+    ) -> u64 {
         let mut failed = 0;
         for (bucket, _) in self.list_buckets() {
             let root = layout::objects_dir(&mp.path, &bucket);
@@ -101,6 +117,9 @@ impl ObjectStore {
                     }
                 };
                 for name in &names {
+                    if !leaving && !ours(&bucket, name) {
+                        continue;
+                    }
                     match self.place(&bucket, name) {
                         Ok((_, want)) if want.path == mp.path => continue,
                         Ok(_) => {}

@@ -76,7 +76,15 @@ async fn run(ctx: Arc<TargetContext>) {
             .iter()
             .map(|(m, w)| (m.path.clone(), *w))
             .collect();
-        let failed = ctx.store.resilver_pass(&me.counters).await;
+        // Ownership by the map as it is now (a lone target owns everything).
+        let smap = ctx.cluster.smap();
+        let me_id = ctx.node.id.clone();
+        let ours = move |bucket: &str, name: &str| {
+            smap.as_ref()
+                .and_then(|m| m.owner(bucket, name))
+                .is_none_or(|o| o.daemon_id == me_id)
+        };
+        let failed = ctx.store.resilver_pass(&me.counters, &ours).await;
         if failed == 0 {
             break leaving;
         }

@@ -114,3 +114,19 @@ def test_append_and_the_file_writer(client):
     with pytest.raises(AISError) as e:
         bck.object("other").get_writer().append_content(b"x", handle=h)
     assert e.value.status_code == 400, "another object's handle"
+
+
+def test_delete_by_list_and_by_template(client):
+    bck = client.bucket("multi")
+    bck.create()
+    for i in range(40):
+        bck.object(f"shard-{i:03d}.tar").get_writer().put_content(b"x%d" % i)
+    job = bck.objects(obj_names=["shard-000.tar", "shard-001.tar", "never-there"]).delete()
+    assert job
+    job = bck.objects(obj_template="shard-{010..019}.tar").delete()
+    assert job
+    left = sorted(e.name for e in bck.list_all_objects())
+    assert left == sorted(f"shard-{i:03d}.tar" for i in list(range(2, 10)) + list(range(20, 40)))
+    with pytest.raises(AISError) as e:
+        bck.objects(obj_template="shard-{5..1}.tar").delete()
+    assert e.value.status_code == 400
