@@ -137,6 +137,17 @@ fn show(v: Option<&Value>) -> String {
     v.map_or("nothing".into(), Value::to_string)
 }
 
+/// The props after a `set-bprops` (merged into `current`) or `reset-bprops` action.
+pub fn after_action(current: &Value, action: &str, value: &Value) -> Result<Value, String> {
+    match action {
+        "set-bprops" => apply(current, value),
+        "reset-bprops" => Ok(defaults()),
+        other => Err(format!(
+            "expecting action \"set-bprops\" or \"reset-bprops\", got {other:?}"
+        )),
+    }
+}
+
 /// The props as a bucket HEAD shows them: stored ones (or the defaults) plus `created`.
 pub fn for_head(stored: Option<&Value>, created_ns: i64) -> Value {
     let mut p = stored.cloned().unwrap_or_else(defaults);

@@ -107,16 +107,8 @@ pub(super) async fn dispatch(
             ctx.store.require_bucket(&bucket)?;
             let mut all = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());
             let current = all.get(&bucket).cloned().unwrap_or_else(bprops::defaults);
-            let next = match msg.action.as_str() {
-                "set-bprops" => bprops::apply(&current, &msg.value),
-                "reset-bprops" => Ok(bprops::defaults()),
-                other => {
-                    return Err(ApiError::BadRequest(format!(
-                        "ais://{bucket}: expecting action \"set-bprops\" or \"reset-bprops\", got {other:?}"
-                    )))
-                }
-            }
-            .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
+            let next = bprops::after_action(&current, &msg.action, &msg.value)
+                .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
             all.insert(bucket, next);
             Ok(Response::new(empty()))
         }

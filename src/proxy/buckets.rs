@@ -83,16 +83,8 @@ pub(super) async fn dispatch(
                 .get(&bucket)
                 .cloned()
                 .unwrap_or_else(bprops::defaults);
-            let next = match msg.action.as_str() {
-                "set-bprops" => bprops::apply(&current, &msg.value),
-                "reset-bprops" => Ok(bprops::defaults()),
-                other => {
-                    return Err(ApiError::BadRequest(format!(
-                        "ais://{bucket}: expecting action \"set-bprops\" or \"reset-bprops\", got {other:?}"
-                    )))
-                }
-            }
-            .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
+            let next = bprops::after_action(&current, &msg.action, &msg.value)
+                .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
             ctx.state.set_bucket_props(&bucket, next);
             tracing::info!(%bucket, action = %msg.action, "bucket properties changed");
             Ok(Response::new(empty()))
@@ -246,6 +238,26 @@ fn failures(outcomes: &[(Snode, Outcome)]) -> Vec<String> {
 
 /// Creates a bucket on every target. If any fails, the create is undone only where it
 /// was done by this call: a target that already had the bucket (409) keeps it and its data.
+/// Sends one control request to target `t`; the reason when it did not succeed.
+async fn ask(
+    ctx: &ProxyContext,
+    t: &Snode,
+    method: Method,
+    url: &str,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    match ctx.client.send(method, url, Some(body)).await {
+        Ok(r) if r.status.is_success() => Ok(()),
+        Ok(r) => Err(format!(
+            "{}: {} {}",
+            t.daemon_id,
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )),
+        Err(e) => Err(format!("{}: {e}", t.daemon_id)),
+    }
+}
+
 /// `delete-listrange`: each listed (or templated) object deleted at its owner, which also
 /// removes copies a previous owner still holds. Answers a job ID, as AIStore does; the
 /// work is done when the answer comes.
@@ -278,15 +290,8 @@ async fn delete_listed(
         )
         .unwrap_or_default();
         let url = format!("{}/v1/buckets/{bucket}", t.control_url());
-        match ctx.client.send(Method::DELETE, &url, Some(body)).await {
-            Ok(r) if r.status.is_success() => {}
-            Ok(r) => failed.push(format!(
-                "{}: {} {}",
-                t.daemon_id,
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )),
-            Err(e) => failed.push(format!("{}: {e}", t.daemon_id)),
+        if let Err(why) = ask(ctx, &t, Method::DELETE, &url, body).await {
+            failed.push(why);
         }
     }
     if !failed.is_empty() {
@@ -320,19 +325,8 @@ async fn rename(
     let mut failed = Vec::new();
     for t in &targets {
         let url = format!("{}/v1/buckets/{from}", t.control_url());
-        match ctx
-            .client
-            .send(Method::POST, &url, Some(body.clone()))
-            .await
-        {
-            Ok(r) if r.status.is_success() => {}
-            Ok(r) => failed.push(format!(
-                "{}: {} {}",
-                t.daemon_id,
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )),
-            Err(e) => failed.push(format!("{}: {e}", t.daemon_id)),
+        if let Err(why) = ask(ctx, t, Method::POST, &url, body.clone()).await {
+            failed.push(why);
         }
     }
     if !failed.is_empty() {

@@ -137,31 +137,8 @@ impl ObjectStore {
             String::new()
         };
 
-        let props = req.props;
-        let wants_stat = props.size
-            || props.checksum
-            || props.atime
-            || props.version
-            || props.location
-            || props.etag;
-        let bucket_name = bucket.to_string();
-        let entries = tokio::task::spawn_blocking(move || {
-            names
-                .into_iter()
-                .map(|(name, mp)| {
-                    if wants_stat {
-                        describe(&roots[mp], &bucket_name, name, props)
-                    } else {
-                        ListEntry {
-                            name,
-                            ..Default::default()
-                        }
-                    }
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?;
+        let named = names.into_iter().map(|(n, mp)| (n, false, mp)).collect();
+        let entries = entries_of(bucket, named, roots, req.props).await?;
         Ok(ListPage {
             entries,
             next_after,
@@ -250,37 +227,47 @@ impl ObjectStore {
         } else {
             String::new()
         };
-        let props = req.props;
-        let wants_stat = props.size
-            || props.checksum
-            || props.atime
-            || props.version
-            || props.location
-            || props.etag;
-        let bucket_name = bucket.to_string();
-        let entries = tokio::task::spawn_blocking(move || {
-            names
-                .into_iter()
-                .map(|(name, is_dir, mp)| {
-                    if is_dir || !wants_stat {
-                        ListEntry {
-                            name,
-                            is_dir,
-                            ..Default::default()
-                        }
-                    } else {
-                        describe(&roots[mp], &bucket_name, name, props)
-                    }
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?;
+        let entries = entries_of(bucket, names, roots, req.props).await?;
         Ok(ListPage {
             entries,
             next_after,
         })
     }
+}
+
+/// Listing entries for `(name, is_dir, mountpath index into roots)`, with the wanted
+/// properties read from each object (on the blocking pool).
+async fn entries_of(
+    bucket: &str,
+    names: Vec<(String, bool, usize)>,
+    roots: Vec<PathBuf>,
+    props: Props,
+) -> Result<Vec<ListEntry>> {
+    let wants_stat = props.size
+        || props.checksum
+        || props.atime
+        || props.version
+        || props.location
+        || props.etag;
+    let bucket_name = bucket.to_string();
+    tokio::task::spawn_blocking(move || {
+        names
+            .into_iter()
+            .map(|(name, is_dir, mp)| {
+                if is_dir || !wants_stat {
+                    ListEntry {
+                        name,
+                        is_dir,
+                        ..Default::default()
+                    }
+                } else {
+                    describe(&roots[mp], &bucket_name, name, props)
+                }
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))
 }
 
 /// The next `n` names under `root` after `after`, sorted, walked on the blocking pool

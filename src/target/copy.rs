@@ -69,29 +69,7 @@ pub async fn copy_object(
                 .await?;
         }
         Some(owner) => {
-            let body: ReqBody = http_body_util::StreamBody::new(
-                stream
-                    .map_ok(hyper::body::Frame::data)
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
-            )
-            .boxed_unsync();
-            let url = rebalance::replica_url(&owner, &dst_bucket, &dst_object, "copy");
-            let meta_b64 = {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(meta.encode())
-            };
-            let req = Request::builder()
-                .method(Method::PUT)
-                .uri(url)
-                .header(header::CONTENT_LENGTH, size)
-                .header(REPLICA_META, meta_b64)
-                .body(body)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            let resp = ctx
-                .data
-                .send(req)
-                .await
-                .map_err(|e| ApiError::Upstream(format!("{}: {e}", owner.daemon_id)))?;
+            let resp = send_to_owner(ctx, &owner, &dst_bucket, &dst_object, &meta, stream).await?;
             let status = resp.status();
             if !status.is_success() {
                 let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
@@ -109,6 +87,41 @@ pub async fn copy_object(
     }
     tracing::info!(%bucket, %object, to = %format!("{dst_bucket}/{dst_object}"), "object copied");
     Ok(Response::new(empty()))
+}
+
+/// Streams `body` to `owner` as `bucket/name` with `meta` (`PUT ?ais_replica=copy` on its
+/// intra-cluster port), for [`receive_copy`] there; returns its answer.
+pub(super) async fn send_to_owner<S>(
+    ctx: &TargetContext,
+    owner: &crate::cluster::Snode,
+    bucket: &str,
+    name: &str,
+    meta: &ObjectMeta,
+    body: S,
+) -> Result<Response<Incoming>, ApiError>
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+{
+    let body: ReqBody = http_body_util::StreamBody::new(
+        body.map_ok(hyper::body::Frame::data)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+    )
+    .boxed_unsync();
+    let meta_b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(meta.encode())
+    };
+    let req = Request::builder()
+        .method(Method::PUT)
+        .uri(rebalance::replica_url(owner, bucket, name, "copy"))
+        .header(header::CONTENT_LENGTH, meta.size)
+        .header(REPLICA_META, meta_b64)
+        .body(body)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    ctx.data
+        .send(req)
+        .await
+        .map_err(|e| ApiError::Upstream(format!("{}: {e}", owner.daemon_id)))
 }
 
 /// `PUT ?ais_replica=copy` (intra-cluster port): stores a copied object here.

@@ -11,14 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use http::{header, Method, Request};
-use http_body_util::BodyExt;
+use http::Method;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::rebalance::{replica_url, REPLICA_META};
 use super::TargetContext;
-use crate::http::forward::ReqBody;
 use crate::native_api::ApiError;
 use crate::store::{ObjectMeta, PutOptions};
 
@@ -252,28 +249,7 @@ async fn store_file(
                 cksum_type: "none".into(),
                 ..ObjectMeta::default()
             };
-            let body: ReqBody = http_body_util::StreamBody::new(
-                chunks
-                    .map_ok(hyper::body::Frame::data)
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
-            )
-            .boxed_unsync();
-            let meta_b64 = {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(meta.encode())
-            };
-            let req = Request::builder()
-                .method(Method::PUT)
-                .uri(replica_url(o, bucket, name, "copy"))
-                .header(header::CONTENT_LENGTH, size)
-                .header(REPLICA_META, meta_b64)
-                .body(body)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            let resp = ctx
-                .data
-                .send(req)
-                .await
-                .map_err(|e| ApiError::Upstream(format!("{}: {e}", o.daemon_id)))?;
+            let resp = super::copy::send_to_owner(ctx, o, bucket, name, &meta, chunks).await?;
             if !resp.status().is_success() {
                 return Err(ApiError::Upstream(format!(
                     "{}: {}",

@@ -33,7 +33,9 @@ def client(request, tmp_path):
     else:
         node = start_target(tmp_path, engine=request.param.split("-")[1])
         url, nodes = node.url, [node]
-    yield Client(url, retry_config=fail_fast(), timeout=30)
+    c = Client(url, retry_config=fail_fast(), timeout=60)
+    c.test_url = url  # for the tests that also speak raw HTTP
+    yield c
     for node in nodes:
         node.proc.kill()
         node.proc.wait()

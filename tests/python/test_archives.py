@@ -8,12 +8,10 @@ import tarfile
 import zipfile
 
 import pytest
-from aistore.sdk import Client
 from aistore.sdk.archive_config import ArchiveConfig, ArchiveMode
 from aistore.sdk.errors import AISError
 from aistore.sdk.list_object_flag import ListObjectFlag
 
-from nodes import fail_fast, start_cluster, start_target
 
 MEMBERS = {
     "s001/img.jpg": b"JPEG-one" * 100,
@@ -39,20 +37,6 @@ def zip_bytes():
         for name, data in MEMBERS.items():
             z.writestr(name, data)
     return buf.getvalue()
-
-
-@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
-def client(request, tmp_path):
-    if request.param == "cluster":
-        proxy, targets = start_cluster(tmp_path, n_targets=3)
-        nodes, url = [proxy] + targets, proxy.url
-    else:
-        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
-        nodes, url = [node], node.url
-    yield Client(url, retry_config=fail_fast(), timeout=30)
-    for n in nodes:
-        n.proc.kill()
-        n.proc.wait()
 
 
 def members_of_tar(data):

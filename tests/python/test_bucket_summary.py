@@ -5,28 +5,11 @@ import os
 
 import pytest
 import requests
-from aistore.sdk import Client
 from aistore.sdk.errors import AISError
 
-from nodes import fail_fast, start_cluster, start_target
 
-
-@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
-def endpoint(request, tmp_path):
-    if request.param == "cluster":
-        proxy, targets = start_cluster(tmp_path, n_targets=3)
-        nodes, url = [proxy] + targets, proxy.url
-    else:
-        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
-        nodes, url = [node], node.url
-    yield url
-    for n in nodes:
-        n.proc.kill()
-        n.proc.wait()
-
-
-def test_summary_and_info_count_objects_and_bytes(endpoint):
-    client = Client(endpoint, retry_config=fail_fast(), timeout=30)
+def test_summary_and_info_count_objects_and_bytes(client):
+    endpoint = client.test_url
     bck = client.bucket("summ")
     bck.create()
     sizes = {}

@@ -3,26 +3,10 @@ directory entries, without them (`NO_DIRS`), paging through one level; through t
 proxy over three targets and on a lone target."""
 
 import pytest
-from aistore.sdk import Client
 from aistore.sdk.list_object_flag import ListObjectFlag
 
-from nodes import fail_fast, start_cluster, start_target
 
 ENTRY_IS_DIR = 1 << 7
-
-
-@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
-def client(request, tmp_path):
-    if request.param == "cluster":
-        proxy, targets = start_cluster(tmp_path, n_targets=3)
-        nodes, url = [proxy] + targets, proxy.url
-    else:
-        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
-        nodes, url = [node], node.url
-    yield Client(url, retry_config=fail_fast(), timeout=30)
-    for n in nodes:
-        n.proc.kill()
-        n.proc.wait()
 
 
 def level(bck, prefix, flags, page_size=0):

@@ -9,28 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from aistore.sdk import Client
 from aistore.sdk.errors import AISError
 
-from nodes import fail_fast, start_cluster, start_target
 
-
-@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
-def setup(request, tmp_path):
-    if request.param == "cluster":
-        proxy, targets = start_cluster(tmp_path, n_targets=3)
-        nodes, url = [proxy] + targets, proxy.url
-    else:
-        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
-        nodes, url = [node], node.url
-    yield Client(url, retry_config=fail_fast(), timeout=60), url
-    for n in nodes:
-        n.proc.kill()
-        n.proc.wait()
-
-
-def test_parts_by_eight_threads_read_back_exact(setup):
-    client, _ = setup
+def test_parts_by_eight_threads_read_back_exact(client):
     bck = client.bucket("mpt")
     bck.create()
     part_size = 200 * 1024 * 1024 // 16  # 200 MiB in 16 parts
@@ -61,8 +43,8 @@ def test_parts_by_eight_threads_read_back_exact(setup):
     assert obj.head(props="chunked").chunks is None
 
 
-def test_completion_errors(setup):
-    client, url = setup
+def test_completion_errors(client):
+    url = client.test_url
     bck = client.bucket("mpterr")
     bck.create()
     obj = bck.object("o")

@@ -6,24 +6,7 @@ most copies crossing targets) and user metadata set in place (`set_custom_props`
 import os
 
 import pytest
-from aistore.sdk import Client
 from aistore.sdk.errors import AISError
-
-from nodes import fail_fast, start_cluster, start_target
-
-
-@pytest.fixture(params=["cluster", "target-uring", "target-psync"])
-def client(request, tmp_path):
-    if request.param == "cluster":
-        proxy, targets = start_cluster(tmp_path, n_targets=3)
-        nodes, url = [proxy] + targets, proxy.url
-    else:
-        node = start_target(tmp_path, n_mountpaths=2, engine=request.param.split("-")[1])
-        nodes, url = [node], node.url
-    yield Client(url, retry_config=fail_fast(), timeout=30)
-    for n in nodes:
-        n.proc.kill()
-        n.proc.wait()
 
 
 def test_copy_keeps_bytes_and_metadata(client):
