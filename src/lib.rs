@@ -28,6 +28,7 @@ pub mod disk;
 pub mod fs;
 pub mod hrw;
 pub mod http;
+pub mod jobs;
 pub mod loader;
 pub mod local_cluster;
 pub mod metrics;

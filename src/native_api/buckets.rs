@@ -59,7 +59,19 @@ pub(super) async fn dispatch(
                         ctx.cluster.mark_renamed(&to);
                     }
                     crate::target::resilver::Resilver::start(ctx);
-                    Ok(Response::new(full(summary::job_id())))
+                    let id = ctx.jobs.record_done("move-bck", &bucket, Some(&to), &[]);
+                    Ok(Response::new(full(id)))
+                }
+                "copy-bck" | "copy-listrange" => {
+                    use crate::target::copy_many::{self, CopySpec, Selection};
+                    let spec = CopySpec::parse(&bucket, &q, &msg.value)?;
+                    let selection = if msg.action == "copy-bck" {
+                        let prefix = msg.value.get("prefix").and_then(|p| p.as_str());
+                        Selection::Prefix(prefix.unwrap_or_default().to_string())
+                    } else {
+                        Selection::Names(listed_names(&msg.value)?)
+                    };
+                    copy_many::start(ctx, &bucket, &msg.action, spec, selection).await
                 }
                 other => Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: unsupported bucket action {other:?}"
@@ -84,7 +96,17 @@ pub(super) async fn dispatch(
                         }
                     }
                     tracing::info!(%bucket, listed = names.len(), deleted, %caller, "objects deleted by list or range");
-                    Ok(Response::new(full(summary::job_id())))
+                    let counts = crate::jobs::Counts {
+                        objects: deleted,
+                        ..Default::default()
+                    };
+                    let id = ctx.jobs.record_done(
+                        "delete-listrange",
+                        &bucket,
+                        None,
+                        &[(ctx.node.id.clone(), counts)],
+                    );
+                    Ok(Response::new(full(id)))
                 }
                 "destroy-bck" => {
                     ctx.store.destroy_bucket(&bucket).await?;
@@ -125,7 +147,7 @@ pub(super) async fn dispatch(
             let c = ctx.clone();
             let b = bucket.clone();
             summary::answer_head(
-                &ctx.summaries,
+                &ctx.jobs,
                 &bucket,
                 &q,
                 props.to_string(),
@@ -154,7 +176,7 @@ pub(super) async fn dispatch(
                 let c = ctx.clone();
                 let b = bucket.clone();
                 return summary::answer_get(
-                    &ctx.summaries,
+                    &ctx.jobs,
                     &bucket,
                     &msg.value,
                     move |prefix| async move {

@@ -5,6 +5,7 @@
 mod arch;
 pub mod buckets;
 mod daemon;
+pub mod jobs;
 mod mpt;
 pub mod summary;
 pub use arch::ENTRY_IN_ARCH;
@@ -119,6 +120,27 @@ async fn route(
                 Err(e @ MetaError::Malformed(_)) => Err(ApiError::BadRequest(e.to_string())),
                 Err(e @ MetaError::Refused(_)) => Err(ApiError::Conflict(e.to_string())),
             }
+        }
+        "/v1/cluster" if req.method() == Method::GET => {
+            let what = query(&req).get("what").cloned().unwrap_or_default();
+            if !jobs::is_job_query(&what) {
+                return Err(ApiError::BadRequest(format!(
+                    "unsupported what={what:?} on a target's /v1/cluster: expecting status or qryxstats"
+                )));
+            }
+            let body = read_body(req).await?;
+            jobs::answer(&ctx.jobs, &what, &body, &ctx.node.id)
+        }
+        "/v1/cluster" if req.method() == Method::PUT => {
+            let msg = read_act_msg(req).await?;
+            if msg.action != "stop" {
+                return Err(ApiError::BadRequest(format!(
+                    "unsupported action {:?} on a target's /v1/cluster: expecting stop",
+                    msg.action
+                )));
+            }
+            jobs::stop(&ctx.jobs, &msg.value)?;
+            Ok(Response::new(crate::http::empty()))
         }
         "/v1/daemon" if req.method() == Method::PUT => daemon::act(ctx, req).await,
         "/v1/daemon/mountpaths" if req.method() != Method::GET => {

@@ -7,95 +7,37 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::jobs::{Jobs, State};
 use crate::store::BucketUsage;
 
-/// Finished jobs are kept this long for their poller.
-const KEEP_DONE: Duration = Duration::from_secs(600);
-/// At most this many jobs are remembered.
-const MAX_JOBS: usize = 256;
+/// The job kind of a summary.
+const KIND: &str = "summary-bck";
 
-/// Where a job is.
-#[derive(Debug, Clone)]
-pub enum JobState {
-    /// Still counting.
-    Running,
-    /// Done: the usage, or why it failed.
-    Done(Result<BucketUsage, String>),
+/// Starts a summary job over `work` and returns its ID.
+fn start_job<F>(jobs: &Jobs, bucket: &str, work: F) -> String
+where
+    F: Future<Output = Result<BucketUsage, String>> + Send + 'static,
+{
+    jobs.start(KIND, bucket, None, |_| async move {
+        work.await
+            .and_then(|u| serde_json::to_value(u).map_err(|e| e.to_string()))
+    })
 }
 
-struct Job {
-    state: JobState,
-    since: Instant,
+/// Where a summary job is: `None` unknown, `Some(None)` running, else its result.
+fn usage_of(jobs: &Jobs, id: &str) -> Option<Option<Result<BucketUsage, String>>> {
+    Some(match jobs.state(id)? {
+        State::Running => None,
+        State::Done(r) => Some(
+            r.and_then(|v| serde_json::from_value::<BucketUsage>(v).map_err(|e| e.to_string())),
+        ),
+    })
 }
 
-/// A node's summary jobs.
-#[derive(Default)]
-pub struct SummaryJobs {
-    jobs: Arc<Mutex<HashMap<String, Job>>>,
-}
-
-impl SummaryJobs {
-    /// Starts `work` and returns the job's ID.
-    pub fn start<F>(&self, work: F) -> String
-    where
-        F: Future<Output = Result<BucketUsage, String>> + Send + 'static,
-    {
-        let id = job_id();
-        {
-            let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            jobs.retain(|_, j| {
-                matches!(j.state, JobState::Running) || j.since.elapsed() < KEEP_DONE
-            });
-            if jobs.len() >= MAX_JOBS {
-                if let Some(oldest) = jobs
-                    .iter()
-                    .min_by_key(|(_, j)| j.since)
-                    .map(|(k, _)| k.clone())
-                {
-                    jobs.remove(&oldest);
-                }
-            }
-            jobs.insert(
-                id.clone(),
-                Job {
-                    state: JobState::Running,
-                    since: Instant::now(),
-                },
-            );
-        }
-        let (jobs, key) = (self.jobs.clone(), id.clone());
-        tokio::spawn(async move {
-            let out = work.await;
-            let mut jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(j) = jobs.get_mut(&key) {
-                j.state = JobState::Done(out);
-                j.since = Instant::now();
-            }
-        });
-        id
-    }
-
-    /// The state of job `id`, if it is known.
-    pub fn state(&self, id: &str) -> Option<JobState> {
-        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.get(id).map(|j| j.state.clone())
-    }
-}
-
-/// A job ID in the shape of AIStore's (letters and digits).
-pub fn job_id() -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::thread_rng();
-    (0..10)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect()
-}
+pub use crate::jobs::job_id;
 
 /// AIStore's `BsummResult` for `bucket` (counts and sizes as JSON strings, as it sends).
 pub fn bsumm_result(bucket: &str, u: &BucketUsage) -> Value {
@@ -146,7 +88,7 @@ fn with_status(status: StatusCode, body: Body) -> Response<Body> {
 /// `GET /v1/buckets/B` `summary-bck`: starts a job (empty `uuid`: 202 and its ID as a
 /// JSON string) or reports on one (202 while it runs, 200 `[BsummResult]` when done).
 pub fn answer_get<F>(
-    jobs: &SummaryJobs,
+    jobs: &Jobs,
     bucket: &str,
     value: &Value,
     start: impl FnOnce(String) -> F,
@@ -156,19 +98,19 @@ where
 {
     let (uuid, prefix) = ctrl_msg(value);
     if uuid.is_empty() {
-        let id = jobs.start(start(prefix));
+        let id = start_job(jobs, bucket, start(prefix));
         return Ok(with_status(
             StatusCode::ACCEPTED,
             full(json!(id).to_string()),
         ));
     }
-    match jobs.state(&uuid) {
+    match usage_of(jobs, &uuid) {
         None => Err(ApiError::NotFound(format!(
             "no bucket summary job {uuid:?}"
         ))),
-        Some(JobState::Running) => Ok(with_status(StatusCode::ACCEPTED, empty())),
-        Some(JobState::Done(Err(e))) => Err(ApiError::Upstream(format!("bucket summary: {e}"))),
-        Some(JobState::Done(Ok(u))) => {
+        Some(None) => Ok(with_status(StatusCode::ACCEPTED, empty())),
+        Some(Some(Err(e))) => Err(ApiError::Upstream(format!("bucket summary: {e}"))),
+        Some(Some(Ok(u))) => {
             let mut r = Response::new(full(json!([bsumm_result(bucket, &u)]).to_string()));
             set_header(&mut r, http::header::CONTENT_TYPE, "application/json");
             Ok(r)
@@ -180,7 +122,7 @@ where
 /// (202, `Ais-Xaction-Id`); with `uuid` that job's state (202, then 200 with
 /// `Ais-Bucket-Summ`).
 pub fn answer_head<F>(
-    jobs: &SummaryJobs,
+    jobs: &Jobs,
     bucket: &str,
     query: &HashMap<String, String>,
     props: String,
@@ -192,17 +134,15 @@ where
     let mut resp = Response::new(empty());
     set_header(&mut resp, AIS_BUCKET_PROPS, props);
     if let Some(uuid) = query.get("uuid").filter(|u| !u.is_empty()) {
-        match jobs.state(uuid) {
+        match usage_of(jobs, uuid) {
             None => {
                 return Err(ApiError::NotFound(format!(
                     "no bucket summary job {uuid:?}"
                 )))
             }
-            Some(JobState::Running) => *resp.status_mut() = StatusCode::ACCEPTED,
-            Some(JobState::Done(Err(e))) => {
-                return Err(ApiError::Upstream(format!("bucket summary: {e}")))
-            }
-            Some(JobState::Done(Ok(u))) => set_header(
+            Some(None) => *resp.status_mut() = StatusCode::ACCEPTED,
+            Some(Some(Err(e))) => return Err(ApiError::Upstream(format!("bucket summary: {e}"))),
+            Some(Some(Ok(u))) => set_header(
                 &mut resp,
                 AIS_BUCKET_SUMM,
                 bsumm_result(bucket, &u).to_string(),
@@ -210,7 +150,7 @@ where
         }
     } else if query.contains_key("presence") {
         let prefix = query.get("prefix").cloned().unwrap_or_default();
-        let id = jobs.start(start(prefix));
+        let id = start_job(jobs, bucket, start(prefix));
         set_header(&mut resp, AIS_XACTION_ID, id);
         *resp.status_mut() = StatusCode::ACCEPTED;
     }

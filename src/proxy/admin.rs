@@ -98,9 +98,10 @@ pub(super) async fn cluster_action(
                 }
             }
         }
+        "stop" => crate::native_api::jobs::stop(&ctx.jobs, &msg.value)?,
         other => {
             return Err(ApiError::BadRequest(format!(
-                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node, start (rebalance, scrub) or stop (rebalance)"
+                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node, start (rebalance, scrub) or stop (rebalance or a job)"
             )))
         }
     }

@@ -37,7 +37,7 @@ pub(super) fn list_buckets(
 
 /// `/v1/buckets/<bucket>`.
 pub(super) async fn dispatch(
-    ctx: &ProxyContext,
+    ctx: &std::sync::Arc<ProxyContext>,
     req: Request<Incoming>,
     bucket: String,
 ) -> Result<Response<Body>, ApiError> {
@@ -51,6 +51,9 @@ pub(super) async fn dispatch(
             if msg.action == "move-bck" {
                 let to = crate::native_api::buckets::move_destination(&q, &msg.value)?;
                 return rename(ctx, &bucket, &to, &caller).await;
+            }
+            if matches!(msg.action.as_str(), "copy-bck" | "copy-listrange") {
+                return super::copy::start(ctx, &bucket, &q, msg, &caller).await;
             }
             if msg.action != "create-bck" {
                 return Err(ApiError::BadRequest(format!(
@@ -116,7 +119,7 @@ pub(super) async fn dispatch(
                 q.insert("prefix".into(), prefix);
             }
             let job = cluster_usage_job(ctx, &bucket);
-            summary::answer_head(&ctx.summaries, &bucket, &q, props.to_string(), job)
+            summary::answer_head(&ctx.jobs, &bucket, &q, props.to_string(), job)
         }
         Method::GET => {
             let msgpack = wants_msgpack(req.headers());
@@ -126,7 +129,7 @@ pub(super) async fn dispatch(
                     return Err(ApiError::NoBucket(bucket));
                 }
                 let job = cluster_usage_job(ctx, &bucket);
-                return summary::answer_get(&ctx.summaries, &bucket, &msg.value, job);
+                return summary::answer_get(&ctx.jobs, &bucket, &msg.value, job);
             }
             if !msg.action.is_empty() && msg.action != "list" {
                 return Err(ApiError::BadRequest(format!(
@@ -284,7 +287,15 @@ async fn delete_listed(
             .push(name);
     }
     let mut failed = Vec::new();
+    let mut counts = Vec::new();
     for (t, names) in by_owner.into_values() {
+        counts.push((
+            t.daemon_id.clone(),
+            crate::jobs::Counts {
+                objects: names.len() as u64,
+                ..Default::default()
+            },
+        ));
         let body = serde_json::to_vec(
             &json!({"action": "delete-listrange", "value": {"objnames": names}}),
         )
@@ -300,7 +311,10 @@ async fn delete_listed(
             failed.join("; ")
         )));
     }
-    Ok(Response::new(crate::http::full(summary::job_id())))
+    let id = ctx
+        .jobs
+        .record_done("delete-listrange", bucket, None, &counts);
+    Ok(Response::new(crate::http::full(id)))
 }
 
 /// `move-bck`: each target moves each mountpath's tree to the new name with one rename, then walk the objects to where HRW puts them under the new name (reads
@@ -354,7 +368,8 @@ async fn rename(
         }
     }
     tracing::info!(%from, %to, %caller, "bucket renamed");
-    Ok(Response::new(crate::http::full(summary::job_id())))
+    let id = ctx.jobs.record_done("move-bck", from, Some(to), &[]);
+    Ok(Response::new(crate::http::full(id)))
 }
 
 pub(super) async fn create(

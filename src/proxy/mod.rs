@@ -5,6 +5,7 @@
 
 mod admin;
 mod buckets;
+mod copy;
 mod gate;
 mod membership;
 mod routes;
@@ -59,7 +60,8 @@ pub struct ProxyContext {
     /// Start time.
     pub started: Instant,
     /// Bucket summary jobs.
-    pub summaries: crate::native_api::summary::SummaryJobs,
+    /// Jobs started here (summaries, copies, deletes by list), for their pollers.
+    pub jobs: crate::jobs::Jobs,
 }
 
 /// Runs a proxy until `shutdown` resolves.
@@ -96,7 +98,7 @@ pub async fn run(
         data: crate::http::DataClient::new(timeout).signed_by(signer),
         ready: AtomicBool::new(true),
         started: Instant::now(),
-        summaries: Default::default(),
+        jobs: Default::default(),
         config: cfg,
     });
     tracing::info!(id = %id, url = %url, listen = %local, %intra_url, intra_listen = %intra_local, targets = ctx.state.smap().tmap.len(), "proxy started");

@@ -90,7 +90,19 @@ async fn route(
             let body = crate::native_api::read_body(req).await?;
             membership::autoreg(ctx, plane, &body).await
         }
-        (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => what(ctx, &req).await,
+        (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => {
+            let what_q = query(&req).get("what").cloned().unwrap_or_default();
+            if crate::native_api::jobs::is_job_query(&what_q) {
+                let body = crate::native_api::read_body(req).await?;
+                return crate::native_api::jobs::answer(
+                    &ctx.jobs,
+                    &what_q,
+                    &body,
+                    &ctx.me.daemon_id,
+                );
+            }
+            what(ctx, &req).await
+        }
         (Method::PUT, "/v1/cluster") => {
             let msg = crate::native_api::read_act_msg(req).await?;
             super::admin::cluster_action(ctx, msg).await

@@ -51,7 +51,8 @@ pub struct TargetContext {
     /// The scrub job (bitrot check of a bucket).
     pub scrub: super::scrub::Scrub,
     /// Bucket summary jobs (a lone target's own).
-    pub summaries: crate::native_api::summary::SummaryJobs,
+    /// Jobs started here (summaries, copies, deletes by list), for their pollers.
+    pub jobs: crate::jobs::Jobs,
     /// Bucket properties: from the proxy's bucket list, or set on a lone target (kept in
     /// memory only).
     pub bucket_props: std::sync::RwLock<std::collections::BTreeMap<String, serde_json::Value>>,

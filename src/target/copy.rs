@@ -47,10 +47,60 @@ pub async fn copy_object(
     to: &str,
 ) -> Result<Response<Body>, ApiError> {
     let (dst_bucket, dst_object) = parse_destination(to)?;
-    if (dst_bucket.as_str(), dst_object.as_str()) == (bucket, object) {
+    match copy_one(ctx, bucket, object, &dst_bucket, &dst_object).await {
+        Ok(_) => Ok(Response::new(empty())),
+        Err(CopyError::Api(e)) => Err(e),
+        Err(CopyError::Owner(status, text)) => {
+            // The destination's owner refused: its answer, as it gave it.
+            let mut r = Response::new(crate::http::full(text));
+            *r.status_mut() = status;
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(r)
+        }
+    }
+}
+
+/// Why one copy failed.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Here (source missing, disk, bad names).
+    Api(ApiError),
+    /// The destination's owner refused, with its status and error body.
+    Owner(http::StatusCode, bytes::Bytes),
+}
+
+impl From<ApiError> for CopyError {
+    fn from(e: ApiError) -> Self {
+        CopyError::Api(e)
+    }
+}
+
+impl std::fmt::Display for CopyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyError::Api(e) => write!(f, "{e}"),
+            CopyError::Owner(s, b) => write!(f, "{s} {}", String::from_utf8_lossy(b)),
+        }
+    }
+}
+
+/// Copies `bucket/object` to `dst_bucket/dst_object` (stored here, or streamed to its
+/// owner); the size copied.
+pub async fn copy_one(
+    ctx: &Arc<TargetContext>,
+    bucket: &str,
+    object: &str,
+    dst_bucket: &str,
+    dst_object: &str,
+) -> Result<u64, CopyError> {
+    if (dst_bucket, dst_object) == (bucket, object) {
         return Err(ApiError::BadRequest(format!(
             "ais://{bucket}/{object}: source and destination are the same object"
-        )));
+        ))
+        .into());
     }
     let reader = rebalance::open_here_or_fetch(ctx, bucket, object).await?;
     let meta = reader.info.meta.clone();
@@ -58,35 +108,30 @@ pub async fn copy_object(
     let owner = ctx
         .cluster
         .smap()
-        .and_then(|s| s.owner(&dst_bucket, &dst_object).cloned())
+        .and_then(|s| s.owner(dst_bucket, dst_object).cloned())
         .filter(|o| o.daemon_id != ctx.node.id);
     let stream = reader.stream(0, size);
     match owner {
         None => {
             let body = Box::pin(stream.map_err(|e| e.to_string()));
             ctx.store
-                .put(&dst_bucket, &dst_object, body, copy_options(&meta))
-                .await?;
+                .put(dst_bucket, dst_object, body, copy_options(&meta))
+                .await
+                .map_err(ApiError::from)?;
         }
         Some(owner) => {
-            let resp = send_to_owner(ctx, &owner, &dst_bucket, &dst_object, &meta, stream).await?;
+            let resp = send_to_owner(ctx, &owner, dst_bucket, dst_object, &meta, stream).await?;
             let status = resp.status();
             if !status.is_success() {
                 let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
                     .await
                     .unwrap_or_default();
-                let mut r = Response::new(crate::http::full(text));
-                *r.status_mut() = status;
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                return Ok(r);
+                return Err(CopyError::Owner(status, text));
             }
         }
     }
-    tracing::info!(%bucket, %object, to = %format!("{dst_bucket}/{dst_object}"), "object copied");
-    Ok(Response::new(empty()))
+    tracing::debug!(%bucket, %object, to = %format!("{dst_bucket}/{dst_object}"), "object copied");
+    Ok(size)
 }
 
 /// Streams `body` to `owner` as `bucket/name` with `meta` (`PUT ?ais_replica=copy` on its

@@ -66,6 +66,11 @@ fn check_public(ctx: &TargetContext, req: &Request<Incoming>) -> Result<(), ApiE
         ));
     }
     let clustered = ctx.config.proxy.is_some();
+    if clustered && path == "/v1/cluster" && *method != Method::GET {
+        return Err(ApiError::Forbidden(format!(
+            "{method} {path}: cluster actions go through the proxy"
+        )));
+    }
     if clustered
         && path.starts_with("/v1/buckets/")
         && !matches!(*method, Method::GET | Method::HEAD)

@@ -4,6 +4,7 @@
 pub mod body;
 mod context;
 pub mod copy;
+pub mod copy_many;
 mod fshc;
 mod gate;
 pub mod membership;
@@ -125,7 +126,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         rebalance: Default::default(),
         resilver: Default::default(),
         scrub: Default::default(),
-        summaries: Default::default(),
+        jobs: Default::default(),
         bucket_props: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
