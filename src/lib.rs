@@ -38,5 +38,6 @@ pub mod proxy;
 pub mod range;
 pub mod s3;
 pub mod store;
+pub mod tar_writer;
 pub mod target;
 pub mod template;

@@ -126,6 +126,12 @@ pub(super) async fn dispatch(
             // A lone target keeps bucket properties itself (a clustered one gets them
             // from the proxy: the gate sends such changes there).
             let msg = read_act_msg(req).await?;
+            if msg.action == "archive" {
+                use crate::target::archive_job::{self, ArchiveSpec};
+                let names = listed_names(&msg.value)?;
+                let spec = ArchiveSpec::parse(&bucket, &msg.value)?;
+                return archive_job::start(ctx, &bucket, names, spec).await;
+            }
             ctx.store.require_bucket(&bucket)?;
             let mut all = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());
             let current = all.get(&bucket).cloned().unwrap_or_else(bprops::defaults);

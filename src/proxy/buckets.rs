@@ -53,7 +53,7 @@ pub(super) async fn dispatch(
                 return rename(ctx, &bucket, &to, &caller).await;
             }
             if matches!(msg.action.as_str(), "copy-bck" | "copy-listrange") {
-                return super::copy::start(ctx, &bucket, &q, msg, &caller).await;
+                return super::multi_object::copy(ctx, &bucket, &q, msg, &caller).await;
             }
             if msg.action != "create-bck" {
                 return Err(ApiError::BadRequest(format!(
@@ -77,6 +77,9 @@ pub(super) async fn dispatch(
         }
         Method::PATCH | Method::PUT => {
             let msg = read_act_msg(req).await?;
+            if msg.action == "archive" {
+                return super::multi_object::archive(ctx, &bucket, msg).await;
+            }
             let bmd = ctx.state.bmd();
             if !bmd.buckets.contains_key(&bucket) {
                 return Err(ApiError::NoBucket(bucket));

@@ -5,9 +5,9 @@
 
 mod admin;
 mod buckets;
-mod copy;
 mod gate;
 mod membership;
+mod multi_object;
 mod routes;
 mod s3;
 mod state;

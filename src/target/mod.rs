@@ -1,6 +1,7 @@
 //! Wiring of a target: config → mountpaths → disk workers → store → native API → HTTP,
 //! plus membership in a cluster when a proxy is given.
 
+pub mod archive_job;
 pub mod body;
 mod context;
 pub mod copy;

@@ -336,6 +336,14 @@ fn replica_headers(reader: &ObjectReader) -> Vec<(HeaderName, HeaderValue)> {
 
 /// `<intra URL>/v1/objects/<bucket>/<object>?ais_replica=<kind>`, names percent-encoded.
 pub(super) fn replica_url(node: &Snode, bucket: &str, object: &str, kind: &str) -> String {
+    format!(
+        "{}?{REPLICA_QUERY}={kind}",
+        object_url(node, bucket, object)
+    )
+}
+
+/// `bucket/object` on `node`'s intra-cluster port.
+pub(super) fn object_url(node: &Snode, bucket: &str, object: &str) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
     const SEGMENT: &AsciiSet = &CONTROLS
         .add(b' ')
@@ -351,7 +359,7 @@ pub(super) fn replica_url(node: &Snode, bucket: &str, object: &str, kind: &str) 
         .add(b'+')
         .add(b'&');
     format!(
-        "{}/v1/objects/{}/{}?{REPLICA_QUERY}={kind}",
+        "{}/v1/objects/{}/{}",
         node.control_url(),
         utf8_percent_encode(bucket, SEGMENT),
         utf8_percent_encode(object, SEGMENT)

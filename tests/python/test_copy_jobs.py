@@ -132,3 +132,67 @@ def test_deletes_and_renames_answer_jobs_that_wait_returns(client):
     # Jobs of a kind can be asked for without an ID.
     kinds = {s.kind for s in client.job(job_kind="move-bck").get_details().list_snapshots()}
     assert kinds == {"move-bck"}
+
+
+def read_tar(raw, gz=False):
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:gz" if gz else "r") as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers()}
+
+
+def test_archive_objects_into_a_shard(client):
+    from aistore.sdk.archive_config import ArchiveConfig
+
+    src, dst = client.bucket("src"), client.bucket("shards")
+    src.create()
+    dst.create()
+    long_name = "deep/" + "n" * 120 + ".jpg"
+    names = [f"s{i:03}/img.jpg" for i in range(12)] + [long_name, "empty"]
+    data = {}
+    for i, name in enumerate(names):
+        body = b"" if name == "empty" else os.urandom(300 + 1000 * i)
+        src.object(name).get_writer().put_content(body)
+        data[name] = body
+    ids = src.objects(obj_names=names).archive("train/s1.tar", to_bck=dst)
+    for i in ids:
+        result = client.job(i).wait(timeout=120, verbose=False)
+        assert result.success, result.error
+    raw = dst.object("train/s1.tar").get_reader().read_all()
+    assert read_tar(raw) == data
+    assert list(read_tar(raw)) == names  # in the order given
+    # Our own archive reading serves a member of it.
+    member = dst.object("train/s1.tar").get_reader(archive_config=ArchiveConfig(archpath="s003/img.jpg"))
+    assert member.read_all() == data["s003/img.jpg"]
+    snaps = client.job(ids[0]).get_details().list_snapshots()
+    assert sum(s.stats.objects for s in snaps) == len(names)
+    # Gzipped, members named with the source bucket, written into the source bucket.
+    ids = src.objects(obj_range=ObjectRange(prefix="s00", min_index=0, max_index=3, suffix="/img.jpg")).archive(
+        "s.tgz", include_source_name=True)
+    for i in ids:
+        assert client.job(i).wait(timeout=60, verbose=False).success
+    got = read_tar(src.object("s.tgz").get_reader().read_all(), gz=True)
+    assert got == {f"src/s00{i}/img.jpg": data[f"s00{i}/img.jpg"] for i in range(4)}
+
+
+def test_a_failed_archive_leaves_no_shard(client):
+    src = client.bucket("src")
+    src.create()
+    src.object("a").get_writer().put_content(b"a" * 1000)
+    ids = src.objects(obj_names=["a", "missing"]).archive("bad.tar")
+    results = [client.job(i).wait(timeout=60, verbose=False) for i in ids]
+    assert not all(r.success for r in results)
+    assert any("missing" in (r.error or "") for r in results)
+    assert listed(src) == ["a"]
+    ids = src.objects(obj_names=["a", "missing"]).archive("ok.tar", continue_on_err=True)
+    for i in ids:
+        assert client.job(i).wait(timeout=60, verbose=False).success
+    assert read_tar(src.object("ok.tar").get_reader().read_all()) == {"a": b"a" * 1000}
+    for bad in ["x.zip", "x.bin"]:
+        with pytest.raises(AISError) as e:
+            src.objects(obj_names=["a"]).archive(bad)
+        assert e.value.status_code == 400, bad
+    with pytest.raises(AISError) as e:
+        src.objects(obj_names=["a"]).archive("y.tar", to_bck=client.bucket("nobucket"))
+    assert e.value.status_code == 404

@@ -1,8 +1,10 @@
-//! Bucket copy (`copy-bck`) and multi-object copy (`copy-listrange`) through the proxy: one
-//! job here that hands each target, a batch at a time, the source names it owns (as a
-//! `copy-listrange` job on that target), waits for those jobs and sums their counts. A
-//! bucket copy takes its names from the cluster-wide listing, so an object still on its
-//! previous owner (rebalance in flight) is copied once, by its new owner.
+//! Jobs over many objects through the proxy. Bucket copy (`copy-bck`) and multi-object
+//! copy (`copy-listrange`): one job here that hands each target, a batch at a time, the
+//! source names it owns (as a `copy-listrange` job on that target), waits for those jobs
+//! and sums their counts. A bucket copy takes its names from the cluster-wide listing, so
+//! an object still on its previous owner (rebalance in flight) is copied once, by its new
+//! owner. Multi-object archive (`archive`): the shard's owner writes it, reading each
+//! member from wherever it is.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use crate::http::Body;
 use crate::jobs::{Counts, Progress};
 use crate::native_api::lso::LsoMsg;
 use crate::native_api::{ActMsg, ApiError};
+use crate::target::archive_job::ArchiveSpec;
 use crate::target::copy_many::CopySpec;
 
 /// Names handed out per step.
@@ -25,7 +28,7 @@ const BATCH: usize = 1000;
 const POLL: Duration = Duration::from_millis(100);
 
 /// `POST /v1/buckets/SRC` with `copy-bck` or `copy-listrange`: answers the job's ID.
-pub(super) async fn start(
+pub(super) async fn copy(
     ctx: &Arc<ProxyContext>,
     src: &str,
     q: &HashMap<String, String>,
@@ -72,6 +75,57 @@ pub(super) async fn start(
         },
     );
     tracing::info!(%src, action = %msg.action, job = %id, %caller, "copy job started");
+    Ok(Response::new(crate::http::full(id)))
+}
+
+/// `PUT /v1/buckets/SRC` with `archive`: the shard's owner runs the job; answers this
+/// proxy's job ID, which follows that target's.
+pub(super) async fn archive(
+    ctx: &Arc<ProxyContext>,
+    src: &str,
+    msg: ActMsg,
+) -> Result<Response<Body>, ApiError> {
+    let bmd = ctx.state.bmd();
+    if !bmd.buckets.contains_key(src) {
+        return Err(ApiError::NoBucket(src.to_string()));
+    }
+    crate::native_api::buckets::listed_names(&msg.value)?;
+    let spec = ArchiveSpec::parse(src, &msg.value)?;
+    if !bmd.buckets.contains_key(&spec.to) {
+        return Err(ApiError::NoBucket(spec.to.clone()));
+    }
+    let owner = ctx
+        .state
+        .smap()
+        .owner(&spec.to, &spec.msg.name)
+        .cloned()
+        .ok_or_else(|| ApiError::Unavailable("no target in the cluster map".into()))?;
+    let url = format!("{}/v1/buckets/{src}", owner.control_url());
+    let reply = ctx
+        .client
+        .send(Method::PUT, &url, serde_json::to_vec(&msg).ok())
+        .await
+        .map_err(|e| ApiError::Upstream(format!("{}: {e}", owner.daemon_id)))?;
+    if !reply.status.is_success() {
+        return Err(ApiError::Upstream(format!(
+            "{}: {} {}",
+            owner.daemon_id,
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        )));
+    }
+    let target_job = String::from_utf8_lossy(&reply.body).trim().to_string();
+    let ctx2 = ctx.clone();
+    let id = ctx.jobs.start(
+        "archive",
+        src,
+        Some(&spec.to.clone()),
+        move |p| async move {
+            let counts = wait_for(&ctx2, &owner, &target_job).await?;
+            p.add(&owner.daemon_id, counts);
+            Ok(Value::Null)
+        },
+    );
     Ok(Response::new(crate::http::full(id)))
 }
 
