@@ -58,13 +58,16 @@ pub fn trailer() -> Vec<u8> {
 /// Where the framed bytes go: as they are (`.tar`) or through gzip (`.tgz`).
 pub enum Sink {
     Plain,
-    Gzip(GzEncoder<Vec<u8>>),
+    Gzip(Box<GzEncoder<Vec<u8>>>),
 }
 
 impl Sink {
     pub fn new(gzip: bool) -> Sink {
         if gzip {
-            Sink::Gzip(GzEncoder::new(Vec::new(), flate2::Compression::fast()))
+            Sink::Gzip(Box::new(GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            )))
         } else {
             Sink::Plain
         }
