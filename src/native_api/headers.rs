@@ -20,6 +20,8 @@ pub const AIS_BUCKET_PROVIDER: HeaderName = HeaderName::from_static("ais-bucket-
 pub const AIS_PRESENT: HeaderName = HeaderName::from_static("ais-present");
 /// Number of copies (HEAD).
 pub const AIS_MIRROR_COPIES: HeaderName = HeaderName::from_static("ais-mirror-copies");
+/// The mountpaths holding the object's copies.
+pub const AIS_MIRROR_PATHS: HeaderName = HeaderName::from_static("ais-mirror-paths");
 /// `t[<target id>]:<mountpath>` (HEAD).
 pub const AIS_LOCATION: HeaderName = HeaderName::from_static("ais-location");
 /// User metadata, `k=v`.

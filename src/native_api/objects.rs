@@ -446,6 +446,7 @@ fn head_props(
     put_str(h, AIS_BUCKET_NAME, bucket);
     h.insert(AIS_BUCKET_PROVIDER, HeaderValue::from_static("ais"));
     h.insert(AIS_MIRROR_COPIES, HeaderValue::from_static("1"));
+    put_str(h, AIS_MIRROR_PATHS, &info.mountpath.display().to_string());
     let location = format!("t[{}]:{}", ctx.node.id, info.mountpath.display());
     put_str(h, AIS_LOCATION, &location);
     if info.meta.chunks > 0 {

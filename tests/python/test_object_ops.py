@@ -113,3 +113,28 @@ def test_delete_by_list_and_by_template(client):
     with pytest.raises(AISError) as e:
         bck.objects(obj_template="shard-{5..1}.tar").delete()
     assert e.value.status_code == 400
+
+
+def test_head_with_every_property(client):
+    from email.utils import parsedate_to_datetime
+
+    b = client.bucket("h")
+    b.create()
+    obj = b.object("dir/x.bin")
+    obj.get_writer().put_content(b"z" * 3000)
+    obj.get_writer().set_custom_props({"k": "v"})
+    attrs = obj.head(props="name,size,version,checksum,atime,copies,custom,location,last-modified,etag")
+    assert attrs.size == 3000 and attrs.present
+    assert attrs.checksum_type == "xxhash" and len(attrs.checksum_value) == 16
+    assert attrs.obj_version == "1"
+    assert attrs.custom_metadata == {"k": "v"}
+    assert attrs.mirror_copies == 1 and len(attrs.mirror_paths) == 1
+    # AIStore's location: t[<target ID>]:<mountpath>
+    assert attrs.location.startswith("t[") and "]:" in attrs.location
+    assert attrs.location.split("]:", 1)[1] == attrs.mirror_paths[0]
+    assert parsedate_to_datetime(attrs.last_modified).year >= 2024
+    assert attrs.etag
+    assert int(attrs.access_time) > 0
+    # The default selection is name and size; the object is present either way.
+    plain = obj.head()
+    assert plain.size == 3000 and plain.present
