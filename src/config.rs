@@ -292,6 +292,9 @@ pub struct FileSettings {
     /// MiB of chunk buffers all requests together may hold; beyond it they wait for one to
     /// be returned. Bounds the target's memory under any number of large requests.
     pub buffer_budget_mib: u64,
+    /// MiB of sorted directory listings kept between list requests (so a page costs
+    /// what it holds, not what the bucket holds); 0 turns the cache off.
+    pub list_cache_mib: u64,
     /// S3 access key ID (flag and env win; see `--s3-access-key`).
     #[serde(skip_serializing)]
     pub s3_access_key: Option<String>,
@@ -329,6 +332,7 @@ impl Default for FileSettings {
             direct_io: false,
             inline_cache_hits: true,
             buffer_budget_mib: 32,
+            list_cache_mib: 64,
             s3_access_key: None,
             s3_secret_key: None,
             s3_upload_max_age_secs: 7 * 24 * 3600,

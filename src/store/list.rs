@@ -6,9 +6,9 @@
 //! after the token or under the prefix are skipped. Directory walks run on the blocking
 //! pool, one per mountpath, so they never stall a disk worker's data path.
 
-use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 
+use super::dir_cache::{read_sorted, DirCache};
 use super::meta::{ObjectMeta, XATTR};
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::fs::layout;
@@ -101,8 +101,9 @@ impl ObjectStore {
         for root in &roots {
             let root = layout::objects_dir(root, bucket);
             let (prefix, after) = (req.prefix.clone(), req.after.clone());
+            let cache = self.dir_cache.clone();
             walks.push(tokio::task::spawn_blocking(move || {
-                smallest_names(&root, &prefix, &after, keep)
+                sorted_names(Some(&cache), &root, &prefix, &after, keep)
             }));
         }
         let mut names: Vec<(String, usize)> = Vec::new();
@@ -115,7 +116,7 @@ impl ObjectStore {
                 .map_err(|e| Error::io(format!("{bucket}: list"), std::io::Error::other(e)))?
                 .map_err(|e| Error::io(format!("{bucket}: list"), e))?;
             if found.len() >= keep {
-                if let Some(last) = found.iter().max() {
+                if let Some(last) = found.last() {
                     if cut.as_ref().is_none_or(|c| last < c) {
                         cut = Some(last.clone());
                     }
@@ -190,27 +191,30 @@ impl ObjectStore {
             .map(|m| m.path.clone())
             .collect();
         let (b, r) = (bucket.to_string(), req.clone());
+        let cache = self.dir_cache.clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut names: Vec<(String, bool, usize)> = Vec::new();
             for (i, root) in roots.iter().enumerate() {
                 let here = layout::objects_dir(root, &b).join(&dir);
-                let Ok(entries) = std::fs::read_dir(&here) else {
+                let Ok(Some(sorted)) = cache.get(&here) else {
                     continue;
                 };
-                for e in entries.flatten() {
-                    let Ok(t) = e.file_type() else { continue };
-                    let Some(base) = e.file_name().to_str().map(str::to_string) else {
-                        continue;
-                    };
-                    let (name, is_dir) = if t.is_dir() {
-                        (format!("{dir}{base}/"), true)
-                    } else {
-                        (format!("{dir}{base}"), false)
-                    };
+                let start = sorted
+                    .partition_point(|k| wholly_before(&format!("{dir}{k}"), &r.prefix, &r.after));
+                let mut taken = 0;
+                for k in (start..sorted.len()).map(|j| sorted.key(j)) {
+                    let (name, is_dir) = (format!("{dir}{k}"), k.ends_with('/'));
+                    if name.as_str() > r.prefix.as_str() && !name.starts_with(&r.prefix) {
+                        break;
+                    }
                     if (is_dir && r.no_dirs) || !name.starts_with(&r.prefix) || name <= r.after {
                         continue;
                     }
                     names.push((name, is_dir, i));
+                    taken += 1;
+                    if taken > page {
+                        break;
+                    }
                 }
             }
             names.sort_unstable();
@@ -278,68 +282,71 @@ pub(super) async fn sorted_page(
     n: usize,
 ) -> std::io::Result<Vec<String>> {
     let (root, after) = (root.to_path_buf(), after.to_string());
-    tokio::task::spawn_blocking(move || {
-        let mut names = smallest_names(&root, "", &after, n)?;
-        names.sort_unstable();
-        Ok(names)
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    tokio::task::spawn_blocking(move || sorted_names(None, &root, "", &after, n))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
-/// The `keep` smallest object names under `root` that start with `prefix` and sort after `after`.
-pub(super) fn smallest_names(
+/// The first `n` object names under `root`, in order, that start with `prefix` and sort
+/// after `after`: a depth-first walk over sorted directories that skips, at each level,
+/// every entry wholly before `after` or the prefix and stops once it has `n`. With a
+/// cache, a page costs one `stat` per directory on its way plus the page itself.
+pub(super) fn sorted_names(
+    cache: Option<&DirCache>,
     root: &Path,
     prefix: &str,
     after: &str,
-    keep: usize,
+    n: usize,
 ) -> std::io::Result<Vec<String>> {
-    let mut heap: BinaryHeap<String> = BinaryHeap::with_capacity(keep + 1);
-    let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let Ok(file_name) = entry.file_name().into_string() else {
-                continue;
-            };
-            let name = format!("{rel}{file_name}");
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                let sub = format!("{name}/");
-                let full = heap.len() == keep
-                    && heap.peek().is_some_and(|max| sub.as_str() > max.as_str());
-                if may_hold(&sub, prefix, after) && !full {
-                    stack.push((entry.path(), sub));
-                }
-            } else if kind.is_file()
-                && name.starts_with(prefix)
-                && name.as_str() > after
-                && (heap.len() < keep || heap.peek().is_some_and(|max| name < *max))
-            {
-                heap.push(name);
-                if heap.len() > keep {
-                    heap.pop();
-                }
-            }
-        }
+    let mut out = Vec::with_capacity(n.min(4096));
+    if n > 0 {
+        visit(cache, root, "", prefix, after, n, &mut out)?;
     }
-    Ok(heap.into_vec())
+    Ok(out)
 }
 
-/// Whether a directory whose names all start with `dir` can hold a name that starts
-/// with `prefix` and sorts after `after`.
-fn may_hold(dir: &str, prefix: &str, after: &str) -> bool {
-    let prefix_ok = prefix.starts_with(dir) || dir.starts_with(prefix);
-    let n = dir.len().min(after.len());
-    let after_ok = dir.as_bytes()[..n] >= after.as_bytes()[..n];
-    prefix_ok && after_ok
+fn visit(
+    cache: Option<&DirCache>,
+    dir: &Path,
+    rel: &str,
+    prefix: &str,
+    after: &str,
+    n: usize,
+    out: &mut Vec<String>,
+) -> std::io::Result<()> {
+    let sorted = match cache {
+        Some(c) => c.get(dir)?,
+        None => read_sorted(dir)?,
+    };
+    let Some(sorted) = sorted else {
+        return Ok(());
+    };
+    let start = sorted.partition_point(|k| wholly_before(&format!("{rel}{k}"), prefix, after));
+    for i in start..sorted.len() {
+        let key = sorted.key(i);
+        let full = format!("{rel}{key}");
+        if full.as_str() > prefix && !full.starts_with(prefix) {
+            break;
+        }
+        match key.strip_suffix('/') {
+            Some(sub) => visit(cache, &dir.join(sub), &full, prefix, after, n, out)?,
+            None if full.as_str() > after && full.starts_with(prefix) => out.push(full),
+            None => {}
+        }
+        if out.len() >= n {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Whether every name a key stands for (the name itself, or for a directory key ending in
+/// `/` every name it starts) sorts at or before `after`, or before the prefix's names.
+fn wholly_before(key: &str, prefix: &str, after: &str) -> bool {
+    let is_dir = key.ends_with('/');
+    let before_after = key <= after && !(is_dir && after.starts_with(key));
+    let before_prefix = key < prefix && !(is_dir && prefix.starts_with(key));
+    before_after || before_prefix
 }
 
 #[cfg(test)]
@@ -347,18 +354,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn may_hold_prunes_correctly() {
-        assert!(may_hold("a/", "a/b", ""));
-        assert!(may_hold("a/b/", "a/", ""));
-        assert!(!may_hold("b/", "a/", ""));
-        assert!(!may_hold("a/", "", "b"));
-        assert!(may_hold("b/", "", "b"));
-        assert!(may_hold("b/", "", "b/x"));
-        assert!(may_hold("c/", "", "b/x"));
+    fn wholly_before_prunes_correctly() {
+        // (key, prefix, after, wholly before)
+        for (key, prefix, after, want) in [
+            ("a/", "a/b", "", false),
+            ("a/b/", "a/", "", false),
+            ("a/", "b/", "", true),
+            ("a/", "", "b", true),
+            ("b/", "", "b", false),
+            ("b/", "", "b/x", false),
+            ("c/", "", "b/x", false),
+            ("b", "", "b", true),
+            ("b0", "", "b", false),
+            ("a.txt", "a/", "", true),
+            ("ab", "abc", "", true),
+        ] {
+            assert_eq!(
+                wholly_before(key, prefix, after),
+                want,
+                "{key} {prefix} {after}"
+            );
+        }
     }
 
     #[test]
-    fn smallest_names_pages_through_a_tree() {
+    fn sorted_names_pages_through_a_tree() {
         let dir = tempfile::tempdir().unwrap();
         let mut all = Vec::new();
         for d in ["", "x/", "x/y/", "z/"] {
@@ -371,21 +391,28 @@ mod tests {
             }
         }
         all.sort();
-        let mut after = String::new();
-        let mut seen = Vec::new();
-        loop {
-            let mut page = smallest_names(dir.path(), "", &after, 3).unwrap();
-            page.sort();
-            page.truncate(3);
-            if page.is_empty() {
-                break;
+        let cache = DirCache::new(1 << 20);
+        for cached in [None, Some(&cache)] {
+            for size in [1, 3, 7, 100] {
+                let mut after = String::new();
+                let mut seen = Vec::new();
+                loop {
+                    let page = sorted_names(cached, dir.path(), "", &after, size).unwrap();
+                    if page.is_empty() {
+                        break;
+                    }
+                    assert!(page.len() <= size);
+                    after = page.last().unwrap().clone();
+                    seen.extend(page);
+                }
+                assert_eq!(seen, all, "page size {size}");
             }
-            after = page.last().unwrap().clone();
-            seen.extend(page);
+            let xs = sorted_names(cached, dir.path(), "x/y/", "", 100).unwrap();
+            assert_eq!(xs, (0..5).map(|i| format!("x/y/n{i}")).collect::<Vec<_>>());
+            let xs = sorted_names(cached, dir.path(), "x/", "x/n4", 100).unwrap();
+            assert_eq!(xs, (0..5).map(|i| format!("x/y/n{i}")).collect::<Vec<_>>());
+            let xs = sorted_names(cached, dir.path(), "n", "n1", 2).unwrap();
+            assert_eq!(xs, ["n2", "n3"]);
         }
-        assert_eq!(seen, all);
-        let mut xs = smallest_names(dir.path(), "x/y/", "", 100).unwrap();
-        xs.sort();
-        assert_eq!(xs, (0..5).map(|i| format!("x/y/n{i}")).collect::<Vec<_>>());
     }
 }

@@ -8,6 +8,7 @@ mod append;
 mod bucket;
 pub mod checksum;
 mod custom;
+mod dir_cache;
 mod error;
 mod get;
 mod list;
@@ -66,6 +67,8 @@ pub struct StoreConfig {
     pub buffer_budget: usize,
     /// How long a request waits for a buffer before it is refused as busy.
     pub buffer_wait: std::time::Duration,
+    /// Bytes of sorted directory listings kept for list requests.
+    pub list_cache_bytes: usize,
 }
 
 /// Facts about a bucket.
@@ -85,6 +88,7 @@ pub struct ObjectStore {
     meta_cache: Arc<MetaCache>,
     md5: md5_batch::Md5Batcher,
     quarantine: Quarantine,
+    dir_cache: Arc<dir_cache::DirCache>,
 }
 
 /// Most objects kept open with their metadata (about 300 bytes and one descriptor each).
@@ -112,6 +116,7 @@ impl ObjectStore {
         // them churns the allocator, which then holds more memory than the budget.
         let budget = (cfg.buffer_budget / cfg.chunk_size).max(4);
         let pool = BufferPool::new(cfg.chunk_size, budget, budget);
+        let dir_cache = Arc::new(dir_cache::DirCache::new(cfg.list_cache_bytes));
         Ok(ObjectStore {
             mountpaths,
             cfg,
@@ -121,6 +126,7 @@ impl ObjectStore {
             md5: md5_batch::Md5Batcher::start()
                 .map_err(|e| Error::io("start the MD5 thread", e))?,
             quarantine,
+            dir_cache,
         })
     }
 

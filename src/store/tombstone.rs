@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::list::smallest_names;
+use super::list::sorted_names;
 use super::put::prune_empty_dirs;
 use super::{Error, ObjectStore, Result};
 use crate::fs::layout;
@@ -99,7 +99,7 @@ impl ObjectStore {
         let found = tokio::task::spawn_blocking(move || {
             let mut all = Vec::new();
             for root in &roots {
-                let names = match smallest_names(root, "", &after, n) {
+                let names = match sorted_names(None, root, "", &after, n) {
                     Ok(v) => v,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(e),

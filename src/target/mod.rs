@@ -84,6 +84,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         inline_cache_hits: cfg.settings.inline_cache_hits,
         buffer_budget: (cfg.settings.buffer_budget_mib as usize) << 20,
         buffer_wait: Duration::from_millis(cfg.settings.buffer_wait_ms.max(1)),
+        list_cache_bytes: (cfg.settings.list_cache_mib as usize) << 20,
     };
     let quarantine = store::Quarantine::new(metrics.quarantined_count.clone());
     let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg, quarantine)
