@@ -82,6 +82,9 @@ class Nodes:
             time.sleep(0.05)
 
     def _start(self, argv, env):
+        for i, a in enumerate(argv[:-1]):
+            if a == "--mountpath":
+                os.makedirs(argv[i + 1], exist_ok=True)
         self.procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def stop(self):
