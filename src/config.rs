@@ -271,6 +271,9 @@ pub struct FileSettings {
     pub send_timeout_secs: u64,
     /// Most connections open at once per listener; beyond it new ones get 503.
     pub max_connections: usize,
+    /// Threads serving the public port, each with its own single-threaded runtime (no
+    /// hand-offs between threads); -1: one per CPU, 0: the node's shared runtime.
+    pub public_threads: i64,
     /// Milliseconds an upload (or a checksum validation) waits for an I/O buffer before
     /// it is answered 503 with `Retry-After`: only a target wedged by something else ever
     /// waits this long, since no request holds a buffer while it waits for its client.
@@ -324,6 +327,7 @@ impl Default for FileSettings {
             min_body_rate: 1024,
             send_timeout_secs: 30,
             max_connections: 4096,
+            public_threads: -1,
             buffer_wait_ms: 30_000,
             shutdown_timeout_secs: 30,
             shutdown_grace_ms: 1_000,
@@ -467,7 +471,16 @@ impl TargetConfig {
             drain_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             send_timeout: Duration::from_secs(s.send_timeout_secs.max(1)),
             max_connections: s.max_connections,
+            public_threads: public_threads(s.public_threads),
         }
+    }
+}
+
+/// The serving threads `public_threads` asks for.
+fn public_threads(setting: i64) -> usize {
+    match setting {
+        n if n < 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
     }
 }
 
@@ -545,6 +558,9 @@ pub struct ProxySettings {
     pub send_timeout_secs: u64,
     /// Most connections open at once per listener; beyond it new ones get 503.
     pub max_connections: usize,
+    /// Threads serving the public port, each with its own single-threaded runtime (no
+    /// hand-offs between threads); -1: one per CPU, 0: the node's shared runtime.
+    pub public_threads: i64,
     /// Largest reply read from a target (list pages, maps), bytes.
     pub max_node_reply: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
@@ -574,6 +590,7 @@ impl Default for ProxySettings {
             header_read_timeout_secs: 30,
             send_timeout_secs: 30,
             max_connections: 4096,
+            public_threads: -1,
             max_node_reply: 64 << 20,
             shutdown_timeout_secs: 30,
             shutdown_grace_ms: 1_000,
@@ -620,6 +637,7 @@ impl ProxyConfig {
             drain_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             send_timeout: Duration::from_secs(s.send_timeout_secs.max(1)),
             max_connections: s.max_connections,
+            public_threads: public_threads(s.public_threads),
         }
     }
 }

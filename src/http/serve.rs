@@ -37,6 +37,9 @@ pub struct ServeConfig {
     pub send_timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Threads serving the public port, each with its own single-threaded runtime
+    /// accepting from the same socket (0: the node's shared runtime serves it).
+    pub public_threads: usize,
 }
 
 /// The client's address, in every request's extensions (for logs of who did what).
@@ -70,6 +73,22 @@ pub async fn serve<H, F>(
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    serve_with(listener, handler, cfg, slots, on_reject, shutdown).await
+}
+
+/// [`serve`] with the connection slots given (shared by several accept loops).
+async fn serve_with<H, F>(
+    listener: TcpListener,
+    handler: H,
+    cfg: ServeConfig,
+    slots: Arc<Semaphore>,
+    on_reject: impl Fn() + Send + 'static,
+    shutdown: impl Future<Output = ()>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -80,7 +99,6 @@ pub async fn serve<H, F>(
         .max_buf_size(READ_BUF_MAX)
         .keep_alive(true);
     tokio::pin!(shutdown);
-    let slots = Arc::new(Semaphore::new(cfg.max_connections));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -122,6 +140,76 @@ pub async fn serve<H, F>(
         .is_err()
     {
         tracing::warn!(timeout = ?cfg.drain_timeout, "in-flight requests did not finish in time");
+    }
+}
+
+/// Serves `listener` on `threads` OS threads, each running its own single-threaded
+/// runtime that accepts from the same socket: a connection's requests are read, handled
+/// and answered on the thread that accepted it, with no hand-off between threads (as
+/// nginx's workers do). Returns when every thread has drained.
+async fn serve_per_thread<H, F>(
+    listener: TcpListener,
+    threads: usize,
+    handler: H,
+    cfg: ServeConfig,
+    on_reject: impl Fn() + Clone + Send + 'static,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let std_listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot hand the listener to the serving threads");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    let mut done = Vec::new();
+    for i in 0..threads.max(1) {
+        let Ok(socket) = std_listener.try_clone() else {
+            tracing::error!("cannot share the listener with serving thread {i}");
+            break;
+        };
+        let (handler, slots, on_reject) = (handler.clone(), slots.clone(), on_reject.clone());
+        let mut stopped = stopped.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name(format!("serve-{i}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(error = %e, "serving thread: no runtime");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match TcpListener::from_std(socket) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(error = %e, "serving thread: listener");
+                            return;
+                        }
+                    };
+                    let stop = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    serve_with(listener, handler, cfg, slots, on_reject, stop).await;
+                });
+                let _ = tx.send(());
+            });
+        match spawned {
+            Ok(_) => done.push(rx),
+            Err(e) => tracing::error!(error = %e, "cannot start serving thread {i}"),
+        }
+    }
+    for rx in done {
+        let _ = rx.await;
     }
 }
 
@@ -173,20 +261,40 @@ pub async fn serve_node<H, F>(
     };
     let (public, public_rejected) = plane(super::Plane::Public);
     let (intra, intra_rejected) = plane(super::Plane::Intra);
+    let public = async {
+        if cfg.public_threads > 0 {
+            let on_reject = {
+                let rejected = rejected.clone();
+                move || rejected.inc()
+            };
+            serve_per_thread(
+                listeners.public,
+                cfg.public_threads,
+                public,
+                cfg,
+                on_reject,
+                stop_rx.clone(),
+            )
+            .await
+        } else {
+            serve(
+                listeners.public,
+                public,
+                cfg,
+                public_rejected,
+                stopped(stop_rx.clone()),
+            )
+            .await
+        }
+    };
     tokio::join!(
-        serve(
-            listeners.public,
-            public,
-            cfg,
-            public_rejected,
-            stopped(stop_rx.clone())
-        ),
+        public,
         serve(
             listeners.intra,
             intra,
             cfg,
             intra_rejected,
-            stopped(stop_rx)
+            stopped(stop_rx.clone())
         ),
         stopping,
     );
