@@ -597,12 +597,14 @@ fn cache_and_disk_reads(engine: &str) {
             assert!(got == body, "version {v}");
         }
         // A file replaced behind the target's back (here: o1's file moved over o2's) is
-        // noticed by the stat of the path: GET o2 now serves what is on disk, never the
+        // noticed by the next check of the kept descriptor (at most a second later: the
+        // replaced inode has no links left): GET o2 then serves what is on disk, never the
         // file or metadata kept open for the old o2.
         t.get("b", "o2");
         let files = t.object_files();
         let file_of = |name: &str| files.iter().find(|p| p.ends_with(name)).unwrap().clone();
         std::fs::rename(file_of("o1"), file_of("o2")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
         let get = ureq::get(&t.u("/v1/objects/b/o2")).call().unwrap();
         assert_eq!(
             get.header("Content-Length"),

@@ -281,6 +281,11 @@ impl Mountpaths {
         self.set.load_full()
     }
 
+    /// The current set's generation (bumped by every change of the set).
+    pub fn generation(&self) -> u64 {
+        self.set.load().generation
+    }
+
     /// The available mountpaths, in order.
     pub fn available(&self) -> Vec<Arc<Mountpath>> {
         self.set.load().available.clone()

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR_C, XATTR_GUESS};
-use super::meta_cache::{Entry, FileStamp, MetaCache};
+use super::meta_cache::{Checked, Entry, FileStamp, MetaCache};
 use super::quarantine::{file_id, Damaged, FileId, Quarantine};
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
@@ -143,23 +143,25 @@ fn read_small_cached(file: &File, size: u64) -> io::Result<Option<Bytes>> {
     })
 }
 
-/// A hot object from the open-file cache: one `stat` of the path proves the kept file is
-/// still the object's current one (`None`: it is not, or the path is gone).
-fn open_hot(
-    entry: Entry,
-    path: &Path,
-    direct: bool,
-    want_data: bool,
-) -> io::Result<Option<Opened>> {
-    let stat = match std::fs::metadata(path) {
-        Ok(s) => s,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {
-            return Ok(None)
+/// How long a kept file is served without a new `fstat`: our own writes, deletes,
+/// metadata changes, quarantine and mountpath changes drop entries when they happen; this
+/// bounds how long a change made behind our back (or missed) can go unseen (nginx's
+/// `open_file_cache_valid` is 60 s).
+const RECHECK_MS: u64 = 1000;
+
+/// A hot object from the open-file cache (`None`: the kept file is no longer current).
+/// At most once per [`RECHECK_MS`], one `fstat` of the kept descriptor proves it is still
+/// the object's file: a PUT renames a new inode over the path and a DELETE unlinks it,
+/// both leaving the kept inode without links; metadata changed in place moves its ctime.
+/// No path lookup either way.
+fn open_hot(entry: Entry, direct: bool, want_data: bool) -> io::Result<Option<Opened>> {
+    let checked = entry.checked.clone();
+    if checked.stale(RECHECK_MS) {
+        let stat = entry.file.metadata()?;
+        if stat.nlink() == 0 || FileStamp::of(&stat) != entry.stamp {
+            return Ok(None);
         }
-        Err(e) => return Err(e),
-    };
-    if FileStamp::of(&stat) != entry.stamp {
-        return Ok(None);
+        checked.record(unix_ns(stat.accessed()), unix_ns(stat.modified()));
     }
     let data = if want_data && !direct {
         read_small_cached(&entry.file, entry.meta.size)?
@@ -167,9 +169,9 @@ fn open_hot(
         None
     };
     Ok(Some(Opened {
-        atime_ns: unix_ns(stat.accessed()),
-        mtime_ns: unix_ns(stat.modified()),
-        id: file_id(&stat),
+        atime_ns: checked.atime_ns.load(std::sync::atomic::Ordering::Relaxed),
+        mtime_ns: checked.mtime_ns.load(std::sync::atomic::Ordering::Relaxed),
+        id: entry.stamp.file_id(),
         file: entry.file,
         meta: entry.meta,
         data,
@@ -201,6 +203,10 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
                             stamp,
                             meta: m.clone(),
                             file: file.clone(),
+                            checked: Checked::now(
+                                unix_ns(stat.accessed()),
+                                unix_ns(stat.modified()),
+                            ),
                         };
                         c.put(key, generation, entry);
                     }
@@ -255,22 +261,24 @@ impl ObjectStore {
         self.require_bucket(bucket)?;
         validate_object(object)?;
         let (key, mp) = self.place(bucket, object)?;
-        let path = layout::object_path(&mp.path, bucket, object);
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("{bucket}/{object}: open"), e);
         let fast = self.cfg.inline_cache_hits;
+        self.meta_cache.follow_set(self.mountpaths.generation());
         // Read before the open: a DELETE or destroy in between bumps it, and then what this
         // open found is not kept.
         let generation = self.meta_cache.generation(key);
         let hot = match fast.then(|| self.meta_cache.get(key)).flatten() {
-            Some(entry) => open_hot(entry, &path, direct, want_data).map_err(io_err)?,
+            Some(entry) => open_hot(entry, direct, want_data).map_err(io_err)?,
             None => None,
         };
+        // Built only when the open-file cache did not answer.
+        let path = || layout::object_path(&mp.path, bucket, object);
         let cached = if let Some(opened) = hot {
             Cached::Ready(Ok(opened))
         } else if fast {
             let slot = Some((&*self.meta_cache, key, generation));
-            open_cached(&path, direct, want_data, slot).map_err(io_err)?
+            open_cached(&path(), direct, want_data, slot).map_err(io_err)?
         } else {
             Cached::WouldBlock
         };
@@ -278,6 +286,7 @@ impl ObjectStore {
             Cached::Ready(opened) => (opened, true),
             Cached::WouldBlock => {
                 let cache = self.meta_cache.clone();
+                let path = path();
                 let read = move || {
                     let slot = fast.then_some((&*cache, key, generation));
                     open_blocking(&path, direct, want_data, slot)

@@ -1,17 +1,18 @@
 //! Hot objects kept open, with their metadata in memory, so a GET of a hot object costs one
-//! `stat` of its path instead of open + fstat + xattr read + close (AIStore keeps its LOM
-//! cache, and nginx its open-file cache, for the same reasons).
+//! `fstat` of the kept descriptor instead of open + fstat + xattr read + close (AIStore
+//! keeps its LOM cache, and nginx its open-file cache, for the same reasons).
 //!
-//! Entries are keyed by the object's name digest and valid only for the exact file they
-//! were read from: device, inode, ctime and size must all match what `stat` of the path
-//! says now. Every PUT renames a new inode into place and setting the xattr moves ctime,
-//! so a replaced object can never match a stale entry; PUT and DELETE also drop the entry.
-//! An open file pins its path's dentries, so that `stat` is answered from the dentry cache.
+//! Entries are keyed by the object's name digest and valid only while the kept file still
+//! has links and its device, inode, ctime and size are what they were: every PUT renames a
+//! new inode into place (the old one loses its last link), DELETE unlinks, setting the
+//! xattr moves ctime; PUT, DELETE and quarantine also drop the entry, and a change of the
+//! mountpath set drops them all.
 //! Memory and descriptors are bounded: a full shard is emptied and refills with what is hot.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::meta::ObjectMeta;
@@ -37,6 +38,11 @@ impl FileStamp {
             size: stat.len(),
         }
     }
+
+    /// The file's identity (device, inode).
+    pub fn file_id(&self) -> (u64, u64) {
+        (self.dev, self.ino)
+    }
 }
 
 /// What is kept of one object.
@@ -48,6 +54,44 @@ pub struct Entry {
     pub meta: ObjectMeta,
     /// The file, still open.
     pub file: Arc<File>,
+    /// When the file was last proved current, and its times then (shared by every copy
+    /// of the entry).
+    pub checked: Arc<Checked>,
+}
+
+/// The last check of a kept file.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Unix milliseconds of the check.
+    pub at_ms: AtomicU64,
+    pub atime_ns: AtomicI64,
+    pub mtime_ns: AtomicI64,
+}
+
+impl Checked {
+    /// A check done now that found these times.
+    pub fn now(atime_ns: i64, mtime_ns: i64) -> Arc<Checked> {
+        let c = Checked::default();
+        c.record(atime_ns, mtime_ns);
+        Arc::new(c)
+    }
+
+    pub fn record(&self, atime_ns: i64, mtime_ns: i64) {
+        self.atime_ns.store(atime_ns, Ordering::Relaxed);
+        self.mtime_ns.store(mtime_ns, Ordering::Relaxed);
+        self.at_ms.store(now_ms(), Ordering::Release);
+    }
+
+    /// Whether the last check is older than `max_ms`.
+    pub fn stale(&self, max_ms: u64) -> bool {
+        now_ms().saturating_sub(self.at_ms.load(Ordering::Acquire)) >= max_ms
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +106,8 @@ struct Shard {
 pub struct MetaCache {
     shards: Vec<Mutex<Shard>>,
     per_shard: usize,
+    /// The mountpath set the entries were found under.
+    set_generation: std::sync::atomic::AtomicU64,
 }
 
 impl MetaCache {
@@ -71,6 +117,16 @@ impl MetaCache {
         MetaCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity / SHARDS,
+            set_generation: Default::default(),
+        }
+    }
+
+    /// Forgets everything when the mountpath set changed since the entries were found (an
+    /// object's mountpath may have changed with it).
+    pub fn follow_set(&self, generation: u64) {
+        if self.set_generation.load(Ordering::Acquire) != generation {
+            self.clear();
+            self.set_generation.store(generation, Ordering::Release);
         }
     }
 
@@ -163,6 +219,7 @@ mod tests {
             stamp,
             meta: meta(v),
             file: file.clone(),
+            checked: Checked::now(0, 0),
         };
         let cache = MetaCache::new(SHARDS * 2);
         assert!(cache.meta_for(1, &stamp).is_none());

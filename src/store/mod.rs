@@ -117,12 +117,15 @@ impl ObjectStore {
         let budget = (cfg.buffer_budget / cfg.chunk_size).max(4);
         let pool = BufferPool::new(cfg.chunk_size, budget, budget);
         let dir_cache = Arc::new(dir_cache::DirCache::new(cfg.list_cache_bytes));
+        let meta_cache = Arc::new(MetaCache::new(meta_cache_capacity()));
+        let mut quarantine = quarantine;
+        quarantine.cache = Some(meta_cache.clone());
         Ok(ObjectStore {
             mountpaths,
             cfg,
             buckets: RwLock::new(buckets),
             pool,
-            meta_cache: Arc::new(MetaCache::new(meta_cache_capacity())),
+            meta_cache,
             md5: md5_batch::Md5Batcher::start()
                 .map_err(|e| Error::io("start the MD5 thread", e))?,
             quarantine,

@@ -28,6 +28,8 @@ pub fn file_id(meta: &std::fs::Metadata) -> FileId {
 #[derive(Debug, Clone)]
 pub struct Quarantine {
     counter: IntCounter,
+    /// The open-file cache, whose entry for a moved object must go (the store sets it).
+    pub(super) cache: Option<std::sync::Arc<super::meta_cache::MetaCache>>,
 }
 
 /// One damaged object file.
@@ -48,13 +50,21 @@ pub struct Damaged {
 impl Quarantine {
     /// Counts moved objects in `counter`.
     pub fn new(counter: IntCounter) -> Quarantine {
-        Quarantine { counter }
+        Quarantine {
+            counter,
+            cache: None,
+        }
     }
 
     /// Moves the file aside now (on the caller's thread: start-up scan).
     pub fn move_now(&self, d: &Damaged) -> io::Result<bool> {
         let moved = move_aside(d)?;
         if moved {
+            if let Some(c) = &self.cache {
+                // A file renamed away keeps its links: the cached descriptor would still
+                // pass the hot path's fstat check.
+                c.forget(crate::hrw::object_digest(&d.bucket, &d.object));
+            }
             self.counter.inc();
             tracing::error!(mountpath = %d.mountpath.display(), bucket = %d.bucket, object = %d.object, reason = %d.reason, "damaged object moved aside (quarantined)");
         }
