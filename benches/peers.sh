@@ -3,12 +3,13 @@
 # files (GET) and accepting WebDAV PUT, with the same load tool (wrk), object size and
 # concurrency, interleaved rounds, medians reported as ratios.
 #
-#   benches/peers.sh [SIZE_KIB=1024] [ROUNDS=3] [SECONDS=6] [CONNECTIONS=32]
+#   benches/peers.sh [SIZE_KIB=1024] [ROUNDS=3] [SECONDS=6] [CONNECTIONS=32] [OBJECTS=64]
+#   (OBJECTS=1: every GET asks for the same hot object.)
 #   (AIS_TARGET_CONFIG=FILE gives the target a config file.)
 #
 # Needs: nginx (with the dav module, e.g. Debian nginx-light), wrk, a release build.
 set -euo pipefail
-SIZE_KIB=${1:-1024}; ROUNDS=${2:-3}; SECS=${3:-6}; CONNS=${4:-32}
+SIZE_KIB=${1:-1024}; ROUNDS=${2:-3}; SECS=${3:-6}; CONNS=${4:-32}; OBJECTS=${5:-64}
 cd "$(dirname "$0")/.."
 BIN=target/release/aisnode
 [ -x "$BIN" ] || cargo build --release --quiet
@@ -59,7 +60,7 @@ request = function() n = n + 1; return wrk.format(nil, wrk.path .. "-" .. (n % 6
 LUA
 cat > "$W/get.lua" <<LUA
 local n = 0
-request = function() n = n + 1; return wrk.format(nil, wrk.path .. "-" .. (n % 64)) end
+request = function() n = n + 1; return wrk.format(nil, wrk.path .. "-" .. (n % $OBJECTS)) end
 LUA
 # wrk does not follow redirects: measure the redirect itself on the proxy.
 # Refuses to report a run with error responses (wrk counts them silently otherwise).
@@ -83,7 +84,7 @@ for round in $(seq "$ROUNDS"); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
-echo "object ${SIZE_KIB} KiB, wrk -t2 -c$CONNS, ${SECS}s x $ROUNDS interleaved rounds, $(nproc) cores"
+echo "object ${SIZE_KIB} KiB, GETs over $OBJECTS object(s), wrk -t2 -c$CONNS, ${SECS}s x $ROUNDS interleaved rounds, $(nproc) cores"
 printf "%-16s %12s %22s\n" case "median req/s" "range"
 for k in ngx_get ngx_cached_get ais_get ngx_put ais_put proxy_redirect; do
   printf "%-16s %12s %22s\n" "$k" "$(echo "${R[$k]}" | median)" "$(echo "${R[$k]}" | range)"

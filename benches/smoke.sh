@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 benches/scaling.sh --smoke --out target/scaling-smoke
 benches/peers.sh 64 1 1 8
+benches/peers-matrix.sh 1 1 "4" "1" "8"
+.venv/bin/python benches/listing.py --sizes 2000 --repeat 1
 benches/s3-peers.sh --smoke
 benches/auth-cost.sh 1 1 4
