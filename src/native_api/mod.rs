@@ -193,6 +193,15 @@ pub fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
     Ok((decode(bucket)?, decode(object)?))
 }
 
+/// The string `key` of a JSON action value ("" when absent or not a string).
+pub fn str_field(value: &serde_json::Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 pub fn decode(raw: &str) -> Result<String, ApiError> {
     crate::http::request::decode(raw).map_err(ApiError::BadRequest)
 }

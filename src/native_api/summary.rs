@@ -63,14 +63,10 @@ pub fn bsumm_result(bucket: &str, u: &BucketUsage) -> Value {
 
 /// The `uuid` and `prefix` of a summary request's value.
 pub fn ctrl_msg(value: &Value) -> (String, String) {
-    let s = |k: &str| {
-        value
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    (s("uuid"), s("prefix"))
+    (
+        super::str_field(value, "uuid"),
+        super::str_field(value, "prefix"),
+    )
 }
 
 use http::{Response, StatusCode};

@@ -244,16 +244,16 @@ fn failures(outcomes: &[(Snode, Outcome)]) -> Vec<String> {
 
 /// Creates a bucket on every target. If any fails, the create is undone only where it
 /// was done by this call: a target that already had the bucket (409) keeps it and its data.
-/// Sends one control request to target `t`; the reason when it did not succeed.
-async fn ask(
+/// Sends one control request to target `t`: its answer's body, or why it did not succeed.
+pub(super) async fn ask(
     ctx: &ProxyContext,
     t: &Snode,
     method: Method,
     url: &str,
     body: Vec<u8>,
-) -> Result<(), String> {
+) -> Result<bytes::Bytes, String> {
     match ctx.client.send(method, url, Some(body)).await {
-        Ok(r) if r.status.is_success() => Ok(()),
+        Ok(r) if r.status.is_success() => Ok(r.body),
         Ok(r) => Err(format!(
             "{}: {} {}",
             t.daemon_id,
@@ -461,21 +461,10 @@ pub(super) async fn list_objects(
     let smap = ctx.state.smap();
     let calls = smap.tmap.values().map(|t| {
         let url = format!("{}/v1/buckets/{bucket}", t.control_url());
-        let (client, body) = (ctx.client.clone(), body.clone());
+        let body = body.clone();
         async move {
-            let reply = client
-                .send(Method::GET, &url, Some(body))
-                .await
-                .map_err(|e| format!("{}: {e}", t.daemon_id))?;
-            if !reply.status.is_success() {
-                return Err(format!(
-                    "{}: {} {}",
-                    t.daemon_id,
-                    reply.status,
-                    String::from_utf8_lossy(&reply.body)
-                ));
-            }
-            serde_json::from_slice::<LsoPage>(&reply.body)
+            let reply = ask(ctx, t, Method::GET, &url, body).await?;
+            serde_json::from_slice::<LsoPage>(&reply)
                 .map_err(|e| format!("{}: bad list page: {e}", t.daemon_id))
         }
     });

@@ -101,20 +101,11 @@ pub(super) async fn archive(
         .cloned()
         .ok_or_else(|| ApiError::Unavailable("no target in the cluster map".into()))?;
     let url = format!("{}/v1/buckets/{src}", owner.control_url());
-    let reply = ctx
-        .client
-        .send(Method::PUT, &url, serde_json::to_vec(&msg).ok())
+    let body = serde_json::to_vec(&msg).unwrap_or_default();
+    let reply = super::buckets::ask(ctx, &owner, Method::PUT, &url, body)
         .await
-        .map_err(|e| ApiError::Upstream(format!("{}: {e}", owner.daemon_id)))?;
-    if !reply.status.is_success() {
-        return Err(ApiError::Upstream(format!(
-            "{}: {} {}",
-            owner.daemon_id,
-            reply.status,
-            String::from_utf8_lossy(&reply.body)
-        )));
-    }
-    let target_job = String::from_utf8_lossy(&reply.body).trim().to_string();
+        .map_err(ApiError::Upstream)?;
+    let target_job = String::from_utf8_lossy(&reply).trim().to_string();
     let ctx2 = ctx.clone();
     let id = ctx.jobs.start(
         "archive",
@@ -188,23 +179,12 @@ async fn copy_batch(
             "coer": spec.continue_on_error,
         }});
         let url = format!("{}/v1/buckets/{src}", t.control_url());
-        let reply = ctx
-            .client
-            .send(Method::POST, &url, serde_json::to_vec(&body).ok())
-            .await
-            .map_err(|e| format!("{}: {e}", t.daemon_id))?;
-        if !reply.status.is_success() {
-            return Err(format!(
-                "{}: {} {}",
-                t.daemon_id,
-                reply.status,
-                String::from_utf8_lossy(&reply.body)
-            ));
-        }
-        let id = String::from_utf8_lossy(&reply.body).trim().to_string();
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let reply = super::buckets::ask(ctx, &t, Method::POST, &url, body).await?;
+        let id = String::from_utf8_lossy(&reply).trim().to_string();
         let counts = wait_for(ctx, &t, &id).await?;
         p.add(&t.daemon_id, counts);
-        Ok(())
+        Ok::<(), String>(())
     });
     for outcome in futures_util::future::join_all(jobs).await {
         outcome?;

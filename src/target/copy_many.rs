@@ -69,13 +69,7 @@ impl CopySpec {
                 "copy: renaming extensions (ext) is not supported".into(),
             ));
         }
-        let s = |k: &str| {
-            value
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let s = |k: &str| crate::native_api::str_field(value, k);
         let b = |k: &str| value.get(k).and_then(Value::as_bool).unwrap_or(false);
         let spec = CopySpec {
             to,
