@@ -22,6 +22,14 @@ cleanup() { [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; p
 trap cleanup EXIT INT TERM
 
 NGX_PORT=18089; NGXC_PORT=18088; AIS_PORT=18081; PROXY_PORT=18080
+# A previous run's nginx or nodes may still be letting go of the ports.
+for _ in $(seq 100); do
+  busy=0
+  for p in $NGX_PORT $NGXC_PORT $AIS_PORT $PROXY_PORT; do
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && busy=1
+  done
+  [ $busy = 0 ] && break; sleep 0.1
+done
 mkdir -p "$W/www/b" "$W/nginx" "$W/mp1" "$W/mp2" "$W/proxy"
 head -c $((SIZE_KIB*1024)) /dev/urandom > "$W/obj"
 # 64 objects, so both servers spread the load (aisnode: over its mountpaths by HRW).
