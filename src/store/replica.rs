@@ -32,15 +32,11 @@ impl ObjectStore {
         validate_object(object)?;
         // Deleted here after this copy was written: it must not come back.
         if self
-            .tombstone(bucket, object)
+            .deleted_since(bucket, object, mtime_ns)
             .await?
-            .is_some_and(|deleted| deleted >= mtime_ns)
+            .is_some()
         {
-            return Err(Error::NotNewer {
-                bucket: bucket.into(),
-                object: object.into(),
-                have: 0,
-            });
+            return Err(not_newer(bucket, object));
         }
         let (key, mp) = self.place(bucket, object)?;
         let expected = (meta.cksum_type == super::checksum::DEFAULT_TYPE)
@@ -54,8 +50,29 @@ impl ObjectStore {
             .write_work_file(bucket, object, &mp, body, &opts)
             .await?;
         let mtime = UNIX_EPOCH + Duration::from_nanos(u64::try_from(mtime_ns).unwrap_or(0));
-        self.commit(bucket, object, key, &mp, written, meta, Some(mtime))
-            .await
+        let info = self
+            .commit(bucket, object, key, &mp, written, meta, Some(mtime))
+            .await?;
+        // A DELETE that came while the data was on its way writes its tombstone before it
+        // deletes, so either that delete removed this copy or the tombstone is seen here.
+        if let Some(deleted) = self.deleted_since(bucket, object, mtime_ns).await? {
+            self.apply_tombstone(bucket, object, deleted).await?;
+            return Err(not_newer(bucket, object));
+        }
+        Ok(info)
+    }
+
+    /// When `bucket/object` was deleted here, if that was not before `mtime_ns`.
+    async fn deleted_since(
+        &self,
+        bucket: &str,
+        object: &str,
+        mtime_ns: i64,
+    ) -> Result<Option<i64>> {
+        Ok(self
+            .tombstone(bucket, object)
+            .await?
+            .filter(|&deleted| deleted >= mtime_ns))
     }
 
     /// Removes `bucket/object` if it is still at `version` (moved away: a newer PUT that
@@ -69,5 +86,124 @@ impl ObjectStore {
         self.require_bucket(bucket)?;
         validate_object(object)?;
         self.remove_copies(bucket, object, Some(version)).await
+    }
+}
+
+fn not_newer(bucket: &str, object: &str) -> Error {
+    Error::NotNewer {
+        bucket: bucket.into(),
+        object: object.into(),
+        have: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+    use prometheus::IntCounter;
+
+    use super::*;
+    use crate::disk::{DiskHandle, EngineChoice, WorkerConfig};
+    use crate::fs::{IoCounters, Mountpath, Mountpaths};
+    use crate::store::{Quarantine, StoreConfig};
+
+    fn counter() -> IntCounter {
+        IntCounter::new("c", "c").expect("a valid counter")
+    }
+
+    fn store(dir: &std::path::Path) -> ObjectStore {
+        let worker = WorkerConfig {
+            engine: EngineChoice::Psync,
+            queue_depth: 8,
+        };
+        let disk = DiskHandle::start("replica-test", worker).expect("disk worker");
+        let counters = IoCounters {
+            read: counter(),
+            cache_read: counter(),
+            write: counter(),
+        };
+        let mp = Mountpath::new(dir.to_path_buf(), disk, counters, None);
+        let cfg = StoreConfig {
+            fsync: false,
+            validate_on_get: false,
+            validate_cold_get: false,
+            chunk_size: 64 << 10,
+            max_object_size: 1 << 30,
+            direct_io: false,
+            inline_cache_hits: false,
+            buffer_budget: 1 << 20,
+            buffer_wait: Duration::from_secs(1),
+            list_cache_bytes: 0,
+        };
+        ObjectStore::open(Mountpaths::new(vec![mp]), cfg, Quarantine::new(counter()))
+            .expect("store opens")
+    }
+
+    /// A stored object's metadata and time, then the object is gone again: what a
+    /// sender would carry.
+    async fn carried(s: &ObjectStore, data: &'static [u8]) -> (ObjectMeta, i64) {
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(data))]);
+        s.put("b", "o", body, PutOptions::default())
+            .await
+            .expect("put");
+        let info = s.open_object("b", "o").await.expect("open").info;
+        s.delete("b", "o").await.expect("delete");
+        (info.meta, info.mtime_ns)
+    }
+
+    /// Runs `put_replica` with the body held back until `meanwhile` has run.
+    async fn replica_around(
+        s: &ObjectStore,
+        meta: ObjectMeta,
+        mtime: i64,
+        data: &'static [u8],
+        meanwhile: impl std::future::Future<Output = ()>,
+    ) -> Result<ObjectInfo> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let body = futures_util::stream::once(async move {
+            let _ = rx.await;
+            Ok(Bytes::from_static(data))
+        })
+        .boxed();
+        let put = s.put_replica("b", "o", body, meta, mtime);
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            meanwhile.await;
+            let _ = tx.send(());
+        };
+        tokio::join!(put, other).0
+    }
+
+    #[tokio::test]
+    async fn a_copy_arriving_during_a_delete_does_not_come_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        s.create_bucket("b").await.expect("bucket");
+        const DATA: &[u8] = b"moved while deleted";
+
+        // Without a deletion the copy lands.
+        let (meta, mtime) = carried(&s, DATA).await;
+        let landed = replica_around(&s, meta, mtime, DATA, async {}).await;
+        assert!(landed.is_ok(), "{landed:?}");
+        assert!(s.open_object("b", "o").await.is_ok());
+        s.delete("b", "o").await.expect("delete");
+
+        // A DELETE (mark, then delete) while the data is on its way: refused, and gone.
+        let (meta, mtime) = carried(&s, DATA).await;
+        let refused = replica_around(&s, meta, mtime, DATA, async {
+            let now = crate::store::unix_now_ns();
+            s.add_tombstone("b", "o", now).await.expect("mark");
+            let _ = s.delete("b", "o").await;
+        })
+        .await;
+        assert!(
+            matches!(refused, Err(Error::NotNewer { .. })),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            s.open_object("b", "o").await,
+            Err(Error::ObjectNotFound { .. })
+        ));
     }
 }

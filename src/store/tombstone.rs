@@ -82,6 +82,28 @@ impl ObjectStore {
         Ok(removed)
     }
 
+    /// Removes the tombstone of `bucket/object` if it is still the one made at `when_ns`
+    /// (a DELETE that found nothing to delete).
+    pub async fn forget_tombstone(&self, bucket: &str, object: &str, when_ns: i64) -> Result<()> {
+        validate_object(object)?;
+        let (_, mp) = self.place(bucket, object)?;
+        let path = layout::tombstone_path(&mp.path, bucket, object);
+        let objects_dir = layout::tombstones_dir(&mp.path, bucket);
+        mp.disk
+            .call(move || match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() && mtime_ns(&m) == when_ns => {
+                    std::fs::remove_file(&path)?;
+                    if let Some(parent) = path.parent() {
+                        prune_empty_dirs(parent, &objects_dir);
+                    }
+                    Ok(())
+                }
+                _ => Ok(()),
+            })
+            .await
+            .map_err(|e| Error::io(format!("{bucket}/{object}: forget tombstone"), e))
+    }
+
     /// Up to `n` tombstones of `bucket` after `after`, by name, with their times.
     pub async fn tombstones(
         &self,

@@ -534,17 +534,28 @@ pub async fn delete_everywhere(
     bucket: &str,
     object: &str,
 ) -> Result<(), ApiError> {
-    let here = ctx.store.delete(bucket, object).await;
     if ctx.config.proxy.is_none() {
-        return here.map_err(ApiError::from);
+        return ctx
+            .store
+            .delete(bucket, object)
+            .await
+            .map_err(ApiError::from);
     }
+    // Remembered before anything is deleted, so neither a copy on a target that is away
+    // nor one arriving while this runs can bring it back (an arriving copy checks for
+    // the mark after it lands).
+    let now = crate::store::unix_now_ns();
+    let marked = ctx.store.add_tombstone(bucket, object, now).await;
+    if let Err(e) = &marked {
+        tracing::warn!(%bucket, %object, error = %e, "cannot record the deletion");
+    }
+    let here = ctx.store.delete(bucket, object).await;
     let outcome = delete_at_holders(ctx, bucket, object, here).await;
-    if outcome.is_ok() {
-        // Remembered, so a copy on a target that is away cannot bring it back.
-        let now = crate::store::unix_now_ns();
-        if let Err(e) = ctx.store.add_tombstone(bucket, object, now).await {
-            tracing::warn!(%bucket, %object, error = %e, "cannot record the deletion");
-        }
+    let nothing_deleted = outcome
+        .as_ref()
+        .is_err_and(|e| e.status() == StatusCode::NOT_FOUND);
+    if marked.is_ok() && nothing_deleted {
+        let _ = ctx.store.forget_tombstone(bucket, object, now).await;
     }
     outcome
 }

@@ -176,22 +176,25 @@ def wait_placed(client, everyone, bucket, n, limit=90):
     t0 = time.time()
     while True:
         smap = client.cluster().get_info()
-        ok = len(smap.tmap) == len(everyone) and all(
-            t.id in smap.tmap and smap.tmap[t.id].public_net.direct_url == t.url for t in everyone
-        )
+        seen = {"map": {t.id: t.id in smap.tmap and smap.tmap[t.id].public_net.direct_url == t.url
+                        for t in everyone}}
+        ok = len(smap.tmap) == len(everyone) and all(seen["map"].values())
         if ok:
             states = [requests.get(f"{t.url}/v1/daemon?what=rebalance", timeout=5).json() for t in everyone]
+            seen["rebalance"] = states
             ok = not any(st["running"] for st in states)
         if ok:
-            total = 0
+            total, misplaced = 0, 0
             for t in everyone:
                 names = on_disk(t, bucket)
                 total += len(names)
-                ok = ok and all(smap.get_target_for_object(f"ais/@#/{bucket}/{x}").daemon_id == t.id for x in names)
-            ok = ok and total == n
+                misplaced += sum(smap.get_target_for_object(f"ais/@#/{bucket}/{x}").daemon_id != t.id
+                                 for x in names)
+            seen["objects"] = {"total": total, "want": n, "misplaced": misplaced}
+            ok = total == n and misplaced == 0
         if ok:
             return time.time() - t0
-        assert time.time() - t0 < limit, f"objects did not reach their owners in {limit} s"
+        assert time.time() - t0 < limit, f"objects did not reach their owners in {limit} s: {seen}"
         time.sleep(0.5)
 
 
