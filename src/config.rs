@@ -253,7 +253,8 @@ pub struct FileSettings {
     /// Check an object read whole from the disk (not the page cache) against its stored
     /// checksum while it streams (AIStore's `checksum.validate_cold_get`).
     pub validate_cold_get: bool,
-    /// Size of each disk read and write, bytes.
+    /// Size of each disk read and write of objects under 4 MiB, bytes; larger objects
+    /// use max(this, 1 MiB) chunks.
     pub chunk_size: usize,
     /// Largest object a PUT may store, bytes.
     pub max_object_size: u64,
@@ -294,6 +295,7 @@ pub struct FileSettings {
     pub inline_cache_hits: bool,
     /// MiB of chunk buffers all requests together may hold; beyond it they wait for one to
     /// be returned. Bounds the target's memory under any number of large requests.
+    /// 0 (the default): 32 MiB per mountpath, at most a sixteenth of the memory.
     pub buffer_budget_mib: u64,
     /// MiB of sorted directory listings kept between list requests (so a page costs
     /// what it holds, not what the bucket holds); 0 turns the cache off.
@@ -335,7 +337,7 @@ impl Default for FileSettings {
             keepalive_interval_ms: 2_000,
             direct_io: false,
             inline_cache_hits: true,
-            buffer_budget_mib: 32,
+            buffer_budget_mib: 0,
             list_cache_mib: 64,
             s3_access_key: None,
             s3_secret_key: None,
@@ -423,9 +425,12 @@ impl TargetConfig {
                 "chunk_size must be a multiple of 4 KiB from 4 KiB to 64 MiB".into(),
             ));
         }
-        if s.buffer_budget_mib << 20 < 4 * s.chunk_size as u64 || s.buffer_budget_mib > 1 << 20 {
+        let budget = s.buffer_budget_mib << 20;
+        if s.buffer_budget_mib != 0
+            && (budget < 4 * s.chunk_size as u64 || s.buffer_budget_mib > 1 << 20)
+        {
             return Err(ConfigError::Invalid(
-                "buffer_budget_mib must hold at least 4 chunks and be at most 1 TiB".into(),
+                "buffer_budget_mib must be 0 (auto), or hold at least 4 chunks and be at most 1 TiB".into(),
             ));
         }
         if !(2..=4096).contains(&s.disk_queue_depth) {

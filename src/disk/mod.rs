@@ -27,7 +27,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 pub use faults::{is_fault, Faults};
 pub use iobuf::{IoBuf, ALIGN};
 pub use op::DiskOp;
-pub use pool::BufferPool;
+pub use pool::{Budget, BufferPool};
 
 /// Which I/O engine the user asked for.
 #[derive(

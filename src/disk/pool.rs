@@ -21,28 +21,68 @@ use tokio::sync::Notify;
 
 use super::IoBuf;
 
+/// Bytes of buffers lent at once, shared by pools of different buffer sizes.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    lent: AtomicUsize,
+    returned: Notify,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            lent: AtomicUsize::new(0),
+            returned: Notify::new(),
+        })
+    }
+
+    fn try_lend(&self, size: usize) -> bool {
+        self.lent
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n + size <= self.limit).then_some(n + size)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, size: usize) {
+        self.lent.fetch_sub(size, Ordering::AcqRel);
+        // Every waiter looks again: with two buffer sizes, the one woken alone might be
+        // a large one that still does not fit while a small one would.
+        self.returned.notify_waiters();
+    }
+}
+
 /// A budgeted pool of equally sized buffers.
 #[derive(Debug)]
 pub struct BufferPool {
     free: Mutex<Vec<IoBuf>>,
     size: usize,
     max_idle: usize,
-    budget: usize,
-    lent: AtomicUsize,
-    returned: Notify,
+    budget: Arc<Budget>,
 }
 
 impl BufferPool {
     /// A pool of `size`-byte buffers lending at most `budget` at once and keeping at most
     /// `max_idle` of them when unused.
     pub fn new(size: usize, budget: usize, max_idle: usize) -> Arc<BufferPool> {
+        Self::sharing(
+            size,
+            &Budget::new(size * budget.max(1)),
+            max_idle.min(budget),
+        )
+    }
+
+    /// A pool of `size`-byte buffers lent from `budget` (which other pools may share),
+    /// keeping at most `max_idle` of them when unused.
+    pub fn sharing(size: usize, budget: &Arc<Budget>, max_idle: usize) -> Arc<BufferPool> {
         Arc::new(BufferPool {
             free: Mutex::new(Vec::new()),
             size,
-            max_idle: max_idle.min(budget),
-            budget: budget.max(1),
-            lent: AtomicUsize::new(0),
-            returned: Notify::new(),
+            max_idle,
+            budget: budget.clone(),
         })
     }
 
@@ -51,18 +91,16 @@ impl BufferPool {
         self.size
     }
 
-    /// Buffers lent right now.
+    /// Buffers' worth of this pool's size lent right now (from the whole budget).
     pub fn lent(&self) -> usize {
-        self.lent.load(Ordering::Acquire)
+        self.budget.lent.load(Ordering::Acquire) / self.size
     }
 
     /// An empty buffer, if the budget allows one now.
     pub fn try_take(self: &Arc<Self>) -> Option<IoBuf> {
-        self.lent
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.budget).then_some(n + 1)
-            })
-            .ok()?;
+        if !self.budget.try_lend(self.size) {
+            return None;
+        }
         let reused = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut buf = reused.unwrap_or_else(|| IoBuf::with_capacity(self.size));
         buf.lend_from(self.clone());
@@ -73,7 +111,7 @@ impl BufferPool {
     /// must not hold another buffer of this pool while it waits (that could deadlock).
     pub async fn take(self: &Arc<Self>) -> IoBuf {
         loop {
-            let returned = self.returned.notified();
+            let returned = self.budget.returned.notified();
             tokio::pin!(returned);
             returned.as_mut().enable();
             if let Some(buf) = self.try_take() {
@@ -98,8 +136,7 @@ impl BufferPool {
     }
 
     fn release_slot(&self) {
-        self.lent.fetch_sub(1, Ordering::AcqRel);
-        self.returned.notify_one();
+        self.budget.release(self.size);
     }
 
     /// Called by a lent buffer's `Drop`.
@@ -162,5 +199,29 @@ mod tests {
         assert_eq!(waiter.await.unwrap(), 4096);
         // The waiter dropped its buffer, which went home: only `_b` is still lent.
         assert_eq!(pool.lent(), 1);
+    }
+
+    #[tokio::test]
+    async fn two_sizes_share_one_budget() {
+        let budget = Budget::new(4 * 4096);
+        let small = BufferPool::sharing(4096, &budget, 4);
+        let large = BufferPool::sharing(4 * 4096, &budget, 1);
+        let s = small.try_take().unwrap();
+        assert!(
+            large.try_take().is_none(),
+            "a small buffer lent leaves no room for a large one"
+        );
+        let waiter = tokio::spawn({
+            let large = large.clone();
+            async move { large.take().await.capacity() }
+        });
+        let s2 = small.try_take().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        drop(s);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "one small buffer back is not enough");
+        drop(s2);
+        assert_eq!(waiter.await.unwrap(), 4 * 4096);
     }
 }

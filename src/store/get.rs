@@ -418,6 +418,7 @@ impl ObjectStore {
         bucket: &str,
         object: &str,
     ) -> ObjectReader {
+        let pool = self.pools.for_size(Some(o.meta.size)).clone();
         ObjectReader {
             inline: o.data,
             info: ObjectInfo {
@@ -431,7 +432,7 @@ impl ObjectStore {
             read_bytes: mp.read_bytes.clone(),
             cache_read_bytes: mp.cache_read_bytes.clone(),
             inline_cached: from_cache,
-            pool: self.pool.clone(),
+            pool,
             buffer_wait: self.cfg.buffer_wait,
             direct,
             try_cache: self.cfg.inline_cache_hits && !direct,

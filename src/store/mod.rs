@@ -7,6 +7,7 @@
 mod append;
 mod bucket;
 pub mod checksum;
+mod chunks;
 mod custom;
 mod dir_cache;
 mod error;
@@ -29,6 +30,7 @@ mod work_file;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+pub use chunks::{auto_buffer_budget, memory_limit};
 pub use error::{Error, Result};
 pub use get::ObjectReader;
 pub use list::{ListEntry, ListPage, ListRequest, Props};
@@ -41,8 +43,8 @@ pub use resilver::ResilverCounters;
 pub use scrub::ScrubCounters;
 pub use usage::BucketUsage;
 
-use crate::disk::BufferPool;
 use crate::fs::{Mountpath, Mountpaths};
+use chunks::ChunkPools;
 use meta_cache::MetaCache;
 
 /// Store behaviour that the config controls.
@@ -84,7 +86,7 @@ pub struct ObjectStore {
     mountpaths: Mountpaths,
     cfg: StoreConfig,
     buckets: RwLock<BTreeMap<String, BucketInfo>>,
-    pool: Arc<BufferPool>,
+    pools: ChunkPools,
     meta_cache: Arc<MetaCache>,
     md5: md5_batch::Md5Batcher,
     quarantine: Quarantine,
@@ -112,10 +114,7 @@ impl ObjectStore {
         quarantine: Quarantine,
     ) -> Result<ObjectStore> {
         let buckets = bucket::recover(&mountpaths)?;
-        // Lend at most the budget. Returned buffers stay for reuse: freeing and reallocating
-        // them churns the allocator, which then holds more memory than the budget.
-        let budget = (cfg.buffer_budget / cfg.chunk_size).max(4);
-        let pool = BufferPool::new(cfg.chunk_size, budget, budget);
+        let pools = ChunkPools::new(cfg.chunk_size, cfg.buffer_budget);
         let dir_cache = Arc::new(dir_cache::DirCache::new(cfg.list_cache_bytes));
         let meta_cache = Arc::new(MetaCache::new(meta_cache_capacity()));
         let mut quarantine = quarantine;
@@ -124,7 +123,7 @@ impl ObjectStore {
             mountpaths,
             cfg,
             buckets: RwLock::new(buckets),
-            pool,
+            pools,
             meta_cache,
             md5: md5_batch::Md5Batcher::start()
                 .map_err(|e| Error::io("start the MD5 thread", e))?,

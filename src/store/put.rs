@@ -15,7 +15,7 @@ use super::checksum::{Checksummer, DEFAULT_TYPE};
 use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
-use crate::disk::{IoBuf, PendingWrite, ALIGN};
+use crate::disk::{BufferPool, IoBuf, PendingWrite, ALIGN};
 use crate::fs::{layout, Mountpath};
 use crate::names::validate_object;
 
@@ -130,10 +130,14 @@ impl ObjectStore {
             .await
     }
 
-    /// A chunk buffer, waiting at most the configured time for one.
-    pub(super) async fn take_buffer(&self, bucket: &str, object: &str) -> Result<IoBuf> {
-        self.pool
-            .take_within(self.cfg.buffer_wait)
+    /// A chunk buffer of `pool`, waiting at most the configured time for one.
+    pub(super) async fn take_buffer(
+        &self,
+        pool: &Arc<BufferPool>,
+        bucket: &str,
+        object: &str,
+    ) -> Result<IoBuf> {
+        pool.take_within(self.cfg.buffer_wait)
             .await
             .ok_or_else(|| Error::Busy(format!("{bucket}/{object}"), self.cfg.buffer_wait))
     }
@@ -258,7 +262,8 @@ impl ObjectStore {
             // Body bytes wait in the frames hyper handed us until a whole chunk is there;
             // only then is a chunk buffer taken, filled and written (one write in flight).
             // A slow or stalled client therefore holds no buffer of the budget.
-            let chunk = self.cfg.chunk_size;
+            let pool = self.pools.for_size(opts.size);
+            let chunk = pool.size();
             let mut pending = Frames::default();
             let mut in_flight: Option<PendingWrite> = None;
             let mut offset = 0u64;
@@ -269,7 +274,7 @@ impl ObjectStore {
                 while pending.len >= chunk || (ended && pending.len > 0) {
                     let mut buf = match in_flight.take() {
                         Some(w) => w.await.map_err(write_err)?,
-                        None => self.take_buffer(bucket, object).await?,
+                        None => self.take_buffer(pool, bucket, object).await?,
                     };
                     buf.clear();
                     pending.move_into(&mut buf, chunk);

@@ -82,7 +82,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         max_object_size: cfg.settings.max_object_size,
         direct_io: cfg.settings.direct_io,
         inline_cache_hits: cfg.settings.inline_cache_hits,
-        buffer_budget: (cfg.settings.buffer_budget_mib as usize) << 20,
+        buffer_budget: buffer_budget(cfg.settings.buffer_budget_mib, mountpaths.len()),
         buffer_wait: Duration::from_millis(cfg.settings.buffer_wait_ms.max(1)),
         list_cache_bytes: (cfg.settings.list_cache_mib as usize) << 20,
     };
@@ -321,4 +321,20 @@ fn node_info(id: &str, url: &str) -> Result<NodeInfo, StartError> {
         hostname: host,
         port,
     })
+}
+
+/// The configured buffer budget in bytes, or (0) one sized for the disks and memory.
+fn buffer_budget(mib: u64, mountpaths: usize) -> usize {
+    let bytes = if mib == 0 {
+        let auto = store::auto_buffer_budget(mountpaths, store::memory_limit());
+        tracing::info!(
+            mib = auto >> 20,
+            mountpaths,
+            "buffer budget sized for the disks and memory"
+        );
+        auto
+    } else {
+        mib << 20
+    };
+    usize::try_from(bytes).unwrap_or(usize::MAX)
 }
