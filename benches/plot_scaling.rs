@@ -34,10 +34,15 @@ fn read_csv(path: &str) -> Result<Vec<Row>, Box<dyn Error>> {
         .collect()
 }
 
-/// `(disks, value)` of the throttled rows for column `col`.
-fn series(rows: &[Row], col: &str) -> Vec<(f64, f64)> {
+/// Targets the disks were split over (CSVs from before the column: one).
+fn targets(r: &Row) -> u32 {
+    r.get("targets").and_then(|t| t.parse().ok()).unwrap_or(1)
+}
+
+/// `(disks, value)` of the throttled rows with `t` targets for column `col`.
+fn series(rows: &[Row], t: u32, col: &str) -> Vec<(f64, f64)> {
     rows.iter()
-        .filter(|r| r.get("mode").map(String::as_str) == Some("throttled"))
+        .filter(|r| r.get("mode").map(String::as_str) == Some("throttled") && targets(r) == t)
         .filter_map(|r| Some((r.get("disks")?.parse().ok()?, r.get(col)?.parse().ok()?)))
         .collect()
 }
@@ -50,20 +55,40 @@ fn main() -> Result<(), Box<dyn Error>> {
     let rows = read_csv(csv)?;
     std::fs::write(json, serde_json::to_string_pretty(&rows)? + "\n")?;
 
-    let lines = [
-        ("ideal (N x limit)", "ideal_mib_s", RGBColor(120, 120, 120)),
-        ("PUT, disks", "disk_put_mib_s", RGBColor(214, 39, 40)),
-        ("GET, disks", "disk_get_mib_s", RGBColor(31, 119, 180)),
+    let mut counts: Vec<u32> = rows.iter().map(targets).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let first = counts.first().copied().unwrap_or(1);
+    let mut data = vec![
         (
-            "fio write, same disks",
-            "fio_write_mib_s",
+            "ideal (N x limit)".to_string(),
+            series(&rows, first, "ideal_mib_s"),
+            RGBColor(120, 120, 120),
+        ),
+        (
+            "fio write, same disks".to_string(),
+            series(&rows, first, "fio_write_mib_s"),
             RGBColor(255, 152, 150),
         ),
     ];
-    let data: Vec<_> = lines
-        .iter()
-        .map(|(name, col, color)| (*name, series(&rows, col), *color))
-        .collect();
+    // Each further target count a lighter shade of the same two colours.
+    for (k, &t) in counts.iter().enumerate() {
+        let fade = |c: u8| c.saturating_add((k as u8).saturating_mul(45));
+        let label = |op: &str| match counts.len() {
+            1 => format!("{op}, disks"),
+            _ => format!("{op}, {t} target(s)"),
+        };
+        data.push((
+            label("PUT"),
+            series(&rows, t, "disk_put_mib_s"),
+            RGBColor(214, fade(39), fade(40)),
+        ));
+        data.push((
+            label("GET"),
+            series(&rows, t, "disk_get_mib_s"),
+            RGBColor(fade(31), fade(119), 180),
+        ));
+    }
     let xmax = data
         .iter()
         .flat_map(|(_, s, _)| s.iter().map(|p| p.0))
@@ -94,6 +119,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
     for (name, points, color) in data {
+        let name = name.as_str();
         if points.is_empty() {
             continue;
         }

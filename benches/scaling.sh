@@ -15,6 +15,7 @@
 #   sudo benches/scaling.sh [--smoke] [--limit-mib 100] [--duration 10s] [--disks "1 2 4 8"]
 #                           [--size 8MiB] [--backing DIR] [--out DIR] [--no-unthrottled]
 #                           [--workers-per-disk 32] [--via-proxy] [--target-config FILE]
+#                           [--targets "1 2 4"]
 #
 # The target runs with benches/large-objects.toml (1 MiB chunks, 256 MiB buffer budget,
 # direct I/O); --target-config "" runs it with the defaults plus --direct-io.
@@ -22,6 +23,9 @@
 # aisloader talks to the target itself by default: the benchmark is about the target's
 # disks. --via-proxy puts a proxy in front (each request then takes a 307, and a PUT's body
 # also travels to the proxy first, as with any HTTP client that follows redirects).
+# --targets "1 2 4" (with --via-proxy) runs each case once per count T, the N disks split
+# evenly over T targets on this machine (N/T mountpaths each), all behind one proxy:
+# one CSV, one line per T in the chart.
 #
 # Needs root, losetup, mkfs.xfs (xfsprogs), cgroup v1 blkio, and a release build; with fio
 # installed, each case also measures fio on the same disks in the same cgroup (the peer).
@@ -31,6 +35,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 LIMIT_MIB=100; DURATION=20s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=32; WARMUP=4; VIA_PROXY=0
+TARGETS=1
 TARGET_CONFIG=$ROOT/benches/large-objects.toml
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,8 +49,9 @@ while [ $# -gt 0 ]; do
     --no-unthrottled) UNTHROTTLED=0 ;;
     --workers-per-disk) PER_DISK=$2; shift ;;
     --via-proxy) VIA_PROXY=1 ;;
+    --targets) TARGETS=$2; shift ;;
     --target-config) TARGET_CONFIG=$2; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -93,47 +99,65 @@ done
 mkdir "$CG"
 
 proxy_port=19080; target_port=19081
-ENDPOINT=http://127.0.0.1:$target_port; JOIN=()
-[ -n "$TARGET_CONFIG" ] && JOIN+=(--config "$TARGET_CONFIG")
-if [ "$VIA_PROXY" = 1 ]; then
-  "$AISNODE" proxy --host 127.0.0.1 --port $proxy_port --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
-  PIDS+=($!)
-  ENDPOINT=http://127.0.0.1:$proxy_port; JOIN+=(--proxy "$ENDPOINT")
-fi
+for t in $TARGETS; do
+  [ "$t" = 1 ] || [ "$VIA_PROXY" = 1 ] || { echo "--targets $t needs --via-proxy" >&2; exit 2; }
+done
+CONFIG_ARGS=()
+[ -n "$TARGET_CONFIG" ] && CONFIG_ARGS+=(--config "$TARGET_CONFIG")
 
-# run_case MODE N -> prints "put_mibs get_mibs"
+# run_case MODE N T -> prints "put_mibs get_mibs ..." for N disks over T targets
 run_case() {
-  local mode=$1 n=$2
+  local mode=$1 n=$2 t=$3
   for dev in "${LOOPS[@]}"; do
     local mm; mm=$(lsblk -dno MAJ:MIN "$dev" | tr -d ' ')
     local v=$limit; [ "$mode" = unthrottled ] && v=0
     echo "$mm $v" > "$CG/blkio.throttle.read_bps_device"
     echo "$mm $v" > "$CG/blkio.throttle.write_bps_device"
   done
-  local args=()
-  for i in $(seq 1 "$n"); do
-    rm -rf "${W:?}/mp$i"/* "$W/mp$i"/.ais* 2>/dev/null || true
-    # Hand the freed blocks back to the sparse image file, or the images outgrow the disk.
-    fstrim "$W/mp$i" 2>/dev/null || true
-    args+=(--mountpath "$W/mp$i")
-  done
-  sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $target_port --direct-io $(printf '%q ' "${JOIN[@]}" "${args[@]}")" \
-    >"$W/target.out" 2>"$W/target.log" &
-  local tpid=$!
-  echo "$tpid" >> "$W/pids"
-  for _ in $(seq 100); do grep -q "listening" "$W/target.out" 2>/dev/null && break; sleep 0.1; done
+  # A fresh directory per case on each disk: the node ID a target marks its mountpaths
+  # with goes too (with --targets, a disk serves another target in the next case).
+  for i in $(seq 1 "$n"); do rm -rf "${W:?}/mp$i"/* "$W/mp$i"/.ais* 2>/dev/null || true; mkdir "$W/mp$i/data"; done
+  # The deletions' metadata written now, outside the throttled cgroup: left for later, it
+  # lands in the next case's first fsync (a bucket create then takes seconds).
+  sync
+  # Hand the freed blocks back to the sparse image file, or the images outgrow the disk.
+  for i in $(seq 1 "$n"); do fstrim "$W/mp$i" 2>/dev/null || true; done
+  local endpoint=http://127.0.0.1:$target_port join=() tpids=()
   if [ "$VIA_PROXY" = 1 ]; then
-    for _ in $(seq 100); do curl -sf "$ENDPOINT/v1/cluster?what=smap" | grep -q '"target"' && break; sleep 0.1; done
+    # A fresh proxy per case: the previous case's targets are not in its map.
+    rm -rf "$W/proxy"; mkdir -p "$W/proxy"
+    # A bucket create right after the previous case's deletions can take its targets more
+    # than the default 5 s on throttled disks.
+    echo "control_timeout_ms = 60000" > "$W/proxy.toml"
+    AIS_LOG=warn "$AISNODE" proxy --host 127.0.0.1 --port $proxy_port --state-dir "$W/proxy" --config "$W/proxy.toml" >"$W/proxy.out" 2>"$W/proxy.log" &
+    tpids+=($!); echo "$!" >> "$W/pids"
+    endpoint=http://127.0.0.1:$proxy_port; join=(--proxy "$endpoint")
+    for _ in $(seq 100); do grep -q "listening" "$W/proxy.out" 2>/dev/null && break; sleep 0.1; done
   fi
-  local workers=$((PER_DISK * n)) bucket="scale$n$mode"
-  "$LOADER" --proxy "$ENDPOINT" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
+  local per=$((n / t)) k
+  for k in $(seq 0 $((t - 1))); do
+    local args=() i
+    for i in $(seq $((k * per + 1)) $(((k + 1) * per))); do args+=(--mountpath "$W/mp$i/data"); done
+    sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $((target_port + k)) --direct-io $(printf '%q ' "${CONFIG_ARGS[@]}" "${join[@]}" "${args[@]}")" \
+      >"$W/target$k.out" 2>"$W/target$k.log" &
+    tpids+=($!); echo "$!" >> "$W/pids"
+    for _ in $(seq 100); do grep -q "listening" "$W/target$k.out" 2>/dev/null && break; sleep 0.1; done
+  done
+  if [ "$VIA_PROXY" = 1 ]; then
+    for _ in $(seq 100); do
+      [ "$(curl -sf "$endpoint/v1/cluster?what=smap" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tmap"]))' 2>/dev/null)" = "$t" ] && break
+      sleep 0.1
+    done
+  fi
+  local workers=$((PER_DISK * n)) bucket="scale${t}x$n$mode"
+  "$LOADER" --proxy "$endpoint" --bucket "$bucket" --pctput 100 --duration "$DURATION" \
     --minsize "$SIZE" --maxsize "$SIZE" --numworkers "$workers" --cksum-type none --json --statsinterval 0 > "$W/put.json" &
   steady_rate "$n" write $! > "$W/dput"   # not $(...): wait needs the loader as our child
-  "$LOADER" --proxy "$ENDPOINT" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
+  "$LOADER" --proxy "$endpoint" --bucket "$bucket" --pctput 0 --duration "$DURATION" \
     --numworkers "$workers" --json --statsinterval 0 > "$W/get.json" &
   steady_rate "$n" read $! > "$W/dget"
   local dput dget; dput=$(cat "$W/dput"); dget=$(cat "$W/dget")
-  kill "$tpid"; wait "$tpid" 2>/dev/null || true
+  kill "${tpids[@]}"; wait "${tpids[@]}" 2>/dev/null || true
   # The peer: fio on the same disks, in the same cgroup, same block size, direct I/O.
   local fw="-" fr="-"
   if command -v fio >/dev/null; then
@@ -178,18 +202,21 @@ steady_rate() {
 }
 
 CSV=$OUT/scaling.csv
-echo "mode,disks,disk_put_mib_s,disk_get_mib_s,ideal_mib_s,put_efficiency,get_efficiency,client_put_mib_s,client_get_mib_s,fio_write_mib_s,fio_read_mib_s" > "$CSV"
+echo "mode,targets,disks,disk_put_mib_s,disk_get_mib_s,ideal_mib_s,put_efficiency,get_efficiency,client_put_mib_s,client_get_mib_s,fio_write_mib_s,fio_read_mib_s" > "$CSV"
 modes=throttled; [ "$UNTHROTTLED" = 1 ] && modes="throttled unthrottled"
 for mode in $modes; do
-  for n in $DISKS; do
-    read -r put get fw fr dput dget < <(run_case "$mode" "$n")
-    if [ "$mode" = throttled ]; then
-      ideal=$((n * LIMIT_MIB))
-      eff=$(awk -v p="$dput" -v g="$dget" -v i="$ideal" 'BEGIN {printf "%.3f,%.3f", p/i, g/i}')
-    else
-      ideal=""; eff=","
-    fi
-    echo "$mode,$n,$dput,$dget,$ideal,$eff,$put,$get,$fw,$fr" | tee -a "$CSV"
+  for t in $TARGETS; do
+    for n in $DISKS; do
+      [ $((n % t)) = 0 ] || { echo "skipping $n disks over $t targets (not an even split)" >&2; continue; }
+      read -r put get fw fr dput dget < <(run_case "$mode" "$n" "$t")
+      if [ "$mode" = throttled ]; then
+        ideal=$((n * LIMIT_MIB))
+        eff=$(awk -v p="$dput" -v g="$dget" -v i="$ideal" 'BEGIN {printf "%.3f,%.3f", p/i, g/i}')
+      else
+        ideal=""; eff=","
+      fi
+      echo "$mode,$t,$n,$dput,$dget,$ideal,$eff,$put,$get,$fw,$fr" | tee -a "$CSV"
+    done
   done
 done
 "$PLOT" "$CSV" "$OUT/scaling.json" "$OUT/scaling.svg" \

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A quick run of every benchmark script, so they do not rot: scaling with 1 and 2 throttled
-# disks for 2 s each, the nginx comparison with small objects for 1 s, and the cost of
+# disks for 2 s each (and 2 disks over 2 targets behind a proxy), the nginx comparison with small objects for 1 s, and the cost of
 # tokens and signatures. Needs root,
 # xfsprogs, nginx and wrk (.ci/run installs them); the S3 run installs its peers (SeaweedFS, s3s-fs). Figures from a smoke run mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 benches/scaling.sh --smoke --out target/scaling-smoke
+benches/scaling.sh --smoke --disks 2 --via-proxy --targets 2 --out target/scaling-smoke-targets
 benches/peers.sh 64 1 1 8
 benches/peers-matrix.sh 1 1 "4" "1" "8"
 .venv/bin/python benches/listing.py --sizes 2000 --repeat 1
