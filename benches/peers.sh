@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side throughput: aisnode target (and the proxy path) vs nginx serving the same
 # files (GET) and accepting WebDAV PUT, with the same load tool (wrk), object size and
-# concurrency, interleaved rounds, medians reported as ratios. Also HEAD against nginx's
-# HEAD of the same files, and the proxy's 307 against nginx answering `return 307`.
+# concurrency, interleaved rounds, medians reported as ratios. Also the proxy's 307 against
+# nginx answering `return 307`. (Not HEAD: wrk waits for a HEAD response's body and hangs.)
 #
 #   benches/peers.sh [SIZE_KIB=1024] [ROUNDS=3] [SECONDS=6] [CONNECTIONS=32] [OBJECTS=64]
 #   (OBJECTS=1: every GET asks for the same hot object.)
@@ -73,7 +73,6 @@ cat > "$W/get.lua" <<LUA
 local n = 0
 request = function() n = n + 1; return wrk.format(nil, wrk.path .. "-" .. (n % $OBJECTS)) end
 LUA
-sed 's/^local n = 0/wrk.method = "HEAD"\nlocal n = 0/' "$W/get.lua" > "$W/head.lua"
 # wrk does not follow redirects: measure the redirect itself on the proxy.
 # Refuses to report a run with error responses (wrk counts them silently otherwise).
 rps() {
@@ -94,23 +93,18 @@ for round in $(seq "$ROUNDS"); do
   R[ais_put]+="$(rps -s "$W/put.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/put) "
   R[proxy_redirect]+="$(WRK_OK=redirect_ok rps -s "$W/get.lua" http://127.0.0.1:$PROXY_PORT/v1/objects/b/obj) "
   R[ngx_redirect]+="$(WRK_OK=redirect_ok rps -s "$W/get.lua" http://127.0.0.1:$NGXR_PORT/v1/objects/b/obj) "
-  R[ngx_head]+="$(rps -s "$W/head.lua" http://127.0.0.1:$NGX_PORT/b/obj) "
-  R[ngx_cached_head]+="$(rps -s "$W/head.lua" http://127.0.0.1:$NGXC_PORT/b/obj) "
-  R[ais_head]+="$(rps -s "$W/head.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/obj) "
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
 echo "object ${SIZE_KIB} KiB, GETs over $OBJECTS object(s), wrk -t2 -c$CONNS, ${SECS}s x $ROUNDS interleaved rounds, $(nproc) cores"
 printf "%-16s %12s %22s\n" case "median req/s" "range"
-for k in ngx_get ngx_cached_get ais_get ngx_put ais_put proxy_redirect ngx_redirect ngx_head ngx_cached_head ais_head; do
+for k in ngx_get ngx_cached_get ais_get ngx_put ais_put proxy_redirect ngx_redirect; do
   printf "%-16s %12s %22s\n" "$k" "$(echo "${R[$k]}" | median)" "$(echo "${R[$k]}" | range)"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo "GET ratio aisnode/nginx: $(ratio "$(echo "${R[ais_get]}" | median)" "$(echo "${R[ngx_get]}" | median)")"
 echo "GET ratio aisnode/nginx with open_file_cache: $(ratio "$(echo "${R[ais_get]}" | median)" "$(echo "${R[ngx_cached_get]}" | median)")"
 echo "PUT ratio aisnode/nginx: $(ratio "$(echo "${R[ais_put]}" | median)" "$(echo "${R[ngx_put]}" | median)")"
-echo "HEAD ratio aisnode/nginx: $(ratio "$(echo "${R[ais_head]}" | median)" "$(echo "${R[ngx_head]}" | median)")"
-echo "HEAD ratio aisnode/nginx with open_file_cache: $(ratio "$(echo "${R[ais_head]}" | median)" "$(echo "${R[ngx_cached_head]}" | median)")"
 echo "307 ratio proxy/nginx return 307: $(ratio "$(echo "${R[proxy_redirect]}" | median)" "$(echo "${R[ngx_redirect]}" | median)")"
 # Latency added by the proxy hop: p50 of redirect + p50 of direct GET vs direct GET alone.
 echo "p50 latency: direct GET $(lat -s "$W/get.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/obj), proxy redirect $(lat -s "$W/get.lua" http://127.0.0.1:$PROXY_PORT/v1/objects/b/obj)"

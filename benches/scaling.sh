@@ -17,8 +17,9 @@
 #                           [--workers-per-disk 32] [--via-proxy] [--target-config FILE]
 #                           [--targets "1 2 4"]
 #
-# The target runs with benches/large-objects.toml (1 MiB chunks, 256 MiB buffer budget,
-# direct I/O); --target-config "" runs it with the defaults plus --direct-io.
+# The target runs with its defaults plus --direct-io (it sizes its chunks by object and its
+# buffer budget by mountpaths and memory); --target-config FILE gives it a config file, e.g.
+# benches/large-objects.toml (1 MiB chunks for every object, 256 MiB budget).
 #
 # aisloader talks to the target itself by default: the benchmark is about the target's
 # disks. --via-proxy puts a proxy in front (each request then takes a 307, and a PUT's body
@@ -36,7 +37,7 @@ ROOT=$PWD
 
 LIMIT_MIB=100; DURATION=20s; DISKS="1 2 4 8"; SIZE=8MiB; BACKING=""; OUT="$ROOT/target/scaling"; UNTHROTTLED=1; PER_DISK=32; WARMUP=4; VIA_PROXY=0
 TARGETS=1
-TARGET_CONFIG=$ROOT/benches/large-objects.toml
+TARGET_CONFIG=
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) DISKS="1 2"; DURATION=3s; WARMUP=1; UNTHROTTLED=0 ;;

@@ -253,7 +253,7 @@ pub struct FileSettings {
     /// Check an object read whole from the disk (not the page cache) against its stored
     /// checksum while it streams (AIStore's `checksum.validate_cold_get`).
     pub validate_cold_get: bool,
-    /// Size of each disk read and write of objects under 4 MiB, bytes; larger objects
+    /// Size of each disk read and write, bytes; with direct I/O, objects of 4 MiB and more
     /// use max(this, 1 MiB) chunks.
     pub chunk_size: usize,
     /// Largest object a PUT may store, bytes.

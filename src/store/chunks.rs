@@ -1,7 +1,11 @@
-//! Chunk sizes by object size: large objects are read and written in large chunks (half
-//! the hand-offs and io_uring submissions per byte, and whole-MiB O_DIRECT requests that
-//! keep a throttled or striped disk busy), small ones in small chunks (a 64 KiB object
-//! does not hold a 1 MiB buffer). Both sizes are lent from one memory budget.
+//! Chunk sizes by object size: with direct I/O, where each chunk is one disk request,
+//! large objects are read and written in large chunks (half the hand-offs and io_uring
+//! submissions per byte, and whole-MiB requests that keep a throttled or striped disk
+//! busy), small ones in small chunks (a 64 KiB object does not hold a 1 MiB buffer). Both
+//! sizes are lent from one memory budget. Through the page cache the kernel's read-ahead
+//! and write-back already make the disk requests large, and a larger chunk would only
+//! add to the memory each connection holds on its way out (one chunk queued in hyper and
+//! one read ahead, outside the budget): one size then.
 
 use std::sync::Arc;
 
@@ -20,14 +24,14 @@ pub struct ChunkPools {
 }
 
 impl ChunkPools {
-    /// Pools of `chunk_size` and max(`chunk_size`, [`LARGE_CHUNK`]) buffers sharing
+    /// Pools of `chunk_size` and (with direct I/O) max(`chunk_size`, [`LARGE_CHUNK`]) buffers sharing
     /// `budget` bytes (at least four chunks; a budget too small for four large chunks
     /// gets one size). Returned buffers stay for reuse: freeing and reallocating them
     /// churns the allocator, which then holds more memory than the budget.
-    pub fn new(chunk_size: usize, budget: usize) -> ChunkPools {
+    pub fn new(chunk_size: usize, budget: usize, direct_io: bool) -> ChunkPools {
         let budget = budget.max(4 * chunk_size);
         let large_size = match chunk_size.max(LARGE_CHUNK) {
-            large if budget >= 4 * large => large,
+            large if direct_io && budget >= 4 * large => large,
             _ => chunk_size,
         };
         let shared = Budget::new(budget);
@@ -106,7 +110,7 @@ mod tests {
 
     #[test]
     fn pool_by_object_size() {
-        let pools = ChunkPools::new(256 << 10, 32 << 20);
+        let pools = ChunkPools::new(256 << 10, 32 << 20, true);
         let cases = [
             (None, 256 << 10),
             (Some(0), 256 << 10),
@@ -118,11 +122,14 @@ mod tests {
             assert_eq!(pools.for_size(size).size(), chunk, "{size:?}");
         }
         // A configured chunk above the large one: one size for all.
-        let pools = ChunkPools::new(2 << 20, 32 << 20);
+        let pools = ChunkPools::new(2 << 20, 32 << 20, true);
         assert_eq!(pools.for_size(Some(1 << 30)).size(), 2 << 20);
         assert_eq!(pools.for_size(Some(1)).size(), 2 << 20);
         // A budget too small for four large chunks: small chunks only.
-        let pools = ChunkPools::new(256 << 10, 1 << 20);
+        let pools = ChunkPools::new(256 << 10, 1 << 20, true);
+        assert_eq!(pools.for_size(Some(1 << 30)).size(), 256 << 10);
+        // Through the page cache: one size.
+        let pools = ChunkPools::new(256 << 10, 32 << 20, false);
         assert_eq!(pools.for_size(Some(1 << 30)).size(), 256 << 10);
     }
 }

@@ -114,7 +114,7 @@ impl ObjectStore {
         quarantine: Quarantine,
     ) -> Result<ObjectStore> {
         let buckets = bucket::recover(&mountpaths)?;
-        let pools = ChunkPools::new(cfg.chunk_size, cfg.buffer_budget);
+        let pools = ChunkPools::new(cfg.chunk_size, cfg.buffer_budget, cfg.direct_io);
         let dir_cache = Arc::new(dir_cache::DirCache::new(cfg.list_cache_bytes));
         let meta_cache = Arc::new(MetaCache::new(meta_cache_capacity()));
         let mut quarantine = quarantine;
