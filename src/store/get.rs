@@ -366,10 +366,21 @@ impl ObjectStore {
                 Err(OpenFail::BadMeta(id, reason)) => self.damaged(mp, bucket, object, id, reason),
             }
         }
-        Err(Error::ObjectNotFound {
-            bucket: bucket.into(),
-            object: object.into(),
-        })
+        // A move lands the object on its HRW mountpath before it leaves the other one, so
+        // one that moved while we looked elsewhere is there now.
+        let path = layout::object_path(&hrw.path, bucket, object);
+        let opened = hrw
+            .disk
+            .call(move || open_blocking(&path, direct, want_data, None))
+            .await
+            .map_err(|e| Error::io(format!("{bucket}/{object}: open"), e))?;
+        match opened {
+            Ok(o) => Ok(self.reader(o, hrw, false, direct, bucket, object)),
+            Err(_) => Err(Error::ObjectNotFound {
+                bucket: bucket.into(),
+                object: object.into(),
+            }),
+        }
     }
 
     /// Compares a whole object read from the disk with its stored checksum; a mismatch
