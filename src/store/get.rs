@@ -349,13 +349,7 @@ impl ObjectStore {
         let set = self.mountpaths.current();
         let direct = self.cfg.direct_io;
         for mp in set.readable().filter(|m| m.path != hrw.path) {
-            let path = layout::object_path(&mp.path, bucket, object);
-            let opened = mp
-                .disk
-                .call(move || open_blocking(&path, direct, want_data, None))
-                .await
-                .map_err(|e| Error::io(format!("{bucket}/{object}: open"), e))?;
-            match opened {
+            match self.open_uncached(mp, bucket, object, want_data).await? {
                 Ok(o) => {
                     if let (Some(data), true) = (o.data.as_deref(), self.cfg.validate_cold_get) {
                         self.check_whole(bucket, object, mp, &o, data)?;
@@ -368,19 +362,29 @@ impl ObjectStore {
         }
         // A move lands the object on its HRW mountpath before it leaves the other one, so
         // one that moved while we looked elsewhere is there now.
-        let path = layout::object_path(&hrw.path, bucket, object);
-        let opened = hrw
-            .disk
-            .call(move || open_blocking(&path, direct, want_data, None))
-            .await
-            .map_err(|e| Error::io(format!("{bucket}/{object}: open"), e))?;
-        match opened {
+        match self.open_uncached(hrw, bucket, object, want_data).await? {
             Ok(o) => Ok(self.reader(o, hrw, false, direct, bucket, object)),
             Err(_) => Err(Error::ObjectNotFound {
                 bucket: bucket.into(),
                 object: object.into(),
             }),
         }
+    }
+
+    /// Opens `bucket/object` on `mp` on its disk thread, past the open-file cache.
+    async fn open_uncached(
+        &self,
+        mp: &crate::fs::Mountpath,
+        bucket: &str,
+        object: &str,
+        want_data: bool,
+    ) -> Result<std::result::Result<Opened, OpenFail>> {
+        let path = layout::object_path(&mp.path, bucket, object);
+        let direct = self.cfg.direct_io;
+        mp.disk
+            .call(move || open_blocking(&path, direct, want_data, None))
+            .await
+            .map_err(|e| Error::io(format!("{bucket}/{object}: open"), e))
     }
 
     /// Compares a whole object read from the disk with its stored checksum; a mismatch
