@@ -21,7 +21,20 @@ pub fn uname(bucket: &str, object: &str) -> String {
 
 /// The digest of `ais://bucket/object`'s uname: its placement key (and our cache key).
 pub fn object_digest(bucket: &str, object: &str) -> u64 {
-    digest(uname(bucket, object).as_bytes())
+    // Every request computes this: names that fit are laid out on the stack, not
+    // formatted into a new String.
+    const PREFIX: &[u8] = b"ais/@#/";
+    let len = PREFIX.len() + bucket.len() + 1 + object.len();
+    let mut buf = [0u8; 512];
+    if len > buf.len() {
+        return digest(uname(bucket, object).as_bytes());
+    }
+    let (b, o) = (PREFIX.len(), PREFIX.len() + bucket.len() + 1);
+    buf[..b].copy_from_slice(PREFIX);
+    buf[b..o - 1].copy_from_slice(bucket.as_bytes());
+    buf[o - 1] = b'/';
+    buf[o..len].copy_from_slice(object.as_bytes());
+    digest(&buf[..len])
 }
 
 /// AIStore's xoshiro256-derived finaliser applied to `digest ^ node_digest`.
@@ -55,6 +68,24 @@ pub fn select(name_digest: u64, candidates: impl IntoIterator<Item = u64>) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_digest_is_the_digest_of_the_uname_for_short_and_long_names() {
+        for (b, o) in [
+            ("b", "o"),
+            ("abc", "dir/x.jpg"),
+            ("bk", &"n".repeat(504)),
+            ("bk", &"n".repeat(505)),
+            ("bk", &"n".repeat(2000)),
+        ] {
+            assert_eq!(
+                object_digest(b, o),
+                digest(uname(b, o).as_bytes()),
+                "{b}/{}",
+                o.len()
+            );
+        }
+    }
 
     #[test]
     fn uname_matches_aistore_layout() {

@@ -130,8 +130,8 @@ impl Smap {
     /// The target HRW picks for `ais://bucket/object`, skipping inactive targets.
     pub fn owner(&self, bucket: &str, object: &str) -> Option<&Snode> {
         let digest = hrw::object_digest(bucket, object);
-        let active: Vec<&Snode> = self.tmap.values().filter(|t| t.is_active()).collect();
-        hrw::select(digest, active.iter().map(|t| t.id_digest)).map(|i| active[i])
+        let best = hrw::select(digest, self.active_targets().map(|t| t.id_digest))?;
+        self.active_targets().nth(best)
     }
 
     /// Active targets.

@@ -11,9 +11,13 @@ use super::Body;
 
 /// Percent-decodes one path segment into UTF-8.
 pub fn decode(raw: &str) -> Result<String, String> {
+    decode_borrowed(raw).map(std::borrow::Cow::into_owned)
+}
+
+/// [`decode`] that borrows `raw` when it has nothing to decode (most names).
+pub fn decode_borrowed(raw: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map(|s| s.into_owned())
         .map_err(|_| format!("name {raw:?} is not valid UTF-8 after percent-decoding"))
 }
 

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -24,7 +26,10 @@ struct Inner {
 /// Shared, versioned cluster state.
 pub struct ClusterState {
     inner: Mutex<Inner>,
-    smap_cache: RwLock<Arc<Smap>>,
+    /// Snapshots of `inner`'s map and bucket list for the request path: read without a
+    /// lock (every redirect reads both), replaced whole on each commit.
+    smap_cache: ArcSwap<Smap>,
+    bmd_cache: ArcSwap<Bmd>,
     state_dir: Option<PathBuf>,
     /// Woken on every change; the pusher sends the latest map.
     pub changed: Notify,
@@ -57,7 +62,8 @@ impl ClusterState {
         let now = Instant::now();
         let last_seen = smap.tmap.keys().map(|id| (id.clone(), now)).collect();
         let state = ClusterState {
-            smap_cache: RwLock::new(Arc::new(smap.clone())),
+            smap_cache: ArcSwap::from_pointee(smap.clone()),
+            bmd_cache: ArcSwap::from_pointee(bmd.clone()),
             inner: Mutex::new(Inner {
                 smap,
                 bmd,
@@ -76,15 +82,18 @@ impl ClusterState {
 
     /// The current map (cheap: a shared snapshot).
     pub fn smap(&self) -> Arc<Smap> {
-        self.smap_cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.smap_cache.load_full()
+    }
+
+    /// The current map for the length of one request, without touching its reference
+    /// count (which every serving thread would otherwise bounce between cores).
+    pub fn smap_now(&self) -> arc_swap::Guard<Arc<Smap>> {
+        self.smap_cache.load()
     }
 
     /// The current bucket list.
     pub fn bmd(&self) -> Bmd {
-        self.lock().bmd.clone()
+        Bmd::clone(&self.bmd_cache.load())
     }
 
     /// Adds or updates a target; returns the map and bucket list it should start from.
@@ -220,18 +229,19 @@ impl ClusterState {
 
     /// Whether a bucket exists.
     pub fn has_bucket(&self, name: &str) -> bool {
-        self.lock().bmd.buckets.contains_key(name)
+        self.bmd_cache.load().buckets.contains_key(name)
     }
 
     fn commit_smap(&self, inner: &mut Inner) {
         inner.smap.version += 1;
-        *self.smap_cache.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(inner.smap.clone());
+        self.smap_cache.store(Arc::new(inner.smap.clone()));
         self.save(inner);
         self.changed.notify_one();
     }
 
     fn commit_bmd(&self, inner: &mut Inner) {
         inner.bmd.version += 1;
+        self.bmd_cache.store(Arc::new(inner.bmd.clone()));
         self.save(inner);
         self.changed.notify_one();
     }
