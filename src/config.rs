@@ -300,6 +300,9 @@ pub struct FileSettings {
     /// MiB of sorted directory listings kept between list requests (so a page costs
     /// what it holds, not what the bucket holds); 0 turns the cache off.
     pub list_cache_mib: u64,
+    /// MiB of small objects' content (64 KiB and less) kept in memory once they are hot, so
+    /// serving them again reads nothing (without direct I/O); 0 turns it off.
+    pub hot_content_mib: u64,
     /// S3 access key ID (flag and env win; see `--s3-access-key`).
     #[serde(skip_serializing)]
     pub s3_access_key: Option<String>,
@@ -339,6 +342,7 @@ impl Default for FileSettings {
             inline_cache_hits: true,
             buffer_budget_mib: 0,
             list_cache_mib: 64,
+            hot_content_mib: 64,
             s3_access_key: None,
             s3_secret_key: None,
             s3_upload_max_age_secs: 7 * 24 * 3600,

@@ -15,6 +15,7 @@ pub mod headers;
 pub mod lso;
 mod objects;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,6 +82,21 @@ pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response
 }
 
 async fn route(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    if let Some(rest) = req.uri().path().strip_prefix("/v1/objects/") {
+        if req.method() != Method::POST || rest.trim_end_matches('/').contains('/') {
+            let (bucket, object) = split_object_path(rest)?;
+            check_provider(&req)?;
+            return objects::dispatch(ctx, req, bucket, object).await;
+        }
+    }
+    // Boxed, so the object path's future does not carry these.
+    Box::pin(route_other(ctx, req)).await
+}
+
+async fn route_other(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
@@ -182,6 +198,12 @@ async fn promote(
 
 /// Splits `<bucket>/<object>` (still percent-encoded) and decodes each part exactly once.
 pub fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
+    let (bucket, object) = split_object_path_borrowed(rest)?;
+    Ok((bucket.into_owned(), object.into_owned()))
+}
+
+/// [`split_object_path`] borrowing from `rest` where nothing is percent-encoded.
+pub fn split_object_path_borrowed(rest: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), ApiError> {
     let (bucket, object) = rest.split_once('/').ok_or_else(|| {
         ApiError::BadRequest(format!("missing object name in /v1/objects/{rest}"))
     })?;
@@ -190,6 +212,7 @@ pub fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
             "missing object name in /v1/objects/{rest}"
         )));
     }
+    let decode = |raw| crate::http::request::decode_borrowed(raw).map_err(ApiError::BadRequest);
     Ok((decode(bucket)?, decode(object)?))
 }
 
@@ -210,6 +233,13 @@ pub use crate::http::request::{query, set_header};
 
 /// Only `ais://` buckets in the global namespace live here.
 pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
+    if req
+        .uri()
+        .query()
+        .is_none_or(|q| !q.contains("provider") && !q.contains("namespace"))
+    {
+        return Ok(()); // most requests: nothing to decode
+    }
     let q = query(req);
     match q.get("provider").map(String::as_str) {
         None | Some("") | Some("ais") => {}

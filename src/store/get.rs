@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::checksum::Checksummer;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR_C, XATTR_GUESS};
-use super::meta_cache::{Checked, Entry, FileStamp, MetaCache};
+use super::meta_cache::{Checked, Entry, FileStamp, KeptContent, MetaCache};
 use super::quarantine::{file_id, Damaged, FileId, Quarantine};
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
@@ -164,7 +164,16 @@ fn open_hot(entry: Entry, direct: bool, want_data: bool) -> io::Result<Option<Op
         checked.record(unix_ns(stat.accessed()), unix_ns(stat.modified()));
     }
     let data = if want_data && !direct {
-        read_small_cached(&entry.file, entry.meta.size)?
+        match entry.content.get() {
+            Some(kept) => Some(kept),
+            None => {
+                let read = read_small_cached(&entry.file, entry.meta.size)?;
+                if let Some(bytes) = &read {
+                    entry.content.offer(bytes);
+                }
+                read
+            }
+        }
     } else {
         None
     };
@@ -207,6 +216,7 @@ fn describe(file: File, cache: CacheSlot<'_>) -> io::Result<OpenResult> {
                                 unix_ns(stat.accessed()),
                                 unix_ns(stat.modified()),
                             ),
+                            content: KeptContent::new(&c.content_budget),
                         };
                         c.put(key, generation, entry);
                     }

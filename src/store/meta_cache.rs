@@ -8,6 +8,11 @@
 //! xattr moves ctime; PUT, DELETE and quarantine also drop the entry, and a change of the
 //! mountpath set drops them all.
 //! Memory and descriptors are bounded: a full shard is emptied and refills with what is hot.
+//!
+//! The content of small hot objects may be kept with the entry too, in a byte budget, so a
+//! hit costs no read at all. An object file is never written in place once it is published
+//! (every change renames a new inode over it, or moves its ctime or size), so the kept
+//! bytes are exactly what the kept descriptor would read.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -57,6 +62,82 @@ pub struct Entry {
     /// When the file was last proved current, and its times then (shared by every copy
     /// of the entry).
     pub checked: Arc<Checked>,
+    /// The whole content, once read (shared by every copy of the entry).
+    pub content: Arc<KeptContent>,
+}
+
+/// The content of a small object, once it has been read and the budget allowed it.
+#[derive(Debug)]
+pub struct KeptContent {
+    bytes: std::sync::OnceLock<bytes::Bytes>,
+    budget: Arc<ContentBudget>,
+}
+
+impl KeptContent {
+    /// An empty slot charged to `budget` when filled.
+    pub fn new(budget: &Arc<ContentBudget>) -> Arc<KeptContent> {
+        Arc::new(KeptContent {
+            bytes: std::sync::OnceLock::new(),
+            budget: budget.clone(),
+        })
+    }
+
+    /// The kept content, if any.
+    pub fn get(&self) -> Option<bytes::Bytes> {
+        self.bytes.get().cloned()
+    }
+
+    /// Keeps `bytes` if the budget has room (a slot is filled at most once).
+    pub fn offer(&self, bytes: &bytes::Bytes) {
+        if self.bytes.get().is_none() && self.budget.take(bytes.len()) {
+            if let Err(lost) = self.bytes.set(bytes.clone()) {
+                self.budget.give_back(lost.len()); // another request filled it first
+            }
+        }
+    }
+}
+
+impl Drop for KeptContent {
+    fn drop(&mut self) {
+        if let Some(b) = self.bytes.get() {
+            self.budget.give_back(b.len());
+        }
+    }
+}
+
+/// Bytes of kept content all entries together may hold.
+#[derive(Debug)]
+pub struct ContentBudget {
+    limit: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl ContentBudget {
+    /// A budget of `limit` bytes (0: nothing is kept).
+    pub fn new(limit: usize) -> Arc<ContentBudget> {
+        Arc::new(ContentBudget {
+            limit,
+            used: Default::default(),
+        })
+    }
+
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + n <= self.limit).then_some(used + n)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
 }
 
 /// The last check of a kept file.
@@ -105,6 +186,8 @@ struct Shard {
 #[derive(Debug)]
 pub struct MetaCache {
     shards: Vec<Mutex<Shard>>,
+    /// What kept content may hold.
+    pub content_budget: Arc<ContentBudget>,
     per_shard: usize,
     /// The mountpath set the entries were found under.
     set_generation: std::sync::atomic::AtomicU64,
@@ -113,9 +196,11 @@ pub struct MetaCache {
 impl MetaCache {
     /// A cache holding at most about `capacity` objects (0 turns it off), each with one
     /// open file descriptor.
-    pub fn new(capacity: usize) -> MetaCache {
+    /// `content_bytes` bounds the small objects' content kept with their entries.
+    pub fn new(capacity: usize, content_bytes: usize) -> MetaCache {
         MetaCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            content_budget: ContentBudget::new(content_bytes),
             per_shard: capacity / SHARDS,
             set_generation: Default::default(),
         }
@@ -220,8 +305,9 @@ mod tests {
             meta: meta(v),
             file: file.clone(),
             checked: Checked::now(0, 0),
+            content: KeptContent::new(&ContentBudget::new(0)),
         };
-        let cache = MetaCache::new(SHARDS * 2);
+        let cache = MetaCache::new(SHARDS * 2, 0);
         assert!(cache.meta_for(1, &stamp).is_none());
         let g = cache.generation(1);
         cache.put(1, g, entry(1));
@@ -250,5 +336,22 @@ mod tests {
             cache.put(k * SHARDS as u64, g0, entry(k));
         }
         assert!(cache.shard(0).map.len() <= 2);
+    }
+
+    #[test]
+    fn kept_content_stays_in_its_budget_and_returns_it_when_dropped() {
+        let budget = ContentBudget::new(10);
+        let (a, b) = (KeptContent::new(&budget), KeptContent::new(&budget));
+        a.offer(&bytes::Bytes::from_static(b"123456"));
+        assert_eq!(a.get().as_deref(), Some(&b"123456"[..]));
+        a.offer(&bytes::Bytes::from_static(b"zz"));
+        assert_eq!(a.get().as_deref(), Some(&b"123456"[..]), "filled once");
+        b.offer(&bytes::Bytes::from_static(b"12345"));
+        assert_eq!(b.get(), None, "6 + 5 > 10: not kept");
+        assert_eq!(budget.used(), 6);
+        drop(a);
+        assert_eq!(budget.used(), 0);
+        b.offer(&bytes::Bytes::from_static(b"12345"));
+        assert_eq!(budget.used(), 5);
     }
 }

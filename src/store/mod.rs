@@ -71,6 +71,8 @@ pub struct StoreConfig {
     pub buffer_wait: std::time::Duration,
     /// Bytes of sorted directory listings kept for list requests.
     pub list_cache_bytes: usize,
+    /// Bytes of small hot objects' content kept in memory (0: none).
+    pub hot_content_bytes: usize,
 }
 
 /// Facts about a bucket.
@@ -116,7 +118,7 @@ impl ObjectStore {
         let buckets = bucket::recover(&mountpaths)?;
         let pools = ChunkPools::new(cfg.chunk_size, cfg.buffer_budget, cfg.direct_io);
         let dir_cache = Arc::new(dir_cache::DirCache::new(cfg.list_cache_bytes));
-        let meta_cache = Arc::new(MetaCache::new(meta_cache_capacity()));
+        let meta_cache = Arc::new(MetaCache::new(meta_cache_capacity(), cfg.hot_content_bytes));
         let mut quarantine = quarantine;
         quarantine.cache = Some(meta_cache.clone());
         Ok(ObjectStore {

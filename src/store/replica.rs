@@ -135,6 +135,7 @@ mod tests {
             buffer_budget: 1 << 20,
             buffer_wait: Duration::from_secs(1),
             list_cache_bytes: 0,
+            hot_content_bytes: 0,
         };
         ObjectStore::open(Mountpaths::new(vec![mp]), cfg, Quarantine::new(counter()))
             .expect("store opens")

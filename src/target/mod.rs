@@ -85,6 +85,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         buffer_budget: buffer_budget(cfg.settings.buffer_budget_mib, mountpaths.len()),
         buffer_wait: Duration::from_millis(cfg.settings.buffer_wait_ms.max(1)),
         list_cache_bytes: (cfg.settings.list_cache_mib as usize) << 20,
+        hot_content_bytes: (cfg.settings.hot_content_mib as usize) << 20,
     };
     let quarantine = store::Quarantine::new(metrics.quarantined_count.clone());
     let store = ObjectStore::open(Mountpaths::new(mountpaths), store_cfg, quarantine)
@@ -232,7 +233,7 @@ async fn route(
     let is_s3 =
         path == "/s3" || path.starts_with("/s3/") || req.headers().contains_key(&crate::s3::STYLE);
     if is_s3 {
-        crate::s3::handle_target(ctx, req).await
+        Box::pin(crate::s3::handle_target(ctx, req)).await
     } else {
         native_api::handle(ctx, req).await
     }

@@ -478,6 +478,17 @@ pub async fn open_here_or_fetch(
         Err(store::Error::ObjectNotFound { .. }) if ctx.config.proxy.is_some() => {}
         other => return other.map_err(ApiError::from),
     }
+    // Boxed: inline, this rare path's future would be copied into every GET's.
+    Box::pin(fetch_from_holders(ctx, bucket, object)).await
+}
+
+/// The object is not here: not at all if it was deleted through this owner, else from a
+/// previous holder (get-from-neighbor).
+async fn fetch_from_holders(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+) -> Result<ObjectReader, ApiError> {
     if ctx.store.tombstone(bucket, object).await?.is_some() {
         // Deleted through this owner: a copy elsewhere is stale.
         return Err(store::Error::ObjectNotFound {
