@@ -16,7 +16,7 @@ for size in $SIZES; do for objs in $OBJS; do for c in $CONNS; do
   fi
   med() { awk -v k="$1" '$1==k {print $2}' <<<"$out"; }
   r1=$(awk '/^GET ratio aisnode\/nginx:/ {print $NF}' <<<"$out")
-  r2=$(awk '/open_file_cache:/ {print $NF}' <<<"$out")
+  r2=$(awk '/^GET ratio.*open_file_cache:/ {print $NF}' <<<"$out")
   printf "%-8s %-7s %-5s %10s %10s %10s %8s %8s\n" "${size}KiB" "$objs" "$c" "$(med ais_get)" "$(med ngx_get)" "$(med ngx_cached_get)" "$r1" "$r2"
 done; done; done
 exit $failed

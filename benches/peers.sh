@@ -2,20 +2,23 @@
 # Side-by-side throughput: aisnode target (and the proxy path) vs nginx serving the same
 # files (GET) and accepting WebDAV PUT, with the same load tool (wrk), object size and
 # concurrency, interleaved rounds, medians reported as ratios. Also the proxy's 307 against
-# nginx answering `return 307`. (Not HEAD: wrk waits for a HEAD response's body and hangs.)
+# nginx answering `return 307`. HEAD is driven by ApacheBench (`ab -k -i`, one thread):
+# wrk waits for a HEAD response's body and hangs.
 #
 #   benches/peers.sh [SIZE_KIB=1024] [ROUNDS=3] [SECONDS=6] [CONNECTIONS=32] [OBJECTS=64]
 #   (OBJECTS=1: every GET asks for the same hot object.)
 #   (AIS_TARGET_CONFIG=FILE gives the target a config file.)
 #
-# Needs: nginx (with the dav module, e.g. Debian nginx-light), wrk, a release build.
+# Needs: nginx (with the dav module, e.g. Debian nginx-light), wrk, ab (apache2-utils), a
+# release build.
 set -euo pipefail
 SIZE_KIB=${1:-1024}; ROUNDS=${2:-3}; SECS=${3:-6}; CONNS=${4:-32}; OBJECTS=${5:-64}
 cd "$(dirname "$0")/.."
 BIN=target/release/aisnode
 [ -x "$BIN" ] || cargo build --release --quiet
 test -c /dev/null || { echo "/dev/null is not a device; fix it first" >&2; exit 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+command -v wrk >/dev/null && command -v nginx >/dev/null && command -v ab >/dev/null \
+  || { echo "needs wrk, ab (apache2-utils) and nginx" >&2; exit 1; }
 
 W=$(mktemp -d /tmp/aisbench.XXXXXX)
 chmod 755 "$W"   # nginx workers run unprivileged
@@ -82,6 +85,14 @@ rps() {
   fi
   awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
+# HEAD of one object (the hot case) with keep-alive; refuses a run with failures.
+hps() {
+  local out; out=$(ab -k -i -q -c "$CONNS" -t "$SECS" -n 100000000 "$1" 2>&1)
+  if ! grep -q "^Failed requests: *0$" <<<"$out" || grep -q "Non-2xx" <<<"$out"; then
+    echo "failed HEAD requests in: ab $1" >&2; echo "$out" >&2; exit 1
+  fi
+  awk '/^Requests per second/ {print $4}' <<<"$out"
+}
 lat() { wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" 2>&1 | awk '$1=="50%" {print $2}'; }
 
 declare -A R
@@ -93,18 +104,23 @@ for round in $(seq "$ROUNDS"); do
   R[ais_put]+="$(rps -s "$W/put.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/put) "
   R[proxy_redirect]+="$(WRK_OK=redirect_ok rps -s "$W/get.lua" http://127.0.0.1:$PROXY_PORT/v1/objects/b/obj) "
   R[ngx_redirect]+="$(WRK_OK=redirect_ok rps -s "$W/get.lua" http://127.0.0.1:$NGXR_PORT/v1/objects/b/obj) "
+  R[ngx_head]+="$(hps http://127.0.0.1:$NGX_PORT/b/obj-0) "
+  R[ngx_cached_head]+="$(hps http://127.0.0.1:$NGXC_PORT/b/obj-0) "
+  R[ais_head]+="$(hps http://127.0.0.1:$AIS_PORT/v1/objects/b/obj-0) "
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}'; }
 echo "object ${SIZE_KIB} KiB, GETs over $OBJECTS object(s), wrk -t2 -c$CONNS, ${SECS}s x $ROUNDS interleaved rounds, $(nproc) cores"
 printf "%-16s %12s %22s\n" case "median req/s" "range"
-for k in ngx_get ngx_cached_get ais_get ngx_put ais_put proxy_redirect ngx_redirect; do
+for k in ngx_get ngx_cached_get ais_get ngx_put ais_put proxy_redirect ngx_redirect ngx_head ngx_cached_head ais_head; do
   printf "%-16s %12s %22s\n" "$k" "$(echo "${R[$k]}" | median)" "$(echo "${R[$k]}" | range)"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo "GET ratio aisnode/nginx: $(ratio "$(echo "${R[ais_get]}" | median)" "$(echo "${R[ngx_get]}" | median)")"
 echo "GET ratio aisnode/nginx with open_file_cache: $(ratio "$(echo "${R[ais_get]}" | median)" "$(echo "${R[ngx_cached_get]}" | median)")"
 echo "PUT ratio aisnode/nginx: $(ratio "$(echo "${R[ais_put]}" | median)" "$(echo "${R[ngx_put]}" | median)")"
+echo "HEAD ratio aisnode/nginx: $(ratio "$(echo "${R[ais_head]}" | median)" "$(echo "${R[ngx_head]}" | median)")"
+echo "HEAD ratio aisnode/nginx with open_file_cache: $(ratio "$(echo "${R[ais_head]}" | median)" "$(echo "${R[ngx_cached_head]}" | median)")"
 echo "307 ratio proxy/nginx return 307: $(ratio "$(echo "${R[proxy_redirect]}" | median)" "$(echo "${R[ngx_redirect]}" | median)")"
 # Latency added by the proxy hop: p50 of redirect + p50 of direct GET vs direct GET alone.
 echo "p50 latency: direct GET $(lat -s "$W/get.lua" http://127.0.0.1:$AIS_PORT/v1/objects/b/obj), proxy redirect $(lat -s "$W/get.lua" http://127.0.0.1:$PROXY_PORT/v1/objects/b/obj)"

@@ -2,7 +2,7 @@
 # A quick run of every benchmark script, so they do not rot: scaling with 1 and 2 throttled
 # disks for 2 s each (and 2 disks over 2 targets behind a proxy), the nginx comparison with small objects for 1 s, and the cost of
 # tokens and signatures. Needs root,
-# xfsprogs, nginx and wrk (.ci/run installs them); the S3 run installs its peers (SeaweedFS, s3s-fs). Figures from a smoke run mean nothing.
+# xfsprogs, nginx, wrk and ab (.ci/run installs them); the S3 run installs its peers (SeaweedFS, s3s-fs). Figures from a smoke run mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 benches/scaling.sh --smoke --out target/scaling-smoke

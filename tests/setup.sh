@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian/Ubuntu machine, or says what is missing:
 # promtool (package prometheus) checks /metrics; python3-venv builds the SDK venv;
-# xfsprogs, nginx and wrk serve the benchmark smoke runs; musl-tools gives musl-gcc for
+# xfsprogs, nginx, wrk and ab (apache2-utils) serve the benchmark smoke runs; musl-tools gives musl-gcc for
 # the C part of mimalloc in the static (container) build. Called by tests/run.sh.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v wrk >/dev/null || need+=(wrk)
+command -v ab >/dev/null || need+=(apache2-utils)
 command -v musl-gcc >/dev/null || need+=(musl-tools)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then

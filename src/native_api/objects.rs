@@ -22,13 +22,17 @@ pub(super) async fn dispatch(
     bucket: String,
     object: String,
 ) -> Result<Response<Body>, ApiError> {
-    if req.method() != Method::GET || req.uri().query().is_some() {
-        // Everything but a plain GET awaits in a future of its own: inline, the largest
-        // of them would be copied into every GET's future.
+    let head = req.method() == Method::HEAD;
+    if !(req.method() == Method::GET || head) || req.uri().query().is_some() {
+        // Everything but a plain GET or HEAD awaits in a future of its own: inline, the
+        // largest of them would be copied into every GET's future.
         return Box::pin(dispatch_any(ctx, req, bucket, object)).await;
     }
     if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object)? {
         return Ok(resp);
+    }
+    if head {
+        return self::head(ctx, &bucket, &object).await;
     }
     let start = Instant::now();
     let m = &ctx.metrics;
@@ -41,6 +45,34 @@ pub(super) async fn dispatch(
         start,
     );
     res
+}
+
+/// HEAD: the object's properties (fetched from a previous holder if need be).
+async fn head(ctx: &TargetContext, bucket: &str, object: &str) -> Result<Response<Body>, ApiError> {
+    let start = Instant::now();
+    let m = &ctx.metrics;
+    let res = match ctx.store.head(bucket, object).await {
+        Err(crate::store::Error::ObjectNotFound { .. }) => {
+            Box::pin(rebalance::open_here_or_fetch(ctx, bucket, object))
+                .await
+                .map(|r| r.info)
+        }
+        other => other.map_err(ApiError::from),
+    };
+    count(
+        res.is_ok(),
+        &m.head_count,
+        &m.err_head_count,
+        &m.head_ns_total,
+        start,
+    );
+    let info = res?;
+    let mut resp = Response::new(empty());
+    object_headers(resp.headers_mut(), &info, true);
+    head_props(resp.headers_mut(), ctx, bucket, object, &info);
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(info.meta.size));
+    Ok(resp)
 }
 
 async fn dispatch_any(
@@ -112,30 +144,7 @@ async fn dispatch_any(
             );
             res
         }
-        Method::HEAD => {
-            let res = match ctx.store.head(&bucket, &object).await {
-                Err(crate::store::Error::ObjectNotFound { .. }) => {
-                    rebalance::open_here_or_fetch(ctx, &bucket, &object)
-                        .await
-                        .map(|r| r.info)
-                }
-                other => other.map_err(ApiError::from),
-            };
-            count(
-                res.is_ok(),
-                &m.head_count,
-                &m.err_head_count,
-                &m.head_ns_total,
-                start,
-            );
-            let info = res?;
-            let mut resp = Response::new(empty());
-            object_headers(resp.headers_mut(), &info, true);
-            head_props(resp.headers_mut(), ctx, &bucket, &object, &info);
-            resp.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(info.meta.size));
-            Ok(resp)
-        }
+        Method::HEAD => head(ctx, &bucket, &object).await,
         Method::PATCH => {
             // `{"action":"","value":{k:v}}`; `?set-new-custom=true` replaces instead of merging.
             let replace = crate::native_api::query(&req)
@@ -506,9 +515,19 @@ fn head_props(
     put_str(h, AIS_BUCKET_NAME, bucket);
     h.insert(AIS_BUCKET_PROVIDER, HeaderValue::from_static("ais"));
     h.insert(AIS_MIRROR_COPIES, HeaderValue::from_static("1"));
-    put_str(h, AIS_MIRROR_PATHS, &info.mountpath.display().to_string());
-    let location = format!("t[{}]:{}", ctx.node.id, info.mountpath.display());
-    put_str(h, AIS_LOCATION, &location);
+    use std::os::unix::ffi::OsStrExt as _;
+    let mp = info.mountpath.as_os_str().as_bytes();
+    if let Ok(v) = HeaderValue::from_bytes(mp) {
+        h.insert(AIS_MIRROR_PATHS, v);
+    }
+    let mut location = Vec::with_capacity(ctx.node.id.len() + mp.len() + 3);
+    location.extend_from_slice(b"t[");
+    location.extend_from_slice(ctx.node.id.as_bytes());
+    location.extend_from_slice(b"]:");
+    location.extend_from_slice(mp);
+    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(location)) {
+        h.insert(AIS_LOCATION, v);
+    }
     if info.meta.chunks > 0 {
         h.insert(AIS_CHUNKS_COUNT, HeaderValue::from(info.meta.chunks));
         h.insert(
