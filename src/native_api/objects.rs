@@ -34,9 +34,19 @@ pub(super) async fn dispatch(
     if head {
         return self::head(ctx, &bucket, &object).await;
     }
+    counted_get(ctx, req, &bucket, &object).await
+}
+
+/// GET, counted in the metrics.
+async fn counted_get(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
     let start = Instant::now();
     let m = &ctx.metrics;
-    let res = get(ctx, req, &bucket, &object).await;
+    let res = get(ctx, req, bucket, object).await;
     count(
         res.is_ok(),
         &m.get_count,
@@ -112,17 +122,7 @@ async fn dispatch_any(
     let m = &ctx.metrics;
     let method = req.method().clone();
     match method {
-        Method::GET => {
-            let res = get(ctx, req, &bucket, &object).await;
-            count(
-                res.is_ok(),
-                &m.get_count,
-                &m.err_get_count,
-                &m.get_ns_total,
-                start,
-            );
-            res
-        }
+        Method::GET => counted_get(ctx, req, &bucket, &object).await,
         Method::PUT if q.contains_key("append_type") => {
             append(ctx, req, &q, &bucket, &object).await
         }
