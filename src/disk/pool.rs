@@ -39,7 +39,8 @@ impl Budget {
         })
     }
 
-    fn try_lend(&self, size: usize) -> bool {
+    /// Takes `size` bytes if they fit.
+    pub fn try_lend(&self, size: usize) -> bool {
         self.lent
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n + size <= self.limit).then_some(n + size)
@@ -47,11 +48,17 @@ impl Budget {
             .is_ok()
     }
 
-    fn release(&self, size: usize) {
+    /// Gives back `size` bytes taken with [`Budget::try_lend`].
+    pub fn release(&self, size: usize) {
         self.lent.fetch_sub(size, Ordering::AcqRel);
         // Every waiter looks again: with two buffer sizes, the one woken alone might be
         // a large one that still does not fit while a small one would.
         self.returned.notify_waiters();
+    }
+
+    /// Bytes lent now.
+    pub fn lent(&self) -> usize {
+        self.lent.load(Ordering::Acquire)
     }
 }
 

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::meta::ObjectMeta;
+use crate::disk::Budget;
 
 const SHARDS: usize = 16;
 
@@ -70,12 +71,12 @@ pub struct Entry {
 #[derive(Debug)]
 pub struct KeptContent {
     bytes: std::sync::OnceLock<bytes::Bytes>,
-    budget: Arc<ContentBudget>,
+    budget: Arc<Budget>,
 }
 
 impl KeptContent {
     /// An empty slot charged to `budget` when filled.
-    pub fn new(budget: &Arc<ContentBudget>) -> Arc<KeptContent> {
+    pub fn new(budget: &Arc<Budget>) -> Arc<KeptContent> {
         Arc::new(KeptContent {
             bytes: std::sync::OnceLock::new(),
             budget: budget.clone(),
@@ -89,9 +90,9 @@ impl KeptContent {
 
     /// Keeps `bytes` if the budget has room (a slot is filled at most once).
     pub fn offer(&self, bytes: &bytes::Bytes) {
-        if self.bytes.get().is_none() && self.budget.take(bytes.len()) {
+        if self.bytes.get().is_none() && self.budget.try_lend(bytes.len()) {
             if let Err(lost) = self.bytes.set(bytes.clone()) {
-                self.budget.give_back(lost.len()); // another request filled it first
+                self.budget.release(lost.len()); // another request filled it first
             }
         }
     }
@@ -100,43 +101,8 @@ impl KeptContent {
 impl Drop for KeptContent {
     fn drop(&mut self) {
         if let Some(b) = self.bytes.get() {
-            self.budget.give_back(b.len());
+            self.budget.release(b.len());
         }
-    }
-}
-
-/// Bytes of kept content all entries together may hold.
-#[derive(Debug)]
-pub struct ContentBudget {
-    limit: usize,
-    used: std::sync::atomic::AtomicUsize,
-}
-
-impl ContentBudget {
-    /// A budget of `limit` bytes (0: nothing is kept).
-    pub fn new(limit: usize) -> Arc<ContentBudget> {
-        Arc::new(ContentBudget {
-            limit,
-            used: Default::default(),
-        })
-    }
-
-    fn take(&self, n: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used + n <= self.limit).then_some(used + n)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self, n: usize) {
-        self.used.fetch_sub(n, Ordering::AcqRel);
-    }
-
-    /// Bytes held now.
-    #[cfg(test)]
-    fn used(&self) -> usize {
-        self.used.load(Ordering::Acquire)
     }
 }
 
@@ -187,7 +153,7 @@ struct Shard {
 pub struct MetaCache {
     shards: Vec<Mutex<Shard>>,
     /// What kept content may hold.
-    pub content_budget: Arc<ContentBudget>,
+    pub content_budget: Arc<Budget>,
     per_shard: usize,
     /// The mountpath set the entries were found under.
     set_generation: std::sync::atomic::AtomicU64,
@@ -200,7 +166,7 @@ impl MetaCache {
     pub fn new(capacity: usize, content_bytes: usize) -> MetaCache {
         MetaCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            content_budget: ContentBudget::new(content_bytes),
+            content_budget: Budget::new(content_bytes),
             per_shard: capacity / SHARDS,
             set_generation: Default::default(),
         }
@@ -305,7 +271,7 @@ mod tests {
             meta: meta(v),
             file: file.clone(),
             checked: Checked::now(0, 0),
-            content: KeptContent::new(&ContentBudget::new(0)),
+            content: KeptContent::new(&Budget::new(0)),
         };
         let cache = MetaCache::new(SHARDS * 2, 0);
         assert!(cache.meta_for(1, &stamp).is_none());
@@ -340,7 +306,7 @@ mod tests {
 
     #[test]
     fn kept_content_stays_in_its_budget_and_returns_it_when_dropped() {
-        let budget = ContentBudget::new(10);
+        let budget = Budget::new(10);
         let (a, b) = (KeptContent::new(&budget), KeptContent::new(&budget));
         a.offer(&bytes::Bytes::from_static(b"123456"));
         assert_eq!(a.get().as_deref(), Some(&b"123456"[..]));
@@ -348,10 +314,10 @@ mod tests {
         assert_eq!(a.get().as_deref(), Some(&b"123456"[..]), "filled once");
         b.offer(&bytes::Bytes::from_static(b"12345"));
         assert_eq!(b.get(), None, "6 + 5 > 10: not kept");
-        assert_eq!(budget.used(), 6);
+        assert_eq!(budget.lent(), 6);
         drop(a);
-        assert_eq!(budget.used(), 0);
+        assert_eq!(budget.lent(), 0);
         b.offer(&bytes::Bytes::from_static(b"12345"));
-        assert_eq!(budget.used(), 5);
+        assert_eq!(budget.lent(), 5);
     }
 }
