@@ -69,6 +69,8 @@ pub struct TargetMetrics {
     pub mountpaths_available: IntGauge,
     /// Mountpaths disabled, by the admin or the health checker (set at scrape time).
     pub mountpaths_disabled: IntGauge,
+    /// Bytes of chunk buffers requests may hold at once (set at scrape time).
+    pub buffer_budget_bytes: IntGauge,
     /// Shared protection counters.
     pub guard: GuardMetrics,
     /// Cluster maps refused for another cluster UUID or a caller that is not the primary.
@@ -153,6 +155,10 @@ impl TargetMetrics {
             mountpaths_disabled: series.gauge(
                 "mountpaths_disabled",
                 "mountpaths disabled by the admin or the filesystem health checker",
+            ),
+            buffer_budget_bytes: series.gauge(
+                "buffer_budget_bytes",
+                "bytes of chunk buffers requests may hold at once (automatic: follows the mountpaths)",
             ),
             guard: GuardMetrics::new(&series),
             disk_read_bytes: series.per_mountpath_counter(

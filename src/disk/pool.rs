@@ -24,7 +24,7 @@ use super::IoBuf;
 /// Bytes of buffers lent at once, shared by pools of different buffer sizes.
 #[derive(Debug)]
 pub struct Budget {
-    limit: usize,
+    limit: AtomicUsize,
     lent: AtomicUsize,
     returned: Notify,
 }
@@ -33,7 +33,7 @@ impl Budget {
     /// A budget of `limit` bytes.
     pub fn new(limit: usize) -> Arc<Budget> {
         Arc::new(Budget {
-            limit,
+            limit: AtomicUsize::new(limit),
             lent: AtomicUsize::new(0),
             returned: Notify::new(),
         })
@@ -43,7 +43,7 @@ impl Budget {
     pub fn try_lend(&self, size: usize) -> bool {
         self.lent
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n + size <= self.limit).then_some(n + size)
+                (n + size <= self.limit.load(Ordering::Acquire)).then_some(n + size)
             })
             .is_ok()
     }
@@ -54,6 +54,18 @@ impl Budget {
         // Every waiter looks again: with two buffer sizes, the one woken alone might be
         // a large one that still does not fit while a small one would.
         self.returned.notify_waiters();
+    }
+
+    /// Changes the limit (mountpaths came or went); what is lent beyond a lowered limit
+    /// is returned as usual, and waiters look again at a raised one.
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Release);
+        self.returned.notify_waiters();
+    }
+
+    /// The limit now.
+    pub fn limit(&self) -> usize {
+        self.limit.load(Ordering::Acquire)
     }
 
     /// Bytes lent now.

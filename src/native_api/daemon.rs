@@ -233,6 +233,9 @@ pub(super) fn metrics(
     ctx.metrics
         .mountpaths_disabled
         .set(set.disabled.len() as i64);
+    ctx.metrics
+        .buffer_budget_bytes
+        .set(i64::try_from(ctx.store.buffer_budget()).unwrap_or(i64::MAX));
     for mp in set.every() {
         let label = mp.path.display().to_string();
         ctx.metrics

@@ -21,6 +21,8 @@ pub const LARGE_OBJECT_CHUNKS: u64 = 4;
 pub struct ChunkPools {
     small: Arc<BufferPool>,
     large: Arc<BufferPool>,
+    /// What both lend from.
+    shared: Arc<Budget>,
 }
 
 impl ChunkPools {
@@ -38,7 +40,19 @@ impl ChunkPools {
         ChunkPools {
             small: BufferPool::sharing(chunk_size, &shared, budget / chunk_size),
             large: BufferPool::sharing(large_size, &shared, budget / large_size),
+            shared,
         }
+    }
+
+    /// Resizes the shared budget (at least four small chunks, as at the start). The
+    /// buffer sizes stay what they were chosen at the start.
+    pub fn set_budget(&self, budget: usize) {
+        self.shared.set_limit(budget.max(4 * self.small.size()));
+    }
+
+    /// The shared budget now, bytes.
+    pub fn budget(&self) -> usize {
+        self.shared.limit()
     }
 
     /// The pool for an object of `size` bytes (unknown: the small one).
@@ -106,6 +120,27 @@ mod tests {
             assert_eq!(auto_buffer_budget(mps, mem), want, "{mps} {mem:?}");
         }
         assert!(memory_limit().is_some_and(|m| m > 64 * MIB));
+    }
+
+    #[tokio::test]
+    async fn a_raised_budget_lets_a_waiting_taker_in() {
+        let pools = ChunkPools::new(256 << 10, 1 << 20, false);
+        let pool = pools.for_size(None).clone();
+        let held: Vec<_> = (0..4)
+            .map(|_| pool.try_take().expect("in budget"))
+            .collect();
+        assert!(pool.try_take().is_none(), "four chunks lent: budget spent");
+        let waiter = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.take_within(std::time::Duration::from_secs(5)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        pools.set_budget(2 << 20);
+        assert_eq!(pools.budget(), 2 << 20);
+        assert!(waiter.await.unwrap().is_some(), "woken by the raise");
+        pools.set_budget(0);
+        assert_eq!(pools.budget(), 1 << 20, "never below four chunks");
+        drop(held);
     }
 
     #[test]

@@ -134,6 +134,16 @@ impl ObjectStore {
         })
     }
 
+    /// Resizes the budget of chunk buffers (the mountpaths changed).
+    pub fn set_buffer_budget(&self, bytes: usize) {
+        self.pools.set_budget(bytes);
+    }
+
+    /// The budget of chunk buffers now, bytes.
+    pub fn buffer_budget(&self) -> usize {
+        self.pools.budget()
+    }
+
     /// The mountpaths this store spreads objects over.
     pub fn mountpaths(&self) -> &Mountpaths {
         &self.mountpaths

@@ -325,7 +325,7 @@ fn node_info(id: &str, url: &str) -> Result<NodeInfo, StartError> {
 }
 
 /// The configured buffer budget in bytes, or (0) one sized for the disks and memory.
-fn buffer_budget(mib: u64, mountpaths: usize) -> usize {
+pub(crate) fn buffer_budget(mib: u64, mountpaths: usize) -> usize {
     let bytes = if mib == 0 {
         let auto = store::auto_buffer_budget(mountpaths, store::memory_limit());
         tracing::info!(

@@ -92,6 +92,7 @@ async fn run(ctx: Arc<TargetContext>) {
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(30));
     };
+    let left = !walked.is_empty();
     for (path, why) in walked {
         match mps.finish_leaving(&path) {
             Ok(_) => {
@@ -101,6 +102,9 @@ async fn run(ctx: Arc<TargetContext>) {
                 tracing::debug!(mountpath = %path.display(), error = %e, "resilver: mountpath no longer leaving")
             }
         }
+    }
+    if left {
+        super::mountpaths::size_buffer_budget(&ctx); // detached ones are gone now
     }
     let ms = started.elapsed().as_millis() as u64;
     me.last_ms.store(ms, Ordering::Relaxed);

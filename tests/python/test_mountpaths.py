@@ -91,11 +91,15 @@ def test_attach_disable_enable_detach_with_resilver(tmp_path, engine):
         # The public port takes no node actions.
         assert mp_action(u, "PUT", "attach-mp", extra[0]).status_code == 403
 
-        # Attach: about a third of the objects move to the new disk.
+        # Attach: about a third of the objects move to the new disk, and the automatic
+        # buffer budget (32 MiB per mountpath) grows with it.
+        budget = metric(node, "buffer_budget_bytes")
+        assert budget == 2 * 32 * 2**20, budget
         done = resilvers_finished(node)
         assert mp_action(intra, "PUT", "attach-mp", extra[0]).status_code == 200
         s = wait_resilver(node, done)
         assert mountpaths(node)["available"] == node.mountpaths + [extra[0]]
+        assert metric(node, "buffer_budget_bytes") == 3 * 32 * 2**20
         on_new = sum(1 for n in data if holders(all_mps, "b", n) == [extra[0]])
         assert 40 <= on_new <= 130 and s["errors"] == 0, (on_new, s)
         assert_placed(node, all_mps, "b", data)
@@ -128,6 +132,7 @@ def test_attach_disable_enable_detach_with_resilver(tmp_path, engine):
         wait_resilver(node, done)
         state = mountpaths(node)
         assert extra[0] not in state["available"] + state["disabled"] + state["waiting_dd"], state
+        assert metric(node, "buffer_budget_bytes") == 2 * 32 * 2**20
         assert_placed(node, all_mps, "b", data)
         done = resilvers_finished(node)
         assert mp_action(intra, "PUT", "attach-mp", extra[0]).status_code == 200
