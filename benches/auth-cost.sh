@@ -27,10 +27,10 @@ mkdir -p "$W"/{p,a}/{mp1,mp2} "$W"/{c0,c1}/{proxy,mp1,mp2}
 "$BIN" target --host 127.0.0.1 --port 18201 --mountpath "$W/p/mp1" --mountpath "$W/p/mp2" --allow-shared-fs >/dev/null 2>"$W/p.log" &
 AIS_AUTHN_SECRET_KEY=$SECRET "$BIN" target --host 127.0.0.1 --port 18202 --mountpath "$W/a/mp1" --mountpath "$W/a/mp2" --allow-shared-fs >/dev/null 2>"$W/a.log" &
 # Clusters: without (c0) and with (c1) a cluster secret, one target each.
-"$BIN" proxy --host 127.0.0.1 --port 18210 --state-dir "$W/c0/proxy" >/dev/null 2>"$W/c0.log" &
+AIS_NO_CLUSTER_SECRET=true "$BIN" proxy --host 127.0.0.1 --port 18210 --state-dir "$W/c0/proxy" >/dev/null 2>"$W/c0.log" &
 AIS_CLUSTER_SECRET=$SECRET "$BIN" proxy --host 127.0.0.1 --port 18220 --state-dir "$W/c1/proxy" >/dev/null 2>"$W/c1.log" &
 sleep 0.3
-"$BIN" target --host 127.0.0.1 --port 18211 --mountpath "$W/c0/mp1" --mountpath "$W/c0/mp2" --allow-shared-fs --proxy http://127.0.0.1:18210 >/dev/null 2>>"$W/c0.log" &
+AIS_NO_CLUSTER_SECRET=true "$BIN" target --host 127.0.0.1 --port 18211 --mountpath "$W/c0/mp1" --mountpath "$W/c0/mp2" --allow-shared-fs --proxy http://127.0.0.1:18210 >/dev/null 2>>"$W/c0.log" &
 AIS_CLUSTER_SECRET=$SECRET "$BIN" target --host 127.0.0.1 --port 18221 --mountpath "$W/c1/mp1" --mountpath "$W/c1/mp2" --allow-shared-fs --proxy http://127.0.0.1:18220 >/dev/null 2>>"$W/c1.log" &
 TOKEN=$("$BIN" token issue --secret "$SECRET" --user bench --admin --expires-in 1h)
 AUTH="Authorization: Bearer $TOKEN"

@@ -55,7 +55,8 @@ class Nodes:
     def __init__(self, binary, work, targets, config):
         self.procs, self.mountpaths = [], []
         extra = ["--config", config] if config else []
-        env = dict(os.environ, AIS_LOG="warn")
+        # Nodes join only with the cluster's secret: one made for the run.
+        env = dict(os.environ, AIS_LOG="warn", AIS_CLUSTER_SECRET=os.urandom(16).hex())
         if targets == 0:
             port = free_port()
             mps = [os.path.join(work, f"t0-mp{i}") for i in range(2)]

@@ -58,6 +58,9 @@ NGX
 mkdir -p "$W/nginx/tmp"; chmod 777 "$W/www/b" "$W/nginx/tmp"; chmod 644 "$W"/www/b/obj-*
 nginx -c "$W/nginx/nginx.conf" -p "$W/nginx"
 
+# Objects are read straight from the target's public port (the peer of nginx): a cluster
+# without a secret, by choice (a signed cluster takes object requests only via the proxy).
+export AIS_NO_CLUSTER_SECRET=true
 "$BIN" proxy --host 127.0.0.1 --port $PROXY_PORT --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
 sleep 0.3
 AIS_LOG=warn "$BIN" target --host 127.0.0.1 --port $AIS_PORT --mountpath "$W/mp1" --mountpath "$W/mp2" \

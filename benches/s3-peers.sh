@@ -36,6 +36,8 @@ trap cleanup EXIT INT TERM
 PROXY_PORT=18280; TARGET_PORT=18281; WEED_PORT=18333; S3S_PORT=18014
 mkdir -p "$W/proxy" "$W/mp1" "$W/mp2" "$W/weed" "$W/s3s"
 
+# Nodes join only with the cluster's secret: one made for the run.
+export AIS_CLUSTER_SECRET=${AIS_CLUSTER_SECRET:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
 AIS_LOG=warn "$BIN" proxy --host 127.0.0.1 --port $PROXY_PORT --state-dir "$W/proxy" >"$W/proxy.out" 2>"$W/proxy.log" &
 PROXY_PID=$!
 sleep 0.3

@@ -125,6 +125,8 @@ run_case() {
   for i in $(seq 1 "$n"); do fstrim "$W/mp$i" 2>/dev/null || true; done
   local endpoint=http://127.0.0.1:$target_port join=() tpids=()
   if [ "$VIA_PROXY" = 1 ]; then
+    # Nodes join only with the cluster's secret: one made for the run.
+    export AIS_CLUSTER_SECRET=${AIS_CLUSTER_SECRET:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
     # A fresh proxy per case: the previous case's targets are not in its map.
     rm -rf "$W/proxy"; mkdir -p "$W/proxy"
     # A bucket create right after the previous case's deletions can take its targets more

@@ -334,15 +334,19 @@ impl TokenKey {
         need: u64,
         what: &str,
     ) -> Result<Arc<Claims>, TokenError> {
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or(TokenError::Missing)?;
+        let token = bearer(headers).ok_or(TokenError::Missing)?;
+        self.check_token(token, uuid, bucket, need, what)
+    }
+
+    /// Checks `token` for `need` on `bucket` in cluster `uuid`.
+    pub fn check_token(
+        &self,
+        token: &str,
+        uuid: &str,
+        bucket: Option<&str>,
+        need: u64,
+        what: &str,
+    ) -> Result<Arc<Claims>, TokenError> {
         let claims = self.verify_cached(token, crate::cluster::intra_auth::now_secs())?;
         if claims.allows(uuid, bucket, need) {
             Ok(claims)
@@ -353,6 +357,19 @@ impl TokenKey {
             })
         }
     }
+}
+
+/// The token of `Authorization: Bearer <JWT>`, if the request has one.
+pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// `aisnode token issue` flags.

@@ -110,6 +110,16 @@ pub struct IntraArgs {
     /// File holding the cluster secret (e.g. a mounted Kubernetes Secret).
     #[arg(long, env = "AIS_CLUSTER_SECRET_FILE", value_name = "FILE")]
     pub cluster_secret_file: Option<PathBuf>,
+    /// Run without a cluster secret: the intra-cluster port then accepts any caller, and
+    /// rebalance keeps every copy it sends (it cannot verify the receiver). For a private
+    /// network you control; without a secret and without this flag, a proxy makes one in
+    /// its state directory and a target joining a cluster refuses to start.
+    #[arg(long, env = "AIS_NO_CLUSTER_SECRET")]
+    pub no_cluster_secret: bool,
+    /// Serve `/metrics` on the public port without credentials even when client
+    /// credentials (AuthN key, S3 keys) are configured (for a Prometheus without a token).
+    #[arg(long, env = "AIS_PUBLIC_METRICS")]
+    pub public_metrics: bool,
     /// HS256 key of AuthN tokens: every native-API request then needs
     /// `Authorization: Bearer <JWT>` (see `aisnode token issue`).
     #[arg(long, env = "AIS_AUTHN_SECRET_KEY", hide_env_values = true)]
@@ -139,6 +149,18 @@ pub struct IntraConfig {
     pub signed: bool,
     /// Whether client tokens are required.
     pub authn: bool,
+    /// Run without a cluster secret on purpose (`--no-cluster-secret`).
+    pub open: bool,
+    /// `/metrics` without client credentials (`--public-metrics`).
+    pub public_metrics: bool,
+}
+
+impl IntraConfig {
+    /// Signs and verifies with `key` from now on (a generated secret).
+    pub fn set_key(&mut self, key: crate::cluster::ClusterKey) {
+        self.key = Some(key);
+        self.signed = true;
+    }
 }
 
 impl IntraArgs {
@@ -169,7 +191,14 @@ impl IntraArgs {
         // With tokens but no cluster secret, nodes sign with a key derived from the token
         // key: the intra-cluster port must not be the way around the tokens.
         let key = key.or_else(|| auth.as_ref().map(|a| a.derived_cluster_key()));
+        if key.is_some() && self.no_cluster_secret {
+            return Err(ConfigError::Invalid(
+                "--no-cluster-secret with a cluster secret (or an AuthN key): choose one".into(),
+            ));
+        }
         Ok(IntraConfig {
+            open: self.no_cluster_secret,
+            public_metrics: self.public_metrics,
             host: self.intra_host.unwrap_or(host),
             port,
             url: self.intra_url.clone(),

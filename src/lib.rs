@@ -22,6 +22,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod client_auth;
 pub mod cluster;
 pub mod config;
 pub mod disk;

@@ -25,6 +25,14 @@ pub enum NameError {
         /// The rule it broke.
         why: &'static str,
     },
+    /// A listing prefix that could not start an object name (see [`validate_prefix`]).
+    #[error("invalid prefix {prefix:?}: {why}")]
+    Prefix {
+        /// The refused prefix.
+        prefix: String,
+        /// The rule it broke.
+        why: &'static str,
+    },
 }
 
 /// Checks a bucket name.
@@ -78,6 +86,41 @@ pub fn validate_object(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Checks a listing prefix: empty, or the start of a valid object name. Every component
+/// before the last `/` must be one an object name may have (it names a directory under
+/// the bucket); the last, partial one may be anything without `/` or NUL.
+pub fn validate_prefix(prefix: &str) -> Result<(), NameError> {
+    let fail = |why| {
+        Err(NameError::Prefix {
+            prefix: prefix.chars().take(128).collect(),
+            why,
+        })
+    };
+    if prefix.len() > MAX_OBJECT_NAME {
+        return fail("longer than 1024 bytes");
+    }
+    if prefix.contains('\0') {
+        return fail("contains NUL");
+    }
+    if prefix.starts_with('/') {
+        return fail("absolute path");
+    }
+    let dirs = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+    if prefix.contains('/') {
+        for component in dirs.split('/') {
+            match component {
+                "" => return fail("empty path component ('//')"),
+                "." | ".." => return fail("'.' or '..' path component"),
+                c if c.len() > MAX_COMPONENT => {
+                    return fail("path component longer than 255 bytes")
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +161,30 @@ mod tests {
             &long_component,
         ] {
             assert!(validate_object(n).is_err(), "{n:?} accepted");
+        }
+    }
+
+    #[test]
+    fn prefixes() {
+        let long = "p".repeat(1025);
+        for (p, ok) in [
+            ("", true),
+            ("a", true),
+            ("dir/", true),
+            ("dir/su", true),
+            ("a/b/..", true), // a partial last component is only a filter
+            ("..x/", true),
+            ("/etc/", false),
+            ("/", false),
+            ("../../..", false),
+            ("../", false),
+            ("a/../b/", false),
+            ("./", false),
+            ("a//b", false),
+            ("a\0/", false),
+            (long.as_str(), false),
+        ] {
+            assert_eq!(validate_prefix(p).is_ok(), ok, "{p:?}");
         }
     }
 

@@ -25,15 +25,17 @@ fn no_redirects() -> ureq::Agent {
 }
 
 fn start_target(dir: &Path, i: usize, proxy: &str, engine: &str) -> Target {
+    start_target_with(dir, i, proxy, engine, &[])
+}
+
+fn start_target_with(dir: &Path, i: usize, proxy: &str, engine: &str, extra: &[&str]) -> Target {
     let root = dir.join(format!("t{i}"));
     let mps = common::mountpaths(&root, 2);
     let cfg = dir.join("target.toml");
     std::fs::write(&cfg, TARGET_CFG).unwrap();
-    common::start(
-        engine,
-        &mps,
-        &["--proxy", proxy, "--config", cfg.to_str().unwrap()],
-    )
+    let mut args = vec!["--proxy", proxy, "--config", cfg.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    common::start(engine, &mps, &args)
 }
 
 fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
@@ -49,15 +51,19 @@ fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Dura
 }
 
 fn cluster(engine: &str) -> Cluster {
+    cluster_with(engine, &[])
+}
+
+/// A proxy and three targets, each node started with `extra` too.
+fn cluster_with(engine: &str, extra: &[&str]) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("proxy.toml");
     std::fs::write(&cfg, PROXY_CFG).unwrap();
-    let proxy = start_proxy(
-        &dir.path().join("proxy"),
-        &["--config", cfg.to_str().unwrap()],
-    );
+    let mut args = vec!["--config", cfg.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let proxy = start_proxy(&dir.path().join("proxy"), &args);
     let targets: Vec<Target> = (1..=3)
-        .map(|i| start_target(dir.path(), i, &proxy.url, engine))
+        .map(|i| start_target_with(dir.path(), i, &proxy.url, engine, extra))
         .collect();
     wait_for("3 targets in the map", Duration::from_secs(10), || {
         proxy.smap()["tmap"].as_object().unwrap().len() == 3
@@ -236,7 +242,8 @@ fn thousand_objects_through_the_proxy(engine: &str) {
 both_engines!(thousand_objects_through_the_proxy);
 
 fn wrong_target_redirects_to_owner(engine: &str) {
-    let c = cluster(engine);
+    // Direct access to a target's public port (refused with a cluster secret).
+    let c = cluster_with(engine, &["--no-cluster-secret"]);
     c.create_bucket("b");
     let owner = c.put("b", "x", b"owned");
     let wrong = c.targets.iter().find(|t| t.url != owner).unwrap();

@@ -210,3 +210,13 @@ pub fn error_response(err: &ApiError, method: &Method, path: &str, node: &str) -
     }
     resp
 }
+
+/// A refused client: 401 without valid credentials, 403 with a valid token lacking the right.
+impl From<crate::client_auth::Refusal> for ApiError {
+    fn from(e: crate::client_auth::Refusal) -> ApiError {
+        match e {
+            crate::client_auth::Refusal::Denied(m) => ApiError::Forbidden(m),
+            crate::client_auth::Refusal::Unauthenticated(m) => ApiError::Unauthorized(m),
+        }
+    }
+}

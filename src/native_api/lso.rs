@@ -51,8 +51,10 @@ impl LsoMsg {
         if value.is_null() {
             return Ok(LsoMsg::default());
         }
-        serde_json::from_value(value)
-            .map_err(|e| ApiError::BadRequest(format!("list-objects message: {e}")))
+        let msg: LsoMsg = serde_json::from_value(value)
+            .map_err(|e| ApiError::BadRequest(format!("list-objects message: {e}")))?;
+        crate::names::validate_prefix(&msg.prefix)?;
+        Ok(msg)
     }
 
     /// The page size, capped at `max`.

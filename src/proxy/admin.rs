@@ -231,6 +231,17 @@ pub(super) async fn promote(
     req: http::Request<hyper::body::Incoming>,
     bucket: &str,
 ) -> Result<Response<Body>, ApiError> {
+    // Promote reads (and may delete) files of the targets' hosts: cluster admins only.
+    let uuid = ctx.state.smap().uuid.clone();
+    let who = crate::client_auth::principal(&req);
+    crate::client_auth::authorize(
+        who.as_ref(),
+        &uuid,
+        None,
+        crate::auth::ace::ADMIN,
+        "promote host files",
+    )?;
+    super::buckets::may(ctx, &who, bucket, crate::auth::ace::PUT, "promote into it")?;
     let body = crate::native_api::read_body(req).await?;
     let msg: ActMsg = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON control message: {e}")))?;

@@ -8,6 +8,8 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::ProxyContext;
+use crate::auth::ace;
+use crate::client_auth::destination_need;
 use crate::cluster::{bprops, Snode};
 use crate::http::{empty, Body};
 use crate::names::validate_bucket;
@@ -35,6 +37,19 @@ pub(super) fn list_buckets(
     Ok(json_response(&list))
 }
 
+/// Refuses unless the client (if it came through the public gate) has `need` on `bucket`.
+pub(super) fn may(
+    ctx: &ProxyContext,
+    who: &Option<crate::client_auth::Principal>,
+    bucket: &str,
+    need: u64,
+    what: &str,
+) -> Result<(), ApiError> {
+    let uuid = ctx.state.smap().uuid.clone();
+    crate::client_auth::authorize(who.as_ref(), &uuid, Some(bucket), need, what)
+        .map_err(ApiError::from)
+}
+
 /// `/v1/buckets/<bucket>`.
 pub(super) async fn dispatch(
     ctx: &std::sync::Arc<ProxyContext>,
@@ -46,13 +61,26 @@ pub(super) async fn dispatch(
     match method {
         Method::POST => {
             let caller = crate::http::caller(&req);
+            let who = crate::client_auth::principal(&req);
             let q = crate::native_api::query(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "move-bck" {
                 let to = crate::native_api::buckets::move_destination(&q, &msg.value)?;
+                may(ctx, &who, &bucket, ace::DESTROY_BUCKET, "rename it")?;
+                may(
+                    ctx,
+                    &who,
+                    &to,
+                    destination_need("move-bck", false),
+                    "rename into it",
+                )?;
                 return rename(ctx, &bucket, &to, &caller).await;
             }
             if matches!(msg.action.as_str(), "copy-bck" | "copy-listrange") {
+                let to = crate::target::copy_many::CopySpec::parse(&bucket, &q, &msg.value)?.to;
+                let need = destination_need(&msg.action, ctx.state.has_bucket(&to));
+                may(ctx, &who, &bucket, ace::GET, "copy from it")?;
+                may(ctx, &who, &to, need, "copy into it")?;
                 return super::multi_object::copy(ctx, &bucket, &q, msg, &caller).await;
             }
             if msg.action != "create-bck" {
@@ -76,8 +104,12 @@ pub(super) async fn dispatch(
             Ok(resp)
         }
         Method::PATCH | Method::PUT => {
+            let who = crate::client_auth::principal(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "archive" {
+                let to = crate::target::archive_job::ArchiveSpec::parse(&bucket, &msg.value)?.to;
+                may(ctx, &who, &bucket, ace::GET, "archive from it")?;
+                may(ctx, &who, &to, ace::PUT, "archive into it")?;
                 return super::multi_object::archive(ctx, &bucket, msg).await;
             }
             let bmd = ctx.state.bmd();

@@ -1,13 +1,13 @@
 //! What a request to the proxy must show, by the listener it came on: on the
 //! intra-cluster port a node's signature (with a cluster key); on the public port never
-//! a keepalive, a join only signed (with a key) or as a first join that displaces no one
-//! (checked in `membership`), and with AuthN on a token for the native API.
+//! a keepalive, a map push or a join, and with client credentials configured, one of
+//! them (see [`crate::client_auth`]).
 
 use http::Request;
 use hyper::body::Incoming;
 
 use super::ProxyContext;
-use crate::http::plane::{admit_intra, admit_public, verify_signed};
+use crate::http::plane::{admit_intra, admit_public};
 use crate::http::Plane;
 use crate::native_api::ApiError;
 
@@ -37,27 +37,28 @@ pub(super) fn admit(
         )));
     }
     if is_join(path) {
-        return match key {
-            Some(key) => verify_signed(key, req)
-                .map_err(|e| ApiError::Forbidden(format!("registration: {e}"))),
-            None => Ok(()),
-        };
+        // Never on the public port, signed or not: the caller is told the intra URL
+        // (`Ais-Intra-Url`, set by the router) and joins there with the cluster's key.
+        return Err(ApiError::Forbidden(format!(
+            "{path}: nodes join on the intra-cluster port only ({})",
+            ctx.me.control_url()
+        )));
     }
-    let native = path.starts_with("/v1/objects/")
-        || path.starts_with("/v1/buckets")
-        || path.starts_with("/v1/cluster")
-        || path.starts_with("/v1/daemon")
-        || path.starts_with("/v1/reverse");
-    if let (Some(auth), true) = (&ctx.config.intra.auth, native) {
-        let (need, bucket) = crate::auth::required(req.method(), path);
-        auth.check(
+    if crate::client_auth::covers(path) {
+        let creds = crate::client_auth::ClientCredentials {
+            token: ctx.config.intra.auth.as_ref(),
+            s3: ctx.config.s3_credentials.as_ref(),
+            public_metrics: ctx.config.intra.public_metrics,
+        };
+        let who = crate::client_auth::check(
+            creds,
+            req.method(),
+            req.uri(),
             req.headers(),
             &ctx.state.smap().uuid,
-            bucket.as_deref(),
-            need,
-            &format!("{} {path}", req.method()),
         )
-        .map_err(crate::target::token_error)?;
+        .map_err(ApiError::from)?;
+        req.extensions_mut().insert(who);
     }
     Ok(())
 }

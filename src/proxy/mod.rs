@@ -39,6 +39,9 @@ pub enum ProxyStartError {
     /// The listening socket could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// No secret given, and nowhere to keep a generated one.
+    #[error("no cluster secret: give one (AIS_CLUSTER_SECRET or --cluster-secret-file), or a --state-dir to keep a generated one in, or --no-cluster-secret to run the intra-cluster port open")]
+    NoSecret,
 }
 
 /// Everything a proxy request handler needs.
@@ -66,13 +69,25 @@ pub struct ProxyContext {
 
 /// Runs a proxy until `shutdown` resolves.
 pub async fn run(
-    cfg: ProxyConfig,
+    mut cfg: ProxyConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyStartError> {
     if let Some(dir) = &cfg.state_dir {
         std::fs::create_dir_all(dir).map_err(|e| ProxyStartError::StateDir(dir.clone(), e))?;
     } else {
         tracing::warn!("no --state-dir: the cluster map will not survive a proxy restart");
+    }
+    if cfg.intra.key.is_none() && !cfg.intra.open {
+        let dir = cfg.state_dir.clone().ok_or(ProxyStartError::NoSecret)?;
+        let (key, file, made) = crate::cluster::secret::load_or_generate(&dir)
+            .map_err(|e| ProxyStartError::StateDir(dir.clone(), e))?;
+        tracing::warn!(
+            file = %file.display(),
+            "no cluster secret given: {} the one generated in this file; targets join only with it (--cluster-secret-file {} or its content in AIS_CLUSTER_SECRET)",
+            if made { "made and using" } else { "using" },
+            file.display()
+        );
+        cfg.intra.set_key(key);
     }
     let id = proxy_id(cfg.state_dir.as_deref(), cfg.id.as_deref())
         .map_err(|e| ProxyStartError::StateDir(cfg.state_dir.clone().unwrap_or_default(), e))?;

@@ -17,6 +17,9 @@ use crate::native_api::{
     check_provider, error, query, set_header, split_object_path_borrowed, ApiError,
 };
 
+/// Names the proxy's intra-cluster URL on a refused public join.
+pub const INTRA_URL: header::HeaderName = header::HeaderName::from_static("ais-intra-url");
+
 /// Handles one request; never fails (errors become AIStore-shaped responses).
 pub async fn handle(
     ctx: Arc<ProxyContext>,
@@ -35,7 +38,13 @@ pub async fn handle(
             guard.err_forbidden_count.inc();
         }
         tracing::info!(?plane, %method, %path, error = %e, "request refused at the gate");
-        return error::error_response(&e, &method, path, &format!("p[{}]", ctx.me.daemon_id));
+        let mut resp =
+            error::error_response(&e, &method, path, &format!("p[{}]", ctx.me.daemon_id));
+        if super::gate::is_join(path) {
+            // Where a target given the public URL joins instead.
+            set_header(&mut resp, INTRA_URL, ctx.me.control_url());
+        }
+        return resp;
     }
     match route(&ctx, req).await {
         Ok(resp) => resp,
@@ -200,6 +209,9 @@ fn redirect(
     if !ctx.state.has_bucket(&bucket) {
         return Err(ApiError::NoBucket(bucket.into_owned()));
     }
+    if let Some(q) = req.uri().query().filter(|q| q.contains("object_to=")) {
+        copy_destination_allowed(ctx, &req, q)?;
+    }
     let smap = ctx.state.smap_now();
     let owner = smap.owner(&bucket, &object).ok_or_else(|| {
         ApiError::Unavailable("no target in the cluster map: start a target with --proxy".into())
@@ -242,6 +254,31 @@ fn redirect(
     }
     drain_in_background(req);
     Ok(resp)
+}
+
+/// An object copy (`?object_to=`) writes into the destination's bucket: the client needs
+/// PUT there too (the gate checked the source).
+#[cold]
+fn copy_destination_allowed(
+    ctx: &ProxyContext,
+    req: &Request<Incoming>,
+    query: &str,
+) -> Result<(), ApiError> {
+    let Some(to) = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == crate::target::copy::OBJECT_TO)
+        .map(|(_, v)| v.into_owned())
+    else {
+        return Ok(());
+    };
+    let (dst_bucket, _) = crate::target::copy::parse_destination(&to)?;
+    let who = crate::client_auth::principal(req);
+    super::buckets::may(
+        ctx,
+        &who,
+        &dst_bucket,
+        crate::auth::ace::PUT,
+        "copy into it",
+    )
 }
 
 /// Reads and drops a request body the client sends anyway (a PUT without

@@ -99,7 +99,13 @@ async fn route(
             .await
             .map_err(|e| S3Error::Upstream(e.to_string()));
     }
-    s3api::verify(ctx.config.s3_credentials.as_ref(), &req, &style)?;
+    let uuid = ctx.state.smap().uuid.clone();
+    let keys = crate::s3::access::ClientKeys {
+        s3: ctx.config.s3_credentials.as_ref(),
+        token: ctx.config.intra.auth.as_ref(),
+        uuid: &uuid,
+    };
+    crate::s3::access::verify(keys, &req, &style, &parsed)?;
     let body = crate::http::request::read_limited(req.into_body(), s3api::MAX_XML_BODY)
         .await
         .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;

@@ -207,6 +207,7 @@ async fn list_objects(
         max,
         url,
     } = ListParams::parse(req)?;
+    crate::names::validate_prefix(prefix)?;
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let token = q(req, "continuation-token");
     let after = if v2 {

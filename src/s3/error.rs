@@ -122,7 +122,9 @@ fn name_code(n: &crate::names::NameError) -> (&'static str, StatusCode) {
         crate::names::NameError::Object { why, .. } if why.starts_with("longer") => {
             ("KeyTooLongError", StatusCode::BAD_REQUEST)
         }
-        crate::names::NameError::Object { .. } => ("InvalidArgument", StatusCode::BAD_REQUEST),
+        crate::names::NameError::Object { .. } | crate::names::NameError::Prefix { .. } => {
+            ("InvalidArgument", StatusCode::BAD_REQUEST)
+        }
     }
 }
 

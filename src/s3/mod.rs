@@ -8,6 +8,7 @@
 //! registered with a proxy forwards it there; a lone target serves it from its store).
 //! The node that serves a request verifies its signature; forwarders pass it on intact.
 
+pub mod access;
 pub mod auth;
 pub mod bucket;
 pub mod checksum;
@@ -120,6 +121,11 @@ async fn route_target(
     let query = crate::http::request::query(&req);
     let parsed = op::parse(req.method(), bucket, key, query, req.headers())?;
     let forwarded = req.headers().contains_key(&FORWARDED);
+    let uuid = ctx
+        .cluster
+        .smap()
+        .map(|s| s.uuid.clone())
+        .unwrap_or_default();
     let mut extra: Vec<(HeaderName, HeaderValue)> =
         vec![(FORWARDED, HeaderValue::from_static("1"))];
     extra.extend(style_header(&style));
@@ -133,7 +139,7 @@ async fn route_target(
                     .map_err(|e| S3Error::Upstream(e.to_string()));
             }
         }
-        let verified = verify(ctx.config.s3_credentials.as_ref(), &req, &style)?;
+        let verified = access::verify(client_keys(ctx, &uuid), &req, &style, &parsed)?;
         return object::serve(ctx, req, parsed, verified).await;
     }
     if let (Some(proxy), false) = (&ctx.config.proxy, forwarded) {
@@ -144,31 +150,18 @@ async fn route_target(
             .await
             .map_err(|e| S3Error::Upstream(e.to_string()));
     }
-    verify(ctx.config.s3_credentials.as_ref(), &req, &style)?;
+    access::verify(client_keys(ctx, &uuid), &req, &style, &parsed)?;
     let body = crate::http::request::read_limited(req.into_body(), MAX_XML_BODY)
         .await
         .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
     bucket::serve(&local::LocalBuckets(ctx), &parsed, body).await
 }
 
-/// Verifies the request's signature (see [`auth`]).
-pub fn verify<B>(
-    creds: Option<&auth::Credentials>,
-    req: &Request<B>,
-    style: &Style,
-) -> Result<auth::Verified, S3Error> {
-    let path = req.uri().path();
-    let v2_resource = match style {
-        Style::Prefixed => path.strip_prefix("/s3").unwrap_or(path).to_string(),
-        Style::Root => path.to_string(),
-        Style::VirtualHost(b) => format!("/{b}{path}"),
-    };
-    auth::verify(
-        creds,
-        req.method(),
-        req.uri(),
-        req.headers(),
-        now_secs(),
-        &v2_resource,
-    )
+/// The client credentials of a target, for [`access::verify`].
+fn client_keys<'a>(ctx: &'a TargetContext, uuid: &'a str) -> access::ClientKeys<'a> {
+    access::ClientKeys {
+        s3: ctx.config.s3_credentials.as_ref(),
+        token: ctx.config.intra.auth.as_ref(),
+        uuid,
+    }
 }

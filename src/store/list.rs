@@ -84,6 +84,8 @@ impl ObjectStore {
     /// Lists one page of `bucket`.
     pub async fn list(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
         self.require_bucket(bucket)?;
+        // The prefix's directories become a path below the bucket: never from a bad one.
+        crate::names::validate_prefix(&req.prefix)?;
         if req.no_recursion {
             return self.list_one_level(bucket, req).await;
         }

@@ -29,7 +29,11 @@ pub(super) fn refusal(
             // Markers only a node may set (the proxy sets them on the intra port).
             req.headers_mut().remove(&crate::s3::FORWARDED);
             req.headers_mut().remove(&crate::s3::STYLE);
-            check_public(ctx, req)
+            check_public(ctx, req).map(|who| {
+                if let Some(who) = who {
+                    req.extensions_mut().insert(who);
+                }
+            })
         }
     };
     outcome.err().map(|e| {
@@ -51,7 +55,11 @@ pub(super) fn refusal(
     })
 }
 
-fn check_public(ctx: &TargetContext, req: &Request<Incoming>) -> Result<(), ApiError> {
+/// Checks a public request; the principal it was admitted as, when it was checked here.
+fn check_public(
+    ctx: &TargetContext,
+    req: &Request<Incoming>,
+) -> Result<Option<crate::client_auth::Principal>, ApiError> {
     let path = req.uri().path();
     let method = req.method();
     if path == "/v1/metasync" || path.starts_with("/v1/metasync/") {
@@ -87,36 +95,29 @@ fn check_public(ctx: &TargetContext, req: &Request<Incoming>) -> Result<(), ApiE
         }
         _ => None,
     };
+    // A request the proxy redirected was checked there; any other shows its credentials
+    // first (a stranger learns 401, not which paths a redirect would open).
+    let mut who = None;
+    if crate::client_auth::covers(path) && !matches!(redirected, Some(Ok(()))) {
+        let uuid = ctx
+            .cluster
+            .smap()
+            .map(|s| s.uuid.clone())
+            .unwrap_or_default();
+        let creds = crate::client_auth::ClientCredentials {
+            token: ctx.config.intra.auth.as_ref(),
+            s3: ctx.config.s3_credentials.as_ref(),
+            public_metrics: ctx.config.intra.public_metrics,
+        };
+        who = Some(
+            crate::client_auth::check(creds, method, req.uri(), req.headers(), &uuid)
+                .map_err(ApiError::from)?,
+        );
+    }
     if path.starts_with("/v1/objects/") {
         if let Some(Err(e)) = &redirected {
             return Err(ApiError::Forbidden(e.to_string()));
         }
     }
-    if let (Some(auth), true) = (&ctx.config.intra.auth, native) {
-        if !matches!(redirected, Some(Ok(()))) {
-            let uuid = ctx
-                .cluster
-                .smap()
-                .map(|s| s.uuid.clone())
-                .unwrap_or_default();
-            let (need, bucket) = crate::auth::required(method, path);
-            auth.check(
-                req.headers(),
-                &uuid,
-                bucket.as_deref(),
-                need,
-                &format!("{method} {path}"),
-            )
-            .map_err(token_error)?;
-        }
-    }
-    Ok(())
-}
-
-/// A refused token: 401 when there is none or it is invalid, 403 when it lacks the right.
-pub fn token_error(e: crate::auth::TokenError) -> ApiError {
-    match e {
-        crate::auth::TokenError::Denied { .. } => ApiError::Forbidden(e.to_string()),
-        _ => ApiError::Unauthorized(e.to_string()),
-    }
+    Ok(who)
 }

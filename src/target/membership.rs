@@ -126,13 +126,19 @@ fn proxy_control_url(ctx: &TargetContext) -> Option<String> {
     ctx.cluster.primary_url()
 }
 
+/// Names the proxy's intra-cluster URL on a join refused at its public port.
+const INTRA_URL: http::HeaderName = http::HeaderName::from_static("ais-intra-url");
+
 async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: Duration) {
     let body = serde_json::to_vec(&serde_json::json!({ "si": me })).unwrap_or_default();
     let mut attempt = 0u32;
-    while ctx.is_ready() {
-        // The intra-cluster port first (it may move a re-registered target), then the URL
-        // the operator gave.
+    // The proxy's intra-cluster URL as its public port named it when refusing a join there.
+    let mut told: Option<String> = None;
+    'join: while ctx.is_ready() {
+        // The intra-cluster port (joins are taken there only), else the URL the operator
+        // gave, which answers with the intra-cluster URL.
         let mut bases: Vec<String> = proxy_control_url(ctx).into_iter().collect();
+        bases.extend(told.clone());
         bases.push(public.to_string());
         bases.dedup();
         for base in &bases {
@@ -154,6 +160,20 @@ async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: 
                             tracing::warn!(proxy = %base, error = %e, "unreadable registration reply")
                         }
                     }
+                }
+                Ok(r)
+                    if r.status == http::StatusCode::FORBIDDEN
+                        && r.headers.contains_key(INTRA_URL)
+                        && told.is_none() =>
+                {
+                    told = r
+                        .headers
+                        .get(INTRA_URL)
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|u| u.starts_with("http://"))
+                        .map(str::to_string);
+                    tracing::info!(proxy = %base, intra = ?told, "joining through the proxy's intra-cluster port");
+                    continue 'join;
                 }
                 Ok(r) if attempt % 10 == 0 => {
                     tracing::warn!(proxy = %base, status = %r.status, body = %String::from_utf8_lossy(&r.body), "registration refused")

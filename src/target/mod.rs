@@ -16,7 +16,6 @@ pub mod resilver;
 pub mod scrub;
 
 pub use context::{NodeInfo, TargetContext};
-pub use gate::token_error;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,11 +52,17 @@ pub enum StartError {
     /// The public URL is not `http://host:port`.
     #[error("public URL {0:?} must look like http://HOST:PORT")]
     PublicUrl(String),
+    /// Joining a cluster without its secret.
+    #[error("a target joins a cluster only with its secret: give AIS_CLUSTER_SECRET or --cluster-secret-file (a proxy started without one made it in <state-dir>/cluster.secret), or --no-cluster-secret on every node to run the intra-cluster port open")]
+    NoClusterSecret,
 }
 
 /// Runs a target until `shutdown` resolves, then drains in-flight requests and removes
 /// any work file left behind.
 pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    if cfg.intra.key.is_none() && !cfg.intra.open && cfg.proxy.is_some() {
+        return Err(StartError::NoClusterSecret);
+    }
     let configured = present_mountpaths(&cfg.mountpaths, cfg.start_with_lost_mountpath)?;
     let paths = check_mountpaths(&configured, cfg.allow_shared_fs)?;
     // Before anything reads or changes the disks: a second process is refused here.
@@ -298,7 +303,7 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 /// Says at start-up what protects the intra-cluster listener, when nothing does.
 pub(crate) fn warn_if_open(intra: &crate::config::IntraConfig) {
     if intra.key.is_none() {
-        tracing::warn!("no cluster secret (AIS_CLUSTER_SECRET or --cluster-secret-file): the intra-cluster port accepts any caller; keep it on a private network");
+        tracing::warn!("no cluster secret: the intra-cluster port (node administration) accepts any caller (keep it on a private network) and rebalance keeps the copies it sends");
     }
     if intra.auth.is_none() {
         tracing::info!("no AuthN key (AIS_AUTHN_SECRET_KEY): native-API requests need no token");

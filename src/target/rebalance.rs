@@ -37,6 +37,8 @@ pub const REPLICA_META: HeaderName = HeaderName::from_static("ais-replica-meta")
 pub const REPLICA_MTIME: HeaderName = HeaderName::from_static("ais-replica-mtime");
 /// The receiver's verdict: `stored` or `kept-newer`.
 pub const REPLICA_RESULT: HeaderName = HeaderName::from_static("ais-replica");
+/// The receiver's proof of the verdict, made with the cluster key.
+pub const REPLICA_RECEIPT: HeaderName = HeaderName::from_static("ais-replica-receipt");
 
 /// Objects moved at once by one target.
 const MOVES_IN_FLIGHT: usize = 4;
@@ -303,6 +305,7 @@ async fn send(
     let req = req.body(body).map_err(|e| e.to_string())?;
     let resp = ctx.data.send(req).await.map_err(|e| e.to_string())?;
     let (status, verdict) = (resp.status(), resp.headers().get(&REPLICA_RESULT).cloned());
+    let receipt = resp.headers().get(&REPLICA_RECEIPT).cloned();
     let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
         .await
         .unwrap_or_default();
@@ -317,6 +320,25 @@ async fn send(
             ))
         }
     };
+    // Our copy goes only on a receipt made with the cluster key by the node we sent to.
+    let verdict = if kept_newer { "kept-newer" } else { "stored" };
+    let verified = match (ctx.cluster_key(), &receipt) {
+        (Some(key), Some(r)) => key.verify_receipt(
+            r.as_bytes(),
+            &owner.daemon_id,
+            bucket,
+            name,
+            &meta.version.to_string(),
+            verdict,
+        ),
+        _ => false,
+    };
+    if !verified {
+        return Err(format!(
+            "{}: no valid receipt for the copy it says it {verdict}; keeping ours",
+            owner.daemon_id
+        ));
+    }
     ctx.store
         .remove_if_version(bucket, name, meta.version)
         .await
@@ -406,7 +428,7 @@ pub async fn receive(
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
     let (meta, mtime) = parse_meta(req.headers()).map_err(ApiError::BadRequest)?;
-    let size = meta.size;
+    let (size, version) = (meta.size, meta.version);
     let outcome = ctx
         .store
         .put_replica(bucket, object, body_of(req.into_body()), meta, mtime)
@@ -423,6 +445,12 @@ pub async fn receive(
     let mut resp = Response::new(crate::http::empty());
     resp.headers_mut()
         .insert(REPLICA_RESULT, HeaderValue::from_static(verdict));
+    if let Some(key) = ctx.cluster_key() {
+        let receipt = key.receipt(&ctx.node.id, bucket, object, &version.to_string(), verdict);
+        if let Ok(v) = HeaderValue::from_str(&receipt) {
+            resp.headers_mut().insert(REPLICA_RECEIPT, v);
+        }
+    }
     Ok(resp)
 }
 

@@ -81,6 +81,9 @@ pub fn try_start(engine: &str, mps: &[PathBuf], extra: &[&str]) -> Result<Target
     spawn_node(cmd, log, mps.to_vec())
 }
 
+/// The cluster secret of nodes a test starts without one of its own.
+pub const TEST_CLUSTER_SECRET: &str = "tests-cluster-secret";
+
 /// Starts a proxy keeping its state in `state_dir`; panics with its log on failure.
 pub fn start_proxy(state_dir: &Path, extra: &[&str]) -> Target {
     std::fs::create_dir_all(state_dir).unwrap();
@@ -99,6 +102,15 @@ pub fn start_proxy(state_dir: &Path, extra: &[&str]) -> Target {
 /// Spawns a node and waits for its "listening on URL" line.
 fn spawn_node(mut cmd: Command, log: PathBuf, mps: Vec<PathBuf>) -> Result<Target, String> {
     cmd.env_remove("AIS_DAEMON_ID").env("AIS_LOG", "info");
+    // Nodes join only with the cluster's secret: every node of the tests shares one.
+    let has_secret = cmd.get_envs().any(|(k, _)| {
+        k == "AIS_CLUSTER_SECRET" || k == "AIS_AUTHN_SECRET_KEY" || k == "AIS_NO_CLUSTER_SECRET"
+    }) || cmd
+        .get_args()
+        .any(|a| a == "--cluster-secret-file" || a == "--no-cluster-secret");
+    if !has_secret {
+        cmd.env("AIS_CLUSTER_SECRET", TEST_CLUSTER_SECRET);
+    }
     cmd.stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());
     let mut child = cmd.spawn().expect("spawn aisnode");

@@ -279,7 +279,10 @@ def test_health_checker_disables_broken_disks_and_full_disk_answers_507(tmp_path
     assert os.geteuid() == 0, "this test mounts filesystems: run it as root"
     cfg = tmp_path / "proxy.toml"
     cfg.write_text("node_timeout_ms = 1500\ncheck_interval_ms = 200\ncontrol_timeout_ms = 1000\n")
-    proxy, others = start_cluster(tmp_path / "c", n_targets=0, proxy_extra=["--config", str(cfg)])
+    # Straight to the target's public port, as an operator checking a disk would: a cluster
+    # run without a secret on purpose (signed clusters take object requests via the proxy).
+    proxy, others = start_cluster(tmp_path / "c", n_targets=0, proxy_extra=["--config", str(cfg)],
+                                  env={"AIS_NO_CLUSTER_SECRET": "true"})
     mounts = Mounts(tmp_path)
     node = None
     try:
@@ -287,7 +290,7 @@ def test_health_checker_disables_broken_disks_and_full_disk_answers_507(tmp_path
         small = mounts.tmpfs("small", "4m")
         args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--proxy", proxy.url,
                 "--mountpath", x1, "--mountpath", x2, "--mountpath", small]
-        proc, url, node_id = start_node(args, tmp_path / "fshc-target.log")
+        proc, url, node_id = start_node(args, tmp_path / "fshc-target.log", proxy.env)
         node = type("N", (), {"proc": proc, "url": url, "id": node_id})
         deadline = time.time() + 15
         while node_id not in requests.get(f"{proxy.url}/v1/daemon?what=smap", timeout=5).json()["tmap"]:

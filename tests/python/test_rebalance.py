@@ -86,7 +86,7 @@ def test_join_under_load_moves_a_quarter_and_loses_nothing(tmp_path):
         r0, t_before = load.reads, time.time()
         time.sleep(4)
         rate_before = (load.reads - r0) / (time.time() - t_before)
-        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
+        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url], env=proxy.env)
         nodes.append(newcomer)
         everyone = targets + [newcomer]
         t0, r1 = time.time(), load.reads
@@ -226,7 +226,7 @@ def test_returning_target_takes_the_writes_made_while_it_was_away(tmp_path):
         for name in deleted:
             r = requests.delete(f"{proxy.url}/v1/objects/w/{name}", timeout=10)
             assert r.status_code == 200, r.text
-        back = start_target(tmp_path / "t0", n_mountpaths=2, extra=["--proxy", proxy.url])
+        back = start_target(tmp_path / "t0", n_mountpaths=2, extra=["--proxy", proxy.url], env=proxy.env)
         assert back.id == victim.id
         nodes.append(back)
         wait_placed(client, [back] + targets[1:], "w", 90 - len(deleted))
@@ -257,7 +257,7 @@ def test_delete_during_rebalance_and_kill9_mid_rebalance(tmp_path):
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, range(n)))
-        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
+        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url], env=proxy.env)
         nodes.append(newcomer)
         # Deletes right away, while objects are on their way to the newcomer.
         doomed = list(range(0, n, 15))
@@ -268,7 +268,7 @@ def test_delete_during_rebalance_and_kill9_mid_rebalance(tmp_path):
         victim = targets[1]
         victim.proc.kill()
         victim.proc.wait()
-        back = start_target(tmp_path / "t1", n_mountpaths=2, extra=["--proxy", proxy.url])
+        back = start_target(tmp_path / "t1", n_mountpaths=2, extra=["--proxy", proxy.url], env=proxy.env)
         assert back.id == victim.id
         nodes.append(back)
         everyone = [targets[0], back, targets[2], newcomer]
@@ -359,7 +359,7 @@ def test_proxy_stops_and_starts_a_rebalance(tmp_path):
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: s.put(f"{proxy.url}/v1/objects/ss/obj-{i}", data=content(i), timeout=30)
                           .raise_for_status(), range(3000)))
-        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url])
+        newcomer = start_target(tmp_path / "t-new", n_mountpaths=2, extra=["--proxy", proxy.url], env=proxy.env)
         nodes.append(newcomer)
         deadline = time.time() + 15
         while len(client.cluster().get_info().tmap) != 3:

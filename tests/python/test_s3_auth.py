@@ -80,8 +80,9 @@ def test_root_and_virtual_hosted_styles(secured):
     root.put_object(Bucket="rooted", Key="dir/k", Body=b"at root")
     assert root.get_object(Bucket="rooted", Key="dir/k")["Body"].read() == b"at root"
     assert client(proxy.url + "/s3").get_object(Bucket="rooted", Key="dir/k")["Body"].read() == b"at root"
-    # The native API still answers beside it.
-    assert requests.get(f"{proxy.url}/v1/daemon?what=smap", timeout=10).status_code == 200
+    # The native API still answers beside it, to requests signed with the S3 keys.
+    assert requests.get(f"{proxy.url}/v1/daemon?what=smap", timeout=10).status_code == 401
+    assert requests.get(f"{proxy.url}/v1/daemon?what=smap", auth=proxy.auth, timeout=10).status_code == 200
 
     # Virtual-hosted style: Host names the bucket. The client resolves the name itself.
     vhost = client("http://s3.test:%s" % proxy.url.rsplit(":", 1)[1], s3={"addressing_style": "virtual"})

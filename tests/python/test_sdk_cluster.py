@@ -4,7 +4,7 @@ import requests
 from aistore.sdk import Client
 from aistore.sdk.utils import get_digest, xoshiro256_hash
 
-from nodes import fail_fast
+from nodes import fail_fast, start_cluster
 
 
 def test_get_info_and_is_ready(cluster):
@@ -39,8 +39,10 @@ def test_redirects_follow_sdk_hrw(cluster):
     assert chosen == {t.id for t in targets}
 
 
-def test_direct_reads_hit_the_owner(cluster):
-    proxy, _ = cluster
+def test_direct_reads_hit_the_owner(tmp_path, request):
+    # Direct reads go to a target's public port: open only in a cluster without a secret.
+    proxy, targets = start_cluster(tmp_path, env={"AIS_NO_CLUSTER_SECRET": "true"})
+    request.addfinalizer(lambda: [(n.proc.kill(), n.proc.wait()) for n in [proxy] + targets])
     client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
     bck = client.bucket("direct")
     bck.create()

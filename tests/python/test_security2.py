@@ -1,0 +1,349 @@
+"""Hardening, part 2 (issue 20): each finding of the second review, tried as the probe
+did, against real processes. Each test fails on a build without the fix it names."""
+
+import copy
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+from aistore.sdk import Client
+from aistore.sdk.errors import AISError
+from aistore.sdk.list_object_flag import ListObjectFlag
+
+from nodes import BIN, SigV4, fail_fast, start_cluster, start_node, start_target
+
+
+def smap_of(url, headers=None):
+    return requests.get(f"{url}/v1/daemon?what=smap", headers=headers or {}, timeout=5).json()
+
+
+def stop_all(nodes):
+    for n in nodes:
+        n.proc.kill()
+        n.proc.wait()
+
+
+def stranger_si(smap, url, daemon_id="tEVIL1"):
+    si = copy.deepcopy(next(iter(smap["tmap"].values())))
+    si["daemon_id"] = daemon_id
+    for net in ("public_net", "intra_control_net", "intra_data_net"):
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        si[net] = {"node_hostname": host, "daemon_port": port, "direct_url": url}
+    return si
+
+
+# 1. A stranger joining as a target.
+
+def test_public_join_is_refused_and_targets_join_on_the_intra_port(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=2)
+    try:
+        smap = smap_of(proxy.url)
+        si = stranger_si(smap, "http://127.0.0.1:1")
+        r = requests.post(f"{proxy.url}/v1/cluster/autoreg", json={"si": si}, timeout=5)
+        assert r.status_code == 403, r.text
+        intra = smap["proxy_si"]["intra_control_net"]["direct_url"]
+        assert r.headers["Ais-Intra-Url"] == intra
+        assert "intra-cluster port" in r.json()["message"]
+        # Unsigned on the intra-cluster port: refused too (every cluster has a secret now).
+        r = requests.post(f"{intra}/v1/cluster/autoreg", json={"si": si}, timeout=5)
+        assert r.status_code == 403, r.text
+        assert set(smap_of(proxy.url)["tmap"]) == {t.id for t in targets}
+        # The real targets were given only the public URL and joined through the intra port.
+        assert all(f"--proxy" in " ".join(t.proc.args) for t in targets)
+    finally:
+        stop_all([proxy] + targets)
+
+
+def test_proxy_makes_a_secret_and_a_target_without_it_does_not_start(tmp_path):
+    state = tmp_path / "proxy"
+    state.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIS_")}
+    proc, url, _ = start_node([str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state)],
+                              tmp_path / "proxy.log", {})
+    nodes = []
+    try:
+        secret_file = state / "cluster.secret"
+        assert secret_file.exists()
+        assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+        assert "cluster.secret" in (tmp_path / "proxy.log").read_text()
+        mp = tmp_path / "mp"
+        mp.mkdir()
+        args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--allow-shared-fs",
+                "--mountpath", str(mp), "--proxy", url]
+        r = subprocess.run(args, env=env, capture_output=True, timeout=30)
+        assert r.returncode != 0
+        assert b"joins a cluster only with its secret" in r.stderr, r.stderr[-2000:]
+        # With the file the proxy made, it joins (through the public URL it was given).
+        t = start_target(tmp_path / "t", n_mountpaths=1,
+                         extra=["--proxy", url, "--cluster-secret-file", str(secret_file)])
+        nodes.append(t)
+        deadline = time.time() + 15
+        while t.id not in smap_of(url)["tmap"]:
+            assert time.time() < deadline, "the target did not join"
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait()
+        stop_all(nodes)
+
+
+class FakeTarget(http.server.BaseHTTPRequestHandler):
+    """Says "stored" to every object it is sent, and keeps nothing."""
+    received = 0
+
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(n)
+        FakeTarget.received += 1
+        self.send_response(200)
+        self.send_header("ais-replica", "stored")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_POST = do_GET
+
+    def log_message(self, *a):
+        pass
+
+
+def test_rebalance_keeps_its_copy_without_a_verified_receipt(tmp_path):
+    """With --no-cluster-secret (the intra port open on purpose) a stranger can still join
+    there; the objects rebalance sends it are never deleted on its word."""
+    proxy, targets = start_cluster(tmp_path, n_targets=1, env={"AIS_NO_CLUSTER_SECRET": "true"})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeTarget)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    evil = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        bucket = Client(proxy.url, retry_config=fail_fast(), timeout=30).bucket("b")
+        bucket.create()
+        names = [f"o{i}" for i in range(20)]
+        for n in names:
+            bucket.object(n).get_writer().put_content(n.encode() * 10)
+        smap = smap_of(proxy.url)
+        intra = smap["proxy_si"]["intra_control_net"]["direct_url"]
+        r = requests.post(f"{intra}/v1/cluster/autoreg", json={"si": stranger_si(smap, evil)}, timeout=5)
+        assert r.status_code == 200, r.text
+        deadline = time.time() + 30
+        while FakeTarget.received == 0:
+            assert time.time() < deadline, "rebalance sent nothing to the new target"
+            time.sleep(0.2)
+        # Each send ends as an error (no receipt), retried by later passes, never a deletion.
+        state = {}
+        deadline = time.time() + 30
+        while state.get("errors", 0) < 10:
+            assert time.time() < deadline, state
+            state = requests.get(f"{targets[0].url}/v1/daemon?what=rebalance", timeout=5).json()
+            time.sleep(0.2)
+        assert state["objects_moved"] == 0, state
+        t = targets[0]
+        assert "no valid receipt" in (tmp_path / "t0" / "target.log").read_text()
+        # Every object is still on the real target's disks, whole (its API would now ask
+        # the stranger, the owner by the map).
+        for n in names:
+            found = [mp for mp in t.mountpaths if os.path.isfile(os.path.join(mp, "@ais", "b", "%ob", n))]
+            assert len(found) == 1, (n, found)
+            with open(os.path.join(found[0], "@ais", "b", "%ob", n), "rb") as f:
+                assert f.read() == n.encode() * 10, n
+    finally:
+        server.shutdown()
+        stop_all([proxy] + targets)
+
+
+# 2. Listing prefixes that reach the host's files.
+
+@pytest.mark.parametrize("via", ["proxy", "target"])
+def test_list_prefix_never_leaves_the_bucket(tmp_path, via):
+    proxy, targets = start_cluster(tmp_path, n_targets=1, env={"AIS_NO_CLUSTER_SECRET": "true"})
+    try:
+        url = proxy.url if via == "proxy" else targets[0].url
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        client.bucket("b").create()
+        client.bucket("b").object("dir/x").get_writer().put_content(b"x")
+        bucket = Client(url, retry_config=fail_fast(), timeout=30).bucket("b")
+        for prefix in ["/etc/", "../../..", "../../../../../../etc/", "dir/../../../", "/", "dir//"]:
+            with pytest.raises(AISError) as e:
+                bucket.list_objects(prefix=prefix, flags=[ListObjectFlag.NO_RECURSION])
+            assert e.value.status_code == 400, (prefix, e.value)
+            assert "prefix" in str(e.value)
+            with pytest.raises(AISError) as e:
+                bucket.list_objects(prefix=prefix)
+            assert e.value.status_code == 400, (prefix, e.value)
+        names = [e.name for e in bucket.list_objects(prefix="dir/", flags=[ListObjectFlag.NO_RECURSION]).entries]
+        assert names == ["dir/x"]
+    finally:
+        stop_all([proxy] + targets)
+
+
+# 3. One rule for client credentials, on every API of every node.
+
+def issue(secret, *args):
+    out = subprocess.run([str(BIN), "token", "issue", "--secret", secret, *args],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def s3_client(endpoint, session_token=None):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="any", aws_secret_access_key="any",
+                        aws_session_token=session_token, region_name="us-east-1",
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def s3_status(fn):
+    from botocore.exceptions import ClientError
+    try:
+        fn()
+    except ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return 200
+
+
+@pytest.fixture
+def authn(tmp_path):
+    secret = "authn-" + os.urandom(6).hex()
+    admin = issue(secret, "--user", "root", "--admin")
+    proxy, targets = start_cluster(tmp_path, env={"AIS_AUTHN_SECRET_KEY": secret}, token=admin)
+    root = Client(proxy.url, retry_config=fail_fast(), timeout=30, token=admin)
+    uuid = root.cluster().get_info().uuid
+    yield proxy, targets, secret, admin, uuid, root
+    stop_all([proxy] + targets)
+
+
+def test_tokens_guard_s3_on_proxy_and_targets(authn):
+    proxy, targets, secret, admin, uuid, root = authn
+    root.bucket("data").create()
+    root.bucket("other").create()
+    root.bucket("data").object("k").get_writer().put_content(b"v")
+    alice = issue(secret, "--user", "alice", "--bucket", "data=rw")
+    for url in [proxy.url, targets[0].url]:
+        anon = s3_client(url + "/s3")
+        assert s3_status(lambda: anon.create_bucket(Bucket="evil")) == 403
+        assert s3_status(lambda: anon.put_object(Bucket="data", Key="x", Body=b"x")) == 403
+        assert s3_status(lambda: anon.get_object(Bucket="data", Key="k")) == 403
+        assert s3_status(lambda: anon.delete_object(Bucket="data", Key="k")) == 403
+        assert s3_status(lambda: anon.list_objects_v2(Bucket="data")) == 403
+        assert s3_status(lambda: anon.list_buckets()) == 403
+        # The token as the S3 session token (what S3 SDKs send): its rights, no more.
+        s3 = s3_client(url + "/s3", session_token=alice)
+        s3.put_object(Bucket="data", Key="by-alice", Body=b"hers")
+        assert s3.get_object(Bucket="data", Key="by-alice")["Body"].read() == b"hers"
+        assert s3_status(lambda: s3.put_object(Bucket="other", Key="x", Body=b"x")) == 403
+        assert s3_status(lambda: s3.create_bucket(Bucket="alices")) == 403
+        # A bearer token works on /s3 as on /v1.
+        r = requests.get(f"{url}/s3/data/k", headers={"Authorization": f"Bearer {alice}"}, timeout=5)
+        assert r.status_code == 200 and r.content == b"v", r.text
+    assert "evil" not in [b.name for b in root.cluster().list_buckets()]
+    assert root.bucket("data").object("k").get_reader().read_all() == b"v"
+    # Metrics and node state on the public ports need a token too.
+    for url in [proxy.url] + [t.url for t in targets]:
+        for path in ["/metrics", "/v1/daemon?what=config", "/v1/daemon?what=mountpaths"]:
+            assert requests.get(url + path, timeout=5).status_code == 401, (url, path)
+        assert requests.get(url + "/metrics", headers={"Authorization": f"Bearer {admin}"}, timeout=5).status_code == 200
+        assert requests.get(url + "/v1/health", timeout=5).status_code == 200
+
+
+S3_KEYS = ["--s3-access-key", "k3y", "--s3-secret-key", "s3cr3t"]
+
+
+def test_s3_keys_guard_the_native_and_admin_apis(tmp_path):
+    proxy, targets = start_cluster(tmp_path, proxy_extra=S3_KEYS, target_extra=S3_KEYS)
+    try:
+        signed = proxy.auth
+        victim = targets[0]
+        mp = tmp_path / "intruder-mp"
+        mp.mkdir()
+        r = requests.post(f"{proxy.url}/v1/buckets/b", json={"action": "create-bck"}, timeout=5)
+        assert r.status_code == 401, r.text
+        requests.post(f"{proxy.url}/v1/buckets/b", json={"action": "create-bck"}, auth=signed,
+                      timeout=5).raise_for_status()
+        # Anonymous: nothing, on any node, admin endpoints included.
+        for url in [proxy.url] + [t.url for t in targets]:
+            for method, path in [("PUT", "/v1/objects/b/x"), ("GET", "/v1/objects/b/x"), ("GET", "/v1/buckets"),
+                                 ("GET", "/metrics"), ("GET", "/v1/daemon?what=config")]:
+                r = requests.request(method, url + path, data=b"x" if method == "PUT" else None, timeout=5,
+                                     allow_redirects=False)
+                assert r.status_code == 401, (url, method, path, r.status_code)
+        r = requests.put(f"{proxy.url}/v1/reverse/daemon/mountpaths", headers={"Ais-Node-Id": victim.id},
+                         json={"action": "attach-mp", "value": str(mp)}, timeout=10)
+        assert r.status_code == 401, r.text
+        mps = requests.get(f"{proxy.url}/v1/cluster?what=mountpaths", auth=signed, timeout=5).json()
+        assert str(mp) not in json.dumps(mps)
+        # Signed with the S3 key pair (as curl --aws-sigv4 does): served, redirect and all.
+        r = requests.put(f"{proxy.url}/v1/objects/b/x", data=b"signed", auth=signed, timeout=10)
+        assert r.status_code == 200, r.text
+        r = requests.get(f"{proxy.url}/v1/objects/b/x", auth=signed, timeout=10)
+        assert r.status_code == 200 and r.content == b"signed"
+        wrong = SigV4("k3y", "wrong")
+        assert requests.get(f"{proxy.url}/v1/objects/b/x", auth=wrong, timeout=10).status_code == 401
+    finally:
+        stop_all([proxy] + targets)
+
+
+def test_public_metrics_is_an_explicit_choice(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=1, proxy_extra=S3_KEYS + ["--public-metrics"],
+                                   target_extra=S3_KEYS + ["--public-metrics"])
+    try:
+        for url in [proxy.url, targets[0].url]:
+            assert requests.get(url + "/metrics", timeout=5).status_code == 200
+            assert requests.get(url + "/v1/daemon?what=config", timeout=5).status_code == 401
+    finally:
+        stop_all([proxy] + targets)
+
+
+# 4. Permissions on every bucket a request touches: destinations too.
+
+def test_copies_moves_archives_and_promotes_check_the_destination(authn, tmp_path):
+    proxy, targets, secret, admin, uuid, root = authn
+    for b in ("mine", "other"):
+        root.bucket(b).create()
+    root.bucket("other").object("secret").get_writer().put_content(b"theirs")
+    root.bucket("mine").object("x").get_writer().put_content(b"mine")
+    alice = issue(secret, "--user", "alice", "--cluster", f"{uuid}=ro", "--bucket", "mine=admin")
+    a = Client(proxy.url, retry_config=fail_fast(), timeout=30, token=alice)
+    hdr = {"Authorization": f"Bearer {alice}"}
+
+    def status_of(fn):
+        try:
+            r = fn()
+        except AISError as e:
+            return e.status_code
+        return getattr(r, "status_code", 200)
+
+    # Object copy onto another bucket's object (PUT ?object_to=).
+    r = requests.put(f"{proxy.url}/v1/objects/mine/x?object_to=ais/@%23/other/secret", headers=hdr, timeout=10)
+    assert r.status_code == 403, r.text
+    # Within her bucket it works.
+    r = requests.put(f"{proxy.url}/v1/objects/mine/x?object_to=ais/@%23/mine/y", headers=hdr, timeout=10)
+    assert r.status_code == 200, r.text
+    # Multi-object copy, bucket copy, archive into "other"; promote (host files) at all.
+    assert status_of(lambda: a.bucket("mine").objects(obj_names=["x"]).copy(a.bucket("other"))) == 403
+    assert status_of(lambda: a.bucket("mine").copy(a.bucket("other"))) == 403
+    assert status_of(lambda: a.bucket("mine").copy(a.bucket("brand-new"))) == 403
+    assert status_of(lambda: a.bucket("mine").objects(obj_names=["x"]).archive("stolen.tar", to_bck=a.bucket("other"))) == 403
+    assert status_of(lambda: a.bucket("mine").rename("other2")) == 403
+    src = tmp_path / "host-files"
+    src.mkdir()
+    (src / "f").write_bytes(b"host")
+    assert status_of(lambda: a.bucket("mine").object("").promote(str(src))) == 403
+    # S3 copies: the destination, and the source for a user who may not read it.
+    s3 = s3_client(proxy.url + "/s3", session_token=alice)
+    assert s3_status(lambda: s3.copy_object(Bucket="other", Key="y", CopySource={"Bucket": "mine", "Key": "x"})) == 403
+    bob = s3_client(proxy.url + "/s3", session_token=issue(secret, "--user", "bob", "--bucket", "mine=rw"))
+    assert s3_status(lambda: bob.copy_object(Bucket="mine", Key="stolen", CopySource={"Bucket": "other", "Key": "secret"})) == 403
+    # Nothing of "other" changed; nothing was made.
+    assert root.bucket("other").object("secret").get_reader().read_all() == b"theirs"
+    assert sorted(e.name for e in root.bucket("other").list_all_objects()) == ["secret"]
+    assert "brand-new" not in [b.name for b in root.cluster().list_buckets()]
+    assert "other2" not in [b.name for b in root.cluster().list_buckets()]
