@@ -36,6 +36,7 @@ pub(super) async fn dispatch(
     match req.method().clone() {
         Method::POST => {
             let caller = crate::http::caller(&req);
+            let who = crate::client_auth::principal(&req);
             let q = query(&req);
             let msg = read_act_msg(req).await?;
             match msg.action.as_str() {
@@ -46,6 +47,8 @@ pub(super) async fn dispatch(
                 }
                 "move-bck" => {
                     let to = move_destination(&q, &msg.value)?;
+                    let need = crate::client_auth::destination_need("move-bck", false);
+                    super::may(ctx, &who, Some(&to), need, "rename into it")?;
                     ctx.store.move_bucket(&bucket, &to).await?;
                     {
                         let mut props = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());
@@ -65,6 +68,9 @@ pub(super) async fn dispatch(
                 "copy-bck" | "copy-listrange" => {
                     use crate::target::copy_many::{self, CopySpec, Selection};
                     let spec = CopySpec::parse(&bucket, &q, &msg.value)?;
+                    let exists = ctx.store.require_bucket(&spec.to).is_ok();
+                    let need = crate::client_auth::destination_need(&msg.action, exists);
+                    super::may(ctx, &who, Some(&spec.to), need, "copy into it")?;
                     let selection = if msg.action == "copy-bck" {
                         let prefix = msg.value.get("prefix").and_then(|p| p.as_str());
                         Selection::Prefix(prefix.unwrap_or_default().to_string())
@@ -125,11 +131,14 @@ pub(super) async fn dispatch(
         Method::PATCH | Method::PUT => {
             // A lone target keeps bucket properties itself (a clustered one gets them
             // from the proxy: the gate sends such changes there).
+            let who = crate::client_auth::principal(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "archive" {
                 use crate::target::archive_job::{self, ArchiveSpec};
                 let names = listed_names(&msg.value)?;
                 let spec = ArchiveSpec::parse(&bucket, &msg.value)?;
+                let what = "archive into it";
+                super::may(ctx, &who, Some(&spec.to), crate::auth::ace::PUT, what)?;
                 return archive_job::start(ctx, &bucket, names, spec).await;
             }
             ctx.store.require_bucket(&bucket)?;

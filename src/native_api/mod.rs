@@ -169,11 +169,38 @@ async fn route_other(
     }
 }
 
+/// Refuses unless the client (when it came through this node's public gate) has `need`
+/// on `bucket` (`None`: the cluster); requests from other nodes were checked where they
+/// entered.
+pub(crate) fn may(
+    ctx: &TargetContext,
+    who: &Option<crate::client_auth::Principal>,
+    bucket: Option<&str>,
+    need: u64,
+    what: &str,
+) -> Result<(), ApiError> {
+    let uuid = ctx
+        .cluster
+        .smap()
+        .map(|s| s.uuid.clone())
+        .unwrap_or_default();
+    crate::client_auth::authorize(who.as_ref(), &uuid, bucket, need, what).map_err(ApiError::from)
+}
+
 async fn promote(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
     bucket: &str,
 ) -> Result<Response<Body>, ApiError> {
+    // Promote reads (and may delete) the host's files: cluster admins only.
+    let who = crate::client_auth::principal(&req);
+    may(
+        ctx,
+        &who,
+        None,
+        crate::auth::ace::ADMIN,
+        "promote host files",
+    )?;
     let msg = read_act_msg(req).await?;
     if msg.action != "promote" {
         return Err(ApiError::BadRequest(format!(

@@ -131,6 +131,15 @@ async fn dispatch_any(
                 .get(crate::target::copy::OBJECT_TO)
                 .cloned()
                 .unwrap_or_default();
+            let (dst_bucket, _) = crate::target::copy::parse_destination(&to)?;
+            let who = crate::client_auth::principal(&req);
+            super::may(
+                ctx,
+                &who,
+                Some(&dst_bucket),
+                crate::auth::ace::PUT,
+                "copy into it",
+            )?;
             crate::target::copy::copy_object(ctx, &bucket, &object, &to).await
         }
         Method::PUT => {

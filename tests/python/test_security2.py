@@ -347,3 +347,28 @@ def test_copies_moves_archives_and_promotes_check_the_destination(authn, tmp_pat
     assert sorted(e.name for e in root.bucket("other").list_all_objects()) == ["secret"]
     assert "brand-new" not in [b.name for b in root.cluster().list_buckets()]
     assert "other2" not in [b.name for b in root.cluster().list_buckets()]
+
+
+def test_a_lone_target_checks_destinations_too(tmp_path):
+    secret = "authn-" + os.urandom(6).hex()
+    node = start_target(tmp_path, n_mountpaths=2, env={"AIS_AUTHN_SECRET_KEY": secret})
+    try:
+        admin = {"Authorization": f"Bearer {issue(secret, '--user', 'root', '--admin')}"}
+        alice = {"Authorization": f"Bearer {issue(secret, '--user', 'alice', '--bucket', 'mine=admin')}"}
+        for b in ("mine", "other"):
+            requests.post(f"{node.url}/v1/buckets/{b}", json={"action": "create-bck"}, headers=admin,
+                          timeout=5).raise_for_status()
+        requests.put(f"{node.url}/v1/objects/other/secret", data=b"theirs", headers=admin, timeout=5).raise_for_status()
+        requests.put(f"{node.url}/v1/objects/mine/x", data=b"mine", headers=alice, timeout=5).raise_for_status()
+        r = requests.put(f"{node.url}/v1/objects/mine/x?object_to=ais/@%23/other/secret", headers=alice, timeout=5)
+        assert r.status_code == 403, r.text
+        body = {"action": "copy-listrange", "value": {"objnames": ["x"], "tobck": {"name": "other", "provider": "ais"}}}
+        r = requests.post(f"{node.url}/v1/buckets/mine", json=body, headers=alice, timeout=5)
+        assert r.status_code == 403, r.text
+        r = requests.post(f"{node.url}/v1/objects/mine", headers=alice, timeout=5,
+                          json={"action": "promote", "name": str(tmp_path), "value": {}})
+        assert r.status_code == 403, r.text
+        assert requests.get(f"{node.url}/v1/objects/other/secret", headers=admin, timeout=5).content == b"theirs"
+    finally:
+        node.proc.kill()
+        node.proc.wait()
