@@ -1,15 +1,31 @@
 //! Reading inside archive objects (TAR, TAR.GZ/TGZ, ZIP shards, as WebDataset uses them):
 //! list the members, take one by path, or gather those matching a pattern into a TAR.
-//! Pure over a file; knows nothing of HTTP or the store. Whole members are held in
-//! memory, so what one request takes out is capped.
+//! Pure over a file; knows nothing of HTTP or the store. Members are streamed a piece at
+//! a time to a sink that may say stop (the client left); a walk ends at its deadline.
+//! Member names that climb out (`../`, absolute) are never taken: listings show them
+//! sanitized, selections skip and count them.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::time::Instant;
 
 use thiserror::Error;
 
-/// Most bytes one request takes out of an archive.
-pub const MAX_EXTRACT: u64 = 256 << 20;
+/// Bytes handed to the sink at a time.
+pub const PIECE: usize = 64 << 10;
+/// Largest compiled `archregx` program (regex crate limits), so a pattern cannot make
+/// every member's match expensive.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// What a streamed read hands its sink.
+pub enum Piece<'a> {
+    /// The first selected member was found (its size, for a single member).
+    Start(u64),
+    /// Bytes of the output.
+    Data(&'a [u8]),
+    /// Asked between members that give no output: false stops the walk.
+    Alive,
+}
 
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +47,14 @@ pub enum ArchiveError {
     /// The archive does not parse.
     #[error("malformed {0:?} archive: {1}")]
     Corrupt(Format, String),
-    /// More than [`MAX_EXTRACT`] bytes would be taken out.
-    #[error("the selected members exceed {MAX_EXTRACT} bytes; select fewer")]
-    TooLarge,
+    /// The walk ran past its deadline.
+    #[error(
+        "reading the archive took longer than allowed; select fewer members or a simpler pattern"
+    )]
+    Deadline,
+    /// The sink said stop (the client went away).
+    #[error("stopped: the receiver went away")]
+    Stopped,
     /// The match pattern is not a valid regular expression.
     #[error("archregx is not a valid regular expression: {0}")]
     BadRegex(String),
@@ -62,7 +83,11 @@ impl Matcher {
     pub fn new(mode: &str, pattern: &str) -> Result<Matcher, ArchiveError> {
         Ok(match mode {
             "" | "regexp" => Matcher::Regexp(
-                regex::Regex::new(pattern).map_err(|e| ArchiveError::BadRegex(e.to_string()))?,
+                regex::RegexBuilder::new(pattern)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .dfa_size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| ArchiveError::BadRegex(e.to_string()))?,
             ),
             "prefix" => Matcher::Prefix(pattern.into()),
             "suffix" => Matcher::Suffix(pattern.into()),
@@ -148,13 +173,42 @@ pub struct Member {
     pub size: u64,
 }
 
+/// A member name as it may be shown: leading `/`, `.` and `..` components and empty
+/// ones dropped; `None` when the name was already clean.
+pub fn sanitized(name: &str) -> Option<String> {
+    if is_safe(name) {
+        return None;
+    }
+    let kept: Vec<&str> = name
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != "." && *c != "..")
+        .collect();
+    Some(kept.join("/"))
+}
+
+/// Whether a member name stays below the archive (relative, no `.`/`..`/empty parts).
+pub fn is_safe(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('\0')
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
 /// Calls `f` with each regular-file member (name, size, reader), in archive order, until
-/// it returns false.
+/// it returns false or `deadline` passes.
 fn each(
     file: File,
     fmt: Format,
+    deadline: Instant,
     mut f: impl FnMut(&str, u64, &mut dyn Read) -> Result<bool, ArchiveError>,
 ) -> Result<(), ArchiveError> {
+    let mut f = move |name: &str, size: u64, r: &mut dyn Read| {
+        if Instant::now() > deadline {
+            return Err(ArchiveError::Deadline);
+        }
+        f(name, size, r)
+    };
     let corrupt = |e: &dyn std::fmt::Display| ArchiveError::Corrupt(fmt, e.to_string());
     match fmt {
         Format::Tar | Format::TarGz => {
@@ -197,65 +251,127 @@ fn each(
     Ok(())
 }
 
-/// Every regular-file member.
-pub fn list(file: File, fmt: Format) -> Result<Vec<Member>, ArchiveError> {
+/// Regular-file members after the first `skip`, at most `limit` of them, names sanitized.
+pub fn list(
+    file: File,
+    fmt: Format,
+    skip: usize,
+    limit: usize,
+    deadline: Instant,
+) -> Result<Vec<Member>, ArchiveError> {
     let mut out = Vec::new();
-    each(file, fmt, |name, size, _| {
-        out.push(Member {
-            name: name.to_string(),
-            size,
-        });
-        Ok(true)
+    let mut seen = 0;
+    each(file, fmt, deadline, |name, size, _| {
+        seen += 1;
+        if seen > skip {
+            out.push(Member {
+                name: sanitized(name).unwrap_or_else(|| name.to_string()),
+                size,
+            });
+        }
+        Ok(out.len() < limit)
     })?;
     Ok(out)
 }
 
-fn read_capped(r: &mut dyn Read, size: u64, budget: &mut u64) -> Result<Vec<u8>, ArchiveError> {
-    if size > *budget {
-        return Err(ArchiveError::TooLarge);
+/// Copies `size` bytes of `r` to `sink` a piece at a time; a short member is corrupt.
+fn pour(
+    r: &mut dyn Read,
+    size: u64,
+    fmt: Format,
+    sink: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<(), ArchiveError> {
+    let mut buf = vec![0u8; PIECE];
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left.min(PIECE as u64)).unwrap_or(PIECE);
+        let n = r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(ArchiveError::Corrupt(
+                fmt,
+                "a member is shorter than its header says".into(),
+            ));
+        }
+        if !sink(Piece::Data(&buf[..n])) {
+            return Err(ArchiveError::Stopped);
+        }
+        left -= n as u64;
     }
-    *budget -= size;
-    let mut data = Vec::with_capacity(size as usize);
-    r.take(size).read_to_end(&mut data)?;
-    Ok(data)
+    Ok(())
 }
 
-/// The content of member `path`, or `None` if there is none.
-pub fn extract(file: File, fmt: Format, path: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
-    let mut found = None;
-    let mut budget = MAX_EXTRACT;
-    each(file, fmt, |name, size, r| {
-        if name == path {
-            found = Some(read_capped(r, size, &mut budget)?);
-            return Ok(false);
+/// Streams member `path` to `sink` (`Start(size)` first); false if there is none.
+pub fn stream_member(
+    file: File,
+    fmt: Format,
+    path: &str,
+    deadline: Instant,
+    sink: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<bool, ArchiveError> {
+    let mut found = false;
+    each(file, fmt, deadline, |name, size, r| {
+        if name != path || !is_safe(name) {
+            return Ok(true);
         }
-        Ok(true)
+        found = true;
+        if !sink(Piece::Start(size)) {
+            return Err(ArchiveError::Stopped);
+        }
+        pour(r, size, fmt, sink)?;
+        Ok(false)
     })?;
     Ok(found)
 }
 
-/// A TAR of the members `m` selects (names kept), and how many there were.
-pub fn select_as_tar(
+/// What a selection took.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Selected {
+    /// Members streamed.
+    pub members: usize,
+    /// Matching members skipped for names that climb out of the archive.
+    pub unsafe_names: usize,
+}
+
+/// Streams a TAR of the members `m` selects (names kept) to `sink`; `Start(0)` comes
+/// before the first one, nothing at all when none matches.
+pub fn stream_selected_tar(
     file: File,
     fmt: Format,
     m: &Matcher,
-) -> Result<(Vec<u8>, usize), ArchiveError> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut budget = MAX_EXTRACT;
-    let mut count = 0;
-    each(file, fmt, |name, size, r| {
-        if m.matches(name) {
-            let data = read_capped(r, size, &mut budget)?;
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder.append_data(&mut header, name, data.as_slice())?;
-            count += 1;
+    deadline: Instant,
+    sink: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<Selected, ArchiveError> {
+    use crate::tar_writer::{member_header, padding, trailer};
+    let mut out = Selected::default();
+    each(file, fmt, deadline, |name, size, r| {
+        if !m.matches(name) {
+            return if sink(Piece::Alive) {
+                Ok(true)
+            } else {
+                Err(ArchiveError::Stopped)
+            };
+        }
+        if !is_safe(name) {
+            out.unsafe_names += 1;
+            return Ok(true);
+        }
+        if out.members == 0 && !sink(Piece::Start(0)) {
+            return Err(ArchiveError::Stopped);
+        }
+        out.members += 1;
+        if !sink(Piece::Data(&member_header(name, size, 0))) {
+            return Err(ArchiveError::Stopped);
+        }
+        pour(r, size, fmt, sink)?;
+        if !sink(Piece::Data(&padding(size))) {
+            return Err(ArchiveError::Stopped);
         }
         Ok(true)
     })?;
-    Ok((builder.into_inner()?, count))
+    if out.members > 0 && !sink(Piece::Data(&trailer())) {
+        return Err(ArchiveError::Stopped);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -273,6 +389,84 @@ mod tests {
             b.append_data(&mut h, name, *data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    fn far() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
+    }
+
+    fn member(bytes: &[u8], fmt: Format, path: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let found = stream_member(file_of(bytes), fmt, path, far(), &mut |p| {
+            if let Piece::Data(d) = p {
+                out.extend_from_slice(d);
+            }
+            true
+        })
+        .unwrap();
+        found.then_some(out)
+    }
+
+    fn selected(bytes: &[u8], fmt: Format, m: &Matcher) -> (Vec<u8>, Selected) {
+        let mut out = Vec::new();
+        let sel = stream_selected_tar(file_of(bytes), fmt, m, far(), &mut |p| {
+            if let Piece::Data(d) = p {
+                out.extend_from_slice(d);
+            }
+            true
+        })
+        .unwrap();
+        (out, sel)
+    }
+
+    #[test]
+    fn climbing_names_are_sanitized_in_listings_and_skipped_in_selections() {
+        // Raw headers: the tar crate refuses to write such names itself.
+        let mut raw = Vec::new();
+        for (name, data) in [
+            ("../../etc/evil", &b"x"[..]),
+            ("/abs/path", b"y"),
+            ("ok/z", b"z"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            raw.extend_from_slice(h.as_bytes());
+            raw.extend_from_slice(data);
+            raw.extend_from_slice(&crate::tar_writer::padding(data.len() as u64));
+        }
+        raw.extend_from_slice(&crate::tar_writer::trailer());
+        let names: Vec<_> = list(file_of(&raw), Format::Tar, 0, 100, far())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["etc/evil", "abs/path", "ok/z"]);
+        let (_, sel) = selected(&raw, Format::Tar, &Matcher::new("regexp", ".").unwrap());
+        assert_eq!(
+            sel,
+            Selected {
+                members: 1,
+                unsafe_names: 2
+            }
+        );
+        assert!(member(&raw, Format::Tar, "../../etc/evil").is_none());
+    }
+
+    #[test]
+    fn deadline_and_stop_end_a_walk() {
+        let tar = tar_of(&[("a", b"1"), ("b", b"2")]);
+        let past = Instant::now() - std::time::Duration::from_secs(1);
+        let m = Matcher::new("regexp", ".").unwrap();
+        let r = stream_selected_tar(file_of(&tar), Format::Tar, &m, past, &mut |_| true);
+        assert!(matches!(r, Err(ArchiveError::Deadline)));
+        let r = stream_selected_tar(file_of(&tar), Format::Tar, &m, far(), &mut |_| false);
+        assert!(matches!(r, Err(ArchiveError::Stopped)));
+        // A pattern whose program is too big is refused up front.
+        assert!(Matcher::new("regexp", "(((.*){50}){50})x").is_err());
     }
 
     fn file_of(bytes: &[u8]) -> File {
@@ -309,17 +503,16 @@ mod tests {
             let mut f = file_of(&bytes);
             let fmt = detect(&mut f, "shard").unwrap().unwrap();
             assert_eq!(fmt, want);
-            let names: Vec<_> = list(f.try_clone().unwrap(), fmt)
+            let names: Vec<_> = list(f.try_clone().unwrap(), fmt, 0, 100, far())
                 .unwrap()
                 .into_iter()
                 .map(|m| m.name)
                 .collect();
             assert_eq!(names, ["s1/a.jpg", "s1/a.cls", "s2/b.jpg"]);
-            assert_eq!(
-                extract(file_of(&bytes), fmt, "s2/b.jpg").unwrap().unwrap(),
-                b"JPEG2"
-            );
-            assert!(extract(file_of(&bytes), fmt, "nope").unwrap().is_none());
+            let page: Vec<_> = list(file_of(&bytes), fmt, 1, 1, far()).unwrap();
+            assert_eq!(page[0].name, "s1/a.cls");
+            assert_eq!(member(&bytes, fmt, "s2/b.jpg").unwrap(), b"JPEG2");
+            assert!(member(&bytes, fmt, "nope").is_none());
             for (mode, pat, n) in [
                 ("suffix", ".jpg", 2),
                 ("prefix", "s1/", 2),
@@ -327,10 +520,14 @@ mod tests {
                 ("regexp", "b\\.jpg$", 1),
                 ("substr", "cls", 1),
             ] {
-                let (out, count) =
-                    select_as_tar(file_of(&bytes), fmt, &Matcher::new(mode, pat).unwrap()).unwrap();
-                assert_eq!(count, n, "{mode} {pat}");
-                assert_eq!(list(file_of(&out), Format::Tar).unwrap().len(), n);
+                let (out, sel) = selected(&bytes, fmt, &Matcher::new(mode, pat).unwrap());
+                assert_eq!(sel.members, n, "{mode} {pat}");
+                assert_eq!(
+                    list(file_of(&out), Format::Tar, 0, 100, far())
+                        .unwrap()
+                        .len(),
+                    n
+                );
             }
         }
         let mut text = file_of(b"just text");

@@ -6,6 +6,11 @@ use thiserror::Error;
 
 /// Most names one template may expand to.
 pub const MAX_NAMES: usize = 1_000_000;
+/// Most memory the expanded names may take, each counted with its `String` (checked
+/// before anything is expanded).
+pub const MAX_BYTES: usize = 64 << 20;
+/// What a `String` in a `Vec` costs beyond its bytes (its header and allocation).
+const PER_NAME: usize = 40;
 
 /// Why a template was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -13,9 +18,12 @@ pub enum TemplateError {
     /// A brace is not closed or holds no `a..b` range.
     #[error("malformed template {0:?}: expecting text with ranges like {{0000..0099}} or {{0..100..10}}")]
     Malformed(String),
-    /// More than [`MAX_NAMES`] names.
-    #[error("template {0:?} expands to more than {MAX_NAMES} names")]
+    /// More than [`MAX_NAMES`] names, or more than [`MAX_BYTES`] of them.
+    #[error("template {0:?} expands to more than {MAX_NAMES} names or {MAX_BYTES} bytes of names")]
     TooMany(String),
+    /// Its names would be longer than any object name may be.
+    #[error("template {0:?} makes names longer than {max} bytes", max = crate::names::MAX_OBJECT_NAME)]
+    TooLong(String),
 }
 
 struct Range {
@@ -65,15 +73,25 @@ pub fn expand(template: &str) -> Result<Vec<String>, TemplateError> {
         return Err(bad());
     }
     parts.push(Ok(rest.to_string()));
+    // Counted before expanding: a short template must not cost gigabytes.
     let mut total: usize = 1;
+    let mut longest: usize = 0;
     for p in &parts {
-        if let Err(r) = p {
-            let n = usize::try_from((r.end - r.start) / r.step + 1).unwrap_or(usize::MAX);
-            total = total.saturating_mul(n);
+        match p {
+            Ok(text) => longest += text.len(),
+            Err(r) => {
+                let n = usize::try_from((r.end - r.start) / r.step + 1).unwrap_or(usize::MAX);
+                total = total.saturating_mul(n);
+                longest += r.width.max(r.end.to_string().len());
+            }
         }
     }
-    if total > MAX_NAMES {
-        return Err(TemplateError::TooMany(template.to_string()));
+    let clip = |t: &str| t.chars().take(128).collect::<String>();
+    if longest > crate::names::MAX_OBJECT_NAME {
+        return Err(TemplateError::TooLong(clip(template)));
+    }
+    if total > MAX_NAMES || total.saturating_mul(longest + PER_NAME) > MAX_BYTES {
+        return Err(TemplateError::TooMany(clip(template)));
     }
     let mut out = vec![String::new()];
     for p in parts {
@@ -119,5 +137,11 @@ mod tests {
             expand("{0..999999}{0..9}"),
             Err(TemplateError::TooMany(_))
         ));
+        assert_eq!(expand("{000000..999999}").unwrap().len(), 1_000_000);
+        // 1 KB of template, a million long names: refused before anything is expanded.
+        let bomb = format!("{}{{000000..999999}}", "A".repeat(1000));
+        assert!(matches!(expand(&bomb), Err(TemplateError::TooMany(_))));
+        let long = format!("{}{{0..9}}", "A".repeat(1024));
+        assert!(matches!(expand(&long), Err(TemplateError::TooLong(_))));
     }
 }

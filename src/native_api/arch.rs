@@ -3,16 +3,22 @@
 //! with `LsArchDir` adds each shard's members as `<shard>/<member>` entries.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::{header, HeaderValue, Response};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{ApiError, TargetContext};
-use crate::archive::{self, ArchiveError, Matcher};
-use crate::http::{full, Body};
+use crate::archive::{self, ArchiveError, Matcher, Piece};
+use crate::http::{stream, Body};
 use crate::target::rebalance;
 
 /// Entry flag of an archive member (`EntryInArch`).
 pub const ENTRY_IN_ARCH: u16 = 1 << 8;
+
+/// How long one read inside an archive may take.
+const ARCHIVE_DEADLINE: Duration = Duration::from_secs(60);
 
 fn api_error(bucket: &str, object: &str, e: ArchiveError) -> ApiError {
     match e {
@@ -20,7 +26,7 @@ fn api_error(bucket: &str, object: &str, e: ArchiveError) -> ApiError {
             format!("{bucket}/{object}: read archive"),
             e,
         ))),
-        ArchiveError::TooLarge => ApiError::TooLarge(format!("ais://{bucket}/{object}: {e}")),
+        ArchiveError::Deadline => ApiError::Unavailable(format!("ais://{bucket}/{object}: {e}")),
         other => ApiError::BadRequest(format!("ais://{bucket}/{object}: {other}")),
     }
 }
@@ -31,7 +37,10 @@ pub fn wants_archive(q: &HashMap<String, String>) -> bool {
         || q.get("archregx").is_some_and(|p| !p.is_empty())
 }
 
-/// `GET` with `archpath` or `archregx`.
+/// `GET` with `archpath` (one member) or `archregx` (a TAR of the matching ones): read on
+/// a blocking thread and streamed through a channel of a few pieces, so a request holds
+/// at most ~4 x 64 KiB whatever the members' sizes; the read stops when the client goes
+/// and at [`ARCHIVE_DEADLINE`].
 pub async fn get(
     ctx: &TargetContext,
     q: &HashMap<String, String>,
@@ -41,65 +50,125 @@ pub async fn get(
     // Here (or fetched from a previous owner) first.
     drop(rebalance::open_here_or_fetch(ctx, bucket, object).await?);
     let (file, _) = ctx.store.open_plain(bucket, object).await?;
-    let (b, o) = (bucket.to_string(), object.to_string());
+    let o = object.to_string();
     let path = q.get("archpath").cloned().unwrap_or_default();
+    let single = !path.is_empty();
     let pattern = q.get("archregx").cloned().unwrap_or_default();
     let mode = q.get("archmode").cloned().unwrap_or_default();
-    let work = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, bool), ArchiveError> {
-        let mut file = file;
-        let fmt = archive::detect(&mut file, &o)?.ok_or(ArchiveError::NotArchive)?;
-        if !path.is_empty() {
-            return Ok(match archive::extract(file, fmt, &path)? {
-                Some(data) => (data, false),
-                None => (Vec::new(), true),
-            });
-        }
-        let m = Matcher::new(&mode, &pattern)?;
-        let (tar, count) = archive::select_as_tar(file, fmt, &m)?;
-        Ok((tar, count == 0))
-    });
-    let (data, missing) = work
-        .await
-        .map_err(|e| ApiError::Upstream(format!("archive read: {e}")))?
-        .map_err(|e| api_error(&b, object, e))?;
-    if missing {
-        let what = match q.get("archpath") {
-            Some(p) if !p.is_empty() => format!("no member {p:?}"),
-            _ => "no member matches".to_string(),
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (first_tx, first_rx) = oneshot::channel::<Result<Option<u64>, ArchiveError>>();
+    let deadline = Instant::now() + ARCHIVE_DEADLINE;
+    let sent = ctx.metrics.get_bytes.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut first = Some(first_tx);
+        let outcome = {
+            let mut sink = |p: Piece<'_>| match p {
+                Piece::Start(size) => first.take().is_some_and(|f| f.send(Ok(Some(size))).is_ok()),
+                Piece::Data(d) => {
+                    sent.inc_by(d.len() as u64);
+                    tx.blocking_send(Ok(Bytes::copy_from_slice(d))).is_ok()
+                }
+                Piece::Alive => !tx.is_closed(),
+            };
+            let mut file = file;
+            archive::detect(&mut file, &o)
+                .and_then(|f| f.ok_or(ArchiveError::NotArchive))
+                .and_then(|fmt| {
+                    if single {
+                        return archive::stream_member(file, fmt, &path, deadline, &mut sink);
+                    }
+                    let m = Matcher::new(&mode, &pattern)?;
+                    let sel = archive::stream_selected_tar(file, fmt, &m, deadline, &mut sink)?;
+                    if sel.unsafe_names > 0 {
+                        tracing::warn!(object = %o, skipped = sel.unsafe_names, "archive members with names outside the archive (../ or absolute) skipped");
+                    }
+                    Ok(sel.members > 0)
+                })
         };
-        return Err(ApiError::NotFound(format!(
-            "ais://{bucket}/{object}: {what} in the archive"
-        )));
+        match (outcome, first.take()) {
+            (Ok(_), Some(f)) => drop(f.send(Ok(None))),
+            (Err(e), Some(f)) => drop(f.send(Err(e))),
+            (Err(ArchiveError::Stopped), None) | (Ok(_), None) => {}
+            // Mid-stream: the client sees the response cut short.
+            (Err(e), None) => drop(tx.blocking_send(Err(std::io::Error::other(e.to_string())))),
+        }
+    });
+    let size = match first_rx.await {
+        Ok(Ok(Some(size))) => size,
+        Ok(Ok(None)) => {
+            let what = if single {
+                format!(
+                    "no member {:?}",
+                    q.get("archpath").cloned().unwrap_or_default()
+                )
+            } else {
+                "no member matches".to_string()
+            };
+            return Err(ApiError::NotFound(format!(
+                "ais://{bucket}/{object}: {what} in the archive"
+            )));
+        }
+        Ok(Err(e)) => return Err(api_error(bucket, object, e)),
+        Err(_) => return Err(ApiError::Upstream("archive read ended unexpectedly".into())),
+    };
+    let pieces = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut resp = Response::new(stream(pieces));
+    let h = resp.headers_mut();
+    if single {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+    } else {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-tar"),
+        );
     }
-    let tar = q.get("archpath").is_none_or(|p| p.is_empty());
-    ctx.metrics.get_bytes.inc_by(data.len() as u64);
-    let mut resp = Response::new(full(data));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(if tar {
-            "application/x-tar"
-        } else {
-            "application/octet-stream"
-        }),
-    );
     Ok(resp)
 }
 
-/// The members of shard `object` as listing entries `<object>/<member>` with sizes
-/// (empty when it is not an archive or cannot be read).
-pub async fn members(ctx: &TargetContext, bucket: &str, object: &str) -> Vec<(String, u64)> {
-    if !archive::looks_like_archive(object) {
+/// Separates a shard's name from a member index in a listing's continuation token: a
+/// page of `LsArchDir` may end inside a shard's members (NUL is in no object name).
+pub const MEMBER_TOKEN_SEP: char = '\0';
+
+/// `(shard, index)` of a token that ends inside a shard's members.
+pub fn member_token(token: &str) -> Option<(&str, usize)> {
+    let (shard, index) = token.split_once(MEMBER_TOKEN_SEP)?;
+    Some((shard, index.parse().ok()?))
+}
+
+/// The token that resumes `shard`'s members at `index`.
+pub fn make_member_token(shard: &str, index: usize) -> String {
+    format!("{shard}{MEMBER_TOKEN_SEP}{index}")
+}
+
+/// Members `skip..skip+limit` of shard `object` as listing entries `<object>/<member>`
+/// with sizes (none when it is not an archive or cannot be read); a shard of any size
+/// costs one page of names.
+pub async fn members(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    skip: usize,
+    limit: usize,
+) -> Vec<(String, u64)> {
+    if !archive::looks_like_archive(object) || limit == 0 {
         return Vec::new();
     }
     let Ok((file, _)) = ctx.store.open_plain(bucket, object).await else {
         return Vec::new();
     };
     let o = object.to_string();
+    let deadline = Instant::now() + ARCHIVE_DEADLINE;
     let listed =
         tokio::task::spawn_blocking(move || -> Result<Vec<archive::Member>, ArchiveError> {
             let mut file = file;
             match archive::detect(&mut file, &o)? {
-                Some(fmt) => archive::list(file, fmt),
+                Some(fmt) => archive::list(file, fmt, skip, limit, deadline),
                 None => Ok(Vec::new()),
             }
         })
@@ -110,5 +179,18 @@ pub async fn members(ctx: &TargetContext, bucket: &str, object: &str) -> Vec<(St
             .map(|m| (format!("{object}/{}", m.name), m.size))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_tokens() {
+        let t = make_member_token("a/s.tar", 42);
+        assert_eq!(member_token(&t), Some(("a/s.tar", 42)));
+        assert_eq!(member_token("plain/name"), None);
+        assert_eq!(member_token("x\0y"), None);
     }
 }

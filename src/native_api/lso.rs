@@ -220,13 +220,19 @@ pub(super) async fn list_objects(
     let page_size = msg.page_size(ctx.config.settings.max_page_size)?;
     let flag_bits = msg.flag_bits()?;
     let props = parse_props(&msg.props, flag_bits);
+    let arch_dir = flag_bits & FLAG_ARCH_DIR != 0;
+    // A page of LsArchDir may have ended inside a shard's members.
+    let resume = super::arch::member_token(msg.after())
+        .filter(|_| arch_dir)
+        .map(|(s, i)| (s.to_string(), i));
+    let after = resume.as_ref().map_or(msg.after(), |(s, _)| s.as_str());
     let page = ctx
         .store
         .list(
             bucket,
             ListRequest {
                 prefix: msg.prefix.clone(),
-                after: msg.after().to_string(),
+                after: after.to_string(),
                 page_size,
                 props,
                 no_recursion: flag_bits & FLAG_NO_RECURSION != 0,
@@ -239,25 +245,55 @@ pub(super) async fn list_objects(
     } else {
         msg.uuid.clone()
     };
-    let mut entries = Vec::with_capacity(page.entries.len());
-    for e in &page.entries {
-        entries.push(to_wire(ctx, e, props));
-        if flag_bits & FLAG_ARCH_DIR != 0 && !e.is_dir {
-            // Each shard's members follow it, as `<shard>/<member>`.
-            for (name, size) in super::arch::members(ctx, bucket, &e.name).await {
-                entries.push(LsoEntry {
-                    name,
-                    size: size.to_string(),
-                    flags: super::arch::ENTRY_IN_ARCH,
-                    ..LsoEntry::default()
-                });
+    let mut entries = Vec::with_capacity(page.entries.len().min(page_size));
+    let mut token = page.next_after;
+    if arch_dir {
+        // Members count against the page: each shard's follow it, as `<shard>/<member>`,
+        // and a page that fills up inside them ends with a token that resumes there.
+        let member_entry = |(name, size): (String, u64)| LsoEntry {
+            name,
+            size: size.to_string(),
+            flags: super::arch::ENTRY_IN_ARCH,
+            ..LsoEntry::default()
+        };
+        let mut cut = None;
+        if let Some((shard, skip)) = &resume {
+            let room = page_size + 1;
+            let got = super::arch::members(ctx, bucket, shard, *skip, room).await;
+            if got.len() == room {
+                cut = Some(super::arch::make_member_token(shard, skip + page_size));
             }
+            entries.extend(got.into_iter().take(page_size).map(member_entry));
         }
+        // The last object whose members are all in the page: where the next one starts.
+        let mut last_object = after.to_string();
+        for e in &page.entries {
+            if cut.is_some() || entries.len() >= page_size {
+                cut.get_or_insert(last_object);
+                break;
+            }
+            last_object = e.name.clone();
+            entries.push(to_wire(ctx, e, props));
+            if e.is_dir {
+                continue;
+            }
+            let room = page_size - entries.len();
+            let got = super::arch::members(ctx, bucket, &e.name, 0, room + 1).await;
+            if got.len() > room {
+                cut = Some(super::arch::make_member_token(&e.name, room));
+            }
+            entries.extend(got.into_iter().take(room).map(member_entry));
+        }
+        if let Some(c) = cut {
+            token = c;
+        }
+    } else {
+        entries.extend(page.entries.iter().map(|e| to_wire(ctx, e, props)));
     }
     page_response(
         &LsoPage {
             uuid,
-            continuation_token: page.next_after,
+            continuation_token: token,
             entries,
             flags: 0,
         },

@@ -2,7 +2,7 @@
 //! `/v1/health` and `/metrics`. Parses each request into typed calls on the
 //! [`ObjectStore`](crate::store::ObjectStore); [`error`] maps failures to HTTP.
 
-mod arch;
+pub mod arch;
 pub mod buckets;
 mod daemon;
 pub mod jobs;

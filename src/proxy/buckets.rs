@@ -14,7 +14,7 @@ use crate::cluster::{bprops, Snode};
 use crate::http::{empty, Body};
 use crate::names::validate_bucket;
 use crate::native_api::buckets::json_response;
-use crate::native_api::lso::{new_uuid, page_response, wants_msgpack, LsoMsg, LsoPage};
+use crate::native_api::lso::{new_uuid, page_response, wants_msgpack, LsoEntry, LsoMsg, LsoPage};
 use crate::native_api::summary;
 use crate::native_api::{read_act_msg, ApiError};
 use crate::store::BucketUsage;
@@ -48,6 +48,67 @@ pub(super) fn may(
     let uuid = ctx.state.smap().uuid.clone();
     crate::client_auth::authorize(who.as_ref(), &uuid, Some(bucket), need, what)
         .map_err(ApiError::from)
+}
+
+/// Merges the targets' pages of one listing: objects in name order, each followed by its
+/// archive members (`LsArchDir`) as its owner listed them, members resumed from the
+/// previous page first. Only what every target has listed completely is shown (up to
+/// the smallest of their tokens), everything counts against the page, and a page that
+/// fills up inside a shard's members ends with a token that resumes there.
+fn merge_pages(pages: Vec<LsoPage>, page_size: usize, after: &str) -> (Vec<LsoEntry>, String) {
+    use crate::native_api::arch::{make_member_token, member_token};
+    let in_arch = crate::native_api::ENTRY_IN_ARCH;
+    let object_of = |t: &str| member_token(t).map_or(t.to_string(), |(s, _)| s.to_string());
+    // The smallest token: past it, some target has not listed yet.
+    let bound = pages
+        .iter()
+        .map(|p| p.continuation_token.as_str())
+        .filter(|t| !t.is_empty())
+        .min_by(|a, b| object_of(a).cmp(&object_of(b)).then(b.len().cmp(&a.len())))
+        .map(str::to_string);
+    let mut resumed: Vec<LsoEntry> = Vec::new();
+    let mut objects: BTreeMap<String, (LsoEntry, Vec<LsoEntry>)> = BTreeMap::new();
+    for page in pages {
+        let mut current: Option<String> = None;
+        for e in page.entries {
+            if e.flags & in_arch == 0 {
+                current = Some(e.name.clone());
+                objects.entry(e.name.clone()).or_insert((e, Vec::new()));
+            } else if let Some(o) = &current {
+                if let Some((_, members)) = objects.get_mut(o) {
+                    members.push(e);
+                }
+            } else {
+                resumed.push(e);
+            }
+        }
+    }
+    let (resume_shard, resume_at) = member_token(after).unwrap_or(("", 0));
+    let mut out: Vec<LsoEntry> = Vec::new();
+    for (j, m) in resumed.into_iter().enumerate() {
+        if out.len() == page_size {
+            return (out, make_member_token(resume_shard, resume_at + j));
+        }
+        out.push(m);
+    }
+    let mut last_object = object_of(after);
+    for (name, (entry, members)) in objects {
+        if bound.as_ref().is_some_and(|b| name > object_of(b)) {
+            break;
+        }
+        if out.len() == page_size {
+            return (out, last_object);
+        }
+        out.push(entry);
+        for (j, m) in members.into_iter().enumerate() {
+            if out.len() == page_size {
+                return (out, make_member_token(&name, j));
+            }
+            out.push(m);
+        }
+        last_object = name;
+    }
+    (out, bound.unwrap_or_default())
 }
 
 /// `/v1/buckets/<bucket>`.
@@ -500,34 +561,11 @@ pub(super) async fn list_objects(
                 .map_err(|e| format!("{}: bad list page: {e}", t.daemon_id))
         }
     });
-    let mut merged = BTreeMap::new();
-    let mut more = false;
+    let mut pages = Vec::new();
     for page in futures_util::future::join_all(calls).await {
-        let page = page.map_err(|e| ApiError::Upstream(format!("list ais://{bucket}: {e}")))?;
-        more |= !page.continuation_token.is_empty();
-        for e in page.entries {
-            merged.entry(e.name.clone()).or_insert(e);
-        }
+        pages.push(page.map_err(|e| ApiError::Upstream(format!("list ais://{bucket}: {e}")))?);
     }
-    // Archive members (LsArchDir) ride along with their shard: only objects count
-    // towards the page, and the token is the last object's name.
-    let in_arch = crate::native_api::ENTRY_IN_ARCH;
-    let objects = merged.values().filter(|e| e.flags & in_arch == 0).count();
-    more |= objects > page_size;
-    let mut entries = Vec::new();
-    let mut kept = 0;
-    let mut last_object = String::new();
-    for e in merged.into_values() {
-        if e.flags & in_arch == 0 {
-            if kept == page_size {
-                break;
-            }
-            kept += 1;
-            last_object = e.name.clone();
-        }
-        entries.push(e);
-    }
-    let continuation_token = if more { last_object } else { String::new() };
+    let (entries, continuation_token) = merge_pages(pages, page_size, msg.after());
     Ok(LsoPage {
         uuid,
         continuation_token,

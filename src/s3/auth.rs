@@ -54,12 +54,14 @@ pub struct ChunkSigner {
 impl ChunkSigner {
     /// Checks the next chunk's signature and advances the chain.
     pub fn verify_chunk(&mut self, data: &[u8], signature: &str) -> bool {
+        self.verify_chunk_digest(&hex::encode(Sha256::digest(data)), signature)
+    }
+
+    /// The same, given the chunk's SHA-256 (hex), computed as the chunk streamed by.
+    pub fn verify_chunk_digest(&mut self, digest_hex: &str, signature: &str) -> bool {
         let sts = format!(
-            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
-            self.amz_date,
-            self.scope,
-            self.previous,
-            hex::encode(Sha256::digest(data))
+            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{digest_hex}",
+            self.amz_date, self.scope, self.previous,
         );
         let want = hex::encode(hmac256(&self.key, sts.as_bytes()));
         let ok = ct_eq(&want, signature);

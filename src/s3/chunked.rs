@@ -1,13 +1,16 @@
 //! `aws-chunked` request bodies (`Content-Encoding: aws-chunked`, `x-amz-content-sha256:
 //! STREAMING-...`): `<hex size>[;chunk-signature=<sig>]\r\n<data>\r\n`... then a zero-size
-//! chunk and optional trailers (`x-amz-checksum-crc32:<b64>`). Decoded incrementally with
-//! bounded memory; chunk signatures are checked when the request was signed that way.
+//! chunk and optional trailers (`x-amz-checksum-crc32:<b64>`). Decoded incrementally: data
+//! is passed on as it arrives (a chunk is never held whole, whatever its size), hashed on
+//! the way when the request was signed with chunk signatures, and the signature checked
+//! at the chunk's end; a wrong one fails the body, so the PUT stores nothing.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
 
 use super::auth::ChunkSigner;
 
@@ -23,7 +26,9 @@ enum State {
     Header,
     Data {
         size: usize,
+        left: usize,
         signature: Option<String>,
+        hash: Sha256,
     },
     Trailers,
     Done,
@@ -80,11 +85,20 @@ impl Decoder {
                     if self.signer.is_some() && signature.is_none() {
                         return Err("aws-chunked chunk without a chunk-signature".into());
                     }
-                    self.state = State::Data { size, signature };
+                    self.state = State::Data {
+                        size,
+                        left: size,
+                        signature,
+                        hash: Sha256::new(),
+                    };
                 }
-                State::Data { size, signature } => {
-                    let size = *size;
-                    if size == 0 {
+                State::Data {
+                    size,
+                    left,
+                    signature,
+                    hash,
+                } => {
+                    if *size == 0 {
                         // The last chunk: no data and no CRLF of its own; trailers (or
                         // the final empty line) follow.
                         if let (Some(signer), Some(sig)) =
@@ -99,21 +113,29 @@ impl Decoder {
                         self.state = State::Trailers;
                         continue;
                     }
-                    if self.buf.len() < size + 2 {
+                    let take = (*left).min(self.buf.len());
+                    if take > 0 {
+                        let data = self.buf.split_to(take).freeze();
+                        if self.signer.is_some() {
+                            hash.update(&data);
+                        }
+                        *left -= take;
+                        out.push(data);
+                    }
+                    if *left > 0 || self.buf.len() < 2 {
                         return Ok(());
                     }
-                    let data = self.buf.split_to(size).freeze();
                     if &self.buf[..2] != b"\r\n" {
                         return Err("aws-chunked chunk not followed by CRLF".into());
                     }
                     self.buf.advance(2);
                     if let (Some(signer), Some(sig)) = (self.signer.as_mut(), signature.as_deref())
                     {
-                        if !signer.verify_chunk(&data, sig) {
+                        let digest = hex::encode(std::mem::take(hash).finalize());
+                        if !signer.verify_chunk_digest(&digest, sig) {
                             return Err("SignatureDoesNotMatch: a chunk signature is wrong".into());
                         }
                     }
-                    out.push(data);
                     self.state = State::Header;
                 }
                 State::Trailers => {
@@ -233,5 +255,22 @@ mod tests {
         assert!(run(b"zz\r\nhello\r\n", 3).is_err());
         assert!(run(b"5\r\nhelloXX0\r\n\r\n", 3).is_err());
         assert_eq!(run(b"0\r\n\r\n", 1).unwrap().0, b"");
+    }
+
+    #[test]
+    fn a_large_chunk_is_passed_on_as_it_arrives() {
+        let trailers: Trailers = Default::default();
+        let mut d = Decoder::new(None, trailers);
+        let mut out = Vec::new();
+        d.feed(format!("{:x}\r\n", 8 << 20).as_bytes(), &mut out)
+            .unwrap();
+        for _ in 0..128 {
+            d.feed(&[7u8; 64 << 10], &mut out).unwrap();
+            // Nothing kept beyond what was just fed.
+            assert!(d.buf.len() < 64 << 10);
+        }
+        assert_eq!(out.iter().map(Bytes::len).sum::<usize>(), 8 << 20);
+        d.feed(b"\r\n0\r\n\r\n", &mut out).unwrap();
+        assert!(d.finished());
     }
 }

@@ -372,3 +372,167 @@ def test_a_lone_target_checks_destinations_too(tmp_path):
     finally:
         node.proc.kill()
         node.proc.wait()
+
+
+# 5. One small request must not take gigabytes or minutes.
+
+def peak_rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_template_bombs_are_refused_before_expansion(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=1)
+    try:
+        Client(proxy.url, retry_config=fail_fast(), timeout=30).bucket("b").create()
+        bomb = "A" * 1000 + "{000000..999999}"
+
+        def one(_):
+            return requests.delete(f"{proxy.url}/v1/buckets/b", timeout=60,
+                                   json={"action": "delete-listrange", "value": {"template": bomb}})
+
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(one, range(50)))
+        assert all(r.status_code == 400 for r in answers), {r.status_code for r in answers}
+        assert "bytes of names" in answers[0].json()["message"]
+        too_long = "B" * 1030 + "{0..9}"
+        r = requests.delete(f"{proxy.url}/v1/buckets/b", timeout=60,
+                            json={"action": "delete-listrange", "value": {"template": too_long}})
+        assert r.status_code == 400 and "longer than" in r.json()["message"], r.text
+        assert peak_rss_mib(proxy.proc.pid) < 256
+    finally:
+        stop_all([proxy] + targets)
+
+
+def zeros_tgz(size):
+    import gzip
+    import io
+    import tarfile
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
+        with tarfile.open(fileobj=gz, mode="w") as t:
+            info = tarfile.TarInfo("big/zeros.bin")
+            info.size = size
+
+            class Zeros:
+                left = size
+
+                def read(self, n=-1):
+                    n = self.left if n < 0 else min(n, self.left)
+                    self.left -= n
+                    return bytes(n)
+
+            t.addfile(info, Zeros())
+    return raw.getvalue()
+
+
+def test_archive_members_stream_in_bounded_memory(tmp_path):
+    node = start_target(tmp_path, n_mountpaths=2)
+    try:
+        u = node.url
+        requests.post(f"{u}/v1/buckets/z", json={"action": "create-bck"}, timeout=5).raise_for_status()
+        size = 256 << 20
+        shard = zeros_tgz(size)
+        assert len(shard) < 2 << 20
+        requests.put(f"{u}/v1/objects/z/bomb.tgz", data=shard, timeout=30).raise_for_status()
+
+        def get(_):
+            r = requests.get(f"{u}/v1/objects/z/bomb.tgz", params={"archpath": "big/zeros.bin"}, stream=True, timeout=120)
+            n = 0
+            for piece in r.iter_content(1 << 20):
+                assert not piece.strip(b"\0")
+                n += len(piece)
+            return r.status_code, n
+
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(3) as pool:
+            assert list(pool.map(get, range(3))) == [(200, size)] * 3
+        # archregx over the same shard: a TAR of the member, streamed too.
+        r = requests.get(f"{u}/v1/objects/z/bomb.tgz", params={"archregx": "zeros"}, stream=True, timeout=120)
+        assert r.status_code == 200
+        assert sum(len(p) for p in r.iter_content(1 << 20)) > size
+        assert peak_rss_mib(node.proc.pid) < 256
+    finally:
+        node.proc.kill()
+        node.proc.wait()
+
+
+def many_members_tar(n):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for i in range(n):
+            info = tarfile.TarInfo(f"m{i:05d}.txt")
+            info.size = 1
+            t.addfile(info, io.BytesIO(b"x"))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("via", ["proxy", "lone-target"])
+def test_regex_bombs_and_member_listings_are_bounded(tmp_path, via):
+    if via == "proxy":
+        proxy, targets = start_cluster(tmp_path, n_targets=2)
+        nodes, url = [proxy] + targets, proxy.url
+    else:
+        node = start_target(tmp_path, n_mountpaths=2)
+        nodes, url = [node], node.url
+    try:
+        client = Client(url, retry_config=fail_fast(), timeout=60)
+        bck = client.bucket("arch")
+        bck.create()
+        n = 3000
+        bck.object("a.tar").get_writer().put_content(many_members_tar(n))
+        bck.object("b.txt").get_writer().put_content(b"plain")
+        r = requests.get(f"{url}/v1/objects/arch/a.tar", params={"archregx": "(((.*){50}){50})x"}, timeout=30)
+        assert r.status_code == 400, r.text
+        assert "regular expression" in r.text
+        # LsArchDir pages of 100 entries: members count, shards resume where they stopped.
+        names, token, pages = [], "", 0
+        while True:
+            page = bck.list_objects(page_size=100, flags=[ListObjectFlag.ARCH_DIR], continuation_token=token)
+            assert len(page.entries) <= 100, len(page.entries)
+            names += [e.name for e in page.entries]
+            pages += 1
+            token = page.continuation_token
+            if not token:
+                break
+        assert names == ["a.tar"] + [f"a.tar/m{i:05d}.txt" for i in range(n)] + ["b.txt"]
+        assert pages >= n // 100
+    finally:
+        stop_all(nodes)
+
+
+# 8. Archive member names that climb out of the archive.
+
+def test_climbing_member_names_are_sanitized_and_skipped(tmp_path):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as t:
+        for name, data in [("../../etc/evil", b"e"), ("/abs/evil", b"a"), ("ok/good", b"g")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    node = start_target(tmp_path, n_mountpaths=2)
+    try:
+        client = Client(node.url, retry_config=fail_fast(), timeout=30)
+        bck = client.bucket("s")
+        bck.create()
+        bck.object("x.tar").get_writer().put_content(buf.getvalue())
+        listed = [e.name for e in bck.list_archive("x.tar", include_archive_obj=False)]
+        assert listed == ["x.tar/etc/evil", "x.tar/abs/evil", "x.tar/ok/good"], listed
+        r = requests.get(f"{node.url}/v1/objects/s/x.tar", params={"archregx": "."}, timeout=10)
+        assert r.status_code == 200, r.text
+        import tarfile as tf
+        with tf.open(fileobj=io.BytesIO(r.content)) as t:
+            assert [m.name for m in t.getmembers()] == ["ok/good"]
+        assert "skipped" in (tmp_path / "target.log").read_text()
+        r = requests.get(f"{node.url}/v1/objects/s/x.tar", params={"archpath": "../../etc/evil"}, timeout=10)
+        assert r.status_code == 404, r.text
+    finally:
+        node.proc.kill()
+        node.proc.wait()
