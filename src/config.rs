@@ -338,7 +338,8 @@ pub struct FileSettings {
     /// S3 secret access key.
     #[serde(skip_serializing)]
     pub s3_secret_key: Option<String>,
-    /// Multipart uploads with no part stored for this long are removed (seconds).
+    /// Multipart uploads with no part stored, and appends never flushed, for this long
+    /// are removed (seconds).
     pub s3_upload_max_age_secs: u64,
     /// How long a clustered target remembers a DELETE (so a copy held by a target that
     /// was away cannot bring the object back), seconds.

@@ -203,6 +203,9 @@ pub struct MpSet {
     pub leaving: Vec<(Arc<Mountpath>, Leaving)>,
     /// Neither read nor chosen (by the admin, or after a failed health check).
     pub disabled: Vec<Arc<Mountpath>>,
+    /// Disabled ones whose objects did not move off first (a failed health check,
+    /// `dntres`): their objects exist but cannot be read until they are enabled.
+    pub undrained: Vec<PathBuf>,
     /// Bumped on every change.
     pub generation: u64,
 }
@@ -224,6 +227,27 @@ impl MpSet {
     /// Every mountpath this target has, in any state.
     pub fn every(&self) -> impl Iterator<Item = &Arc<Mountpath>> {
         self.readable().chain(self.disabled.iter())
+    }
+
+    /// The mountpath HRW picks for a digest among the readable ones and the disabled ones
+    /// still holding their objects, when it is one of the latter: where an object that is
+    /// nowhere readable may be.
+    pub fn undrained_owner(&self, uname_digest: u64) -> Option<&Arc<Mountpath>> {
+        if self.undrained.is_empty() {
+            return None;
+        }
+        let held: Vec<&Arc<Mountpath>> = self
+            .readable()
+            .chain(
+                self.disabled
+                    .iter()
+                    .filter(|m| self.undrained.contains(&m.path)),
+            )
+            .collect();
+        let i = hrw::select(uname_digest, held.iter().map(|m| m.digest))?;
+        held.get(i)
+            .copied()
+            .filter(|m| self.undrained.contains(&m.path))
     }
 
     fn find(&self, path: &Path) -> Option<&Arc<Mountpath>> {
@@ -319,6 +343,7 @@ impl Mountpaths {
             available: cur.available.clone(),
             leaving: cur.leaving.clone(),
             disabled: cur.disabled.clone(),
+            undrained: cur.undrained.clone(),
             generation: cur.generation + 1,
         };
         let out = f(&mut next)?;
@@ -392,6 +417,7 @@ impl Mountpaths {
                 return Ok(false);
             }
             let mp = take_readable(s, path)?;
+            s.undrained.push(mp.path.clone());
             s.disabled.push(mp);
             Ok(true)
         })
@@ -401,6 +427,7 @@ impl Mountpaths {
     /// the last in-flight request lets go of it).
     pub fn detach_now(&self, path: &Path) -> Result<Arc<Mountpath>, MpChangeError> {
         self.update(|s| {
+            s.undrained.retain(|p| p != path);
             if let Some(i) = position(&s.disabled, path) {
                 return Ok(s.disabled.remove(i));
             }
@@ -411,6 +438,7 @@ impl Mountpaths {
     /// Makes a disabled or leaving mountpath available again; false if it already was.
     pub fn enable(&self, path: &Path) -> Result<bool, MpChangeError> {
         self.update(|s| {
+            s.undrained.retain(|p| p != path);
             if position(&s.available, path).is_some() {
                 return Ok(false);
             }

@@ -99,7 +99,9 @@ impl ApiError {
                 | S::Body { .. } => StatusCode::BAD_REQUEST,
                 S::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 S::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
-                S::Busy(..) | S::NoMountpaths => StatusCode::SERVICE_UNAVAILABLE,
+                S::Busy(..) | S::NoMountpaths | S::MountpathDown { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 S::Mountpath(crate::fs::MpChangeError::Unknown(_)) => StatusCode::NOT_FOUND,
                 S::Mountpath(_) => StatusCode::BAD_REQUEST,
                 S::MetadataTooLarge { .. } => StatusCode::BAD_REQUEST,

@@ -106,9 +106,13 @@ async fn route(
         uuid: &uuid,
     };
     crate::s3::access::verify(keys, &req, &style, &parsed)?;
-    let body = crate::http::request::read_limited(req.into_body(), s3api::MAX_XML_BODY)
-        .await
-        .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
+    let body = crate::http::request::read_limited_within(
+        req.into_body(),
+        s3api::MAX_XML_BODY,
+        crate::s3::XML_BODY_TIMEOUT,
+    )
+    .await
+    .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
     bucket::serve(&ClusterBuckets(ctx), &parsed, body).await
 }
 

@@ -285,6 +285,7 @@ fn check_v4(
     v: &V4<'_>,
 ) -> Result<(Vec<u8>, String), S3Error> {
     check_key(creds, v.access_key)?;
+    check_signed_headers(headers, v.signed_headers)?;
     let canonical = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         method.as_str(),
@@ -307,6 +308,27 @@ fn check_v4(
     }
     Ok((key, scope))
 }
+
+/// `host` and every `x-amz-*` header the request carries must be signed: an unsigned one
+/// (a copy source, metadata) would change what a signed request does.
+fn check_signed_headers(headers: &HeaderMap, signed: &str) -> Result<(), S3Error> {
+    let is_signed = |name: &str| signed.split(';').any(|s| s.eq_ignore_ascii_case(name));
+    if !is_signed("host") {
+        return Err(denied("the host header must be signed"));
+    }
+    for name in headers.keys() {
+        let name = name.as_str();
+        if name.starts_with("x-amz-") && !is_signed(name) {
+            return Err(denied(&format!(
+                "header {name} is not signed (every x-amz-* header must be)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Longest validity of a presigned URL (as AWS: 7 days).
+const MAX_PRESIGNED_SECS: i64 = 604_800;
 
 fn verify_v4_header(
     creds: &Credentials,
@@ -388,6 +410,12 @@ fn verify_v4_query(
     let expires: i64 = q("X-Amz-Expires")
         .and_then(|e| e.parse().ok())
         .ok_or_else(malformed)?;
+    if expires > MAX_PRESIGNED_SECS {
+        return Err(S3Error::Invalid(
+            "AuthorizationQueryParametersError",
+            format!("X-Amz-Expires must be at most {MAX_PRESIGNED_SECS} seconds (7 days)"),
+        ));
+    }
     if t - now > MAX_SKEW_SECS {
         return check_skew(t, now).map(|_| Verified::default());
     }

@@ -90,7 +90,9 @@ impl S3Error {
                 E::PartTooSmall { .. } => ("EntityTooSmall", S::BAD_REQUEST),
                 E::NoSpace(_) => ("InsufficientStorage", S::INSUFFICIENT_STORAGE),
                 E::Busy(..) => ("SlowDown", S::SERVICE_UNAVAILABLE),
-                E::NoMountpaths => ("ServiceUnavailable", S::SERVICE_UNAVAILABLE),
+                E::NoMountpaths | E::MountpathDown { .. } => {
+                    ("ServiceUnavailable", S::SERVICE_UNAVAILABLE)
+                }
                 E::Mountpath(_) => ("InvalidRequest", S::BAD_REQUEST),
                 E::MetadataTooLarge { .. } => ("MetadataTooLarge", S::BAD_REQUEST),
                 E::Corrupted { .. } | E::BadMeta { .. } | E::Io { .. } => {

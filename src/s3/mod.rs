@@ -41,6 +41,8 @@ pub const STYLE: HeaderName = HeaderName::from_static("ais-s3-style");
 pub const WANTS_REDIRECT: HeaderName = HeaderName::from_static("ais-s3-redirect");
 /// Largest XML request body (CompleteMultipartUpload of 10,000 parts, DeleteObjects).
 pub const MAX_XML_BODY: usize = 2 << 20;
+/// How long an XML body may take to arrive (as a native control message).
+pub const XML_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A fresh request ID, as `x-amz-request-id`.
 pub fn request_id() -> String {
@@ -151,9 +153,13 @@ async fn route_target(
             .map_err(|e| S3Error::Upstream(e.to_string()));
     }
     access::verify(client_keys(ctx, &uuid), &req, &style, &parsed)?;
-    let body = crate::http::request::read_limited(req.into_body(), MAX_XML_BODY)
-        .await
-        .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
+    let body = crate::http::request::read_limited_within(
+        req.into_body(),
+        MAX_XML_BODY,
+        crate::s3::XML_BODY_TIMEOUT,
+    )
+    .await
+    .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
     bucket::serve(&local::LocalBuckets(ctx), &parsed, body).await
 }
 

@@ -120,9 +120,13 @@ pub(super) async fn serve(
             Ok(xml_response(&doc))
         }
         Op::CompleteMultipartUpload { upload_id } => {
-            let body = crate::http::request::read_limited(req.into_body(), super::MAX_XML_BODY)
-                .await
-                .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
+            let body = crate::http::request::read_limited_within(
+                req.into_body(),
+                super::MAX_XML_BODY,
+                crate::s3::XML_BODY_TIMEOUT,
+            )
+            .await
+            .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
             let text = std::str::from_utf8(&body)
                 .map_err(|_| S3Error::MalformedXml("not UTF-8".into()))?;
             let doc: xml::CompleteMultipartUpload =

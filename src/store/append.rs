@@ -200,3 +200,35 @@ fn hash_file(path: &std::path::Path) -> io::Result<(File, u64, String)> {
     }
     Ok((f, size, sum.finish()))
 }
+
+impl ObjectStore {
+    /// Removes appends not written to for longer than `max_age` (never flushed: their
+    /// client went away); a later append or flush with their handle is refused.
+    pub fn sweep_appends(&self, max_age: std::time::Duration) -> usize {
+        let mut removed = 0;
+        for (bucket, _) in self.list_buckets() {
+            for mp in self.mountpaths.available() {
+                let dir = layout::work_dir(&mp.path, &bucket);
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    let name = e.file_name();
+                    if !name.to_string_lossy().starts_with("append.") {
+                        continue;
+                    }
+                    let idle = e
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok());
+                    if idle.is_some_and(|i| i > max_age) && std::fs::remove_file(e.path()).is_ok() {
+                        tracing::info!(%bucket, file = %name.to_string_lossy(), "removed an append never flushed");
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        removed
+    }
+}

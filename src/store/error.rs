@@ -175,6 +175,16 @@ pub enum Error {
     /// Every mountpath is disabled or detached: this target cannot store or serve objects.
     #[error("no mountpath is available on this target (all are disabled or detached)")]
     NoMountpaths,
+    /// The object's place is a mountpath disabled with its objects still on it.
+    #[error("{bucket}/{object}: its mountpath {mountpath} is disabled (a disk fault?) with its objects on it; retry once it is enabled again")]
+    MountpathDown {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        object: String,
+        /// The disabled mountpath.
+        mountpath: String,
+    },
     /// A change of the mountpaths was refused.
     #[error(transparent)]
     Mountpath(#[from] crate::fs::MpChangeError),

@@ -317,6 +317,23 @@ impl ObjectStore {
                 }
                 Ok(self.reader(o, &mp, from_cache, direct, bucket, object))
             }
+            Ok(o)
+                if want_data
+                    && direct
+                    && o.data.is_none()
+                    && self.cfg.validate_cold_get
+                    && o.meta.size <= INLINE_READ =>
+            {
+                // A small object read past the page cache (direct I/O: every read is
+                // cold): checked whole before anything is sent, so a flipped bit answers
+                // 500, not a 200 cut short; then served from what was read.
+                let mut reader = self.reader(o, &mp, from_cache, direct, bucket, object);
+                if let Err(e) = reader.load_checked().await {
+                    self.meta_cache.forget(key);
+                    return Err(e);
+                }
+                Ok(reader)
+            }
             Ok(o) => Ok(self.reader(o, &mp, from_cache, direct, bucket, object)),
             Err(OpenFail::Missing) => self.open_misplaced(bucket, object, &mp, want_data).await,
             Err(OpenFail::BadMeta(id, reason)) => {
@@ -374,10 +391,18 @@ impl ObjectStore {
         // one that moved while we looked elsewhere is there now.
         match self.open_uncached(hrw, bucket, object, want_data).await? {
             Ok(o) => Ok(self.reader(o, hrw, false, direct, bucket, object)),
-            Err(_) => Err(Error::ObjectNotFound {
-                bucket: bucket.into(),
-                object: object.into(),
-            }),
+            // Not missing: on a disk that was disabled with its objects, out of reach.
+            Err(_) => match set.undrained_owner(crate::hrw::object_digest(bucket, object)) {
+                Some(down) => Err(Error::MountpathDown {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                    mountpath: down.path.display().to_string(),
+                }),
+                None => Err(Error::ObjectNotFound {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                }),
+            },
         }
     }
 
@@ -611,6 +636,42 @@ impl ObjectReader {
         drop(buf);
         let actual = hasher.finish();
         if actual != self.info.meta.cksum_value {
+            return Err(self.corrupted(actual));
+        }
+        Ok(())
+    }
+
+    /// Reads a small object whole into memory and checks it before anything is sent (a
+    /// mismatch answers 500 instead of a 200 cut short); it is then served from memory.
+    pub(super) async fn load_checked(&mut self) -> Result<()> {
+        let size = self.info.meta.size;
+        let mut data = bytes::BytesMut::with_capacity(size as usize);
+        while (data.len() as u64) < size {
+            let piece = join(self.spawn_read(data.len() as u64, size))
+                .await
+                .map_err(|e| Error::io(format!("{}/{}: read", self.bucket, self.object), e))?;
+            if piece.is_empty() {
+                break;
+            }
+            data.extend_from_slice(&piece);
+        }
+        if let Some(mut sum) = Checksummer::new(&self.info.meta.cksum_type) {
+            if !matches!(sum, Checksummer::None) {
+                sum.update(&data);
+                let actual = sum.finish();
+                if actual != self.info.meta.cksum_value {
+                    return Err(self.corrupted(actual));
+                }
+            }
+        }
+        self.inline = Some(data.freeze());
+        self.inline_cached = false; // the stream counts it as read from the disk
+        Ok(())
+    }
+
+    /// Moves the file aside and says why: its data reads `actual`.
+    fn corrupted(&self, actual: String) -> Error {
+        {
             self.quarantine.move_later(
                 &self.disk,
                 Damaged {
@@ -621,15 +682,14 @@ impl ObjectReader {
                     reason: format!("checksum {actual} on validation"),
                 },
             );
-            return Err(Error::Corrupted {
-                bucket: self.bucket.clone(),
-                object: self.object.clone(),
-                kind: self.info.meta.cksum_type.clone(),
-                expected: self.info.meta.cksum_value.clone(),
-                actual,
-            });
         }
-        Ok(())
+        Error::Corrupted {
+            bucket: self.bucket.clone(),
+            object: self.object.clone(),
+            kind: self.info.meta.cksum_type.clone(),
+            expected: self.info.meta.cksum_value.clone(),
+            actual,
+        }
     }
 
     /// Streams `len` bytes from `start`. Chunks in the page cache are copied on the

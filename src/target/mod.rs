@@ -283,6 +283,13 @@ async fn sweep_uploads(ctx: Arc<TargetContext>) {
         if removed > 0 {
             tracing::info!(removed, "removed abandoned multipart uploads");
         }
+        let c = ctx.clone();
+        let removed = tokio::task::spawn_blocking(move || c.store.sweep_appends(max_age))
+            .await
+            .unwrap_or(0);
+        if removed > 0 {
+            tracing::info!(removed, "removed abandoned appends");
+        }
         let ttl = Duration::from_secs(ctx.config.settings.tombstone_ttl_secs.max(1));
         let c = ctx.clone();
         let expired = tokio::task::spawn_blocking(move || c.store.expire_tombstones(ttl))

@@ -536,3 +536,154 @@ def test_climbing_member_names_are_sanitized_and_skipped(tmp_path):
     finally:
         node.proc.kill()
         node.proc.wait()
+
+
+# 6. S3 signatures: what a signature covers, how long it lasts, how long a body may take.
+
+def test_presigned_urls_cover_every_header_and_last_a_week_at_most(tmp_path):
+    keys = ["--s3-access-key", "k3y", "--s3-secret-key", "s3cr3t"]
+    proxy, targets = start_cluster(tmp_path, n_targets=1, proxy_extra=keys, target_extra=keys)
+    try:
+        import boto3
+        from botocore.config import Config
+        s3 = boto3.client("s3", endpoint_url=proxy.url + "/s3", aws_access_key_id="k3y",
+                          aws_secret_access_key="s3cr3t", region_name="us-east-1",
+                          config=Config(retries={"max_attempts": 1}, signature_version="s3v4"))
+        s3.create_bucket(Bucket="b")
+        s3.put_object(Bucket="b", Key="private", Body=b"secret")
+        put = s3.generate_presigned_url("put_object", Params={"Bucket": "b", "Key": "p"}, ExpiresIn=60)
+        # Unsigned extras turn an upload URL into a copy of any object, or add metadata.
+        r = requests.put(put, headers={"x-amz-copy-source": "/b/private"}, timeout=10)
+        assert r.status_code == 403 and "not signed" in r.text, r.text
+        r = requests.put(put, data=b"x", headers={"x-amz-meta-owner": "mallory"}, timeout=10)
+        assert r.status_code == 403, r.text
+        assert s3_status(lambda: s3.head_object(Bucket="b", Key="p")) == 404
+        assert requests.put(put, data=b"fine", timeout=10).status_code == 200
+        week = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "p"}, ExpiresIn=604800)
+        assert requests.get(week, timeout=10).content == b"fine"
+        too_long = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "p"}, ExpiresIn=604801)
+        r = requests.get(too_long, timeout=10)
+        assert r.status_code == 400 and "AuthorizationQueryParametersError" in r.text, r.text
+        # Host must be signed: a URL signed without it is refused.
+        from botocore.auth import S3SigV4QueryAuth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        class NoHost(S3SigV4QueryAuth):
+            def headers_to_sign(self, request):
+                h = super().headers_to_sign(request)
+                del h["host"]
+                return h
+
+        req = AWSRequest(method="GET", url=f"{proxy.url}/s3/b/p")
+        NoHost(Credentials("k3y", "s3cr3t"), "s3", "us-east-1", expires=60).add_auth(req)
+        r = requests.get(req.url, timeout=10)
+        assert r.status_code == 403 and "host" in r.text, r.text
+    finally:
+        stop_all([proxy] + targets)
+
+
+def test_s3_xml_bodies_have_a_deadline(tmp_path):
+    import socket
+    proxy, targets = start_cluster(tmp_path, n_targets=1)
+    try:
+        Client(proxy.url, retry_config=fail_fast(), timeout=30).bucket("b").create()
+        host, port = proxy.url.removeprefix("http://").split(":")
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"POST /s3/b?delete HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"<" * 1000)
+        s.settimeout(60)
+        reply = s.recv(4096)
+        s.close()
+        # Answered (refused) instead of holding the connection for the declared body.
+        assert b" 400 " in reply.split(b"\r\n")[0], reply[:200]
+    finally:
+        stop_all([proxy] + targets)
+
+
+# 7. Correct answers under faults.
+
+def intra_of(node):
+    return requests.get(f"{node.url}/v1/daemon?what=snode", timeout=5).json()["intra_control_net"]["direct_url"]
+
+
+def test_objects_on_a_disabled_disk_answer_503_not_404(tmp_path):
+    node = start_target(tmp_path, n_mountpaths=2)
+    try:
+        u = node.url
+        requests.post(f"{u}/v1/buckets/b", json={"action": "create-bck"}, timeout=5).raise_for_status()
+        names = [f"o{i}" for i in range(40)]
+        for n in names:
+            requests.put(f"{u}/v1/objects/b/{n}", data=n.encode(), timeout=5).raise_for_status()
+        down = node.mountpaths[0]
+        on_down = [n for n in names if os.path.exists(os.path.join(down, "@ais", "b", "%ob", n))]
+        assert 0 < len(on_down) < len(names)
+        # Disabled at once, objects left on it (what the health checker does to a failed disk).
+        r = requests.post(f"{intra_of(node)}/v1/daemon/mountpaths?dntres=true",
+                          json={"action": "disable-mp", "value": down}, timeout=10)
+        assert r.status_code == 200, r.text
+        for n in names:
+            for method in ("GET", "HEAD"):
+                r = requests.request(method, f"{u}/v1/objects/b/{n}", timeout=5)
+                want = 503 if n in on_down else 200
+                assert r.status_code == want, (n, method, r.status_code)
+        # A name that never existed and would not be on the disabled disk: 404.
+        some_404 = 0
+        for i in range(40):
+            r = requests.get(f"{u}/v1/objects/b/never-{i}", timeout=5)
+            assert r.status_code in (404, 503), r.status_code
+            some_404 += r.status_code == 404
+        assert some_404 > 0
+        r = requests.post(f"{intra_of(node)}/v1/daemon/mountpaths",
+                          json={"action": "enable-mp", "value": down}, timeout=10)
+        assert r.status_code == 200, r.text
+        for n in names:
+            assert requests.get(f"{u}/v1/objects/b/{n}", timeout=5).content == n.encode()
+    finally:
+        node.proc.kill()
+        node.proc.wait()
+
+
+def test_a_corrupted_small_object_answers_500_with_direct_io(tmp_path):
+    node = start_target(tmp_path, n_mountpaths=1, extra=["--direct-io"])
+    try:
+        u = node.url
+        requests.post(f"{u}/v1/buckets/b", json={"action": "create-bck"}, timeout=5).raise_for_status()
+        for size in (100, 4096, 60_000):
+            data = os.urandom(size)
+            requests.put(f"{u}/v1/objects/b/o{size}", data=data, timeout=5).raise_for_status()
+            assert requests.get(f"{u}/v1/objects/b/o{size}", timeout=5).content == data
+            path = os.path.join(node.mountpaths[0], "@ais", "b", "%ob", f"o{size}")
+            fd = os.open(path, os.O_RDWR)
+            os.pwrite(fd, bytes([data[size // 2] ^ 1]), size // 2)
+            os.fsync(fd)
+            os.close(fd)
+            r = requests.get(f"{u}/v1/objects/b/o{size}", timeout=5)
+            assert r.status_code == 500, (size, r.status_code, len(r.content))
+            assert "corrupted" in r.json()["message"]
+    finally:
+        node.proc.kill()
+        node.proc.wait()
+
+
+def test_abandoned_appends_expire(tmp_path):
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("s3_upload_max_age_secs = 1\n")
+    node = start_target(tmp_path, n_mountpaths=1, extra=["--config", str(cfg)])
+    try:
+        u = node.url
+        requests.post(f"{u}/v1/buckets/b", json={"action": "create-bck"}, timeout=5).raise_for_status()
+        r = requests.put(f"{u}/v1/objects/b/log?append_type=append", data=b"x" * 1000, timeout=5)
+        assert r.status_code == 200, r.text
+        handle = r.headers["Ais-Append-Handle"]
+        work = os.path.join(node.mountpaths[0], "@ais", "b", "%wk")
+        assert any(f.startswith("append.") for f in os.listdir(work))
+        deadline = time.time() + 20
+        while any(f.startswith("append.") for f in os.listdir(work)):
+            assert time.time() < deadline, os.listdir(work)
+            time.sleep(0.2)
+        r = requests.put(f"{u}/v1/objects/b/log?append_type=flush&append_handle={handle}", timeout=5)
+        assert r.status_code >= 400, r.text
+        assert "removed an append never flushed" in (tmp_path / "target.log").read_text()
+    finally:
+        node.proc.kill()
+        node.proc.wait()
