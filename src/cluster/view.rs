@@ -152,14 +152,31 @@ impl MapView {
             .collect()
     }
 
+    /// Whether target `id` left the map on purpose: not in `current`, and flagged for
+    /// decommission in the newest kept map that has it (its objects were moved off before it
+    /// went, so it holds nothing to wait for).
+    fn left_on_purpose(current: Option<&Smap>, previous: &[Arc<Smap>], id: &str) -> bool {
+        if current.is_some_and(|c| c.tmap.contains_key(id)) {
+            return false;
+        }
+        previous
+            .iter()
+            .find_map(|m| m.tmap.get(id))
+            .is_some_and(|t| t.flags & super::FLAG_DECOMMISSION != 0)
+    }
+
     /// Other targets that may hold `bucket/object` now or held it before: its owner in
     /// each kept map, and its owner were `me` not in the current map (where it was
     /// before `me` joined). Newest first, no duplicates, never `me`.
     pub fn previous_owners(&self, me: &str, bucket: &str, object: &str) -> Vec<Snode> {
         let cur = self.smap();
+        let previous = self.previous();
         let mut out: Vec<Snode> = Vec::new();
         let mut add = |t: &Snode| {
-            if t.daemon_id != me && !out.iter().any(|o| o.daemon_id == t.daemon_id) {
+            if t.daemon_id != me
+                && !out.iter().any(|o| o.daemon_id == t.daemon_id)
+                && !Self::left_on_purpose(cur.as_deref(), &previous, &t.daemon_id)
+            {
                 // Its URLs as the current map has them (it may have restarted elsewhere).
                 let now = cur.as_ref().and_then(|c| c.tmap.get(&t.daemon_id));
                 out.push(now.unwrap_or(t).clone());
@@ -172,7 +189,7 @@ impl MapView {
                 add(t);
             }
         }
-        for m in self.previous() {
+        for m in &previous {
             if let Some(t) = m.owner(bucket, object) {
                 add(t);
             }

@@ -49,6 +49,15 @@ pub(super) async fn dispatch(
                     let to = move_destination(&q, &msg.value)?;
                     let need = crate::client_auth::destination_need("move-bck", false);
                     super::may(ctx, &who, Some(&to), need, "rename into it")?;
+                    let done = ctx.store.require_bucket(&bucket).is_err()
+                        && ctx.store.require_bucket(&to).is_ok();
+                    if done {
+                        // A repeat (the proxy retrying, or undoing, a rename that timed
+                        // out here after it happened): nothing left to move.
+                        tracing::info!(from = %bucket, %to, "bucket already renamed here");
+                        let id = ctx.jobs.record_done("move-bck", &bucket, Some(&to), &[]);
+                        return Ok(Response::new(full(id)));
+                    }
                     ctx.store.move_bucket(&bucket, &to).await?;
                     {
                         let mut props = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());

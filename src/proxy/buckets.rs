@@ -416,6 +416,43 @@ async fn delete_listed(
 /// `move-bck`: each target moves each mountpath's tree to the new name with one rename, then walk the objects to where HRW puts them under the new name (reads
 /// find them meanwhile); the bucket list then has the new name, with the old one's
 /// properties. Answers a job ID, as AIStore does.
+/// A rename that failed on some target is moved back everywhere (a target that timed out
+/// may have done it anyway; a target takes a repeated move as done), so the bucket stays
+/// readable under its old name; what could not be moved back is named, and repeating the
+/// rename finishes it.
+async fn undo_rename(
+    ctx: &ProxyContext,
+    targets: &[Snode],
+    from: &str,
+    to: &str,
+    failed: &[String],
+) -> ApiError {
+    let back = serde_json::to_vec(&json!({"action": "move-bck", "value": {"to": from}}))
+        .unwrap_or_default();
+    let mut stuck = Vec::new();
+    for t in targets {
+        let url = format!("{}/v1/buckets/{to}", t.control_url());
+        match ask(ctx, t, Method::POST, &url, back.clone()).await {
+            Ok(_) => {}
+            // Never moved there: nothing to undo.
+            Err(why) if why.contains("404") => {}
+            Err(why) => stuck.push(why),
+        }
+    }
+    let failed = failed.join("; ");
+    if stuck.is_empty() {
+        tracing::warn!(%from, %to, %failed, "rename failed and was undone");
+        return ApiError::Upstream(format!(
+            "rename ais://{from} to ais://{to} failed on {failed}; undone: the bucket is ais://{from} as before"
+        ));
+    }
+    tracing::error!(%from, %to, %failed, stuck = %stuck.join("; "), "rename failed and could not be undone everywhere");
+    ApiError::Upstream(format!(
+        "rename ais://{from} to ais://{to} failed on {failed}; moving back failed on {}: repeat the rename to finish it",
+        stuck.join("; ")
+    ))
+}
+
 async fn rename(
     ctx: &ProxyContext,
     from: &str,
@@ -440,10 +477,7 @@ async fn rename(
         }
     }
     if !failed.is_empty() {
-        return Err(ApiError::Upstream(format!(
-            "rename ais://{from} to ais://{to} failed on {}",
-            failed.join("; ")
-        )));
+        return Err(undo_rename(ctx, &targets, from, to, &failed).await);
     }
     if !ctx.state.rename_bucket(from, to) {
         return Err(ApiError::Conflict(format!(

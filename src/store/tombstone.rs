@@ -5,6 +5,11 @@
 //! fetch it on a GET. With it, a copy written before the deletion is refused on arrival
 //! and removed where the mark is carried (the walk of the target holding the mark sends
 //! it to the owner, like an object).
+//!
+//! Names share one tree, so a mark can meet a directory of older marks (`a` deleted after
+//! `a/b` was): the mark of `a` is then the directory's `user.ais.tomb` attribute (the
+//! deletion time, unix ns), and a file mark in the way of a new one below it becomes such
+//! a directory. These marks stop stale copies here; only file marks are carried by walks.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -20,21 +25,72 @@ fn mtime_ns(m: &std::fs::Metadata) -> i64 {
     m.mtime() * 1_000_000_000 + m.mtime_nsec()
 }
 
+/// The attribute that makes a directory of marks a mark itself.
+const DIR_MARK: &str = "user.ais.tomb";
+
+/// The deletion time a mark at `path` records, file or directory.
+fn mark_time(path: &Path) -> Option<i64> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Some(mtime_ns(&m)),
+        Ok(m) if m.is_dir() => xattr::get(path, DIR_MARK)
+            .ok()
+            .flatten()
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| v.parse().ok()),
+        _ => None,
+    }
+}
+
+/// Removes empty directories from `dir` up to `root`, stopping at one that is a mark.
+fn prune_marks(dir: &Path, root: &Path) {
+    let mut d = dir.to_path_buf();
+    while d != root && d.starts_with(root) {
+        if mark_time(&d).is_some() || std::fs::remove_dir(&d).is_err() {
+            break;
+        }
+        if !d.pop() {
+            break;
+        }
+    }
+}
+
+/// Writes the mark of a deletion at `when_ns` at `path`, below `root`.
+fn write_mark(root: &Path, path: &Path, when_ns: i64) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return xattr::set(path, DIR_MARK, when_ns.to_string().as_bytes());
+    }
+    // An older file mark where this one needs a directory becomes a directory mark.
+    if let Ok(rel) = path.strip_prefix(root) {
+        let mut at = root.to_path_buf();
+        let parts: Vec<_> = rel.components().collect();
+        for c in &parts[..parts.len().saturating_sub(1)] {
+            at.push(c);
+            if let Ok(m) = std::fs::symlink_metadata(&at) {
+                if m.is_file() {
+                    let t = mtime_ns(&m);
+                    std::fs::remove_file(&at)?;
+                    std::fs::create_dir(&at)?;
+                    xattr::set(&at, DIR_MARK, t.to_string().as_bytes())?;
+                }
+            }
+        }
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let when = UNIX_EPOCH + Duration::from_nanos(u64::try_from(when_ns).unwrap_or(0));
+    std::fs::File::create(path)?.set_modified(when)
+}
+
 impl ObjectStore {
     /// Marks `bucket/object` as deleted at `when_ns` (on its HRW mountpath).
     pub async fn add_tombstone(&self, bucket: &str, object: &str, when_ns: i64) -> Result<()> {
         validate_object(object)?;
         let (_, mp) = self.place(bucket, object)?;
         let path = layout::tombstone_path(&mp.path, bucket, object);
-        let when = UNIX_EPOCH + Duration::from_nanos(u64::try_from(when_ns).unwrap_or(0));
+        let root = layout::tombstones_dir(&mp.path, bucket);
         mp.disk
-            .call(move || {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                let f = std::fs::File::create(&path)?;
-                f.set_modified(when)
-            })
+            .call(move || write_mark(&root, &path, when_ns))
             .await
             .map_err(|e| Error::io(format!("{bucket}/{object}: tombstone"), e))
     }
@@ -44,10 +100,7 @@ impl ObjectStore {
         validate_object(object)?;
         let (_, mp) = self.place(bucket, object)?;
         let path = layout::tombstone_path(&mp.path, bucket, object);
-        Ok(match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => Some(mtime_ns(&m)),
-            _ => None,
-        })
+        Ok(mark_time(&path))
     }
 
     /// A deletion at `when_ns` made elsewhere: removes the object here (on any readable
@@ -94,9 +147,12 @@ impl ObjectStore {
                 Ok(m) if m.is_file() && mtime_ns(&m) == when_ns => {
                     std::fs::remove_file(&path)?;
                     if let Some(parent) = path.parent() {
-                        prune_empty_dirs(parent, &objects_dir);
+                        prune_marks(parent, &objects_dir);
                     }
                     Ok(())
+                }
+                Ok(m) if m.is_dir() && mark_time(&path) == Some(when_ns) => {
+                    xattr::remove(&path, DIR_MARK)
                 }
                 _ => Ok(()),
             })
@@ -165,10 +221,42 @@ fn expire_under(dir: &Path, root: &Path, cutoff: SystemTime) -> usize {
         let Ok(m) = e.metadata() else { continue };
         if m.is_dir() {
             removed += expire_under(&e.path(), root, cutoff);
-            prune_empty_dirs(&e.path(), root);
+            let old = mark_time(&e.path()).is_some_and(|t| {
+                UNIX_EPOCH + Duration::from_nanos(u64::try_from(t).unwrap_or(0)) < cutoff
+            });
+            if old && xattr::remove(e.path(), DIR_MARK).is_ok() {
+                removed += 1;
+            }
+            prune_marks(&e.path(), root);
         } else if m.modified().is_ok_and(|t| t < cutoff) && std::fs::remove_file(e.path()).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_of_names_that_were_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("%tb");
+        std::fs::create_dir(&root).unwrap();
+        // `a/b` deleted, then `a` (a directory of marks is in the way).
+        write_mark(&root, &root.join("a/b"), 1_000_000_000).unwrap();
+        write_mark(&root, &root.join("a"), 2_000_000_000).unwrap();
+        assert_eq!(mark_time(&root.join("a")), Some(2_000_000_000));
+        assert_eq!(mark_time(&root.join("a/b")), Some(1_000_000_000));
+        // `c` deleted, then `c/d` (a file mark is in the way).
+        write_mark(&root, &root.join("c"), 3_000_000_000).unwrap();
+        write_mark(&root, &root.join("c/d"), 4_000_000_000).unwrap();
+        assert_eq!(mark_time(&root.join("c")), Some(3_000_000_000));
+        assert_eq!(mark_time(&root.join("c/d")), Some(4_000_000_000));
+        // All old: expired, and the directories go with them.
+        let far = SystemTime::now() + Duration::from_secs(10);
+        assert_eq!(expire_under(&root, &root, far), 4);
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+    }
 }

@@ -687,3 +687,99 @@ def test_abandoned_appends_expire(tmp_path):
     finally:
         node.proc.kill()
         node.proc.wait()
+
+
+def test_a_missing_name_is_404_after_a_node_left_on_purpose(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=3)
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        bucket = client.bucket("g")
+        bucket.create()
+        for i in range(30):
+            bucket.object(f"o{i}").get_writer().put_content(b"v%d" % i)
+        old_map = client.cluster().get_info()
+        victim = targets[0]
+        r = requests.put(f"{proxy.url}/v1/cluster", json={"action": "decommission-node", "value": {"sid": victim.id}},
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        deadline = time.time() + 60
+        while victim.id in client.cluster().get_info().tmap:
+            assert time.time() < deadline, "decommission did not finish"
+            time.sleep(0.3)
+        assert victim.proc.wait(timeout=30) == 0
+        for i in range(30):
+            assert bucket.object(f"o{i}").get_reader().read_all() == b"v%d" % i
+        # Names never written that the departed node used to own: the living say no, 404.
+        names = [f"absent-{k}" for k in range(400)
+                 if old_map.get_target_for_object(f"ais/@#/g/absent-{k}").daemon_id == victim.id][:5]
+        assert names
+        for name in names:
+            r = requests.get(f"{proxy.url}/v1/objects/g/{name}", timeout=30)
+            assert r.status_code == 404, (name, r.status_code, r.text)
+    finally:
+        stop_all([proxy] + targets)
+
+
+def test_a_rename_that_times_out_on_one_target_can_be_finished(tmp_path):
+    import signal
+    cfg = tmp_path / "proxy.toml"
+    cfg.write_text("control_timeout_ms = 1500\n")
+    proxy, targets = start_cluster(tmp_path, n_targets=3, proxy_extra=["--config", str(cfg)])
+    try:
+        client = Client(proxy.url, retry_config=fail_fast(), timeout=30)
+        src = client.bucket("src")
+        src.create()
+        for i in range(30):
+            src.object(f"o{i}").get_writer().put_content(b"v%d" % i)
+        stuck = targets[1]
+        os.kill(stuck.proc.pid, signal.SIGSTOP)
+        try:
+            r = requests.post(f"{proxy.url}/v1/buckets/src?bck_to=ais/@%23/dst", json={"action": "move-bck"},
+                              timeout=60)
+            assert r.status_code >= 500, r.text
+            assert "rename" in r.json()["message"]
+        finally:
+            os.kill(stuck.proc.pid, signal.SIGCONT)
+        time.sleep(1)
+        names = [b.name for b in client.cluster().list_buckets()]
+        assert "src" in names and "dst" not in names, names
+        # Repeating the rename finishes it, whatever the stopped target did meanwhile.
+        r = requests.post(f"{proxy.url}/v1/buckets/src?bck_to=ais/@%23/dst", json={"action": "move-bck"},
+                          timeout=60)
+        assert r.status_code == 200, r.text
+        dst = client.bucket("dst")
+        deadline = time.time() + 30
+        for i in range(30):
+            while True:
+                try:
+                    assert dst.object(f"o{i}").get_reader().read_all() == b"v%d" % i
+                    break
+                except AISError as e:
+                    assert time.time() < deadline, (i, e)
+                    time.sleep(0.2)
+    finally:
+        stop_all([proxy] + targets)
+
+
+def test_a_delete_under_a_name_that_was_a_directory_leaves_its_mark(tmp_path):
+    proxy, targets = start_cluster(tmp_path, n_targets=2)
+    try:
+        bucket = Client(proxy.url, retry_config=fail_fast(), timeout=30).bucket("t")
+        bucket.create()
+        bucket.object("d/x").get_writer().put_content(b"1")
+        bucket.object("d/x").delete()
+        bucket.object("d").get_writer().put_content(b"2")
+        bucket.object("d").delete()
+        marks = []
+        for t in targets:
+            for mp in t.mountpaths:
+                p = os.path.join(mp, "@ais", "t", "%tb", "d")
+                if os.path.isfile(p):
+                    marks.append(p)
+                elif os.path.isdir(p) and "user.ais.tomb" in os.listxattr(p):
+                    marks.append(p)
+        assert marks, "no deletion mark for t/d"
+        for i, t in enumerate(targets):
+            assert "cannot record the deletion" not in (tmp_path / f"t{i}" / "target.log").read_text()
+    finally:
+        stop_all([proxy] + targets)
