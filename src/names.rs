@@ -63,27 +63,39 @@ pub fn validate_object(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return fail("empty");
     }
-    if name.len() > MAX_OBJECT_NAME {
-        return fail("longer than 1024 bytes");
-    }
-    if name.contains('\0') {
-        return fail("contains NUL");
-    }
-    if name.starts_with('/') {
-        return fail("absolute path");
+    if let Some(why) = path_rule(name) {
+        return fail(why);
     }
     if name.ends_with('/') {
         return fail("ends with '/'");
     }
-    for component in name.split('/') {
-        match component {
-            "" => return fail("empty path component ('//')"),
-            "." | ".." => return fail("'.' or '..' path component"),
-            c if c.len() > MAX_COMPONENT => return fail("path component longer than 255 bytes"),
-            _ => {}
-        }
+    match name.split('/').find_map(component_rule) {
+        Some(why) => fail(why),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The rule a whole name or prefix breaks: length, NUL, absolute.
+fn path_rule(s: &str) -> Option<&'static str> {
+    if s.len() > MAX_OBJECT_NAME {
+        Some("longer than 1024 bytes")
+    } else if s.contains('\0') {
+        Some("contains NUL")
+    } else if s.starts_with('/') {
+        Some("absolute path")
+    } else {
+        None
+    }
+}
+
+/// The rule a path component breaks: empty, `.`/`..`, too long.
+fn component_rule(c: &str) -> Option<&'static str> {
+    match c {
+        "" => Some("empty path component ('//')"),
+        "." | ".." => Some("'.' or '..' path component"),
+        c if c.len() > MAX_COMPONENT => Some("path component longer than 255 bytes"),
+        _ => None,
+    }
 }
 
 /// Checks a listing prefix: empty, or the start of a valid object name. Every component
@@ -96,27 +108,13 @@ pub fn validate_prefix(prefix: &str) -> Result<(), NameError> {
             why,
         })
     };
-    if prefix.len() > MAX_OBJECT_NAME {
-        return fail("longer than 1024 bytes");
+    if let Some(why) = path_rule(prefix) {
+        return fail(why);
     }
-    if prefix.contains('\0') {
-        return fail("contains NUL");
-    }
-    if prefix.starts_with('/') {
-        return fail("absolute path");
-    }
-    let dirs = prefix.rfind('/').map_or("", |i| &prefix[..i]);
-    if prefix.contains('/') {
-        for component in dirs.split('/') {
-            match component {
-                "" => return fail("empty path component ('//')"),
-                "." | ".." => return fail("'.' or '..' path component"),
-                c if c.len() > MAX_COMPONENT => {
-                    return fail("path component longer than 255 bytes")
-                }
-                _ => {}
-            }
-        }
+    // Only the components before the last `/` name directories.
+    let dirs = prefix.rfind('/').map(|i| &prefix[..i]);
+    if let Some(why) = dirs.and_then(|d| d.split('/').find_map(component_rule)) {
+        return fail(why);
     }
     Ok(())
 }

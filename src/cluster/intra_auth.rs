@@ -54,6 +54,21 @@ pub enum IntraAuthError {
     Redirect(&'static str),
 }
 
+/// What a receipt vouches for: node `node` holds `bucket/object` at `version` (`verdict`:
+/// stored, or kept a newer one).
+pub struct Receipt<'a> {
+    /// The receiving node.
+    pub node: &'a str,
+    /// Bucket.
+    pub bucket: &'a str,
+    /// Object.
+    pub object: &'a str,
+    /// Version sent.
+    pub version: &'a str,
+    /// `stored` or `kept-newer`.
+    pub verdict: &'a str,
+}
+
 /// The cluster secret as a MAC key (kept keyed: each use clones the HMAC state instead
 /// of hashing the key again). Its `Debug` never shows the secret.
 #[derive(Clone)]
@@ -231,50 +246,27 @@ impl ClusterKey {
     /// A receipt for an object a node took over (hex MAC over the node, the object, the
     /// version and the verdict): the sender deletes its copy only on a receipt it can
     /// verify, never on the word of a node that does not hold the key.
-    pub fn receipt(
-        &self,
-        node: &str,
-        bucket: &str,
-        object: &str,
-        version: &str,
-        verdict: &str,
-    ) -> String {
-        hex::encode(self.receipt_mac(node, bucket, object, version, verdict))
+    pub fn receipt(&self, what: &Receipt<'_>) -> String {
+        hex::encode(self.receipt_mac(what))
     }
 
-    /// Whether `value` is the receipt [`ClusterKey::receipt`] makes for these fields.
-    pub fn verify_receipt(
-        &self,
-        value: &[u8],
-        node: &str,
-        bucket: &str,
-        object: &str,
-        version: &str,
-        verdict: &str,
-    ) -> bool {
+    /// Whether `value` is the receipt [`ClusterKey::receipt`] makes for `what`.
+    pub fn verify_receipt(&self, value: &[u8], what: &Receipt<'_>) -> bool {
         let mut got = [0u8; 32];
         if hex::decode_to_slice(value, &mut got).is_err() {
             return false;
         }
-        let want = self.receipt_mac(node, bucket, object, version, verdict);
-        bool::from(want.ct_eq(&got))
+        bool::from(self.receipt_mac(what).ct_eq(&got))
     }
 
-    fn receipt_mac(
-        &self,
-        node: &str,
-        bucket: &str,
-        object: &str,
-        version: &str,
-        verdict: &str,
-    ) -> [u8; 32] {
+    fn receipt_mac(&self, r: &Receipt<'_>) -> [u8; 32] {
         self.mac(&[
             b"AIS-RECEIPT-V1",
-            node.as_bytes(),
-            bucket.as_bytes(),
-            object.as_bytes(),
-            version.as_bytes(),
-            verdict.as_bytes(),
+            r.node.as_bytes(),
+            r.bucket.as_bytes(),
+            r.object.as_bytes(),
+            r.version.as_bytes(),
+            r.verdict.as_bytes(),
         ])
     }
 
@@ -348,18 +340,25 @@ mod tests {
     #[test]
     fn receipts_bind_node_object_version_and_verdict() {
         let k = key("s3cret");
-        let r = k.receipt("t1", "b", "o", "3", "stored");
-        assert!(k.verify_receipt(r.as_bytes(), "t1", "b", "o", "3", "stored"));
+        let of = |node, object, version, verdict| Receipt {
+            node,
+            bucket: "b",
+            object,
+            version,
+            verdict,
+        };
+        let r = k.receipt(&of("t1", "o", "3", "stored"));
+        assert!(k.verify_receipt(r.as_bytes(), &of("t1", "o", "3", "stored")));
         for (node, obj, ver, verdict) in [
             ("t2", "o", "3", "stored"),
             ("t1", "p", "3", "stored"),
             ("t1", "o", "4", "stored"),
             ("t1", "o", "3", "kept-newer"),
         ] {
-            assert!(!k.verify_receipt(r.as_bytes(), node, "b", obj, ver, verdict));
+            assert!(!k.verify_receipt(r.as_bytes(), &of(node, obj, ver, verdict)));
         }
-        assert!(!key("other").verify_receipt(r.as_bytes(), "t1", "b", "o", "3", "stored"));
-        assert!(!k.verify_receipt(b"zz", "t1", "b", "o", "3", "stored"));
+        assert!(!key("other").verify_receipt(r.as_bytes(), &of("t1", "o", "3", "stored")));
+        assert!(!k.verify_receipt(b"zz", &of("t1", "o", "3", "stored")));
     }
 
     fn headers(v: HeaderValue) -> HeaderMap {

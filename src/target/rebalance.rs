@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 use serde::Serialize;
 
 use super::TargetContext;
+use crate::cluster::intra_auth::Receipt;
 use crate::cluster::Snode;
 use crate::http::forward::{no_body, ReqBody};
 use crate::http::{stream, Body};
@@ -322,15 +323,16 @@ async fn send(
     };
     // Our copy goes only on a receipt made with the cluster key by the node we sent to.
     let verdict = if kept_newer { "kept-newer" } else { "stored" };
+    let version = meta.version.to_string();
+    let vouched = Receipt {
+        node: &owner.daemon_id,
+        bucket,
+        object: name,
+        version: &version,
+        verdict,
+    };
     let verified = match (ctx.cluster_key(), &receipt) {
-        (Some(key), Some(r)) => key.verify_receipt(
-            r.as_bytes(),
-            &owner.daemon_id,
-            bucket,
-            name,
-            &meta.version.to_string(),
-            verdict,
-        ),
+        (Some(key), Some(r)) => key.verify_receipt(r.as_bytes(), &vouched),
         _ => false,
     };
     if !verified {
@@ -446,7 +448,14 @@ pub async fn receive(
     resp.headers_mut()
         .insert(REPLICA_RESULT, HeaderValue::from_static(verdict));
     if let Some(key) = ctx.cluster_key() {
-        let receipt = key.receipt(&ctx.node.id, bucket, object, &version.to_string(), verdict);
+        let version = version.to_string();
+        let receipt = key.receipt(&Receipt {
+            node: &ctx.node.id,
+            bucket,
+            object,
+            version: &version,
+            verdict,
+        });
         if let Ok(v) = HeaderValue::from_str(&receipt) {
             resp.headers_mut().insert(REPLICA_RECEIPT, v);
         }

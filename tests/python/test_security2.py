@@ -454,7 +454,25 @@ def test_archive_members_stream_in_bounded_memory(tmp_path):
         r = requests.get(f"{u}/v1/objects/z/bomb.tgz", params={"archregx": "zeros"}, stream=True, timeout=120)
         assert r.status_code == 200
         assert sum(len(p) for p in r.iter_content(1 << 20)) > size
+
+        # 50 at once that read 1 MiB and leave: each read stops when its client goes.
+        def read_and_leave(_):
+            r = requests.get(f"{u}/v1/objects/z/bomb.tgz", params={"archpath": "big/zeros.bin"}, stream=True,
+                             timeout=120)
+            got = len(next(r.iter_content(1 << 20)))
+            r.close()
+            return r.status_code, got > 0
+
+        with ThreadPoolExecutor(50) as pool:
+            assert set(pool.map(read_and_leave, range(50))) == {(200, True)}
+        # And 50 pattern bombs at once: refused when compiled.
+        with ThreadPoolExecutor(50) as pool:
+            codes = set(pool.map(lambda _: requests.get(f"{u}/v1/objects/z/bomb.tgz", timeout=60, params={
+                "archregx": "(((.*){50}){50})x"}).status_code, range(50)))
+        assert codes == {400}, codes
         assert peak_rss_mib(node.proc.pid) < 256
+        # The node is still answering, and no read is left running: a last one is whole.
+        assert get(0) == (200, size)
     finally:
         node.proc.kill()
         node.proc.wait()
