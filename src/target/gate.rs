@@ -30,7 +30,9 @@ pub(super) fn refusal(
             req.headers_mut().remove(&crate::s3::FORWARDED);
             req.headers_mut().remove(&crate::s3::STYLE);
             check_public(ctx, req).map(|who| {
-                if let Some(who) = who {
+                // Only a token's user has less than every right: kept for the handlers'
+                // checks of other buckets (nothing is stored for the others).
+                if let Some(who @ crate::client_auth::Principal::Token(_)) = who {
                     req.extensions_mut().insert(who);
                 }
             })
@@ -98,7 +100,8 @@ fn check_public(
     // A request the proxy redirected was checked there; any other shows its credentials
     // first (a stranger learns 401, not which paths a redirect would open).
     let mut who = None;
-    if crate::client_auth::covers(path) && !matches!(redirected, Some(Ok(()))) {
+    let any_creds = ctx.config.intra.auth.is_some() || ctx.config.s3_credentials.is_some();
+    if any_creds && crate::client_auth::covers(path) && !matches!(redirected, Some(Ok(()))) {
         let uuid = ctx
             .cluster
             .smap()

@@ -140,7 +140,7 @@ def test_attach_disable_enable_detach_with_resilver(tmp_path, engine):
         assert_placed(node, all_mps, "b", data)
 
         # dntres: disabled at once, nothing moves; its objects are not served until it
-        # is enabled again.
+        # is enabled again, and answer 503 meanwhile (they exist: not a 404).
         victim = node.mountpaths[1]
         stranded = [n for n in data if holders(all_mps, "b", n) == [victim]]
         assert stranded
@@ -148,7 +148,7 @@ def test_attach_disable_enable_detach_with_resilver(tmp_path, engine):
         assert mp_action(intra, "POST", "disable-mp", victim, dntres=True).status_code == 200
         assert mountpaths(node)["disabled"] == [victim]
         assert all(holders(all_mps, "b", n) == [victim] for n in stranded)
-        assert requests.get(f"{u}/v1/objects/b/{stranded[0]}", timeout=5).status_code == 404
+        assert requests.get(f"{u}/v1/objects/b/{stranded[0]}", timeout=5).status_code == 503
         assert mp_action(intra, "POST", "enable-mp", victim, dntres=True).status_code == 200
         assert resilvers_finished(node) == done, "dntres started a resilver"
         assert_placed(node, all_mps, "b", data)

@@ -780,12 +780,16 @@ def test_a_rename_that_times_out_on_one_target_can_be_finished(tmp_path):
 
 
 def test_a_delete_under_a_name_that_was_a_directory_leaves_its_mark(tmp_path):
-    proxy, targets = start_cluster(tmp_path, n_targets=2)
+    from test_mountpaths import hrw_mountpath
+    proxy, targets = start_cluster(tmp_path, n_targets=1)
     try:
         bucket = Client(proxy.url, retry_config=fail_fast(), timeout=30).bucket("t")
         bucket.create()
-        bucket.object("d/x").get_writer().put_content(b"1")
-        bucket.object("d/x").delete()
+        # A name below "d" whose mark lands on the mountpath of "d"'s (the SDK's own HRW).
+        mps = targets[0].mountpaths
+        x = next(f"d/x{i}" for i in range(100) if hrw_mountpath(mps, "t", f"d/x{i}") == hrw_mountpath(mps, "t", "d"))
+        bucket.object(x).get_writer().put_content(b"1")
+        bucket.object(x).delete()
         bucket.object("d").get_writer().put_content(b"2")
         bucket.object("d").delete()
         marks = []
