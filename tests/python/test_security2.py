@@ -398,6 +398,7 @@ def test_template_bombs_are_refused_before_expansion(tmp_path):
             answers = list(pool.map(one, range(50)))
         assert all(r.status_code == 400 for r in answers), {r.status_code for r in answers}
         assert "bytes of names" in answers[0].json()["message"]
+        print(f"50 template bombs at once: proxy peak RSS {peak_rss_mib(proxy.proc.pid)} MiB")
         too_long = "B" * 1030 + "{0..9}"
         r = requests.delete(f"{proxy.url}/v1/buckets/b", timeout=60,
                             json={"action": "delete-listrange", "value": {"template": too_long}})
@@ -470,6 +471,8 @@ def test_archive_members_stream_in_bounded_memory(tmp_path):
             codes = set(pool.map(lambda _: requests.get(f"{u}/v1/objects/z/bomb.tgz", timeout=60, params={
                 "archregx": "(((.*){50}){50})x"}).status_code, range(50)))
         assert codes == {400}, codes
+        print(f"archive bombs (3 x 256 MiB members whole, 50 readers leaving, 50 patterns): "
+              f"target peak RSS {peak_rss_mib(node.proc.pid)} MiB")
         assert peak_rss_mib(node.proc.pid) < 256
         # The node is still answering, and no read is left running: a last one is whole.
         assert get(0) == (200, size)
