@@ -84,6 +84,10 @@ pub struct BckRef {
     pub provider: String,
 }
 
+/// A cluster ID that matches every cluster (S3 users' grants: a node's users file is
+/// written before its cluster has a UUID).
+pub const ANY_CLUSTER: &str = "*";
+
 /// A cluster permission.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClusterAcl {
@@ -167,7 +171,7 @@ impl Claims {
         let on_cluster = self
             .clusters
             .iter()
-            .filter(|c| c.id == uuid)
+            .filter(|c| c.id == uuid || c.id == ANY_CLUSTER)
             .fold(0, |acc, c| acc | c.perm);
         on_cluster & need == need || on_cluster & ace::ADMIN != 0
     }

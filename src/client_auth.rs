@@ -143,9 +143,23 @@ pub fn check(
     }
     if let (Some(s3), true) = (creds.s3, has_s3_signature(headers, uri)) {
         let now = crate::cluster::intra_auth::now_secs() as i64;
-        return crate::s3::auth::verify(Some(s3), method, uri, headers, now, path)
-            .map(|_| Principal::KeyHolder)
-            .map_err(|e| Refusal::Unauthenticated(format!("{what}: {e}")));
+        let v = crate::s3::auth::verify(Some(s3), method, uri, headers, now, path)
+            .map_err(|e| Refusal::Unauthenticated(format!("{what}: {e}")))?;
+        return match v.user {
+            // An S3 user: its permissions, as a token's.
+            Some(claims) => {
+                let (need, bucket) = crate::auth::required(method, path);
+                if claims.allows(uuid, bucket.as_deref(), need) {
+                    Ok(Principal::Token(claims))
+                } else {
+                    Err(Refusal::Denied(format!(
+                        "user {:?} may not {what}",
+                        claims.user()
+                    )))
+                }
+            }
+            None => Ok(Principal::KeyHolder),
+        };
     }
     let with = match (creds.token.is_some(), creds.s3.is_some()) {
         (true, true) => {
@@ -169,6 +183,7 @@ mod tests {
         let s3 = Credentials {
             access_key: "a".into(),
             secret_key: "s".into(),
+            users: Vec::new(),
         };
         let uri: Uri = "/v1/objects/b/o".parse().unwrap();
         let h = HeaderMap::new();

@@ -64,6 +64,7 @@ pub async fn run(args: LoaderArgs) -> Result<Report, String> {
             creds: crate::s3::auth::Credentials {
                 access_key: args.s3_access_key.clone(),
                 secret_key: args.s3_secret_key.clone(),
+                users: Vec::new(),
             },
         },
     };

@@ -86,14 +86,31 @@ pub fn verify<B>(
         Style::Root => path.to_string(),
         Style::VirtualHost(b) => format!("/{b}{path}"),
     };
-    auth::verify(
+    let verified = auth::verify(
         keys.s3,
         req.method(),
         req.uri(),
         req.headers(),
         crate::cluster::intra_auth::now_secs() as i64,
         &v2_resource,
-    )
+    )?;
+    // An S3 user (`--s3-users`): the rights of its entry, as a token's.
+    if let Some(claims) = &verified.user {
+        for (need, bucket) in needs(parsed) {
+            if !claims.allows(keys.uuid, bucket, need) {
+                return Err(S3Error::Auth(
+                    "AccessDenied",
+                    format!(
+                        "user {:?} may not {} {}",
+                        claims.user(),
+                        req.method(),
+                        req.uri().path()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(verified)
 }
 
 #[cfg(test)]

@@ -23,13 +23,28 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 /// Largest accepted difference between the request's time and ours, seconds (S3's).
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// One access key pair.
-#[derive(Debug, Clone)]
+/// The S3 keys a node checks signatures against: the cluster's own pair (full access;
+/// the proxy signs what it forwards with it) and, optionally, users with their own pairs
+/// and AuthN-style permissions.
+#[derive(Debug, Clone, Default)]
 pub struct Credentials {
     /// Access key ID.
     pub access_key: String,
     /// Secret access key.
     pub secret_key: String,
+    /// Users (`--s3-users`), by their access keys.
+    pub users: Vec<S3User>,
+}
+
+/// An S3 user: a key pair and what it may do.
+#[derive(Debug, Clone)]
+pub struct S3User {
+    /// Access key ID.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+    /// Permissions, as a token's claims.
+    pub claims: std::sync::Arc<crate::auth::Claims>,
 }
 
 /// What a verified request tells the body reader.
@@ -39,6 +54,8 @@ pub struct Verified {
     pub payload_sha256: Option<String>,
     /// Chunk signatures to check, for `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` bodies.
     pub chunks: Option<ChunkSigner>,
+    /// The user the signature is of (`None`: the cluster's own pair, or no keys).
+    pub user: Option<std::sync::Arc<crate::auth::Claims>>,
 }
 
 /// The state that verifies an aws-chunked body's chunk signatures, each chained to the
@@ -141,14 +158,23 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn check_key(creds: &Credentials, key: &str) -> Result<(), S3Error> {
-    if ct_eq(&creds.access_key, key) {
-        Ok(())
-    } else {
-        Err(S3Error::Auth(
+/// A verified SigV4 signature: the signing key and scope (for chunk signatures) and the
+/// user it is of.
+type Checked = (Vec<u8>, String, Option<std::sync::Arc<crate::auth::Claims>>);
+
+/// The secret of access key `key`, and its user (`None`: the cluster's own pair).
+type KeyOwner<'a> = (&'a str, Option<std::sync::Arc<crate::auth::Claims>>);
+
+fn check_key<'a>(creds: &'a Credentials, key: &str) -> Result<KeyOwner<'a>, S3Error> {
+    if !creds.access_key.is_empty() && ct_eq(&creds.access_key, key) {
+        return Ok((&creds.secret_key, None));
+    }
+    match creds.users.iter().find(|u| ct_eq(&u.access_key, key)) {
+        Some(u) => Ok((&u.secret_key, Some(u.claims.clone()))),
+        None => Err(S3Error::Auth(
             "InvalidAccessKeyId",
             "the access key ID you provided does not exist in our records".into(),
-        ))
+        )),
     }
 }
 
@@ -283,8 +309,8 @@ fn check_v4(
     query: &str,
     payload: &str,
     v: &V4<'_>,
-) -> Result<(Vec<u8>, String), S3Error> {
-    check_key(creds, v.access_key)?;
+) -> Result<Checked, S3Error> {
+    let (secret, user) = check_key(creds, v.access_key)?;
     check_signed_headers(headers, v.signed_headers)?;
     let canonical = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
@@ -301,12 +327,12 @@ fn check_v4(
         v.amz_date,
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let key = signing_key(&creds.secret_key, v);
+    let key = signing_key(secret, v);
     let want = hex::encode(hmac256(&key, sts.as_bytes()));
     if !ct_eq(&want, v.signature) {
         return Err(mismatch());
     }
-    Ok((key, scope))
+    Ok((key, scope, user))
 }
 
 /// `host` and every `x-amz-*` header the request carries must be signed: an unsigned one
@@ -366,7 +392,7 @@ fn verify_v4_header(
         signature: fields.get("Signature").ok_or_else(malformed)?,
         amz_date,
     };
-    let (key, scope) = check_v4(
+    let (key, scope, user) = check_v4(
         creds,
         method,
         uri,
@@ -387,6 +413,7 @@ fn verify_v4_header(
     Ok(Verified {
         payload_sha256: is_hash.then(|| payload.to_ascii_lowercase()),
         chunks,
+        user,
     })
 }
 
@@ -432,8 +459,11 @@ fn verify_v4_query(
         amz_date,
     };
     let query = canonical_query(query, "X-Amz-Signature");
-    check_v4(creds, method, uri, headers, &query, "UNSIGNED-PAYLOAD", &v)?;
-    Ok(Verified::default())
+    let (_, _, user) = check_v4(creds, method, uri, headers, &query, "UNSIGNED-PAYLOAD", &v)?;
+    Ok(Verified {
+        user,
+        ..Verified::default()
+    })
 }
 
 /// Sub-resources that V2 signs (in this order after sorting).
@@ -475,7 +505,7 @@ fn verify_v2(
     signature: &str,
     date: &str,
 ) -> Result<Verified, S3Error> {
-    check_key(creds, key)?;
+    let (secret, user) = check_key(creds, key)?;
     let mut amz: Vec<(String, String)> = headers
         .iter()
         .filter(|(n, _)| n.as_str().starts_with("x-amz-") && n.as_str() != "x-amz-date")
@@ -523,12 +553,15 @@ fn verify_v2(
         sts.push_str(&format!("{k}:{v}\n"));
     }
     sts.push_str(&resource);
-    let mut mac = <HmacSha1 as KeyInit>::new_from_slice(creds.secret_key.as_bytes())
+    let mut mac = <HmacSha1 as KeyInit>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes any key length");
     mac.update(sts.as_bytes());
     let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     if ct_eq(&want, signature) {
-        Ok(Verified::default())
+        Ok(Verified {
+            user,
+            ..Verified::default()
+        })
     } else {
         Err(mismatch())
     }
@@ -623,6 +656,7 @@ mod tests {
         Credentials {
             access_key: "AKIAIOSFODNN7EXAMPLE".into(),
             secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            users: Vec::new(),
         }
     }
 

@@ -808,3 +808,54 @@ def test_a_delete_under_a_name_that_was_a_directory_leaves_its_mark(tmp_path):
             assert "cannot record the deletion" not in (tmp_path / f"t{i}" / "target.log").read_text()
     finally:
         stop_all([proxy] + targets)
+
+
+def test_s3_users_have_their_own_keys_and_rights(tmp_path):
+    users = tmp_path / "s3-users.toml"
+    users.write_text('''
+[[user]]
+name = "alice"
+access_key = "alice-key"
+secret_key = "alice-secret"
+buckets = { data = "rw" }
+
+[[user]]
+name = "auditor"
+access_key = "audit-key"
+secret_key = "audit-secret"
+cluster = "ro"
+''')
+    keys = S3_KEYS + ["--s3-users", str(users)]
+    proxy, targets = start_cluster(tmp_path, n_targets=2, proxy_extra=keys, target_extra=keys)
+    try:
+        import boto3
+        from botocore.config import Config
+
+        def s3(key, secret):
+            return boto3.client("s3", endpoint_url=proxy.url + "/s3", aws_access_key_id=key,
+                                aws_secret_access_key=secret, region_name="us-east-1",
+                                config=Config(retries={"max_attempts": 1}))
+
+        admin, alice, auditor = s3("k3y", "s3cr3t"), s3("alice-key", "alice-secret"), s3("audit-key", "audit-secret")
+        admin.create_bucket(Bucket="data")
+        admin.create_bucket(Bucket="other")
+        admin.put_object(Bucket="other", Key="x", Body=b"theirs")
+        for i in range(6):  # on both targets
+            alice.put_object(Bucket="data", Key=f"k{i}", Body=b"hers")
+            assert alice.get_object(Bucket="data", Key=f"k{i}")["Body"].read() == b"hers"
+        assert s3_status(lambda: alice.get_object(Bucket="other", Key="x")) == 403
+        assert s3_status(lambda: alice.put_object(Bucket="other", Key="y", Body=b"no")) == 403
+        assert s3_status(lambda: alice.create_bucket(Bucket="alices")) == 403
+        assert s3_status(lambda: alice.copy_object(Bucket="data", Key="stolen",
+                                                   CopySource={"Bucket": "other", "Key": "x"})) == 403
+        # Read-only on the whole cluster.
+        assert auditor.get_object(Bucket="other", Key="x")["Body"].read() == b"theirs"
+        assert s3_status(lambda: auditor.put_object(Bucket="data", Key="z", Body=b"no")) == 403
+        assert s3_status(lambda: s3("alice-key", "wrong").get_object(Bucket="data", Key="k0")) == 403
+        # The same keys sign native requests, with the same rights.
+        r = requests.get(f"{proxy.url}/v1/objects/data/k0", auth=SigV4("alice-key", "alice-secret"), timeout=10)
+        assert r.status_code == 200 and r.content == b"hers", r.text
+        r = requests.get(f"{proxy.url}/v1/objects/other/x", auth=SigV4("alice-key", "alice-secret"), timeout=10)
+        assert r.status_code == 403, r.text
+    finally:
+        stop_all([proxy] + targets)
