@@ -1,12 +1,13 @@
 //! aisnode: an AIStore-compatible object store.
 //!
 //! Module map (dependencies point down):
-//! - `bin/aisnode` parses flags and calls [`target::run`], [`proxy::run`] or [`local_cluster::run`];
+//! - `bin/aisnode` parses flags and calls [`target_node::run`], [`proxy::run`] or [`local_cluster::run`];
 //!   `bin/aisloader` calls [`loader::run`].
-//! - [`target`] wires config → [`fs`] mountpaths → [`disk`] workers → [`store`] → [`native_api`] → [`http`],
-//!   and keeps the target registered with the proxy ([`target::membership`]).
+//! - [`target_node`] (the target daemon; not `target/`, cargo's build folder) wires config → [`fs`]
+//!   mountpaths → [`disk`] workers → [`store`] → [`native_api`] → [`http`],
+//!   and keeps the target registered with the proxy ([`target_node::membership`]).
 //! - [`proxy`] owns the cluster map and bucket list ([`cluster`]) and redirects object requests by [`hrw`].
-//! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place; [`target`]
+//! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place; [`target_node`]
 //!   holds the context and per-request work (owner check, body streams) both front ends share.
 //! - [`s3`] is the S3 front end beside it (typed operations, S3 XML errors, SigV4, forwarding to the owner).
 //! - [`store`] is the protocol-free object store: PUT/GET/HEAD/DELETE/list over mountpaths.
@@ -40,5 +41,6 @@ pub mod range;
 pub mod s3;
 pub mod store;
 pub mod tar_writer;
-pub mod target;
+pub mod target_node;
 pub mod template;
+pub mod wire;

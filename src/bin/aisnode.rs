@@ -140,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         Role::Target(args) => {
             init_logging(args.log_format);
             let cfg = TargetConfig::from_args(args)?;
-            runtime.block_on(aisnode::target::run(cfg, shutdown_signal()))?;
+            runtime.block_on(aisnode::target_node::run(cfg, shutdown_signal()))?;
         }
         Role::Proxy(args) => {
             init_logging(args.log_format);

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{ApiError, TargetContext};
 use crate::archive::{self, ArchiveError, Matcher, Piece};
 use crate::http::{stream, Body};
-use crate::target::rebalance;
+use crate::target_node::rebalance;
 
 /// Entry flag of an archive member (`EntryInArch`).
 pub const ENTRY_IN_ARCH: u16 = 1 << 8;

@@ -11,7 +11,6 @@ pub mod summary;
 pub use arch::ENTRY_IN_ARCH;
 pub use daemon::scrub_bucket;
 pub mod error;
-pub mod headers;
 pub mod lso;
 mod objects;
 
@@ -22,10 +21,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
-use serde::Deserialize;
 
 use crate::http::Body;
-pub use crate::target::{NodeInfo, TargetContext};
+pub use crate::target_node::{NodeInfo, TargetContext};
+use crate::wire::ActMsg;
 pub use error::ApiError;
 
 /// Largest JSON control message accepted, bytes.
@@ -33,20 +32,6 @@ const MAX_CONTROL_BODY: usize = 1 << 20;
 
 /// How long a control message may take to arrive.
 const CONTROL_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// An AIStore control message (`ActMsg`).
-#[derive(Debug, Default, Deserialize, serde::Serialize)]
-pub struct ActMsg {
-    /// Action name, e.g. `create-bck`.
-    #[serde(default)]
-    pub action: String,
-    /// Optional name argument.
-    #[serde(default)]
-    pub name: String,
-    /// Action-specific value.
-    #[serde(default)]
-    pub value: serde_json::Value,
-}
 
 /// Handles one request; never fails (errors become AIStore-shaped responses).
 pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response<Body> {
@@ -130,7 +115,7 @@ async fn route_other(
                 .get::<crate::cluster::intra_auth::Signed>()
                 .map(|s| s.caller.clone());
             let body = read_body(req).await?;
-            use crate::target::membership::{apply_meta, MetaError};
+            use crate::target_node::membership::{apply_meta, MetaError};
             match apply_meta(ctx, &body, from.as_deref()).await {
                 Ok(()) => Ok(Response::new(crate::http::empty())),
                 Err(e @ MetaError::Malformed(_)) => Err(ApiError::BadRequest(e.to_string())),
@@ -208,12 +193,12 @@ async fn promote(
             msg.action
         )));
     }
-    let mut args: crate::target::promote::PromoteArgs = serde_json::from_value(msg.value)
+    let mut args: crate::target_node::promote::PromoteArgs = serde_json::from_value(msg.value)
         .map_err(|e| ApiError::BadRequest(format!("promote: malformed value: {e}")))?;
     if args.src.is_empty() {
         args.src = msg.name;
     }
-    let done = crate::target::promote::promote(ctx, bucket, &args).await?;
+    let done = crate::target_node::promote::promote(ctx, bucket, &args).await?;
     if done.missing && ctx.config.proxy.is_none() {
         return Err(ApiError::NotFound(format!(
             "promote: {:?} does not exist",

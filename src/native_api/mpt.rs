@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{read_act_msg, ApiError, TargetContext};
 use crate::http::{empty, full, Body};
 use crate::store::{Completion, PutOptions, UploadSpec};
-use crate::target::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
+use crate::target_node::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 
 /// Query parameter naming the upload.
 pub const UPLOAD_ID: &str = "uploadId";

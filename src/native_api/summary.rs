@@ -71,9 +71,9 @@ pub fn ctrl_msg(value: &Value) -> (String, String) {
 
 use http::{Response, StatusCode};
 
-use super::headers::{AIS_BUCKET_PROPS, AIS_BUCKET_SUMM, AIS_XACTION_ID};
 use super::{set_header, ApiError};
 use crate::http::{empty, full, Body};
+use crate::wire::headers::{AIS_BUCKET_PROPS, AIS_BUCKET_SUMM, AIS_XACTION_ID};
 
 fn with_status(status: StatusCode, body: Body) -> Response<Body> {
     let mut r = Response::new(body);

@@ -16,7 +16,8 @@ use serde_json::json;
 use super::ProxyContext;
 use crate::cluster::{FLAG_DECOMMISSION, FLAG_MAINTENANCE};
 use crate::http::{empty, Body};
-use crate::native_api::{ActMsg, ApiError};
+use crate::native_api::ApiError;
+use crate::wire::ActMsg;
 
 #[derive(Deserialize)]
 struct NodeMsg {
@@ -272,7 +273,7 @@ pub(super) async fn promote(
             "promote: no target {tid:?} in the cluster map"
         )));
     }
-    let mut total = crate::target::promote::Promoted::default();
+    let mut total = crate::target_node::promote::Promoted::default();
     let mut missing_everywhere = true;
     for t in targets {
         let url = format!("{}/v1/objects/{bucket}", t.control_url());
@@ -286,7 +287,7 @@ pub(super) async fn promote(
             *resp.status_mut() = r.status;
             return Ok(resp);
         }
-        let part: crate::target::promote::Promoted =
+        let part: crate::target_node::promote::Promoted =
             serde_json::from_slice(&r.body).unwrap_or_default();
         total.objects += part.objects;
         total.bytes += part.bytes;

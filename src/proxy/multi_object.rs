@@ -18,9 +18,10 @@ use crate::cluster::Snode;
 use crate::http::Body;
 use crate::jobs::{Counts, Progress};
 use crate::native_api::lso::LsoMsg;
-use crate::native_api::{ActMsg, ApiError};
-use crate::target::archive_job::ArchiveSpec;
-use crate::target::copy_many::CopySpec;
+use crate::native_api::ApiError;
+use crate::target_node::archive_job::ArchiveSpec;
+use crate::target_node::copy_many::CopySpec;
+use crate::wire::ActMsg;
 
 /// Names handed out per step.
 const BATCH: usize = 1000;

@@ -4,7 +4,7 @@ use super::bucket::{Buckets, PageSourceFor};
 use super::error::S3Error;
 use super::list::Entry;
 use crate::store::{ListRequest, Props, UploadInfo};
-use crate::target::TargetContext;
+use crate::target_node::TargetContext;
 
 /// A target's store as the S3 bucket layer sees it.
 pub struct LocalBuckets<'a>(pub &'a TargetContext);

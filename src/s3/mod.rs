@@ -26,7 +26,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
 use crate::http::Body;
-use crate::target::TargetContext;
+use crate::target_node::TargetContext;
 use error::S3Error;
 use op::Style;
 

@@ -22,8 +22,8 @@ use super::xml::{self, XMLNS};
 use crate::http::{empty, request::set_header, stream, Body};
 use crate::native_api::ApiError;
 use crate::store::{self, ObjectInfo, ObjectMeta, PutOptions, UploadSpec};
-use crate::target::body::{body_stream, drain, DRAIN_ON_ERROR};
-use crate::target::TargetContext;
+use crate::target_node::body::{body_stream, drain, DRAIN_ON_ERROR};
+use crate::target_node::TargetContext;
 
 /// A body on its way to the store.
 type BodyStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send + 'a>>;
@@ -64,7 +64,7 @@ pub(super) async fn serve(
             r
         }
         Op::DeleteObject => {
-            match crate::target::rebalance::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
+            match crate::target_node::rebalance::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
                 Ok(()) => m.del_count.inc(),
                 Err(ApiError::Store(e)) if matches!(*e, store::Error::ObjectNotFound { .. }) => {}
                 Err(e) => {
@@ -266,7 +266,7 @@ fn upload_body<'a>(
 ) -> Result<(BodyStream<'a>, PutOptions, Verdict), S3Error> {
     let raw: BodyStream<'a> = Box::pin(body_stream(
         incoming,
-        crate::target::body::BodyPace::of(&ctx.config),
+        crate::target_node::body::BodyPace::of(&ctx.config),
     ));
     let sha_mode = h
         .get("x-amz-content-sha256")
@@ -541,7 +541,7 @@ async fn get(
     let h = req.headers();
     let is_get = req.method() == Method::GET;
     let open = || async {
-        crate::target::rebalance::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
+        crate::target_node::rebalance::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
             .await
             .map_err(from_api)
     };
@@ -680,7 +680,7 @@ async fn source_stream(
     let h = resp.headers();
     let len = header_u64(h, "content-length")?.unwrap_or(0);
     let mut custom = BTreeMap::new();
-    for v in h.get_all(crate::native_api::headers::AIS_CUSTOM_MD) {
+    for v in h.get_all(crate::wire::headers::AIS_CUSTOM_MD) {
         if let Some((k, v)) = v.to_str().ok().and_then(|s| s.split_once('=')) {
             custom.insert(k.to_string(), v.to_string());
         }
