@@ -48,5 +48,18 @@ def test_direct_reads_hit_the_owner(tmp_path, request):
     bck.create()
     for i in range(20):
         bck.object(f"o{i}").get_writer().put_content(b"v%d" % i)
+    def gets(url, name):
+        text = requests.get(f"{url}/metrics", timeout=5).text
+        return sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(name))
+
+    smap = client.cluster().get_info()
+    owned = {t.id: 0 for t in targets}
+    for i in range(20):
+        owned[smap.get_target_for_object(f"ais/@#/direct/o{i}").daemon_id] += 1
+    before = {t.id: gets(t.url, "ais_target_get_count") for t in targets}
+    proxy_before = gets(proxy.url, "ais_proxy_get_count")
     for i in range(20):
         assert bck.object(f"o{i}").get_reader(direct=True).read_all() == b"v%d" % i
+    # Each read went straight to the object's owner (by the SDK's own HRW), none via the proxy.
+    assert {t.id: gets(t.url, "ais_target_get_count") - before[t.id] for t in targets} == owned
+    assert gets(proxy.url, "ais_proxy_get_count") == proxy_before
