@@ -6,29 +6,32 @@
 # the benchmark scripts run once in smoke mode first (needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage is stamped with the seconds since the start (CI must stay under 30 min).
+stage() { echo "== [${SECONDS}s] $*"; }
 
-echo "== system packages and toolchain parts (tests/setup.sh)"
+stage "system packages and toolchain parts (tests/setup.sh)"
 tests/setup.sh
 
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 
-echo "== Python venv (.venv) with the AIStore SDK"
+stage "Python venv (.venv) with the AIStore SDK"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
-echo "== cargo test"
+stage "cargo test"
 cargo build --quiet --bins
 cargo test --quiet --all-targets
 
-echo "== benchmark scripts, smoke mode (root, loop devices, nginx)"
+stage "benchmark scripts, smoke mode (root, loop devices, nginx)"
 cargo build --quiet --release --bins
 benches/smoke.sh
 
-echo "== static release binary and container image"
+stage "static release binary and container image"
 cargo build --quiet --release --target x86_64-unknown-linux-musl --bins
 
-echo "== Python tests: SDK against real processes, then the container image and Compose cluster"
-AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider tests/python tests/deploy tests/container
+stage "Python tests: SDK against real processes, then the container image and Compose cluster"
+AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 tests/python tests/deploy tests/container
+stage "done"

@@ -31,11 +31,8 @@ impl ObjectStore {
         self.require_bucket(bucket)?;
         validate_object(object)?;
         // Deleted here after this copy was written: it must not come back.
-        if self
-            .deleted_since(bucket, object, mtime_ns)
-            .await?
-            .is_some()
-        {
+        if let Some(deleted) = self.deleted_since(bucket, object, mtime_ns).await? {
+            self.note_stopped_copy(bucket, object, deleted).await?;
             return Err(not_newer(bucket, object));
         }
         let (key, mp) = self.place(bucket, object)?;
@@ -57,6 +54,7 @@ impl ObjectStore {
         // deletes, so either that delete removed this copy or the tombstone is seen here.
         if let Some(deleted) = self.deleted_since(bucket, object, mtime_ns).await? {
             self.apply_tombstone(bucket, object, deleted).await?;
+            self.note_stopped_copy(bucket, object, deleted).await?;
             return Err(not_newer(bucket, object));
         }
         Ok(info)
@@ -192,8 +190,8 @@ mod tests {
 
         // A DELETE (mark, then delete) while the data is on its way: refused, and gone.
         let (meta, mtime) = carried(&s, DATA).await;
+        let now = crate::store::unix_now_ns();
         let refused = replica_around(&s, meta, mtime, DATA, async {
-            let now = crate::store::unix_now_ns();
             s.add_tombstone("b", "o", now).await.expect("mark");
             let _ = s.delete("b", "o").await;
         })
@@ -206,5 +204,26 @@ mod tests {
             s.open_object("b", "o").await,
             Err(Error::ObjectNotFound { .. })
         ));
+        // ...and that DELETE learns it stopped a copy (so it answers 200, not 404).
+        assert!(s.stopped_a_copy("b", "o", now).await.expect("mark read"));
+
+        // A copy refused at the door (the mark was there first) tells it too.
+        s.add_tombstone("b", "p", now).await.expect("mark");
+        assert!(!s.stopped_a_copy("b", "p", now).await.expect("mark read"));
+        let (meta, mtime) = carried(&s, DATA).await;
+        let at_door = s
+            .put_replica(
+                "b",
+                "p",
+                futures_util::stream::iter([Ok(Bytes::from_static(DATA))]),
+                meta,
+                mtime - 1_000_000_000,
+            )
+            .await;
+        assert!(
+            matches!(at_door, Err(Error::NotNewer { .. })),
+            "{at_door:?}"
+        );
+        assert!(s.stopped_a_copy("b", "p", now).await.expect("mark read"));
     }
 }

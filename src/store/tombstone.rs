@@ -103,6 +103,21 @@ impl ObjectStore {
         Ok(mark_time(&path))
     }
 
+    /// A copy moving here was refused (or removed) because of the deletion at `when_ns`:
+    /// the mark moves on by one nanosecond, which tells that DELETE, still running, that
+    /// it did delete an object (see [`ObjectStore::stopped_a_copy`]).
+    pub async fn note_stopped_copy(&self, bucket: &str, object: &str, when_ns: i64) -> Result<()> {
+        if self.tombstone(bucket, object).await? == Some(when_ns) {
+            self.add_tombstone(bucket, object, when_ns + 1).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the deletion marked at `when_ns` stopped a copy on its way here.
+    pub async fn stopped_a_copy(&self, bucket: &str, object: &str, when_ns: i64) -> Result<bool> {
+        Ok(self.tombstone(bucket, object).await? == Some(when_ns + 1))
+    }
+
     /// A deletion at `when_ns` made elsewhere: removes the object here (on any readable
     /// mountpath) if it was written before then, and keeps the tombstone. Returns whether
     /// a copy was removed.

@@ -602,9 +602,15 @@ pub async fn delete_everywhere(
     let nothing_deleted = outcome
         .as_ref()
         .is_err_and(|e| e.status() == StatusCode::NOT_FOUND);
-    if marked.is_ok() && nothing_deleted {
-        let _ = ctx.store.forget_tombstone(bucket, object, now).await;
+    if !(marked.is_ok() && nothing_deleted) {
+        return outcome;
     }
+    // A previous owner may have moved its copy here meanwhile (and dropped its own): the
+    // mark stopped that copy, so the object was there and is deleted.
+    if ctx.store.stopped_a_copy(bucket, object, now).await? {
+        return Ok(());
+    }
+    let _ = ctx.store.forget_tombstone(bucket, object, now).await;
     outcome
 }
 
