@@ -156,6 +156,18 @@ pub struct IntraConfig {
 }
 
 impl IntraConfig {
+    /// Says at start-up what protects the intra-cluster listener, when nothing does.
+    pub fn warn_if_open(&self) {
+        if self.key.is_none() {
+            tracing::warn!("no cluster secret: the intra-cluster port (node administration) accepts any caller (keep it on a private network) and rebalance keeps the copies it sends");
+        }
+        if self.auth.is_none() {
+            tracing::info!(
+                "no AuthN key (AIS_AUTHN_SECRET_KEY): native-API requests need no token"
+            );
+        }
+    }
+
     /// Signs and verifies with `key` from now on (a generated secret).
     pub fn set_key(&mut self, key: crate::cluster::ClusterKey) {
         self.key = Some(key);

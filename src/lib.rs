@@ -39,6 +39,8 @@ pub mod native_api;
 pub mod proxy;
 pub mod range;
 pub mod s3;
+pub mod s3_api;
+pub mod service;
 pub mod store;
 pub mod tar_writer;
 pub mod target_node;

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{ApiError, TargetContext};
 use crate::archive::{self, ArchiveError, Matcher, Piece};
 use crate::http::{stream, Body};
-use crate::target_node::rebalance;
+use crate::service::rebalance;
 
 /// Entry flag of an archive member (`EntryInArch`).
 pub const ENTRY_IN_ARCH: u16 = 1 << 8;

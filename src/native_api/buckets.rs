@@ -70,12 +70,12 @@ pub(super) async fn dispatch(
                         // The proxy starts the walks once every target has moved.
                         ctx.cluster.mark_renamed(&to);
                     }
-                    crate::target_node::resilver::Resilver::start(ctx);
+                    crate::service::resilver::Resilver::start(ctx);
                     let id = ctx.jobs.record_done("move-bck", &bucket, Some(&to), &[]);
                     Ok(Response::new(full(id)))
                 }
                 "copy-bck" | "copy-listrange" => {
-                    use crate::target_node::copy_many::{self, CopySpec, Selection};
+                    use crate::service::copy_many::{self, CopySpec, Selection};
                     let spec = CopySpec::parse(&bucket, &q, &msg.value)?;
                     let exists = ctx.store.require_bucket(&spec.to).is_ok();
                     let need = crate::client_auth::destination_need(&msg.action, exists);
@@ -102,8 +102,7 @@ pub(super) async fn dispatch(
                     ctx.store.require_bucket(&bucket)?;
                     let mut deleted = 0u64;
                     for name in &names {
-                        match crate::target_node::rebalance::delete_everywhere(ctx, &bucket, name)
-                            .await
+                        match crate::service::rebalance::delete_everywhere(ctx, &bucket, name).await
                         {
                             Ok(()) => deleted += 1,
                             Err(ApiError::Store(e))
@@ -144,7 +143,7 @@ pub(super) async fn dispatch(
             let who = crate::client_auth::principal(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "archive" {
-                use crate::target_node::archive_job::{self, ArchiveSpec};
+                use crate::service::archive_job::{self, ArchiveSpec};
                 let names = listed_names(&msg.value)?;
                 let spec = ArchiveSpec::parse(&bucket, &msg.value)?;
                 let what = "archive into it";

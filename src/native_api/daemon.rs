@@ -82,11 +82,11 @@ pub(super) async fn act(
         "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("scrub") => {
             let bucket = scrub_bucket(&msg.value)?;
             ctx.store.require_bucket(&bucket)?;
-            crate::target_node::scrub::Scrub::start(ctx, bucket);
+            crate::service::scrub::Scrub::start(ctx, bucket);
             Ok(Response::new(empty()))
         }
         "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
-            crate::target_node::rebalance::Rebalance::start(ctx);
+            crate::service::rebalance::Rebalance::start(ctx);
             Ok(Response::new(empty()))
         }
         "stop" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
@@ -106,7 +106,7 @@ pub(super) async fn mountpath_action(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    use crate::target_node::mountpaths::{act, MpAction};
+    use crate::service::mountpaths::{act, MpAction};
     let dont_resilver = query(&req).get("dntres").is_some_and(|v| v == "true");
     let method = req.method().clone();
     let msg = super::read_act_msg(req).await?;
@@ -139,8 +139,8 @@ pub(super) async fn mountpath_action(
     act(ctx, action, &path, dont_resilver)
         .await
         .map_err(|e| match e {
-            crate::target_node::mountpaths::MpActError::Store(e) => ApiError::from(e),
-            crate::target_node::mountpaths::MpActError::Fs(crate::fs::FsError::Locked(..)) => {
+            crate::service::mountpaths::MpActError::Store(e) => ApiError::from(e),
+            crate::service::mountpaths::MpActError::Fs(crate::fs::FsError::Locked(..)) => {
                 ApiError::Conflict(e.to_string())
             }
             other => ApiError::BadRequest(other.to_string()),

@@ -23,7 +23,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use crate::http::Body;
-pub use crate::target_node::{NodeInfo, TargetContext};
+pub use crate::service::{NodeInfo, TargetContext};
 use crate::wire::ActMsg;
 pub use error::ApiError;
 
@@ -115,7 +115,7 @@ async fn route_other(
                 .get::<crate::cluster::intra_auth::Signed>()
                 .map(|s| s.caller.clone());
             let body = read_body(req).await?;
-            use crate::target_node::membership::{apply_meta, MetaError};
+            use crate::service::membership::{apply_meta, MetaError};
             match apply_meta(ctx, &body, from.as_deref()).await {
                 Ok(()) => Ok(Response::new(crate::http::empty())),
                 Err(e @ MetaError::Malformed(_)) => Err(ApiError::BadRequest(e.to_string())),
@@ -193,12 +193,12 @@ async fn promote(
             msg.action
         )));
     }
-    let mut args: crate::target_node::promote::PromoteArgs = serde_json::from_value(msg.value)
+    let mut args: crate::service::promote::PromoteArgs = serde_json::from_value(msg.value)
         .map_err(|e| ApiError::BadRequest(format!("promote: malformed value: {e}")))?;
     if args.src.is_empty() {
         args.src = msg.name;
     }
-    let done = crate::target_node::promote::promote(ctx, bucket, &args).await?;
+    let done = crate::service::promote::promote(ctx, bucket, &args).await?;
     if done.missing && ctx.config.proxy.is_none() {
         return Err(ApiError::NotFound(format!(
             "promote: {:?} does not exist",

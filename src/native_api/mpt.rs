@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::{read_act_msg, ApiError, TargetContext};
 use crate::http::{empty, full, Body};
+use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 use crate::store::{Completion, PutOptions, UploadSpec};
-use crate::target_node::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 
 /// Query parameter naming the upload.
 pub const UPLOAD_ID: &str = "uploadId";

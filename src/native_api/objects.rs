@@ -11,9 +11,9 @@ use super::{not_allowed, set_header, ApiError, TargetContext};
 use crate::cluster::intra_auth::now_secs;
 use crate::http::{empty, stream, Body, Plane};
 use crate::range;
+use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
+use crate::service::rebalance;
 use crate::store::{ObjectInfo, PutOptions};
-use crate::target_node::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
-use crate::target_node::rebalance;
 use crate::wire::headers::*;
 
 pub(super) async fn dispatch(
@@ -96,7 +96,7 @@ async fn dispatch_any(
             (Method::PUT, "put") => rebalance::receive(ctx, req, &bucket, &object).await,
             (Method::GET, "get") => rebalance::hand_over(ctx, &bucket, &object).await,
             (Method::PUT, "copy") => {
-                crate::target_node::copy::receive_copy(ctx, req, &bucket, &object).await
+                crate::service::copy::receive_copy(ctx, req, &bucket, &object).await
             }
             (Method::PUT, "tomb") => {
                 rebalance::receive_tombstone(ctx, &req, &bucket, &object).await
@@ -126,12 +126,12 @@ async fn dispatch_any(
         Method::PUT if q.contains_key("append_type") => {
             append(ctx, req, &q, &bucket, &object).await
         }
-        Method::PUT if q.contains_key(crate::target_node::copy::OBJECT_TO) => {
+        Method::PUT if q.contains_key(crate::service::copy::OBJECT_TO) => {
             let to = q
-                .get(crate::target_node::copy::OBJECT_TO)
+                .get(crate::service::copy::OBJECT_TO)
                 .cloned()
                 .unwrap_or_default();
-            let (dst_bucket, _) = crate::target_node::copy::parse_destination(&to)?;
+            let (dst_bucket, _) = crate::service::copy::parse_destination(&to)?;
             let who = crate::client_auth::principal(&req);
             super::may(
                 ctx,
@@ -140,7 +140,7 @@ async fn dispatch_any(
                 crate::auth::ace::PUT,
                 "copy into it",
             )?;
-            crate::target_node::copy::copy_object(ctx, &bucket, &object, &to).await
+            crate::service::copy::copy_object(ctx, &bucket, &object, &to).await
         }
         Method::PUT => {
             let res = put(ctx, req, &bucket, &object).await;

@@ -273,7 +273,7 @@ pub(super) async fn promote(
             "promote: no target {tid:?} in the cluster map"
         )));
     }
-    let mut total = crate::target_node::promote::Promoted::default();
+    let mut total = crate::service::promote::Promoted::default();
     let mut missing_everywhere = true;
     for t in targets {
         let url = format!("{}/v1/objects/{bucket}", t.control_url());
@@ -287,7 +287,7 @@ pub(super) async fn promote(
             *resp.status_mut() = r.status;
             return Ok(resp);
         }
-        let part: crate::target_node::promote::Promoted =
+        let part: crate::service::promote::Promoted =
             serde_json::from_slice(&r.body).unwrap_or_default();
         total.objects += part.objects;
         total.bytes += part.bytes;

@@ -138,8 +138,7 @@ pub(super) async fn dispatch(
                 return rename(ctx, &bucket, &to, &caller).await;
             }
             if matches!(msg.action.as_str(), "copy-bck" | "copy-listrange") {
-                let to =
-                    crate::target_node::copy_many::CopySpec::parse(&bucket, &q, &msg.value)?.to;
+                let to = crate::service::copy_many::CopySpec::parse(&bucket, &q, &msg.value)?.to;
                 let need = destination_need(&msg.action, ctx.state.has_bucket(&to));
                 may(ctx, &who, &bucket, ace::GET, "copy from it")?;
                 may(ctx, &who, &to, need, "copy into it")?;
@@ -169,8 +168,7 @@ pub(super) async fn dispatch(
             let who = crate::client_auth::principal(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "archive" {
-                let to =
-                    crate::target_node::archive_job::ArchiveSpec::parse(&bucket, &msg.value)?.to;
+                let to = crate::service::archive_job::ArchiveSpec::parse(&bucket, &msg.value)?.to;
                 may(ctx, &who, &bucket, ace::GET, "archive from it")?;
                 may(ctx, &who, &to, ace::PUT, "archive into it")?;
                 return super::multi_object::archive(ctx, &bucket, msg).await;

@@ -117,7 +117,7 @@ pub async fn run(
         config: cfg,
     });
     tracing::info!(id = %id, url = %url, listen = %local, %intra_url, intra_listen = %intra_local, targets = ctx.state.smap().tmap.len(), "proxy started");
-    crate::target_node::warn_if_open(&ctx.config.intra);
+    ctx.config.intra.warn_if_open();
     println!("aisnode proxy {id} listening on {url}");
     if ctx.config.s3_credentials.is_none() {
         tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");

@@ -19,8 +19,8 @@ use crate::http::Body;
 use crate::jobs::{Counts, Progress};
 use crate::native_api::lso::LsoMsg;
 use crate::native_api::ApiError;
-use crate::target_node::archive_job::ArchiveSpec;
-use crate::target_node::copy_many::CopySpec;
+use crate::service::archive_job::ArchiveSpec;
+use crate::service::copy_many::CopySpec;
 use crate::wire::ActMsg;
 
 /// Names handed out per step.

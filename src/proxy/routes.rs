@@ -265,12 +265,12 @@ fn copy_destination_allowed(
     query: &str,
 ) -> Result<(), ApiError> {
     let Some(to) = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == crate::target_node::copy::OBJECT_TO)
+        .find(|(k, _)| k == crate::service::copy::OBJECT_TO)
         .map(|(_, v)| v.into_owned())
     else {
         return Ok(());
     };
-    let (dst_bucket, _) = crate::target_node::copy::parse_destination(&to)?;
+    let (dst_bucket, _) = crate::service::copy::parse_destination(&to)?;
     let who = crate::client_auth::principal(req);
     super::buckets::may(
         ctx,

@@ -1,5 +1,7 @@
-//! The S3-compatible front end, beside [`native_api`](crate::native_api) over the same
-//! buckets and objects. Every request is parsed once into an [`op::S3Request`]; failures
+//! S3, the dialect: requests parsed into typed operations ([`op`]), SigV4 ([`auth`]),
+//! S3 XML documents and errors, aws-chunked bodies, and the bucket operations both the
+//! proxy and a lone target serve ([`bucket`], over a [`bucket::Buckets`] of either). The
+//! target's object front end is [`s3_api`](crate::s3_api). Every request is parsed once into an [`op::S3Request`]; failures
 //! become S3 XML errors in [`error`] only.
 //!
 //! Where requests are served: an object operation by the target that owns the object (the
@@ -15,19 +17,12 @@ pub mod checksum;
 pub mod chunked;
 pub mod error;
 pub mod list;
-mod local;
-mod object;
 pub mod op;
 pub mod xml;
 
-use std::sync::Arc;
-
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
-use hyper::body::Incoming;
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use crate::http::Body;
-use crate::target_node::TargetContext;
-use error::S3Error;
 use op::Style;
 
 /// Marks a request forwarded once already: the receiver serves it, never forwards again.
@@ -93,81 +88,4 @@ pub fn finish(mut resp: Response<Body>, request_id: &str) -> Response<Body> {
     resp.headers_mut()
         .insert(http::header::SERVER, HeaderValue::from_static("AIStore"));
     resp
-}
-
-/// Serves an S3 request on a target; never fails (errors become S3 XML).
-pub async fn handle_target(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response<Body> {
-    let rid = request_id();
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let resp = match route_target(&ctx, req).await {
-        Ok(r) => r,
-        Err(e) => {
-            let (code, status) = e.code();
-            if status.is_server_error() {
-                tracing::warn!(%method, %path, code, error = %e, "S3 request failed");
-            } else {
-                tracing::debug!(%method, %path, code, error = %e, "S3 request refused");
-            }
-            error::error_response(&e, &method, &path, &rid)
-        }
-    };
-    finish(resp, &rid)
-}
-
-async fn route_target(
-    ctx: &Arc<TargetContext>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, S3Error> {
-    let (rel, style) = style_of(req.uri().path(), req.headers());
-    let (bucket, key) = op::resource(&rel, &style)?;
-    let query = crate::http::request::query(&req);
-    let parsed = op::parse(req.method(), bucket, key, query, req.headers())?;
-    let forwarded = req.headers().contains_key(&FORWARDED);
-    let uuid = ctx
-        .cluster
-        .smap()
-        .map(|s| s.uuid.clone())
-        .unwrap_or_default();
-    let mut extra: Vec<(HeaderName, HeaderValue)> =
-        vec![(FORWARDED, HeaderValue::from_static("1"))];
-    extra.extend(style_header(&style));
-    if parsed.is_object_op() {
-        if !forwarded {
-            if let Some(owner) = ctx.other_owner(&parsed.bucket, &parsed.key) {
-                return ctx
-                    .data
-                    .forward(req, owner.control_url(), &extra)
-                    .await
-                    .map_err(|e| S3Error::Upstream(e.to_string()));
-            }
-        }
-        let verified = access::verify(client_keys(ctx, &uuid), &req, &style, &parsed)?;
-        return object::serve(ctx, req, parsed, verified).await;
-    }
-    if let (Some(proxy), false) = (&ctx.config.proxy, forwarded) {
-        // Bucket operations need the whole cluster's view: the proxy has it.
-        return ctx
-            .data
-            .forward(req, proxy, &extra)
-            .await
-            .map_err(|e| S3Error::Upstream(e.to_string()));
-    }
-    access::verify(client_keys(ctx, &uuid), &req, &style, &parsed)?;
-    let body = crate::http::request::read_limited_within(
-        req.into_body(),
-        MAX_XML_BODY,
-        crate::s3::XML_BODY_TIMEOUT,
-    )
-    .await
-    .map_err(|e| S3Error::Invalid("InvalidRequest", format!("request body: {e}")))?;
-    bucket::serve(&local::LocalBuckets(ctx), &parsed, body).await
-}
-
-/// The client credentials of a target, for [`access::verify`].
-fn client_keys<'a>(ctx: &'a TargetContext, uuid: &'a str) -> access::ClientKeys<'a> {
-    access::ClientKeys {
-        s3: ctx.config.s3_credentials.as_ref(),
-        token: ctx.config.intra.auth.as_ref(),
-        uuid,
-    }
 }

@@ -1,21 +1,9 @@
 //! Wiring of a target: config → mountpaths → disk workers → store → native API → HTTP,
 //! plus membership in a cluster when a proxy is given.
 
-pub mod archive_job;
-pub mod body;
-mod context;
-pub mod copy;
-pub mod copy_many;
-mod fshc;
 mod gate;
-pub mod membership;
-pub mod mountpaths;
-pub mod promote;
-pub mod rebalance;
-pub mod resilver;
-pub mod scrub;
 
-pub use context::{NodeInfo, TargetContext};
+use crate::service::{buffer_budget, fshc, membership, mountpaths, NodeInfo, TargetContext};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -113,7 +101,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
     let node = NodeInfo { intra_url, ..node };
     tracing::info!(id = %id, url = %node.public_url, listen = %local, intra_url = %node.intra_url, intra_listen = %intra_local, "target started");
-    warn_if_open(&cfg.intra);
+    cfg.intra.warn_if_open();
     // One machine-readable line for scripts and tests that start us with --port 0.
     println!("aisnode target {} listening on {}", id, node.public_url);
 
@@ -238,7 +226,7 @@ async fn route(
     let is_s3 =
         path == "/s3" || path.starts_with("/s3/") || req.headers().contains_key(&crate::s3::STYLE);
     if is_s3 {
-        Box::pin(crate::s3::handle_target(ctx, req)).await
+        Box::pin(crate::s3_api::handle_target(ctx, req)).await
     } else {
         native_api::handle(ctx, req).await
     }
@@ -321,16 +309,6 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
         .map_err(|e| StartError::Bind(addr, e))
 }
 
-/// Says at start-up what protects the intra-cluster listener, when nothing does.
-pub(crate) fn warn_if_open(intra: &crate::config::IntraConfig) {
-    if intra.key.is_none() {
-        tracing::warn!("no cluster secret: the intra-cluster port (node administration) accepts any caller (keep it on a private network) and rebalance keeps the copies it sends");
-    }
-    if intra.auth.is_none() {
-        tracing::info!("no AuthN key (AIS_AUTHN_SECRET_KEY): native-API requests need no token");
-    }
-}
-
 /// Splits the advertised URL into the parts the cluster map carries.
 fn node_info(id: &str, url: &str) -> Result<NodeInfo, StartError> {
     let url = url.to_string();
@@ -348,20 +326,4 @@ fn node_info(id: &str, url: &str) -> Result<NodeInfo, StartError> {
         hostname: host,
         port,
     })
-}
-
-/// The configured buffer budget in bytes, or (0) one sized for the disks and memory.
-pub(crate) fn buffer_budget(mib: u64, mountpaths: usize) -> usize {
-    let bytes = if mib == 0 {
-        let auto = store::auto_buffer_budget(mountpaths, store::memory_limit());
-        tracing::info!(
-            mib = auto >> 20,
-            mountpaths,
-            "buffer budget sized for the disks and memory"
-        );
-        auto
-    } else {
-        mib << 20
-    };
-    usize::try_from(bytes).unwrap_or(usize::MAX)
 }

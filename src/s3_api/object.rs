@@ -12,18 +12,18 @@ use futures_util::{Stream, TryStreamExt};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::auth::Verified;
-use super::bucket::xml_response;
-use super::checksum::{self, BodyChecks, Verdict};
-use super::chunked;
-use super::error::S3Error;
-use super::op::{CopySource, Op, S3Request};
-use super::xml::{self, XMLNS};
 use crate::http::{empty, request::set_header, stream, Body};
 use crate::native_api::ApiError;
+use crate::s3::auth::Verified;
+use crate::s3::bucket::xml_response;
+use crate::s3::checksum::{self, BodyChecks, Verdict};
+use crate::s3::chunked;
+use crate::s3::error::S3Error;
+use crate::s3::op::{CopySource, Op, S3Request};
+use crate::s3::xml::{self, XMLNS};
+use crate::service::body::{body_stream, drain, DRAIN_ON_ERROR};
+use crate::service::TargetContext;
 use crate::store::{self, ObjectInfo, ObjectMeta, PutOptions, UploadSpec};
-use crate::target_node::body::{body_stream, drain, DRAIN_ON_ERROR};
-use crate::target_node::TargetContext;
 
 /// A body on its way to the store.
 type BodyStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send + 'a>>;
@@ -64,7 +64,7 @@ pub(super) async fn serve(
             r
         }
         Op::DeleteObject => {
-            match crate::target_node::rebalance::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
+            match crate::service::rebalance::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
                 Ok(()) => m.del_count.inc(),
                 Err(ApiError::Store(e)) if matches!(*e, store::Error::ObjectNotFound { .. }) => {}
                 Err(e) => {
@@ -122,7 +122,7 @@ pub(super) async fn serve(
         Op::CompleteMultipartUpload { upload_id } => {
             let body = crate::http::request::read_limited_within(
                 req.into_body(),
-                super::MAX_XML_BODY,
+                crate::s3::MAX_XML_BODY,
                 crate::s3::XML_BODY_TIMEOUT,
             )
             .await
@@ -266,7 +266,7 @@ fn upload_body<'a>(
 ) -> Result<(BodyStream<'a>, PutOptions, Verdict), S3Error> {
     let raw: BodyStream<'a> = Box::pin(body_stream(
         incoming,
-        crate::target_node::body::BodyPace::of(&ctx.config),
+        crate::service::body::BodyPace::of(&ctx.config),
     ));
     let sha_mode = h
         .get("x-amz-content-sha256")
@@ -541,7 +541,7 @@ async fn get(
     let h = req.headers();
     let is_get = req.method() == Method::GET;
     let open = || async {
-        crate::target_node::rebalance::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
+        crate::service::rebalance::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
             .await
             .map_err(from_api)
     };

@@ -1,10 +1,10 @@
 //! Bucket operations of a lone target, answered from its own store.
 
-use super::bucket::{Buckets, PageSourceFor};
-use super::error::S3Error;
-use super::list::Entry;
+use crate::s3::bucket::{Buckets, PageSourceFor};
+use crate::s3::error::S3Error;
+use crate::s3::list::Entry;
+use crate::service::TargetContext;
 use crate::store::{ListRequest, Props, UploadInfo};
-use crate::target_node::TargetContext;
 
 /// A target's store as the S3 bucket layer sees it.
 pub struct LocalBuckets<'a>(pub &'a TargetContext);
