@@ -6,7 +6,7 @@ use md5::Digest as _;
 
 use aisnode::cluster::{Smap, Snode};
 use aisnode::hrw;
-use aisnode::native_api::lso::{page_response, LsoEntry, LsoPage};
+use aisnode::wire::lso::{page_response, LsoEntry, LsoPage};
 
 fn hrw_mountpaths(c: &mut Criterion) {
     let mut g = c.benchmark_group("hrw_mountpath");

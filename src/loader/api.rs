@@ -175,7 +175,7 @@ async fn list_native(endpoint: &str, bucket: &str) -> Result<Vec<String>, String
                 String::from_utf8_lossy(&reply.body)
             ));
         }
-        let page: crate::native_api::lso::LsoPage =
+        let page: crate::wire::lso::LsoPage =
             serde_json::from_slice(&reply.body).map_err(|e| format!("list {bucket}: {e}"))?;
         names.extend(page.entries.into_iter().map(|e| e.name));
         if page.continuation_token.is_empty() {

@@ -14,9 +14,6 @@ use crate::archive::{self, ArchiveError, Matcher, Piece};
 use crate::http::{stream, Body};
 use crate::service::rebalance;
 
-/// Entry flag of an archive member (`EntryInArch`).
-pub const ENTRY_IN_ARCH: u16 = 1 << 8;
-
 /// How long one read inside an archive may take.
 const ARCHIVE_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -131,21 +128,6 @@ pub async fn get(
     Ok(resp)
 }
 
-/// Separates a shard's name from a member index in a listing's continuation token: a
-/// page of `LsArchDir` may end inside a shard's members (NUL is in no object name).
-pub const MEMBER_TOKEN_SEP: char = '\0';
-
-/// `(shard, index)` of a token that ends inside a shard's members.
-pub fn member_token(token: &str) -> Option<(&str, usize)> {
-    let (shard, index) = token.split_once(MEMBER_TOKEN_SEP)?;
-    Some((shard, index.parse().ok()?))
-}
-
-/// The token that resumes `shard`'s members at `index`.
-pub fn make_member_token(shard: &str, index: usize) -> String {
-    format!("{shard}{MEMBER_TOKEN_SEP}{index}")
-}
-
 /// Members `skip..skip+limit` of shard `object` as listing entries `<object>/<member>`
 /// with sizes (none when it is not an archive or cannot be read); a shard of any size
 /// costs one page of names.
@@ -179,18 +161,5 @@ pub async fn members(
             .map(|m| (format!("{object}/{}", m.name), m.size))
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn member_tokens() {
-        let t = make_member_token("a/s.tar", 42);
-        assert_eq!(member_token(&t), Some(("a/s.tar", 42)));
-        assert_eq!(member_token("plain/name"), None);
-        assert_eq!(member_token("x\0y"), None);
     }
 }

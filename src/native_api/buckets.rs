@@ -6,9 +6,14 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::{lso, not_allowed, query, read_act_msg, set_header, summary, ApiError, TargetContext};
+use super::{lso, not_allowed, query, read_act_msg, ApiError, TargetContext};
 use crate::cluster::bprops;
 use crate::http::{empty, full, Body};
+use crate::wire::json_response;
+use crate::wire::lso::wants_msgpack;
+use crate::wire::msg::path_prefix;
+use crate::wire::specs::{listed_names, move_destination};
+use crate::wire::summary;
 
 /// `/v1/buckets`: list buckets.
 pub(super) async fn dispatch_all(
@@ -75,7 +80,8 @@ pub(super) async fn dispatch(
                     Ok(Response::new(full(id)))
                 }
                 "copy-bck" | "copy-listrange" => {
-                    use crate::service::copy_many::{self, CopySpec, Selection};
+                    use crate::service::copy_many;
+                    use crate::wire::specs::{CopySpec, Selection};
                     let spec = CopySpec::parse(&bucket, &q, &msg.value)?;
                     let exists = ctx.store.require_bucket(&spec.to).is_ok();
                     let need = crate::client_auth::destination_need(&msg.action, exists);
@@ -143,7 +149,8 @@ pub(super) async fn dispatch(
             let who = crate::client_auth::principal(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "archive" {
-                use crate::service::archive_job::{self, ArchiveSpec};
+                use crate::service::archive_job;
+                use crate::wire::specs::ArchiveSpec;
                 let names = listed_names(&msg.value)?;
                 let spec = ArchiveSpec::parse(&bucket, &msg.value)?;
                 let what = "archive into it";
@@ -184,7 +191,7 @@ pub(super) async fn dispatch(
             )
         }
         Method::GET => {
-            let accept_msgpack = lso::wants_msgpack(req.headers());
+            let accept_msgpack = wants_msgpack(req.headers());
             let local = crate::http::Plane::of(&req) == crate::http::Plane::Intra
                 && query(&req).get("ais_local").is_some_and(|v| v == "summary");
             let msg = read_act_msg(req).await?;
@@ -217,7 +224,7 @@ pub(super) async fn dispatch(
                     msg.action
                 )));
             }
-            let res = match lso::LsoMsg::from_value(msg.value) {
+            let res = match crate::wire::lso::LsoMsg::from_value(msg.value) {
                 Ok(m) => lso::list_objects(ctx, &bucket, m, accept_msgpack).await,
                 Err(e) => Err(e),
             };
@@ -230,68 +237,4 @@ pub(super) async fn dispatch(
         }
         other => Err(not_allowed(&other)),
     }
-}
-
-/// The names a multi-object action lists: `{"objnames": [...]}` or `{"template":
-/// "shard-{000..099}.tar"}`.
-pub fn listed_names(value: &serde_json::Value) -> Result<Vec<String>, ApiError> {
-    let names: Vec<String> = if let Some(list) = value.get("objnames").and_then(|v| v.as_array()) {
-        list.iter()
-            .map(|v| {
-                v.as_str().map(str::to_string).ok_or_else(|| {
-                    ApiError::BadRequest("objnames must be a list of object names".into())
-                })
-            })
-            .collect::<Result<_, _>>()?
-    } else if let Some(t) = value.get("template").and_then(|v| v.as_str()) {
-        crate::template::expand(t).map_err(|e| ApiError::BadRequest(e.to_string()))?
-    } else {
-        return Err(ApiError::BadRequest(
-            "expecting the objects as {\"objnames\": [...]} or {\"template\": \"prefix{0..9}\"}"
-                .into(),
-        ));
-    };
-    for n in &names {
-        crate::names::validate_object(n)?;
-    }
-    Ok(names)
-}
-
-/// The new name of a `move-bck`: `?bck_to=ais/@#/NEW` (as the SDK sends it) or
-/// `{"to": "NEW"}` (as the proxy forwards it).
-pub(crate) fn move_destination(
-    q: &std::collections::HashMap<String, String>,
-    value: &serde_json::Value,
-) -> Result<String, ApiError> {
-    let raw = q
-        .get("bck_to")
-        .cloned()
-        .or_else(|| value.get("to").and_then(|v| v.as_str()).map(str::to_string))
-        .unwrap_or_default();
-    let name = raw
-        .strip_prefix("ais://")
-        .or_else(|| raw.strip_prefix("ais/@#/"))
-        .unwrap_or(&raw)
-        .trim_end_matches('/')
-        .to_string();
-    crate::names::validate_bucket(&name).map_err(ApiError::from)?;
-    Ok(name)
-}
-
-/// The prefix in `/v1/buckets/B/<prefix>`, if any.
-pub(crate) fn path_prefix<T>(req: &Request<T>) -> Option<String> {
-    let rest = req.uri().path().strip_prefix("/v1/buckets/")?;
-    let (_, prefix) = rest.split_once('/')?;
-    percent_encoding::percent_decode_str(prefix)
-        .decode_utf8()
-        .ok()
-        .map(|p| p.into_owned())
-        .filter(|p| !p.is_empty())
-}
-
-/// A JSON response.
-pub fn json_response(value: &impl serde::Serialize) -> Response<Body> {
-    let mut resp = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
-    set_header(&mut resp, http::header::CONTENT_TYPE, "application/json");
-    resp
 }

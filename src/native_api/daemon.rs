@@ -6,10 +6,12 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::buckets::json_response;
 use super::{query, set_header, ApiError, TargetContext};
 use crate::fs::Mountpath;
 use crate::http::{empty, full, Body};
+use crate::wire::json_response;
+use crate::wire::msg::read_act_msg;
+use crate::wire::specs::scrub_bucket;
 
 /// This node in AIStore's `Snode` JSON shape.
 pub fn snode(ctx: &TargetContext) -> serde_json::Value {
@@ -73,7 +75,7 @@ pub(super) async fn act(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let msg = super::read_act_msg(req).await?;
+    let msg = read_act_msg(req).await?;
     match msg.action.as_str() {
         "shutdown-node" => {
             ctx.stop.notify_one();
@@ -109,7 +111,7 @@ pub(super) async fn mountpath_action(
     use crate::service::mountpaths::{act, MpAction};
     let dont_resilver = query(&req).get("dntres").is_some_and(|v| v == "true");
     let method = req.method().clone();
-    let msg = super::read_act_msg(req).await?;
+    let msg = read_act_msg(req).await?;
     let action = MpAction::parse(&msg.action).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "unsupported mountpath action {:?}: expecting attach-mp, enable-mp, disable-mp or detach-mp",
@@ -146,21 +148,6 @@ pub(super) async fn mountpath_action(
             other => ApiError::BadRequest(other.to_string()),
         })?;
     Ok(Response::new(empty()))
-}
-
-/// The bucket a scrub is for: `{"kind":"scrub","bucket":"B"}`.
-pub fn scrub_bucket(value: &serde_json::Value) -> Result<String, ApiError> {
-    value
-        .get("bucket")
-        .and_then(|b| b.as_str())
-        .filter(|b| !b.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "scrub: the value must name the bucket: {\"kind\":\"scrub\",\"bucket\":\"B\"}"
-                    .into(),
-            )
-        })
 }
 
 pub(super) fn health(

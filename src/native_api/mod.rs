@@ -5,33 +5,20 @@
 pub mod arch;
 pub mod buckets;
 mod daemon;
-pub mod jobs;
-mod mpt;
-pub mod summary;
-pub use arch::ENTRY_IN_ARCH;
-pub use daemon::scrub_bucket;
-pub mod error;
 pub mod lso;
+mod mpt;
 mod objects;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use crate::http::Body;
 pub use crate::service::{NodeInfo, TargetContext};
-use crate::wire::ActMsg;
-pub use error::ApiError;
-
-/// Largest JSON control message accepted, bytes.
-const MAX_CONTROL_BODY: usize = 1 << 20;
-
-/// How long a control message may take to arrive.
-const CONTROL_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::wire::msg::{check_provider, decode, read_act_msg, read_body, split_object_path};
+use crate::wire::{json_response, ApiError};
 
 /// Handles one request; never fails (errors become AIStore-shaped responses).
 pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response<Body> {
@@ -55,7 +42,7 @@ pub async fn handle(ctx: Arc<TargetContext>, req: Request<Incoming>) -> Response
             } else {
                 tracing::debug!(%method, %path, %status, error = %err, "request refused");
             }
-            error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
+            crate::wire::error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
         }
     };
     tracing::debug!(
@@ -124,13 +111,13 @@ async fn route_other(
         }
         "/v1/cluster" if req.method() == Method::GET => {
             let what = query(&req).get("what").cloned().unwrap_or_default();
-            if !jobs::is_job_query(&what) {
+            if !crate::wire::jobs::is_job_query(&what) {
                 return Err(ApiError::BadRequest(format!(
                     "unsupported what={what:?} on a target's /v1/cluster: expecting status or qryxstats"
                 )));
             }
             let body = read_body(req).await?;
-            jobs::answer(&ctx.jobs, &what, &body, &ctx.node.id)
+            crate::wire::jobs::answer(&ctx.jobs, &what, &body, &ctx.node.id)
         }
         "/v1/cluster" if req.method() == Method::PUT => {
             let msg = read_act_msg(req).await?;
@@ -140,7 +127,7 @@ async fn route_other(
                     msg.action
                 )));
             }
-            jobs::stop(&ctx.jobs, &msg.value)?;
+            crate::wire::jobs::stop(&ctx.jobs, &msg.value)?;
             Ok(Response::new(crate::http::empty()))
         }
         "/v1/daemon" if req.method() == Method::PUT => daemon::act(ctx, req).await,
@@ -205,100 +192,10 @@ async fn promote(
             args.src
         )));
     }
-    Ok(buckets::json_response(&done))
-}
-
-/// Splits `<bucket>/<object>` (still percent-encoded) and decodes each part exactly once.
-pub fn split_object_path(rest: &str) -> Result<(String, String), ApiError> {
-    let (bucket, object) = split_object_path_borrowed(rest)?;
-    Ok((bucket.into_owned(), object.into_owned()))
-}
-
-/// [`split_object_path`] borrowing from `rest` where nothing is percent-encoded.
-pub fn split_object_path_borrowed(rest: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), ApiError> {
-    let (bucket, object) = rest.split_once('/').ok_or_else(|| {
-        ApiError::BadRequest(format!("missing object name in /v1/objects/{rest}"))
-    })?;
-    if object.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "missing object name in /v1/objects/{rest}"
-        )));
-    }
-    let decode = |raw| crate::http::request::decode_borrowed(raw).map_err(ApiError::BadRequest);
-    Ok((decode(bucket)?, decode(object)?))
-}
-
-/// The string `key` of a JSON action value ("" when absent or not a string).
-pub fn str_field(value: &serde_json::Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-pub fn decode(raw: &str) -> Result<String, ApiError> {
-    crate::http::request::decode(raw).map_err(ApiError::BadRequest)
+    Ok(json_response(&done))
 }
 
 pub use crate::http::request::{query, set_header};
-
-/// Only `ais://` buckets in the global namespace live here.
-pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
-    if req
-        .uri()
-        .query()
-        .is_none_or(|q| !q.contains("provider") && !q.contains("namespace"))
-    {
-        return Ok(()); // most requests: nothing to decode
-    }
-    let q = query(req);
-    match q.get("provider").map(String::as_str) {
-        None | Some("") | Some("ais") => {}
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "provider {other:?} is not supported: only ais:// buckets are served"
-            )))
-        }
-    }
-    match q.get("namespace").map(String::as_str) {
-        None | Some("") | Some("@#") => Ok(()),
-        Some(ns) => Err(ApiError::BadRequest(format!(
-            "namespace {ns:?} is not supported: only the global namespace"
-        ))),
-    }
-}
-
-/// Reads a small control body (at most 1 MiB, within 10 s). When the request came signed
-/// on the intra-cluster listener, the body must be the one signed.
-pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    let signed = req
-        .extensions()
-        .get::<crate::cluster::intra_auth::Signed>()
-        .cloned();
-    let body = crate::http::request::read_limited_within(
-        req.into_body(),
-        MAX_CONTROL_BODY,
-        CONTROL_BODY_TIMEOUT,
-    )
-    .await
-    .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?;
-    if let Some(s) = signed {
-        s.check_body(&body)
-            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    }
-    Ok(body)
-}
-
-/// Reads a JSON control message (empty body = default message).
-pub async fn read_act_msg(req: Request<Incoming>) -> Result<ActMsg, ApiError> {
-    let bytes = read_body(req).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ActMsg::default());
-    }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON control message: {e}")))
-}
 
 fn not_allowed(method: &Method) -> ApiError {
     ApiError::MethodNotAllowed(method.clone())

@@ -114,7 +114,7 @@ async fn dispatch_any(
     if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object)? {
         return Ok(resp);
     }
-    let q = crate::native_api::query(&req);
+    let q = crate::http::request::query(&req);
     if super::mpt::is_mpt(&req, &q) {
         return super::mpt::handle(ctx, req, q, &bucket, &object).await;
     }
@@ -126,12 +126,12 @@ async fn dispatch_any(
         Method::PUT if q.contains_key("append_type") => {
             append(ctx, req, &q, &bucket, &object).await
         }
-        Method::PUT if q.contains_key(crate::service::copy::OBJECT_TO) => {
+        Method::PUT if q.contains_key(crate::wire::specs::OBJECT_TO) => {
             let to = q
-                .get(crate::service::copy::OBJECT_TO)
+                .get(crate::wire::specs::OBJECT_TO)
                 .cloned()
                 .unwrap_or_default();
-            let (dst_bucket, _) = crate::service::copy::parse_destination(&to)?;
+            let (dst_bucket, _) = crate::wire::specs::parse_destination(&to)?;
             let who = crate::client_auth::principal(&req);
             super::may(
                 ctx,
@@ -156,10 +156,10 @@ async fn dispatch_any(
         Method::HEAD => head(ctx, &bucket, &object).await,
         Method::PATCH => {
             // `{"action":"","value":{k:v}}`; `?set-new-custom=true` replaces instead of merging.
-            let replace = crate::native_api::query(&req)
+            let replace = crate::http::request::query(&req)
                 .get("set-new-custom")
                 .is_some_and(|v| v == "true");
-            let msg = crate::native_api::read_act_msg(req).await?;
+            let msg = crate::wire::msg::read_act_msg(req).await?;
             let custom: std::collections::BTreeMap<String, String> =
                 serde_json::from_value(msg.value).map_err(|e| {
                     ApiError::BadRequest(format!(
@@ -258,7 +258,7 @@ async fn get(
     bucket: &str,
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let q = crate::native_api::query(&req);
+    let q = crate::http::request::query(&req);
     if super::arch::wants_archive(&q) {
         return Box::pin(super::arch::get(ctx, &q, bucket, object)).await;
     }

@@ -16,8 +16,8 @@ use serde_json::json;
 use super::ProxyContext;
 use crate::cluster::{FLAG_DECOMMISSION, FLAG_MAINTENANCE};
 use crate::http::{empty, Body};
-use crate::native_api::ApiError;
 use crate::wire::ActMsg;
+use crate::wire::ApiError;
 
 #[derive(Deserialize)]
 struct NodeMsg {
@@ -72,7 +72,7 @@ pub(super) async fn cluster_action(
             tell_shutdown(ctx, &node).await?;
         }
         "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("scrub") => {
-            let bucket = crate::native_api::scrub_bucket(&msg.value)?;
+            let bucket = crate::wire::specs::scrub_bucket(&msg.value)?;
             if !ctx.state.bmd().buckets.contains_key(&bucket) {
                 return Err(ApiError::NoBucket(bucket));
             }
@@ -99,7 +99,7 @@ pub(super) async fn cluster_action(
                 }
             }
         }
-        "stop" => crate::native_api::jobs::stop(&ctx.jobs, &msg.value)?,
+        "stop" => crate::wire::jobs::stop(&ctx.jobs, &msg.value)?,
         other => {
             return Err(ApiError::BadRequest(format!(
                 "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node, start (rebalance, scrub) or stop (rebalance or a job)"
@@ -209,7 +209,7 @@ pub(super) async fn reverse(
         .unwrap_or_default();
     let url = format!("{}/v1{rest}{query}", node.control_url());
     let method = req.method().clone();
-    let body = crate::native_api::read_body(req).await?;
+    let body = crate::wire::msg::read_body(req).await?;
     let reply = ctx
         .client
         .send(method, &url, (!body.is_empty()).then(|| body.to_vec()))
@@ -243,7 +243,7 @@ pub(super) async fn promote(
         "promote host files",
     )?;
     super::buckets::may(ctx, &who, bucket, crate::auth::ace::PUT, "promote into it")?;
-    let body = crate::native_api::read_body(req).await?;
+    let body = crate::wire::msg::read_body(req).await?;
     let msg: ActMsg = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON control message: {e}")))?;
     if msg.action != "promote" {
@@ -273,7 +273,7 @@ pub(super) async fn promote(
             "promote: no target {tid:?} in the cluster map"
         )));
     }
-    let mut total = crate::service::promote::Promoted::default();
+    let mut total = crate::wire::specs::Promoted::default();
     let mut missing_everywhere = true;
     for t in targets {
         let url = format!("{}/v1/objects/{bucket}", t.control_url());
@@ -287,7 +287,7 @@ pub(super) async fn promote(
             *resp.status_mut() = r.status;
             return Ok(resp);
         }
-        let part: crate::service::promote::Promoted =
+        let part: crate::wire::specs::Promoted =
             serde_json::from_slice(&r.body).unwrap_or_default();
         total.objects += part.objects;
         total.bytes += part.bytes;
@@ -305,5 +305,5 @@ pub(super) async fn promote(
             "promote: {src:?} does not exist on any target"
         )));
     }
-    Ok(crate::native_api::buckets::json_response(&total))
+    Ok(crate::wire::json_response(&total))
 }

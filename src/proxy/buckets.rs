@@ -13,11 +13,11 @@ use crate::client_auth::destination_need;
 use crate::cluster::{bprops, Snode};
 use crate::http::{empty, Body};
 use crate::names::validate_bucket;
-use crate::native_api::buckets::json_response;
-use crate::native_api::lso::{new_uuid, page_response, wants_msgpack, LsoEntry, LsoMsg, LsoPage};
-use crate::native_api::summary;
-use crate::native_api::{read_act_msg, ApiError};
 use crate::store::BucketUsage;
+use crate::wire::json_response;
+use crate::wire::lso::{new_uuid, page_response, wants_msgpack, LsoEntry, LsoMsg, LsoPage};
+use crate::wire::summary;
+use crate::wire::{msg::read_act_msg, ApiError};
 
 /// `GET /v1/buckets`.
 pub(super) fn list_buckets(
@@ -56,8 +56,8 @@ pub(super) fn may(
 /// the smallest of their tokens), everything counts against the page, and a page that
 /// fills up inside a shard's members ends with a token that resumes there.
 fn merge_pages(pages: Vec<LsoPage>, page_size: usize, after: &str) -> (Vec<LsoEntry>, String) {
-    use crate::native_api::arch::{make_member_token, member_token};
-    let in_arch = crate::native_api::ENTRY_IN_ARCH;
+    use crate::wire::lso::{make_member_token, member_token};
+    let in_arch = crate::wire::lso::ENTRY_IN_ARCH;
     let object_of = |t: &str| member_token(t).map_or(t.to_string(), |(s, _)| s.to_string());
     // The smallest token: past it, some target has not listed yet.
     let bound = pages
@@ -123,10 +123,10 @@ pub(super) async fn dispatch(
         Method::POST => {
             let caller = crate::http::caller(&req);
             let who = crate::client_auth::principal(&req);
-            let q = crate::native_api::query(&req);
+            let q = crate::http::request::query(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "move-bck" {
-                let to = crate::native_api::buckets::move_destination(&q, &msg.value)?;
+                let to = crate::wire::specs::move_destination(&q, &msg.value)?;
                 may(ctx, &who, &bucket, ace::DESTROY_BUCKET, "rename it")?;
                 may(
                     ctx,
@@ -138,7 +138,7 @@ pub(super) async fn dispatch(
                 return rename(ctx, &bucket, &to, &caller).await;
             }
             if matches!(msg.action.as_str(), "copy-bck" | "copy-listrange") {
-                let to = crate::service::copy_many::CopySpec::parse(&bucket, &q, &msg.value)?.to;
+                let to = crate::wire::specs::CopySpec::parse(&bucket, &q, &msg.value)?.to;
                 let need = destination_need(&msg.action, ctx.state.has_bucket(&to));
                 may(ctx, &who, &bucket, ace::GET, "copy from it")?;
                 may(ctx, &who, &to, need, "copy into it")?;
@@ -168,7 +168,7 @@ pub(super) async fn dispatch(
             let who = crate::client_auth::principal(&req);
             let msg = read_act_msg(req).await?;
             if msg.action == "archive" {
-                let to = crate::service::archive_job::ArchiveSpec::parse(&bucket, &msg.value)?.to;
+                let to = crate::wire::specs::ArchiveSpec::parse(&bucket, &msg.value)?.to;
                 may(ctx, &who, &bucket, ace::GET, "archive from it")?;
                 may(ctx, &who, &to, ace::PUT, "archive into it")?;
                 return super::multi_object::archive(ctx, &bucket, msg).await;
@@ -210,8 +210,8 @@ pub(super) async fn dispatch(
                 .get(&bucket)
                 .ok_or_else(|| ApiError::NoBucket(bucket.clone()))?;
             let props = bprops::for_head(ctx.state.bmd().props.get(&bucket), created);
-            let mut q = crate::native_api::query(&req);
-            if let Some(prefix) = crate::native_api::buckets::path_prefix(&req) {
+            let mut q = crate::http::request::query(&req);
+            if let Some(prefix) = crate::wire::msg::path_prefix(&req) {
                 q.insert("prefix".into(), prefix);
             }
             let job = cluster_usage_job(ctx, &bucket);
@@ -368,7 +368,7 @@ async fn delete_listed(
     if !ctx.state.bmd().buckets.contains_key(bucket) {
         return Err(ApiError::NoBucket(bucket.to_string()));
     }
-    let names = crate::native_api::buckets::listed_names(value)?;
+    let names = crate::wire::specs::listed_names(value)?;
     let smap = ctx.state.smap();
     let mut by_owner: BTreeMap<String, (Snode, Vec<String>)> = BTreeMap::new();
     for name in names {

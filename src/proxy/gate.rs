@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use super::ProxyContext;
 use crate::http::plane::{admit_intra, admit_public};
 use crate::http::Plane;
-use crate::native_api::ApiError;
+use crate::wire::ApiError;
 
 /// Registration paths.
 pub(super) fn is_join(path: &str) -> bool {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::ProxyContext;
 use crate::cluster::{Bmd, Smap, Snode};
 use crate::http::{Body, Plane};
-use crate::native_api::buckets::json_response;
-use crate::native_api::ApiError;
+use crate::wire::json_response;
+use crate::wire::ApiError;
 
 /// What a registering target sends (AIStore's `cluMeta` carries the node as `si`).
 #[derive(Debug, Deserialize)]

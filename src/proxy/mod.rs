@@ -168,7 +168,7 @@ fn proxy_id(state_dir: Option<&Path>, flag: Option<&str>) -> std::io::Result<Str
     let id = match (flag, saved) {
         (Some(id), _) => id.to_string(),
         (None, Some(id)) if !id.is_empty() => id,
-        _ => format!("p{}", crate::native_api::lso::new_uuid()),
+        _ => format!("p{}", crate::wire::lso::new_uuid()),
     };
     if let Some(f) = file {
         write_atomic(&f, id.as_bytes())?;

@@ -17,11 +17,11 @@ use super::ProxyContext;
 use crate::cluster::Snode;
 use crate::http::Body;
 use crate::jobs::{Counts, Progress};
-use crate::native_api::lso::LsoMsg;
-use crate::native_api::ApiError;
-use crate::service::archive_job::ArchiveSpec;
-use crate::service::copy_many::CopySpec;
+use crate::wire::lso::LsoMsg;
+use crate::wire::specs::ArchiveSpec;
+use crate::wire::specs::CopySpec;
 use crate::wire::ActMsg;
+use crate::wire::ApiError;
 
 /// Names handed out per step.
 const BATCH: usize = 1000;
@@ -49,7 +49,7 @@ pub(super) async fn copy(
     let names = if walk {
         None
     } else {
-        Some(crate::native_api::buckets::listed_names(&msg.value)?)
+        Some(crate::wire::specs::listed_names(&msg.value)?)
     };
     if !ctx.state.has_bucket(&spec.to) {
         super::buckets::create(ctx, &spec.to, caller).await?;
@@ -90,7 +90,7 @@ pub(super) async fn archive(
     if !bmd.buckets.contains_key(src) {
         return Err(ApiError::NoBucket(src.to_string()));
     }
-    crate::native_api::buckets::listed_names(&msg.value)?;
+    crate::wire::specs::listed_names(&msg.value)?;
     let spec = ArchiveSpec::parse(src, &msg.value)?;
     if !bmd.buckets.contains_key(&spec.to) {
         return Err(ApiError::NoBucket(spec.to.clone()));

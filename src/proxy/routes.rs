@@ -10,12 +10,12 @@ use hyper::body::Incoming;
 
 use super::{buckets, membership, ProxyContext};
 use crate::cluster::intra_auth::now_secs;
+use crate::http::request::{query, set_header};
 use crate::http::{empty, full, Body, Plane};
 use crate::names::{validate_bucket, validate_object};
-use crate::native_api::buckets::json_response;
-use crate::native_api::{
-    check_provider, error, query, set_header, split_object_path_borrowed, ApiError,
-};
+use crate::wire::json_response;
+use crate::wire::msg::{check_provider, split_object_path_borrowed};
+use crate::wire::{error, ApiError};
 
 /// Names the proxy's intra-cluster URL on a refused public join.
 pub const INTRA_URL: header::HeaderName = header::HeaderName::from_static("ais-intra-url");
@@ -85,7 +85,7 @@ async fn route_control(
     let uri = req.uri().clone();
     let path = uri.path();
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
-        let bucket = crate::native_api::decode(rest.trim_end_matches('/'))?;
+        let bucket = crate::wire::msg::decode(rest.trim_end_matches('/'))?;
         return super::admin::promote(ctx, req, &bucket).await;
     }
     if path == "/v1/buckets" || path == "/v1/buckets/" {
@@ -96,7 +96,7 @@ async fn route_control(
         check_provider(&req)?;
         // `/v1/buckets/B/<prefix>` (bucket HEAD with a summary of a prefix).
         let first = rest.split('/').next().unwrap_or_default();
-        let bucket = crate::native_api::decode(first)?;
+        let bucket = crate::wire::msg::decode(first)?;
         return buckets::dispatch(ctx, req, bucket).await;
     }
     if path.starts_with("/v1/reverse/") {
@@ -115,24 +115,19 @@ async fn route_control(
     match (req.method().clone(), path) {
         (Method::POST, "/v1/cluster/autoreg") | (Method::POST, "/v1/cluster/join") => {
             let plane = Plane::of(&req);
-            let body = crate::native_api::read_body(req).await?;
+            let body = crate::wire::msg::read_body(req).await?;
             membership::autoreg(ctx, plane, &body).await
         }
         (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => {
             let what_q = query(&req).get("what").cloned().unwrap_or_default();
-            if crate::native_api::jobs::is_job_query(&what_q) {
-                let body = crate::native_api::read_body(req).await?;
-                return crate::native_api::jobs::answer(
-                    &ctx.jobs,
-                    &what_q,
-                    &body,
-                    &ctx.me.daemon_id,
-                );
+            if crate::wire::jobs::is_job_query(&what_q) {
+                let body = crate::wire::msg::read_body(req).await?;
+                return crate::wire::jobs::answer(&ctx.jobs, &what_q, &body, &ctx.me.daemon_id);
             }
             what(ctx, &req).await
         }
         (Method::PUT, "/v1/cluster") => {
-            let msg = crate::native_api::read_act_msg(req).await?;
+            let msg = crate::wire::msg::read_act_msg(req).await?;
             super::admin::cluster_action(ctx, msg).await
         }
         (Method::GET, "/v1/health") => {
@@ -265,12 +260,12 @@ fn copy_destination_allowed(
     query: &str,
 ) -> Result<(), ApiError> {
     let Some(to) = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == crate::service::copy::OBJECT_TO)
+        .find(|(k, _)| k == crate::wire::specs::OBJECT_TO)
         .map(|(_, v)| v.into_owned())
     else {
         return Ok(());
     };
-    let (dst_bucket, _) = crate::service::copy::parse_destination(&to)?;
+    let (dst_bucket, _) = crate::wire::specs::parse_destination(&to)?;
     let who = crate::client_auth::principal(req);
     super::buckets::may(
         ctx,

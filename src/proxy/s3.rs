@@ -11,14 +11,14 @@ use serde_json::json;
 
 use super::{buckets, ProxyContext};
 use crate::http::Body;
-use crate::native_api::lso::LsoMsg;
-use crate::native_api::ApiError;
 use crate::s3::bucket::{self, Buckets, PageSourceFor};
 use crate::s3::error::{self, S3Error};
 use crate::s3::list::Entry;
 use crate::s3::op::{self, Style};
 use crate::s3::{self as s3api, xml};
 use crate::store::{UploadInfo, UploadSpec};
+use crate::wire::lso::LsoMsg;
+use crate::wire::ApiError;
 
 /// How a request reaches the S3 API here, if it does: `/s3/...`, a virtual host
 /// `<bucket>.<s3_domain>`, or any non-native path with `s3_at_root`. Returns the path

@@ -50,11 +50,7 @@ impl ClusterState {
                 s.version += 1;
                 s
             }
-            None => Smap::new(
-                me.clone(),
-                crate::native_api::lso::new_uuid(),
-                now_rfc3339(),
-            ),
+            None => Smap::new(me.clone(), crate::wire::lso::new_uuid(), now_rfc3339()),
         };
         smap.pmap = [(me.daemon_id.clone(), me.clone())].into();
         smap.proxy_si = me;

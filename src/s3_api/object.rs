@@ -13,7 +13,6 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response
 use hyper::body::Incoming;
 
 use crate::http::{empty, request::set_header, stream, Body};
-use crate::native_api::ApiError;
 use crate::s3::auth::Verified;
 use crate::s3::bucket::xml_response;
 use crate::s3::checksum::{self, BodyChecks, Verdict};
@@ -24,6 +23,7 @@ use crate::s3::xml::{self, XMLNS};
 use crate::service::body::{body_stream, drain, DRAIN_ON_ERROR};
 use crate::service::TargetContext;
 use crate::store::{self, ObjectInfo, ObjectMeta, PutOptions, UploadSpec};
+use crate::wire::ApiError;
 
 /// A body on its way to the store.
 type BodyStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send + 'a>>;

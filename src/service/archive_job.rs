@@ -9,84 +9,15 @@ use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use http::{Method, Request, Response, StatusCode};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::TargetContext;
 use crate::http::{full, Body};
 use crate::jobs::{Counts, Progress};
-use crate::native_api::ApiError;
 use crate::store::{BodyResult, PutOptions};
 use crate::tar_writer::{self, Sink};
-
-/// The `value` of an `archive` action (AIStore's `ArchiveBckMsg`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ArchiveMsg {
-    #[serde(rename = "archname")]
-    pub name: String,
-    #[serde(default)]
-    pub mime: String,
-    #[serde(default, rename = "tobck")]
-    pub to_bucket: Option<Value>,
-    /// Member names start with the source bucket's.
-    #[serde(default, rename = "isbn")]
-    pub include_bucket_name: bool,
-    /// Append to an existing shard.
-    #[serde(default, rename = "aate")]
-    pub append: bool,
-    #[serde(default, rename = "coer")]
-    pub continue_on_error: bool,
-}
-
-/// A checked archive request.
-#[derive(Debug, Clone)]
-pub struct ArchiveSpec {
-    pub msg: ArchiveMsg,
-    pub to: String,
-    pub gzip: bool,
-}
-
-impl ArchiveSpec {
-    pub fn parse(src: &str, value: &Value) -> Result<ArchiveSpec, ApiError> {
-        let msg: ArchiveMsg = serde_json::from_value(value.clone())
-            .map_err(|e| ApiError::BadRequest(format!("archive: malformed value: {e}")))?;
-        crate::names::validate_object(&msg.name)?;
-        let to = msg
-            .to_bucket
-            .as_ref()
-            .and_then(|b| b.get("name"))
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .unwrap_or(src)
-            .to_string();
-        crate::names::validate_bucket(&to)?;
-        let lower = msg.name.to_ascii_lowercase();
-        let kind = if msg.mime.is_empty() {
-            [".tar.gz", ".tgz", ".tar"]
-                .into_iter()
-                .find(|e| lower.ends_with(e))
-                .unwrap_or("")
-        } else {
-            msg.mime.trim_start_matches('.')
-        };
-        let gzip = match kind {
-            ".tar" | "tar" | "x-tar" => false,
-            ".tgz" | ".tar.gz" | "tgz" | "tar.gz" => true,
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "archive {:?}: format {other:?} is not written here (expecting .tar, .tgz or .tar.gz)",
-                    msg.name
-                )))
-            }
-        };
-        if msg.append {
-            return Err(ApiError::BadRequest(
-                "archive: appending to an existing shard (aate) is not supported".into(),
-            ));
-        }
-        Ok(ArchiveSpec { msg, to, gzip })
-    }
-}
+use crate::wire::specs::ArchiveSpec;
+use crate::wire::ApiError;
 
 /// Starts the archive job here and answers its ID.
 pub async fn start(

@@ -14,30 +14,9 @@ use super::rebalance::{self, REPLICA_META};
 use super::TargetContext;
 use crate::http::forward::ReqBody;
 use crate::http::{empty, Body};
-use crate::native_api::ApiError;
 use crate::store::{ObjectMeta, PutOptions};
-
-/// Query parameter naming the destination as a uname (`ais/@#/<bucket>/<object>`).
-pub const OBJECT_TO: &str = "object_to";
-
-/// Splits `ais/@#/<bucket>/<object>` (provider and global namespace; `ais://` and a
-/// bare `<bucket>/<object>` are taken too).
-pub fn parse_destination(uname: &str) -> Result<(String, String), ApiError> {
-    let rest = uname
-        .strip_prefix("ais://")
-        .or_else(|| uname.strip_prefix("ais/@#/"))
-        .or_else(|| uname.strip_prefix("ais/"))
-        .unwrap_or(uname);
-    if rest.starts_with('@') || rest.starts_with('#') {
-        return Err(ApiError::BadRequest(format!(
-            "{OBJECT_TO}={uname:?}: only ais:// buckets of the global namespace are supported"
-        )));
-    }
-    let (bucket, object) = rest.split_once('/').unwrap_or((rest, ""));
-    crate::names::validate_bucket(bucket)?;
-    crate::names::validate_object(object)?;
-    Ok((bucket.to_string(), object.to_string()))
-}
+use crate::wire::specs::parse_destination;
+use crate::wire::ApiError;
 
 /// Copies `bucket/object` to the destination named by `to`.
 pub async fn copy_object(

@@ -15,89 +15,14 @@ use super::copy::copy_one;
 use super::TargetContext;
 use crate::http::{full, Body};
 use crate::jobs::{Counts, Progress};
-use crate::native_api::ApiError;
 use crate::store::ListRequest;
+use crate::wire::specs::{CopySpec, Selection};
+use crate::wire::ApiError;
 
 /// Copies in flight at once within one job.
 const PARALLEL: usize = 4;
 /// Names read per step of a bucket walk.
 const WALK_PAGE: usize = 1000;
-
-/// Where the copies go and how.
-#[derive(Debug, Clone)]
-pub struct CopySpec {
-    pub to: String,
-    pub prepend: String,
-    pub dry_run: bool,
-    /// Continue on error (`coer`): a failed object is counted, not fatal.
-    pub continue_on_error: bool,
-}
-
-impl CopySpec {
-    /// From the request: the destination is `?bck_to=` (`copy-bck`, as the SDK sends it)
-    /// or `value.tobck.name` (`copy-listrange`).
-    pub fn parse(
-        bucket: &str,
-        q: &std::collections::HashMap<String, String>,
-        value: &Value,
-    ) -> Result<CopySpec, ApiError> {
-        let to = match value
-            .get("tobck")
-            .and_then(|b| b.get("name"))
-            .and_then(Value::as_str)
-        {
-            Some(name) if !q.contains_key("bck_to") => {
-                if let Some(p) = value["tobck"]["provider"]
-                    .as_str()
-                    .filter(|p| !p.is_empty() && *p != "ais")
-                {
-                    return Err(ApiError::BadRequest(format!(
-                        "copy to provider {p:?}: only ais:// buckets are served"
-                    )));
-                }
-                crate::names::validate_bucket(name)?;
-                name.to_string()
-            }
-            _ => crate::native_api::buckets::move_destination(q, value)?,
-        };
-        if value
-            .get("ext")
-            .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty())
-        {
-            return Err(ApiError::BadRequest(
-                "copy: renaming extensions (ext) is not supported".into(),
-            ));
-        }
-        let s = |k: &str| crate::native_api::str_field(value, k);
-        let b = |k: &str| value.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let spec = CopySpec {
-            to,
-            prepend: s("prepend"),
-            dry_run: b("dry_run"),
-            continue_on_error: b("coer"),
-        };
-        if spec.to == bucket && spec.prepend.is_empty() {
-            return Err(ApiError::BadRequest(format!(
-                "ais://{bucket}: cannot copy a bucket onto itself (give another bucket or a prepend)"
-            )));
-        }
-        Ok(spec)
-    }
-
-    /// The name `name` gets at the destination.
-    pub fn dst_name(&self, name: &str) -> Result<String, ApiError> {
-        let n = format!("{}{name}", self.prepend);
-        crate::names::validate_object(&n)?;
-        Ok(n)
-    }
-}
-
-/// What the objects of one copy job are.
-pub enum Selection {
-    Names(Vec<String>),
-    Prefix(String),
-}
 
 /// `POST /v1/buckets/SRC` `copy-bck` or `copy-listrange` on a target: starts the job and
 /// answers its ID.

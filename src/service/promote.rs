@@ -16,8 +16,9 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use super::TargetContext;
-use crate::native_api::ApiError;
 use crate::store::{ObjectMeta, PutOptions};
+use crate::wire::specs::Promoted;
+use crate::wire::ApiError;
 
 /// The action's value, in AIStore's field names.
 #[derive(Debug, Default, Deserialize)]
@@ -43,20 +44,6 @@ pub struct PromoteArgs {
     /// The source is not a share every target sees.
     #[serde(default)]
     pub notshr: bool,
-}
-
-/// What one target did.
-#[derive(Debug, Default, serde::Serialize, Deserialize)]
-pub struct Promoted {
-    /// Files stored as objects (here or sent to their owner).
-    pub objects: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Files skipped: the object exists and `ovw` is off.
-    pub skipped: u64,
-    /// The source does not exist here.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub missing: bool,
 }
 
 /// Promotes what `args` names into `bucket` on this target.

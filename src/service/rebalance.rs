@@ -27,8 +27,8 @@ use crate::cluster::intra_auth::Receipt;
 use crate::cluster::Snode;
 use crate::http::forward::{no_body, ReqBody};
 use crate::http::{stream, Body};
-use crate::native_api::ApiError;
 use crate::store::{self, ListRequest, ObjectMeta, ObjectReader};
+use crate::wire::ApiError;
 
 /// Query parameter of replica transfers.
 pub const REPLICA_QUERY: &str = "ais_replica";

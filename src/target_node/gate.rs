@@ -13,7 +13,7 @@ use super::TargetContext;
 use crate::cluster::intra_auth::now_secs;
 use crate::http::plane::{admit_intra, admit_public};
 use crate::http::{Body, Plane};
-use crate::native_api::{error, ApiError};
+use crate::wire::{error, ApiError};
 
 /// Admits `req` (`None`) or returns the refusal to send.
 pub(super) fn refusal(

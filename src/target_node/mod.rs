@@ -246,10 +246,10 @@ async fn wait_for_map(
     {
         return None;
     }
-    let err = native_api::ApiError::Unavailable(
+    let err = crate::wire::ApiError::Unavailable(
         "this target has not joined its cluster yet; retry".into(),
     );
-    Some(native_api::error::error_response(
+    Some(crate::wire::error::error_response(
         &err,
         req.method(),
         path,

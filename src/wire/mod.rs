@@ -1,20 +1,15 @@
 //! AIStore's shapes on the wire, shared by the proxy, the target and the loader: control
-//! messages and the `Ais-*` header names. Data only: no handler, no HTTP response.
+//! messages, specs of multi-object actions, listing pages, the `Ais-*` header names, the
+//! error map (AIStore's JSON error body for every store and request error), job queries
+//! and JSON answers. No handler: what a node does with a request lives above.
 
+pub mod error;
 pub mod headers;
+pub mod jobs;
+pub mod lso;
+pub mod msg;
+pub mod specs;
+pub mod summary;
 
-use serde::Deserialize;
-
-/// An AIStore control message (`ActMsg`).
-#[derive(Debug, Default, Deserialize, serde::Serialize)]
-pub struct ActMsg {
-    /// Action name, e.g. `create-bck`.
-    #[serde(default)]
-    pub action: String,
-    /// Optional name argument.
-    #[serde(default)]
-    pub name: String,
-    /// Action-specific value.
-    #[serde(default)]
-    pub value: serde_json::Value,
-}
+pub use error::ApiError;
+pub use msg::{json_response, ActMsg};

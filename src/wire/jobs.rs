@@ -3,7 +3,7 @@
 
 use http::Response;
 
-use super::buckets::json_response;
+use super::json_response;
 use super::ApiError;
 use crate::http::Body;
 use crate::jobs::{query_args, Jobs};

@@ -64,14 +64,15 @@ pub fn bsumm_result(bucket: &str, u: &BucketUsage) -> Value {
 /// The `uuid` and `prefix` of a summary request's value.
 pub fn ctrl_msg(value: &Value) -> (String, String) {
     (
-        super::str_field(value, "uuid"),
-        super::str_field(value, "prefix"),
+        super::msg::str_field(value, "uuid"),
+        super::msg::str_field(value, "prefix"),
     )
 }
 
 use http::{Response, StatusCode};
 
-use super::{set_header, ApiError};
+use super::ApiError;
+use crate::http::request::set_header;
 use crate::http::{empty, full, Body};
 use crate::wire::headers::{AIS_BUCKET_PROPS, AIS_BUCKET_SUMM, AIS_XACTION_ID};
 
