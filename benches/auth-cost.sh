@@ -12,8 +12,8 @@
 set -euo pipefail
 ROUNDS=${1:-3}; SECS=${2:-5}; CONNS=${3:-32}
 cd "$(dirname "$0")/.."
-BIN=target/release/aisnode
-[ -x "$BIN" ] || cargo build --release --quiet
+BIN=${AIS_BIN_DIR:-target/release}/aisnode
+[ -x "$BIN" ] || cargo build --release --quiet --bins
 command -v wrk >/dev/null || { echo "needs wrk" >&2; exit 1; }
 
 W=$(mktemp -d /tmp/aisauth.XXXXXX)

@@ -125,7 +125,7 @@ def page(session, url, bucket, token):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--bin", default="target/release/aisnode")
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("AIS_BIN_DIR", "target/release"), "aisnode"))
     ap.add_argument("--config", default="", help="a target config file (e.g. list_cache_mib = 0)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--modes", default="target,proxy")

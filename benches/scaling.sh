@@ -40,7 +40,7 @@ TARGETS=1
 TARGET_CONFIG=
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) DISKS="1 2"; DURATION=3s; WARMUP=1; UNTHROTTLED=0 ;;
+    --smoke) DISKS="1 2"; DURATION=3s; WARMUP=1; UNTHROTTLED=0; SMOKE=1 ;;
     --limit-mib) LIMIT_MIB=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --disks) DISKS=$2; shift ;;
@@ -62,11 +62,16 @@ command -v mkfs.xfs >/dev/null || { echo "needs mkfs.xfs (apt-get install xfspro
 CG_ROOT=/sys/fs/cgroup/blkio
 [ -f "$CG_ROOT/blkio.throttle.read_bps_device" ] || { echo "needs cgroup v1 blkio throttling at $CG_ROOT" >&2; exit 1; }
 test -c /dev/null || { echo "/dev/null is not a device" >&2; exit 1; }
-[ -x target/release/aisnode ] && [ -x target/release/aisloader ] || cargo build --release --quiet --bins
-AISNODE=$ROOT/target/release/aisnode; LOADER=$ROOT/target/release/aisloader
+BIN_DIR=$(cd "${AIS_BIN_DIR:-target/release}" 2>/dev/null && pwd || echo "$ROOT/target/release")
+[ -x "$BIN_DIR/aisnode" ] && [ -x "$BIN_DIR/aisloader" ] || cargo build --release --quiet --bins
+AISNODE=$BIN_DIR/aisnode; LOADER=$BIN_DIR/aisloader
 # The chart (plotters): built before any disk is touched, so a build problem fails early.
-cargo build --release --quiet --example plot_scaling
-PLOT=$ROOT/target/release/examples/plot_scaling
+# A smoke run writes the CSV only (its figures mean nothing; no release build just for it).
+PLOT=
+if [ "${SMOKE:-0}" = 0 ]; then
+  cargo build --release --quiet --example plot_scaling
+  PLOT=$ROOT/target/release/examples/plot_scaling
+fi
 
 W=$(mktemp -d "${BACKING:-/var/tmp}/aisscale.XXXXXX")
 CG=$CG_ROOT/aisbench-$$
@@ -222,6 +227,7 @@ for mode in $modes; do
     done
   done
 done
+if [ -z "$PLOT" ]; then echo "wrote $CSV (smoke: no chart)"; exit 0; fi
 "$PLOT" "$CSV" "$OUT/scaling.json" "$OUT/scaling.svg" \
   "$(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $SIZE objects, ${LIMIT_MIB} MiB/s per disk"
 echo "wrote $CSV, $OUT/scaling.json, $OUT/scaling.svg"

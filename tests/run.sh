@@ -25,12 +25,11 @@ stage "cargo test"
 cargo build --quiet --bins
 cargo test --quiet --all-targets
 
-stage "benchmark scripts, smoke mode (root, loop devices, nginx)"
-cargo build --quiet --release --bins
-benches/smoke.sh
-
-stage "static release binary and container image"
+stage "static release binary (the container image's, and the benchmark smoke runs')"
 cargo build --quiet --release --target x86_64-unknown-linux-musl --bins
+
+stage "benchmark scripts, smoke mode (root, loop devices, nginx)"
+AIS_BIN_DIR="$PWD/target/x86_64-unknown-linux-musl/release" benches/smoke.sh
 
 stage "Python tests: SDK against real processes, then the container image and Compose cluster"
 AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 tests/python tests/deploy tests/container
