@@ -179,7 +179,7 @@ impl Claims {
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to unix seconds.
 fn httpdate_rfc3339(s: &str) -> Option<u64> {
-    let secs = crate::s3::xml::parse_iso8601(s.get(..19)?)? / 1_000_000_000;
+    let secs = crate::dates::parse_iso8601(s.get(..19)?)? / 1_000_000_000;
     let rest = &s[19..];
     let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
     let offset: i64 = match rest {

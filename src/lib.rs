@@ -26,6 +26,7 @@ pub mod auth;
 pub mod client_auth;
 pub mod cluster;
 pub mod config;
+pub mod dates;
 pub mod disk;
 pub mod fs;
 pub mod hrw;
