@@ -32,5 +32,10 @@ stage "benchmark scripts, smoke mode (root, loop devices, nginx)"
 AIS_BIN_DIR="$PWD/target/x86_64-unknown-linux-musl/release" benches/smoke.sh
 
 stage "Python tests: SDK against real processes, then the container image and Compose cluster"
-AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 tests/python tests/deploy tests/container
+# The node tests pick their own ports: two workers, one file each at a time (a file's
+# tests share fixtures); the container tests share one Compose project: one at a time.
+AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=20 \
+  -n 2 --dist loadfile tests/python
+AISNODE_BIN="$PWD/target/debug/aisnode" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=10 \
+  tests/deploy tests/container
 stage "done"
