@@ -12,7 +12,6 @@ use tokio::sync::{mpsc, oneshot};
 use super::{ApiError, TargetContext};
 use crate::archive::{self, ArchiveError, Matcher, Piece};
 use crate::http::{stream, Body};
-use crate::service::rebalance;
 
 /// How long one read inside an archive may take.
 const ARCHIVE_DEADLINE: Duration = Duration::from_secs(60);
@@ -45,7 +44,7 @@ pub async fn get(
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
     // Here (or fetched from a previous owner) first.
-    drop(rebalance::open_here_or_fetch(ctx, bucket, object).await?);
+    drop(crate::service::locate::open_here_or_fetch(ctx, bucket, object).await?);
     let (file, _) = ctx.store.open_plain(bucket, object).await?;
     let o = object.to_string();
     let path = q.get("archpath").cloned().unwrap_or_default();

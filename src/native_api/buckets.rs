@@ -108,8 +108,7 @@ pub(super) async fn dispatch(
                     ctx.store.require_bucket(&bucket)?;
                     let mut deleted = 0u64;
                     for name in &names {
-                        match crate::service::rebalance::delete_everywhere(ctx, &bucket, name).await
-                        {
+                        match crate::service::locate::delete_everywhere(ctx, &bucket, name).await {
                             Ok(()) => deleted += 1,
                             Err(ApiError::Store(e))
                                 if matches!(*e, crate::store::Error::ObjectNotFound { .. }) => {}

@@ -12,7 +12,6 @@ use crate::cluster::intra_auth::now_secs;
 use crate::http::{empty, stream, Body, Plane};
 use crate::range;
 use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
-use crate::service::rebalance;
 use crate::store::{ObjectInfo, PutOptions};
 use crate::wire::headers::*;
 
@@ -62,11 +61,11 @@ async fn head(ctx: &TargetContext, bucket: &str, object: &str) -> Result<Respons
     let start = Instant::now();
     let m = &ctx.metrics;
     let res = match ctx.store.head(bucket, object).await {
-        Err(crate::store::Error::ObjectNotFound { .. }) => {
-            Box::pin(rebalance::open_here_or_fetch(ctx, bucket, object))
-                .await
-                .map(|r| r.info)
-        }
+        Err(crate::store::Error::ObjectNotFound { .. }) => Box::pin(
+            crate::service::locate::open_here_or_fetch(ctx, bucket, object),
+        )
+        .await
+        .map(|r| r.info),
         other => other.map_err(ApiError::from),
     };
     count(
@@ -91,15 +90,17 @@ async fn dispatch_any(
     bucket: String,
     object: String,
 ) -> Result<Response<Body>, ApiError> {
-    if let Some(kind) = rebalance::replica_kind(&req) {
+    if let Some(kind) = crate::service::replica::replica_kind(&req) {
         return match (req.method().clone(), kind.as_str()) {
-            (Method::PUT, "put") => rebalance::receive(ctx, req, &bucket, &object).await,
-            (Method::GET, "get") => rebalance::hand_over(ctx, &bucket, &object).await,
+            (Method::PUT, "put") => {
+                crate::service::replica::receive(ctx, req, &bucket, &object).await
+            }
+            (Method::GET, "get") => crate::service::replica::hand_over(ctx, &bucket, &object).await,
             (Method::PUT, "copy") => {
                 crate::service::copy::receive_copy(ctx, req, &bucket, &object).await
             }
             (Method::PUT, "tomb") => {
-                rebalance::receive_tombstone(ctx, &req, &bucket, &object).await
+                crate::service::replica::receive_tombstone(ctx, &req, &bucket, &object).await
             }
             (Method::DELETE, "del") => {
                 ctx.store.delete(&bucket, &object).await?;
@@ -107,7 +108,7 @@ async fn dispatch_any(
             }
             (m, k) => Err(ApiError::BadRequest(format!(
                 "{m} with {}={k:?}: expecting PUT put, GET get, PUT tomb or DELETE del",
-                rebalance::REPLICA_QUERY
+                crate::service::replica::REPLICA_QUERY
             ))),
         };
     }
@@ -168,7 +169,7 @@ async fn dispatch_any(
                 })?;
             if ctx.store.head(&bucket, &object).await.is_err() {
                 // Make sure it is here (get-from-neighbor) before changing it.
-                rebalance::open_here_or_fetch(ctx, &bucket, &object).await?;
+                crate::service::locate::open_here_or_fetch(ctx, &bucket, &object).await?;
             }
             ctx.store
                 .set_custom(&bucket, &object, custom, replace)
@@ -176,7 +177,7 @@ async fn dispatch_any(
             Ok(Response::new(empty()))
         }
         Method::DELETE => {
-            let res = rebalance::delete_everywhere(ctx, &bucket, &object).await;
+            let res = crate::service::locate::delete_everywhere(ctx, &bucket, &object).await;
             if res.is_ok() {
                 m.del_count.inc()
             } else {
@@ -262,7 +263,7 @@ async fn get(
     if super::arch::wants_archive(&q) {
         return Box::pin(super::arch::get(ctx, &q, bucket, object)).await;
     }
-    let reader = rebalance::open_here_or_fetch(ctx, bucket, object).await?;
+    let reader = crate::service::locate::open_here_or_fetch(ctx, bucket, object).await?;
     if ctx.store.config().validate_on_get {
         reader.verify().await?;
     }

@@ -64,7 +64,7 @@ pub(super) async fn serve(
             r
         }
         Op::DeleteObject => {
-            match crate::service::rebalance::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
+            match crate::service::locate::delete_everywhere(ctx, &s3.bucket, &s3.key).await {
                 Ok(()) => m.del_count.inc(),
                 Err(ApiError::Store(e)) if matches!(*e, store::Error::ObjectNotFound { .. }) => {}
                 Err(e) => {
@@ -541,7 +541,7 @@ async fn get(
     let h = req.headers();
     let is_get = req.method() == Method::GET;
     let open = || async {
-        crate::service::rebalance::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
+        crate::service::locate::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
             .await
             .map_err(from_api)
     };

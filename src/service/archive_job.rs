@@ -55,7 +55,7 @@ async fn open_member(
         .and_then(|s| s.owner(bucket, name).cloned())
         .filter(|o| o.daemon_id != ctx.node.id);
     let Some(owner) = owner else {
-        let r = super::rebalance::open_here_or_fetch(ctx, bucket, name)
+        let r = super::locate::open_here_or_fetch(ctx, bucket, name)
             .await
             .map_err(|e| e.to_string())?;
         let (size, mtime) = (r.info.meta.size, (r.info.mtime_ns / 1_000_000_000) as u64);
@@ -67,7 +67,7 @@ async fn open_member(
     };
     let req = Request::builder()
         .method(Method::GET)
-        .uri(super::rebalance::object_url(&owner, bucket, name))
+        .uri(super::replica::object_url(&owner, bucket, name))
         .body(crate::http::forward::no_body())
         .map_err(|e| e.to_string())?;
     let resp = ctx
@@ -91,7 +91,7 @@ async fn open_member(
     Ok((
         size,
         mtime,
-        Box::pin(super::rebalance::body_of(resp.into_body())),
+        Box::pin(super::replica::body_of(resp.into_body())),
     ))
 }
 

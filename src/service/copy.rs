@@ -10,7 +10,7 @@ use http::{header, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::rebalance::{self, REPLICA_META};
+use super::replica::REPLICA_META;
 use super::TargetContext;
 use crate::http::forward::ReqBody;
 use crate::http::{empty, Body};
@@ -81,7 +81,7 @@ pub async fn copy_one(
         ))
         .into());
     }
-    let reader = rebalance::open_here_or_fetch(ctx, bucket, object).await?;
+    let reader = super::locate::open_here_or_fetch(ctx, bucket, object).await?;
     let meta = reader.info.meta.clone();
     let size = meta.size;
     let owner = ctx
@@ -137,7 +137,7 @@ where
     };
     let req = Request::builder()
         .method(Method::PUT)
-        .uri(rebalance::replica_url(owner, bucket, name, "copy"))
+        .uri(super::replica::replica_url(owner, bucket, name, "copy"))
         .header(header::CONTENT_LENGTH, meta.size)
         .header(REPLICA_META, meta_b64)
         .body(body)
@@ -155,8 +155,8 @@ pub async fn receive_copy(
     bucket: &str,
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let meta = rebalance::parse_meta_only(req.headers()).map_err(ApiError::BadRequest)?;
-    let body = rebalance::body_of(req.into_body());
+    let meta = super::replica::parse_meta_only(req.headers()).map_err(ApiError::BadRequest)?;
+    let body = super::replica::body_of(req.into_body());
     ctx.store
         .put(bucket, object, body, copy_options(&meta))
         .await?;

@@ -10,10 +10,12 @@ mod context;
 pub mod copy;
 pub mod copy_many;
 pub mod fshc;
+pub mod locate;
 pub mod membership;
 pub mod mountpaths;
 pub mod promote;
 pub mod rebalance;
+pub mod replica;
 pub mod resilver;
 pub mod scrub;
 
