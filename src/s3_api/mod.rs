@@ -2,7 +2,10 @@
 //! forwarded to the owner), bucket operations forwarded to the proxy or, on a lone
 //! target, served from the local store. The dialect itself is [`crate::s3`].
 
+mod copy;
+mod headers;
 mod local;
+mod multipart;
 mod object;
 
 use std::sync::Arc;
