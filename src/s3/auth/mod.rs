@@ -7,13 +7,18 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, Method, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::S3Error;
+
+mod sign;
+mod v2;
+
+pub use sign::{amz_date, sign_v4};
+use v2::verify_v2;
 
 type HmacSha256 = Hmac<Sha256>;
 type HmacSha1 = Hmac<sha1::Sha1>;
@@ -464,176 +469,6 @@ fn verify_v4_query(
         user,
         ..Verified::default()
     })
-}
-
-/// Sub-resources that V2 signs (in this order after sorting).
-const V2_SUBRESOURCES: &[&str] = &[
-    "acl",
-    "cors",
-    "delete",
-    "lifecycle",
-    "location",
-    "logging",
-    "notification",
-    "partNumber",
-    "policy",
-    "requestPayment",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-    "tagging",
-    "torrent",
-    "uploadId",
-    "uploads",
-    "versionId",
-    "versioning",
-    "versions",
-    "website",
-];
-
-#[allow(clippy::too_many_arguments)]
-fn verify_v2(
-    creds: &Credentials,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    query: &[(String, String)],
-    key: &str,
-    signature: &str,
-    date: &str,
-) -> Result<Verified, S3Error> {
-    let (secret, user) = check_key(creds, key)?;
-    let mut amz: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(n, _)| n.as_str().starts_with("x-amz-") && n.as_str() != "x-amz-date")
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).trim().to_string(),
-            )
-        })
-        .collect();
-    if let Some(d) = headers.get("x-amz-date") {
-        amz.push((
-            "x-amz-date".into(),
-            String::from_utf8_lossy(d.as_bytes()).trim().to_string(),
-        ));
-    }
-    amz.sort();
-    let mut sub: Vec<&(String, String)> = query
-        .iter()
-        .filter(|(k, _)| V2_SUBRESOURCES.contains(&k.as_str()))
-        .collect();
-    sub.sort();
-    let mut resource = path.to_string();
-    if !sub.is_empty() {
-        let parts: Vec<String> = sub
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
-        resource.push('?');
-        resource.push_str(&parts.join("&"));
-    }
-    let mut sts = format!(
-        "{}\n{}\n{}\n{date}\n",
-        method.as_str(),
-        header(headers, "content-md5"),
-        header(headers, "content-type"),
-    );
-    for (k, v) in &amz {
-        sts.push_str(&format!("{k}:{v}\n"));
-    }
-    sts.push_str(&resource);
-    let mut mac = <HmacSha1 as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes any key length");
-    mac.update(sts.as_bytes());
-    let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    if ct_eq(&want, signature) {
-        Ok(Verified {
-            user,
-            ..Verified::default()
-        })
-    } else {
-        Err(mismatch())
-    }
-}
-
-/// `YYYYMMDD'T'HHMMSS'Z'` of unix seconds.
-pub fn amz_date(unix: i64) -> String {
-    let iso = super::xml::iso8601(unix * 1_000_000_000);
-    // 2013-05-24T00:00:00.000Z -> 20130524T000000Z
-    format!(
-        "{}{}{}T{}{}{}Z",
-        &iso[0..4],
-        &iso[5..7],
-        &iso[8..10],
-        &iso[11..13],
-        &iso[14..16],
-        &iso[17..19]
-    )
-}
-
-/// Signs a request with SigV4 (region `us-east-1`, service `s3`): sets `x-amz-date`,
-/// `x-amz-content-sha256` (`payload`: hex SHA-256 or `UNSIGNED-PAYLOAD`) and
-/// `authorization` on `headers`, which must already hold `host`. Used by the proxy for
-/// its own requests to targets and by aisloader.
-pub fn sign_v4(
-    creds: &Credentials,
-    method: &Method,
-    uri: &Uri,
-    headers: &mut HeaderMap,
-    payload: &str,
-    now: i64,
-) {
-    let date_time = amz_date(now);
-    let set = |h: &mut HeaderMap, k: &'static str, v: &str| {
-        if let Ok(v) = http::HeaderValue::from_str(v) {
-            h.insert(k, v);
-        }
-    };
-    set(headers, "x-amz-date", &date_time);
-    set(headers, "x-amz-content-sha256", payload);
-    let signed = "host;x-amz-content-sha256;x-amz-date";
-    let query: Vec<(String, String)> = uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let canonical = format!(
-        "{}\n{}\n{}\n{}\n{signed}\n{payload}",
-        method.as_str(),
-        uri.path(),
-        canonical_query(&query, ""),
-        canonical_headers(headers, signed),
-    );
-    let v = V4 {
-        access_key: &creds.access_key,
-        date: &date_time[..8],
-        region: "us-east-1",
-        service: "s3",
-        signed_headers: signed,
-        signature: "",
-        amz_date: &date_time,
-    };
-    let scope = format!("{}/us-east-1/s3/aws4_request", v.date);
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{date_time}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let sig = hex::encode(hmac256(&signing_key(&creds.secret_key, &v), sts.as_bytes()));
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={sig}",
-        creds.access_key
-    );
-    set(headers, "authorization", &auth);
 }
 
 #[cfg(test)]
