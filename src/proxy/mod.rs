@@ -4,8 +4,11 @@
 //! their target (module `s3`), because S3 clients do not follow redirects.
 
 mod admin;
+mod bucket_admin;
 mod buckets;
+mod fanout;
 mod gate;
+mod list;
 mod membership;
 mod multi_object;
 mod routes;

@@ -52,7 +52,7 @@ pub(super) async fn copy(
         Some(crate::wire::specs::listed_names(&msg.value)?)
     };
     if !ctx.state.has_bucket(&spec.to) {
-        super::buckets::create(ctx, &spec.to, caller).await?;
+        super::bucket_admin::create(ctx, &spec.to, caller).await?;
     }
     let prefix = msg.value["prefix"].as_str().unwrap_or_default().to_string();
     let (ctx2, src2) = (ctx.clone(), src.to_string());
@@ -103,7 +103,7 @@ pub(super) async fn archive(
         .ok_or_else(|| ApiError::Unavailable("no target in the cluster map".into()))?;
     let url = format!("{}/v1/buckets/{src}", owner.control_url());
     let body = serde_json::to_vec(&msg).unwrap_or_default();
-    let reply = super::buckets::ask(ctx, &owner, Method::PUT, &url, body)
+    let reply = super::fanout::ask(ctx, &owner, Method::PUT, &url, body)
         .await
         .map_err(ApiError::Upstream)?;
     let target_job = String::from_utf8_lossy(&reply).trim().to_string();
@@ -138,7 +138,7 @@ async fn walk_bucket(
             pagesize: json!(BATCH),
             ..Default::default()
         };
-        let page = super::buckets::list_objects(ctx, src, lso)
+        let page = super::list::list_objects(ctx, src, lso)
             .await
             .map_err(|e| e.to_string())?;
         let names: Vec<String> = page.entries.into_iter().map(|e| e.name).collect();
@@ -181,7 +181,7 @@ async fn copy_batch(
         }});
         let url = format!("{}/v1/buckets/{src}", t.control_url());
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let reply = super::buckets::ask(ctx, &t, Method::POST, &url, body).await?;
+        let reply = super::fanout::ask(ctx, &t, Method::POST, &url, body).await?;
         let id = String::from_utf8_lossy(&reply).trim().to_string();
         let counts = wait_for(ctx, &t, &id).await?;
         p.add(&t.daemon_id, counts);

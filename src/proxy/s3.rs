@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{buckets, ProxyContext};
+use super::ProxyContext;
 use crate::http::Body;
 use crate::s3::bucket::{self, Buckets, PageSourceFor};
 use crate::s3::error::{self, S3Error};
@@ -180,7 +180,7 @@ impl PageSourceFor for ClusterBuckets<'_> {
             pagesize: json!(n),
             ..Default::default()
         };
-        let page = buckets::list_objects(self.0, bucket, msg)
+        let page = super::list::list_objects(self.0, bucket, msg)
             .await
             .map_err(from_api)?;
         let more = !page.continuation_token.is_empty();
@@ -220,14 +220,14 @@ impl Buckets for ClusterBuckets<'_> {
 
     async fn create_bucket(&self, bucket: &str) -> Result<(), S3Error> {
         crate::names::validate_bucket(bucket)?;
-        buckets::create(self.0, bucket, "S3 client")
+        super::bucket_admin::create(self.0, bucket, "S3 client")
             .await
             .map(|_| ())
             .map_err(from_api)
     }
 
     async fn destroy_bucket(&self, bucket: &str) -> Result<(), S3Error> {
-        buckets::destroy(self.0, bucket, "S3 client")
+        super::bucket_admin::destroy(self.0, bucket, "S3 client")
             .await
             .map(|_| ())
             .map_err(from_api)
