@@ -47,7 +47,7 @@ pub async fn handle(
     let id = q.get(UPLOAD_ID).cloned().unwrap_or_default();
     match (req.method().clone(), id.is_empty()) {
         (Method::POST, true) => {
-            let custom = super::objects::custom_md(req.headers())?;
+            let custom = crate::wire::msg::custom_md(req.headers())?;
             let msg = read_act_msg(req).await?;
             if msg.action != "mpt-upload" {
                 return Err(ApiError::BadRequest(format!(

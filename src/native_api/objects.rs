@@ -1,6 +1,5 @@
 //! `/v1/objects/<bucket>/<object>`: GET, PUT, HEAD, DELETE.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -327,7 +326,7 @@ async fn put(
     }
     let opts = PutOptions {
         expected: client_checksum(headers),
-        custom: custom_md(headers)?,
+        custom: crate::wire::msg::custom_md(headers)?,
         size,
         ..Default::default()
     };
@@ -421,23 +420,6 @@ fn client_checksum(headers: &HeaderMap) -> Option<(String, String)> {
         .trim()
         .to_string();
     (kind != "none" && !kind.is_empty() && !value.is_empty()).then_some((kind, value))
-}
-
-/// `Ais-Custom-Md: k=v[,k=v]`, possibly repeated.
-pub(super) fn custom_md(headers: &HeaderMap) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut md = BTreeMap::new();
-    for value in headers.get_all("Ais-Custom-Md") {
-        let text = value
-            .to_str()
-            .map_err(|_| ApiError::BadRequest("Ais-Custom-Md is not ASCII".into()))?;
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').ok_or_else(|| {
-                ApiError::BadRequest(format!("Ais-Custom-Md entry {pair:?} is not key=value"))
-            })?;
-            md.insert(k.trim().to_string(), v.trim().to_string());
-        }
-    }
-    Ok(md)
 }
 
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");

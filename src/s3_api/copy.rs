@@ -15,8 +15,8 @@ use crate::s3::xml::{self, XMLNS};
 use crate::service::TargetContext;
 use crate::store::{self, PutOptions};
 
+use super::body::BodyStream;
 use super::headers::{attrs, etag, header_u64, user_meta};
-use super::object::BodyStream;
 
 #[derive(serde::Serialize)]
 #[serde(rename = "CopyObjectResult")]

@@ -2,6 +2,7 @@
 //! forwarded to the owner), bucket operations forwarded to the proxy or, on a lone
 //! target, served from the local store. The dialect itself is [`crate::s3`].
 
+mod body;
 mod copy;
 mod headers;
 mod local;

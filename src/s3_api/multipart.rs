@@ -18,9 +18,9 @@ use crate::service::body::{drain, DRAIN_ON_ERROR};
 use crate::service::TargetContext;
 use crate::store::{PutOptions, UploadSpec};
 
+use super::body::{upload_body, upload_error};
 use super::copy::source_stream;
 use super::headers::{attrs, etag, user_meta};
-use super::object::{upload_body, upload_error};
 
 /// `CreateMultipartUpload`: a new upload with the final object's metadata.
 pub(super) async fn create_upload(

@@ -38,3 +38,13 @@ pub fn buffer_budget(mib: u64, mountpaths: usize) -> usize {
     };
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
+
+/// Sizes the automatic buffer budget for the mountpaths attached now (available, leaving
+/// or disabled), as it was sized at the start; a configured budget stays as it is.
+pub fn size_buffer_budget(ctx: &TargetContext) {
+    if ctx.config.settings.buffer_budget_mib == 0 {
+        let set = ctx.store.mountpaths().current();
+        let disks = set.available.len() + set.leaving.len() + set.disabled.len();
+        ctx.store.set_buffer_budget(buffer_budget(0, disks.max(1)));
+    }
+}

@@ -133,23 +133,12 @@ pub async fn act(
     };
     tracing::info!(?action, mountpath = %path.display(), changed, dont_resilver, "mountpath action");
     if changed {
-        size_buffer_budget(ctx);
+        super::size_buffer_budget(ctx);
     }
     if changed && !dont_resilver {
         super::resilver::Resilver::start(ctx);
     }
     Ok(())
-}
-
-/// Sizes the automatic buffer budget for the mountpaths attached now (available, leaving
-/// or disabled), as it was sized at the start; a configured budget stays as it is.
-pub(crate) fn size_buffer_budget(ctx: &super::TargetContext) {
-    if ctx.config.settings.buffer_budget_mib == 0 {
-        let set = ctx.store.mountpaths().current();
-        let disks = set.available.len() + set.leaving.len() + set.disabled.len();
-        ctx.store
-            .set_buffer_budget(super::buffer_budget(0, disks.max(1)));
-    }
 }
 
 async fn attach(

@@ -104,7 +104,7 @@ async fn run(ctx: Arc<TargetContext>) {
         }
     }
     if left {
-        super::mountpaths::size_buffer_budget(&ctx); // detached ones are gone now
+        super::size_buffer_budget(&ctx); // detached ones are gone now
     }
     let ms = started.elapsed().as_millis() as u64;
     me.last_ms.store(ms, Ordering::Relaxed);

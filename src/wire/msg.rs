@@ -2,9 +2,10 @@
 //! JSON answers, the same on proxy and target.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
@@ -138,4 +139,21 @@ pub fn json_response(value: &impl serde::Serialize) -> Response<Body> {
     let mut resp = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
     set_header(&mut resp, http::header::CONTENT_TYPE, "application/json");
     resp
+}
+
+/// `Ais-Custom-Md: k=v[,k=v]`, possibly repeated.
+pub fn custom_md(headers: &HeaderMap) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut md = BTreeMap::new();
+    for value in headers.get_all("Ais-Custom-Md") {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest("Ais-Custom-Md is not ASCII".into()))?;
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                ApiError::BadRequest(format!("Ais-Custom-Md entry {pair:?} is not key=value"))
+            })?;
+            md.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    Ok(md)
 }
