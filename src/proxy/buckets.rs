@@ -18,9 +18,11 @@ use crate::cluster::{bprops, Snode};
 use crate::http::{empty, Body};
 use crate::names::validate_bucket;
 use crate::store::BucketUsage;
+use crate::wire::bucket_op::{Asked, BucketOp};
 use crate::wire::json_response;
-use crate::wire::lso::{page_response, wants_msgpack, LsoMsg};
+use crate::wire::lso::{page_response, LsoMsg};
 use crate::wire::summary;
+use crate::wire::ActMsg;
 use crate::wire::{msg::read_act_msg, ApiError};
 
 /// `GET /v1/buckets`.
@@ -54,7 +56,8 @@ pub(super) fn may(
         .map_err(ApiError::from)
 }
 
-/// `/v1/buckets/<bucket>`.
+/// `/v1/buckets/<bucket>`: parsed once into a [`BucketOp`], each bucket it touches checked
+/// against the caller's rights, then served across the cluster.
 pub(super) async fn dispatch(
     ctx: &std::sync::Arc<ProxyContext>,
     req: Request<Incoming>,
@@ -62,90 +65,40 @@ pub(super) async fn dispatch(
 ) -> Result<Response<Body>, ApiError> {
     validate_bucket(&bucket)?;
     let method = req.method().clone();
-    match method {
-        Method::POST => {
-            let caller = crate::http::caller(&req);
-            let who = crate::client_auth::principal(&req);
-            let q = crate::http::request::query(&req);
-            let msg = read_act_msg(req).await?;
-            if msg.action == "move-bck" {
-                let to = crate::wire::specs::move_destination(&q, &msg.value)?;
-                may(ctx, &who, &bucket, ace::DESTROY_BUCKET, "rename it")?;
-                may(
-                    ctx,
-                    &who,
-                    &to,
-                    destination_need("move-bck", false),
-                    "rename into it",
-                )?;
-                return rename(ctx, &bucket, &to, &caller).await;
-            }
-            if matches!(msg.action.as_str(), "copy-bck" | "copy-listrange") {
-                let to = crate::wire::specs::CopySpec::parse(&bucket, &q, &msg.value)?.to;
-                let need = destination_need(&msg.action, ctx.state.has_bucket(&to));
-                may(ctx, &who, &bucket, ace::GET, "copy from it")?;
-                may(ctx, &who, &to, need, "copy into it")?;
-                return super::multi_object::copy(ctx, &bucket, &q, msg, &caller).await;
-            }
-            if msg.action != "create-bck" {
-                return Err(ApiError::BadRequest(format!(
-                    "ais://{bucket}: unsupported bucket action {:?}",
-                    msg.action
-                )));
-            }
-            // Properties given at creation are checked before anything is created.
-            let props = match &msg.value {
-                serde_json::Value::Object(m) if !m.is_empty() => Some(
-                    bprops::apply(&bprops::defaults(), &msg.value)
-                        .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?,
-                ),
-                _ => None,
-            };
-            let resp = create(ctx, &bucket, &caller).await?;
-            if let Some(p) = props {
-                ctx.state.set_bucket_props(&bucket, p);
-            }
-            Ok(resp)
+    let reads_message = BucketOp::reads_message(&method)?;
+    let asked = Asked::of(&req);
+    let msg = if reads_message {
+        read_act_msg(req).await?
+    } else {
+        ActMsg::default()
+    };
+    let (who, q) = (&asked.who, &asked.query);
+    match BucketOp::parse(&method, &msg.action, &bucket)? {
+        BucketOp::Create => create_with_props(ctx, &bucket, &msg, &asked.caller).await,
+        BucketOp::Rename => {
+            let to = crate::wire::specs::move_destination(q, &msg.value)?;
+            may(ctx, who, &bucket, ace::DESTROY_BUCKET, "rename it")?;
+            let need = destination_need("move-bck", false);
+            may(ctx, who, &to, need, "rename into it")?;
+            rename(ctx, &bucket, &to, &asked.caller).await
         }
-        Method::PATCH | Method::PUT => {
-            let who = crate::client_auth::principal(&req);
-            let msg = read_act_msg(req).await?;
-            if msg.action == "archive" {
-                let to = crate::wire::specs::ArchiveSpec::parse(&bucket, &msg.value)?.to;
-                may(ctx, &who, &bucket, ace::GET, "archive from it")?;
-                may(ctx, &who, &to, ace::PUT, "archive into it")?;
-                return super::multi_object::archive(ctx, &bucket, msg).await;
-            }
-            let bmd = ctx.state.bmd();
-            if !bmd.buckets.contains_key(&bucket) {
-                return Err(ApiError::NoBucket(bucket));
-            }
-            let current = bmd
-                .props
-                .get(&bucket)
-                .cloned()
-                .unwrap_or_else(bprops::defaults);
-            let next = bprops::after_action(&current, &msg.action, &msg.value)
-                .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
-            ctx.state.set_bucket_props(&bucket, next);
-            tracing::info!(%bucket, action = %msg.action, "bucket properties changed");
-            Ok(Response::new(empty()))
+        BucketOp::Copy { .. } => {
+            let to = crate::wire::specs::CopySpec::parse(&bucket, q, &msg.value)?.to;
+            let need = destination_need(&msg.action, ctx.state.has_bucket(&to));
+            may(ctx, who, &bucket, ace::GET, "copy from it")?;
+            may(ctx, who, &to, need, "copy into it")?;
+            super::multi_object::copy(ctx, &bucket, q, msg, &asked.caller).await
         }
-        Method::DELETE => {
-            let caller = crate::http::caller(&req);
-            let msg = read_act_msg(req).await?;
-            if msg.action == "delete-listrange" {
-                return delete_listed(ctx, &bucket, &msg.value).await;
-            }
-            if msg.action != "destroy-bck" {
-                return Err(ApiError::BadRequest(format!(
-                    "ais://{bucket}: expecting action \"destroy-bck\", got {:?}",
-                    msg.action
-                )));
-            }
-            destroy(ctx, &bucket, &caller).await
+        BucketOp::Archive => {
+            let to = crate::wire::specs::ArchiveSpec::parse(&bucket, &msg.value)?.to;
+            may(ctx, who, &bucket, ace::GET, "archive from it")?;
+            may(ctx, who, &to, ace::PUT, "archive into it")?;
+            super::multi_object::archive(ctx, &bucket, msg).await
         }
-        Method::HEAD => {
+        BucketOp::SetProps => set_props(ctx, &bucket, &msg),
+        BucketOp::DeleteListed => delete_listed(ctx, &bucket, &msg.value).await,
+        BucketOp::Destroy => destroy(ctx, &bucket, &asked.caller).await,
+        BucketOp::Head => {
             let created = *ctx
                 .state
                 .bmd()
@@ -153,36 +106,66 @@ pub(super) async fn dispatch(
                 .get(&bucket)
                 .ok_or_else(|| ApiError::NoBucket(bucket.clone()))?;
             let props = bprops::for_head(ctx.state.bmd().props.get(&bucket), created);
-            let mut q = crate::http::request::query(&req);
-            if let Some(prefix) = crate::wire::msg::path_prefix(&req) {
-                q.insert("prefix".into(), prefix);
+            let mut q = q.clone();
+            if let Some(prefix) = &asked.path_prefix {
+                q.insert("prefix".into(), prefix.clone());
             }
             let job = cluster_usage_job(ctx, &bucket);
             summary::answer_head(&ctx.jobs, &bucket, &q, props.to_string(), job)
         }
-        Method::GET => {
-            let msgpack = wants_msgpack(req.headers());
-            let msg = read_act_msg(req).await?;
-            if msg.action == "summary-bck" {
-                if !ctx.state.bmd().buckets.contains_key(&bucket) {
-                    return Err(ApiError::NoBucket(bucket));
-                }
-                let job = cluster_usage_job(ctx, &bucket);
-                return summary::answer_get(&ctx.jobs, &bucket, &msg.value, job);
+        BucketOp::Summary => {
+            if !ctx.state.bmd().buckets.contains_key(&bucket) {
+                return Err(ApiError::NoBucket(bucket));
             }
-            if !msg.action.is_empty() && msg.action != "list" {
-                return Err(ApiError::BadRequest(format!(
-                    "ais://{bucket}: unsupported action {:?} on GET",
-                    msg.action
-                )));
-            }
+            let job = cluster_usage_job(ctx, &bucket);
+            summary::answer_get(&ctx.jobs, &bucket, &msg.value, job)
+        }
+        BucketOp::List => {
             let lso = LsoMsg::from_value(msg.value)?;
             let page = list_objects(ctx, &bucket, lso).await?;
             ctx.metrics.lst_count.inc();
-            page_response(&page, msgpack)
+            page_response(&page, asked.msgpack)
         }
-        other => Err(ApiError::MethodNotAllowed(other)),
     }
+}
+
+/// `create-bck`: properties given at creation are checked before anything is created.
+async fn create_with_props(
+    ctx: &ProxyContext,
+    bucket: &str,
+    msg: &ActMsg,
+    caller: &str,
+) -> Result<Response<Body>, ApiError> {
+    let props = match &msg.value {
+        serde_json::Value::Object(m) if !m.is_empty() => Some(
+            bprops::apply(&bprops::defaults(), &msg.value)
+                .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?,
+        ),
+        _ => None,
+    };
+    let resp = create(ctx, bucket, caller).await?;
+    if let Some(p) = props {
+        ctx.state.set_bucket_props(bucket, p);
+    }
+    Ok(resp)
+}
+
+/// Bucket properties: kept in the proxy's bucket list, which reaches every target.
+fn set_props(ctx: &ProxyContext, bucket: &str, msg: &ActMsg) -> Result<Response<Body>, ApiError> {
+    let bmd = ctx.state.bmd();
+    if !bmd.buckets.contains_key(bucket) {
+        return Err(ApiError::NoBucket(bucket.to_string()));
+    }
+    let current = bmd
+        .props
+        .get(bucket)
+        .cloned()
+        .unwrap_or_else(bprops::defaults);
+    let next = bprops::after_action(&current, &msg.action, &msg.value)
+        .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
+    ctx.state.set_bucket_props(bucket, next);
+    tracing::info!(%bucket, action = %msg.action, "bucket properties changed");
+    Ok(Response::new(empty()))
 }
 
 /// A summary job over the cluster: every target's usage of `bucket`, summed.

@@ -3,6 +3,7 @@
 //! error map (AIStore's JSON error body for every store and request error), job queries
 //! and JSON answers. No handler: what a node does with a request lives above.
 
+pub mod bucket_op;
 pub mod error;
 pub mod headers;
 pub mod jobs;
