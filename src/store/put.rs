@@ -191,24 +191,26 @@ impl ObjectStore {
         Err(err)
     }
 
-    /// Streams `body` into a new work file on `mp`, hashing it on the way, and checks its
-    /// length and the client's checksum. On any error the work file is already gone.
-    pub(super) async fn write_work_file<S>(
+    /// Creates the work file a PUT writes into, with the guard that removes it on failure.
+    async fn open_work_file(
         &self,
         bucket: &str,
         object: &str,
         mp: &Mountpath,
-        mut body: S,
-        opts: &PutOptions,
-    ) -> Result<Written>
-    where
-        S: Stream<Item = BodyResult> + Unpin,
-    {
-        let err_body = |reason: String| Error::Body {
-            bucket: bucket.into(),
-            object: object.into(),
-            reason,
-        };
+    ) -> Result<(Arc<File>, WorkFile)> {
+        let work_path = layout::work_path(&mp.path, bucket, object);
+        let wk = work_path.clone();
+        let direct = self.cfg.direct_io;
+        let file = mp
+            .disk
+            .call(move || create_work_file(&wk, direct))
+            .await
+            .map_err(|e| Error::io(format!("{bucket}/{object}: create work file"), e))?;
+        Ok((Arc::new(file), WorkFile::new(work_path, mp.disk.clone())))
+    }
+
+    /// Refuses a PUT whose metadata or announced size is over the limits, before any byte.
+    fn check_limits(&self, bucket: &str, object: &str, opts: &PutOptions) -> Result<()> {
         for m in [&opts.custom, &opts.attrs] {
             let size = super::meta::metadata_size(m);
             if size > super::meta::MAX_USER_METADATA {
@@ -222,39 +224,31 @@ impl ObjectStore {
         }
         let max = self.cfg.max_object_size;
         if opts.size.is_some_and(|n| n > max) {
-            return Err(Error::TooLarge {
-                bucket: bucket.into(),
-                object: object.into(),
-                max,
-            });
+            return Err(too_large(bucket, object, max));
         }
-        let mut hasher = Checksummer::new(DEFAULT_TYPE).unwrap_or(Checksummer::None);
-        let wants_md5 = opts.md5 || opts.expected.as_ref().is_some_and(|(k, _)| k == "md5");
-        let mut md5 = wants_md5.then(|| self.md5.stream());
-        let mut check = match &opts.expected {
-            Some((kind, _)) if kind == DEFAULT_TYPE || kind == "md5" => None,
-            Some((kind, _)) => {
-                Some(
-                    Checksummer::new(kind).ok_or_else(|| Error::UnsupportedChecksum {
-                        bucket: bucket.into(),
-                        object: object.into(),
-                        kind: kind.clone(),
-                    })?,
-                )
-            }
-            None => None,
-        };
+        Ok(())
+    }
 
-        let disk = mp.disk.clone();
-        let work_path = layout::work_path(&mp.path, bucket, object);
-        let wk = work_path.clone();
-        let direct = self.cfg.direct_io;
-        let file = disk
-            .call(move || create_work_file(&wk, direct))
-            .await
-            .map_err(|e| Error::io(format!("{bucket}/{object}: create work file"), e))?;
-        let file = Arc::new(file);
-        let guard = WorkFile::new(work_path, disk.clone());
+    /// Streams `body` into a new work file on `mp`, hashing it on the way, and checks its
+    /// length and the client's checksum. On any error the work file is already gone.
+    pub(super) async fn write_work_file<S>(
+        &self,
+        bucket: &str,
+        object: &str,
+        mp: &Mountpath,
+        mut body: S,
+        opts: &PutOptions,
+    ) -> Result<Written>
+    where
+        S: Stream<Item = BodyResult> + Unpin,
+    {
+        let err_body = |reason| body_error(bucket, object, reason);
+        self.check_limits(bucket, object, opts)?;
+        let max = self.cfg.max_object_size;
+        let mut hashes = BodyHashes::new(self, bucket, object, opts)?;
+
+        let (disk, direct) = (mp.disk.clone(), self.cfg.direct_io);
+        let (file, guard) = self.open_work_file(bucket, object, mp).await?;
 
         // Every early return below is an error; the work file is then removed before the
         // client hears of it (the guard's Drop only covers a dropped request).
@@ -316,55 +310,25 @@ impl ObjectStore {
                 };
                 received += data.len() as u64;
                 if received > max {
-                    return Err(Error::TooLarge {
-                        bucket: bucket.into(),
-                        object: object.into(),
-                        max,
-                    });
+                    return Err(too_large(bucket, object, max));
                 }
-                hasher.update(&data);
-                if let Some(c) = check.as_mut() {
-                    c.update(&data);
-                }
-                if let Some(m) = md5.as_mut() {
-                    // Hashed on the MD5 thread while this chunk is copied and written.
-                    m.update(data.clone()).await;
-                }
+                hashes.update(&data).await;
                 pending.push(data);
             }
             if let Some(w) = in_flight.take() {
                 w.await.map_err(write_err)?;
             }
-            if let Some(want) = opts.size {
-                if want != received {
+            match opts.size {
+                Some(want) if want != received => {
                     return Err(err_body(format!(
                         "expected {want} bytes, received {received}"
-                    )));
+                    )))
                 }
+                _ => {}
             }
             mp.write_bytes.inc_by(received);
 
-            let value = hasher.finish();
-            let md5 = match md5 {
-                Some(m) => Some(m.finish().await),
-                None => None,
-            };
-            if let Some((kind, expected)) = &opts.expected {
-                let actual = match (check, kind.as_str()) {
-                    (Some(c), _) => c.finish(),
-                    (None, "md5") => md5.clone().unwrap_or_default(),
-                    (None, _) => value.clone(),
-                };
-                if !expected.eq_ignore_ascii_case(&actual) {
-                    return Err(Error::ChecksumMismatch {
-                        bucket: bucket.into(),
-                        object: object.into(),
-                        kind: kind.clone(),
-                        expected: expected.clone(),
-                        actual,
-                    });
-                }
-            }
+            let (value, md5) = hashes.finish(bucket, object, opts).await?;
             Ok((received, value, md5))
         }
         .await;
@@ -541,4 +505,95 @@ fn is_conflict(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::EEXIST) | Some(libc::ENOTEMPTY)
     )
+}
+
+/// The hashes a PUT computes as the body passes: XXH64 always (it is stored), MD5 when
+/// asked for or expected (on the MD5 thread), and the client's own checksum type when it
+/// sent one to compare.
+struct BodyHashes {
+    xxhash: Checksummer,
+    expected: Option<Checksummer>,
+    md5: Option<super::md5_batch::Md5Stream>,
+}
+
+impl BodyHashes {
+    fn new(store: &ObjectStore, bucket: &str, object: &str, opts: &PutOptions) -> Result<Self> {
+        let wants_md5 = opts.md5 || opts.expected.as_ref().is_some_and(|(k, _)| k == "md5");
+        let expected = match &opts.expected {
+            Some((kind, _)) if kind == DEFAULT_TYPE || kind == "md5" => None,
+            Some((kind, _)) => {
+                Some(
+                    Checksummer::new(kind).ok_or_else(|| Error::UnsupportedChecksum {
+                        bucket: bucket.into(),
+                        object: object.into(),
+                        kind: kind.clone(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(BodyHashes {
+            xxhash: Checksummer::new(DEFAULT_TYPE).unwrap_or(Checksummer::None),
+            expected,
+            md5: wants_md5.then(|| store.md5.stream()),
+        })
+    }
+
+    async fn update(&mut self, data: &Bytes) {
+        self.xxhash.update(data);
+        if let Some(c) = self.expected.as_mut() {
+            c.update(data);
+        }
+        if let Some(m) = self.md5.as_mut() {
+            // Hashed on the MD5 thread while this chunk is copied and written.
+            m.update(data.clone()).await;
+        }
+    }
+
+    /// The XXH64 and MD5 values, once the client's expected checksum (if any) matched.
+    async fn finish(
+        self,
+        bucket: &str,
+        object: &str,
+        opts: &PutOptions,
+    ) -> Result<(String, Option<String>)> {
+        let value = self.xxhash.finish();
+        let md5 = match self.md5 {
+            Some(m) => Some(m.finish().await),
+            None => None,
+        };
+        if let Some((kind, expected)) = &opts.expected {
+            let actual = match (self.expected, kind.as_str()) {
+                (Some(c), _) => c.finish(),
+                (None, "md5") => md5.clone().unwrap_or_default(),
+                (None, _) => value.clone(),
+            };
+            if !expected.eq_ignore_ascii_case(&actual) {
+                return Err(Error::ChecksumMismatch {
+                    bucket: bucket.into(),
+                    object: object.into(),
+                    kind: kind.clone(),
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+        Ok((value, md5))
+    }
+}
+
+fn body_error(bucket: &str, object: &str, reason: String) -> Error {
+    Error::Body {
+        bucket: bucket.into(),
+        object: object.into(),
+        reason,
+    }
+}
+
+fn too_large(bucket: &str, object: &str, max: u64) -> Error {
+    Error::TooLarge {
+        bucket: bucket.into(),
+        object: object.into(),
+        max,
+    }
 }

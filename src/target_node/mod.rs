@@ -51,6 +51,99 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
     if cfg.intra.key.is_none() && !cfg.intra.open && cfg.proxy.is_some() {
         return Err(StartError::NoClusterSecret);
     }
+    let Disks {
+        id,
+        store,
+        metrics,
+        joined_uuid,
+        mark_paths,
+    } = open_disks(&cfg)?;
+
+    let (listener, local) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
+    let (intra_listener, intra_local) =
+        bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
+    let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
+    let node = node_info(&id, &url)?;
+    let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
+    let node = NodeInfo { intra_url, ..node };
+    tracing::info!(id = %id, url = %node.public_url, listen = %local, intra_url = %node.intra_url, intra_listen = %intra_local, "target started");
+    cfg.intra.warn_if_open();
+    // One machine-readable line for scripts and tests that start us with --port 0.
+    println!("aisnode target {} listening on {}", id, node.public_url);
+
+    let serve_cfg = cfg.serve_config();
+    let signer = cfg.intra.key.clone().map(|key| Signer {
+        key,
+        caller: id.clone(),
+    });
+    let ctx = Arc::new(TargetContext {
+        store,
+        metrics,
+        node,
+        config: cfg,
+        cluster: crate::cluster::MapView::new(joined_uuid, mark_paths),
+        ready: AtomicBool::new(true),
+        started: Instant::now(),
+        data: crate::http::DataClient::default().signed_by(signer.clone()),
+        rebalance: Default::default(),
+        resilver: Default::default(),
+        scrub: Default::default(),
+        jobs: Default::default(),
+        bucket_props: Default::default(),
+        stop: tokio::sync::Notify::new(),
+        control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
+    });
+    if ctx.config.s3_credentials.is_none() {
+        tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
+    }
+    let background = start_background(&ctx);
+    let stop_ctx = ctx.clone();
+    let handler_ctx = ctx.clone();
+    let asked_ctx = ctx.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = asked_ctx.stop.notified() => tracing::info!("the proxy asked this target to shut down"),
+        }
+    };
+    crate::http::serve_node(
+        Listeners {
+            public: listener,
+            intra: intra_listener,
+        },
+        move |plane, req| route(handler_ctx.clone(), plane, req),
+        serve_cfg,
+        ctx.metrics.guard.conn_rejected_count.clone(),
+        Duration::from_millis(ctx.config.settings.shutdown_grace_ms),
+        shutdown,
+        move || {
+            stop_ctx.ready.store(false, Ordering::Release);
+            tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
+        },
+    )
+    .await;
+    for task in background {
+        task.abort();
+    }
+    let removed = ctx.store.sweep_work_files();
+    ctx.store.stopped_cleanly();
+    tracing::info!(removed_work_files = removed, "target stopped");
+    Ok(())
+}
+
+/// What a target's disks give it at start-up.
+struct Disks {
+    id: String,
+    store: ObjectStore,
+    metrics: TargetMetrics,
+    /// The cluster these disks last belonged to, if any.
+    joined_uuid: Option<String>,
+    mark_paths: Vec<std::path::PathBuf>,
+}
+
+/// Checks, locks and opens the mountpaths, then the store over them, recovered from an
+/// unclean stop before anything is served.
+fn open_disks(cfg: &TargetConfig) -> Result<Disks, StartError> {
     let configured = present_mountpaths(&cfg.mountpaths, cfg.start_with_lost_mountpath)?;
     let paths = check_mountpaths(&configured, cfg.allow_shared_fs)?;
     // Before anything reads or changes the disks: a second process is refused here.
@@ -93,48 +186,23 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         );
     }
 
-    let (listener, local) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
-    let (intra_listener, intra_local) =
-        bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
-    let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
-    let node = node_info(&id, &url)?;
-    let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
-    let node = NodeInfo { intra_url, ..node };
-    tracing::info!(id = %id, url = %node.public_url, listen = %local, intra_url = %node.intra_url, intra_listen = %intra_local, "target started");
-    cfg.intra.warn_if_open();
-    // One machine-readable line for scripts and tests that start us with --port 0.
-    println!("aisnode target {} listening on {}", id, node.public_url);
-
-    let serve_cfg = cfg.serve_config();
-    let signer = cfg.intra.key.clone().map(|key| Signer {
-        key,
-        caller: id.clone(),
-    });
-    let ctx = Arc::new(TargetContext {
+    Ok(Disks {
+        id,
         store,
         metrics,
-        node,
-        config: cfg,
-        cluster: crate::cluster::MapView::new(joined_uuid, mark_paths),
-        ready: AtomicBool::new(true),
-        started: Instant::now(),
-        data: crate::http::DataClient::default().signed_by(signer.clone()),
-        rebalance: Default::default(),
-        resilver: Default::default(),
-        scrub: Default::default(),
-        jobs: Default::default(),
-        bucket_props: Default::default(),
-        stop: tokio::sync::Notify::new(),
-        control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),
-    });
-    if ctx.config.s3_credentials.is_none() {
-        tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
-    }
+        joined_uuid,
+        mark_paths,
+    })
+}
+
+/// The target's background tasks: disk health checks, sweeps, the crash marker's touch,
+/// and membership in the cluster; aborted at shutdown.
+fn start_background(ctx: &Arc<TargetContext>) -> Vec<tokio::task::JoinHandle<()>> {
     for mp in ctx.store.mountpaths().available() {
-        fshc::watch(&ctx, mp.path.clone(), mp.disk.faults().clone());
+        fshc::watch(ctx, mp.path.clone(), mp.disk.faults().clone());
     }
-    let sweeper = tokio::spawn(sweep_uploads(ctx.clone()));
-    let toucher = {
+    let mut tasks = vec![tokio::spawn(sweep_uploads(ctx.clone()))];
+    tasks.push({
         let ctx = ctx.clone();
         tokio::spawn(async move {
             loop {
@@ -143,46 +211,14 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
                 let _ = tokio::task::spawn_blocking(move || c.store.touch_running()).await;
             }
         })
-    };
+    });
     let member = ctx
         .config
         .proxy
         .clone()
         .map(|proxy| tokio::spawn(membership::run(ctx.clone(), proxy)));
-    let stop_ctx = ctx.clone();
-    let handler_ctx = ctx.clone();
-    let asked_ctx = ctx.clone();
-    let shutdown = async move {
-        tokio::select! {
-            () = shutdown => {}
-            () = asked_ctx.stop.notified() => tracing::info!("the proxy asked this target to shut down"),
-        }
-    };
-    crate::http::serve_node(
-        Listeners {
-            public: listener,
-            intra: intra_listener,
-        },
-        move |plane, req| route(handler_ctx.clone(), plane, req),
-        serve_cfg,
-        ctx.metrics.guard.conn_rejected_count.clone(),
-        Duration::from_millis(ctx.config.settings.shutdown_grace_ms),
-        shutdown,
-        move || {
-            stop_ctx.ready.store(false, Ordering::Release);
-            tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
-        },
-    )
-    .await;
-    if let Some(m) = member {
-        m.abort();
-    }
-    sweeper.abort();
-    toucher.abort();
-    let removed = ctx.store.sweep_work_files();
-    ctx.store.stopped_cleanly();
-    tracing::info!(removed_work_files = removed, "target stopped");
-    Ok(())
+    tasks.extend(member);
+    tasks
 }
 
 /// The configured mountpaths that exist. A missing one stops the start with a clear
