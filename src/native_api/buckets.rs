@@ -111,15 +111,13 @@ async fn rename(
     let to = move_destination(&asked.query, &msg.value)?;
     let need = crate::client_auth::destination_need("move-bck", false);
     super::may(ctx, &asked.who, Some(&to), need, "rename into it")?;
-    let done = ctx.store.require_bucket(bucket).is_err() && ctx.store.require_bucket(&to).is_ok();
-    if done {
+    if !ctx.store.move_bucket(bucket, &to).await? {
         // A repeat (the proxy retrying, or undoing, a rename that timed out here after it
-        // happened): nothing left to move.
+        // happened, or one still arriving late): nothing left to move.
         tracing::info!(from = %bucket, %to, "bucket already renamed here");
         let id = ctx.jobs.record_done("move-bck", bucket, Some(&to), &[]);
         return Ok(Response::new(full(id)));
     }
-    ctx.store.move_bucket(bucket, &to).await?;
     {
         let mut props = ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = props.remove(bucket) {

@@ -9,9 +9,7 @@ use crate::http::{empty, Body};
 use crate::wire::ApiError;
 
 use super::fanout::{ask, broadcast, failures, Outcome};
-/// `move-bck`: each target moves each mountpath's tree to the new name with one rename, then walk the objects to where HRW puts them under the new name (reads
-/// find them meanwhile); the bucket list then has the new name, with the old one's
-/// properties. Answers a job ID, as AIStore does.
+
 /// A rename that failed on some target is moved back everywhere (a target that timed out
 /// may have done it anyway; a target takes a repeated move as done), so the bucket stays
 /// readable under its old name; what could not be moved back is named, and repeating the
@@ -49,6 +47,10 @@ pub(super) async fn undo_rename(
     ))
 }
 
+/// `move-bck`: each target moves each mountpath's tree to the new name with one rename,
+/// then walks the objects to where HRW puts them under the new name (reads find them
+/// meanwhile); the bucket list then has the new name, with the old one's properties.
+/// Answers a job ID, as AIStore does.
 pub(super) async fn rename(
     ctx: &ProxyContext,
     from: &str,

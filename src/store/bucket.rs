@@ -11,6 +11,7 @@ impl ObjectStore {
     /// Creates the bucket's directories on every mountpath.
     pub async fn create_bucket(&self, bucket: &str) -> Result<()> {
         validate_bucket(bucket)?;
+        let _changing = self.bucket_changes.lock().await;
         if self.read_buckets().contains_key(bucket) {
             return Err(Error::BucketExists(bucket.to_string()));
         }
@@ -39,6 +40,7 @@ impl ObjectStore {
     /// Removes the bucket and all its objects. The directories are renamed into the
     /// mountpath's trash at once and deleted in the background.
     pub async fn destroy_bucket(&self, bucket: &str) -> Result<()> {
+        let _changing = self.bucket_changes.lock().await;
         self.require_bucket(bucket)?;
         self.write_buckets().remove(bucket);
         for mp in self.mountpaths.available() {
@@ -68,10 +70,15 @@ impl ObjectStore {
     /// mountpath's object tree moves with one `rename`, so it is instant and nothing is
     /// copied. Objects then sit where HRW placed them under the old name; the caller
     /// starts the walks that move them (rebalance, resilver), and reads find them
-    /// meanwhile (other mountpaths, other targets).
-    pub async fn move_bucket(&self, from: &str, to: &str) -> Result<()> {
-        self.require_bucket(from)?;
+    /// meanwhile (other mountpaths, other targets). Returns `false` when it was done
+    /// already (`from` gone, `to` there): a repeat, which changes nothing.
+    pub async fn move_bucket(&self, from: &str, to: &str) -> Result<bool> {
         validate_bucket(to)?;
+        let _changing = self.bucket_changes.lock().await;
+        if self.require_bucket(from).is_err() && self.require_bucket(to).is_ok() {
+            return Ok(false);
+        }
+        self.require_bucket(from)?;
         if self.read_buckets().contains_key(to) {
             return Err(Error::BucketExists(to.to_string()));
         }
@@ -111,7 +118,7 @@ impl ObjectStore {
                 created_ns: unix_ns(Ok(std::time::SystemTime::now())),
             }),
         );
-        Ok(())
+        Ok(true)
     }
 
     /// Names and facts of all buckets, sorted by name.
@@ -209,5 +216,35 @@ impl ObjectStore {
             }
         }
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::super::testing::store;
+    use super::super::PutOptions;
+
+    #[tokio::test]
+    async fn a_rename_repeated_while_it_runs_moves_once_and_loses_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        s.create_bucket("src").await.expect("bucket");
+        for i in 0..20 {
+            let body = futures_util::stream::iter([Ok(Bytes::from(format!("v{i}")))]);
+            s.put("src", &format!("o{i}"), body, PutOptions::default())
+                .await
+                .expect("put");
+        }
+        // The proxy's rename and its repeat (or a late one) at once.
+        let (a, b) = tokio::join!(s.move_bucket("src", "dst"), s.move_bucket("src", "dst"));
+        let moved = [a.expect("first"), b.expect("second")];
+        assert_eq!(moved.iter().filter(|m| **m).count(), 1, "{moved:?}");
+        assert!(s.require_bucket("src").is_err());
+        for i in 0..20 {
+            let r = s.open_object("dst", &format!("o{i}")).await.expect("kept");
+            assert_eq!(r.info.meta.size, format!("v{i}").len() as u64);
+        }
     }
 }

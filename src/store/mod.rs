@@ -25,6 +25,8 @@ mod recover;
 mod replica;
 mod resilver;
 mod scrub;
+#[cfg(test)]
+mod testing;
 mod tombstone;
 mod usage;
 mod work_file;
@@ -95,6 +97,9 @@ pub struct ObjectStore {
     md5: md5_batch::Md5Batcher,
     quarantine: Quarantine,
     dir_cache: Arc<dir_cache::DirCache>,
+    /// Held by whatever changes the set of buckets on disk (create, destroy, rename): a
+    /// repeated rename arriving while the first still moves trees must see it done.
+    bucket_changes: tokio::sync::Mutex<()>,
 }
 
 /// Most objects kept open with their metadata (about 300 bytes and one descriptor each).
@@ -133,6 +138,7 @@ impl ObjectStore {
                 .map_err(|e| Error::io("start the MD5 thread", e))?,
             quarantine,
             dir_cache,
+            bucket_changes: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -99,45 +99,9 @@ fn not_newer(bucket: &str, object: &str) -> Error {
 mod tests {
     use bytes::Bytes;
     use futures_util::StreamExt;
-    use prometheus::IntCounter;
 
     use super::*;
-    use crate::disk::{DiskHandle, EngineChoice, WorkerConfig};
-    use crate::fs::{IoCounters, Mountpath, Mountpaths};
-    use crate::store::{Quarantine, StoreConfig};
-
-    fn counter() -> IntCounter {
-        IntCounter::new("c", "c").expect("a valid counter")
-    }
-
-    fn store(dir: &std::path::Path) -> ObjectStore {
-        let worker = WorkerConfig {
-            engine: EngineChoice::Psync,
-            queue_depth: 8,
-        };
-        let disk = DiskHandle::start("replica-test", worker).expect("disk worker");
-        let counters = IoCounters {
-            read: counter(),
-            cache_read: counter(),
-            write: counter(),
-        };
-        let mp = Mountpath::new(dir.to_path_buf(), disk, counters, None);
-        let cfg = StoreConfig {
-            fsync: false,
-            validate_on_get: false,
-            validate_cold_get: false,
-            chunk_size: 64 << 10,
-            max_object_size: 1 << 30,
-            direct_io: false,
-            inline_cache_hits: false,
-            buffer_budget: 1 << 20,
-            buffer_wait: Duration::from_secs(1),
-            list_cache_bytes: 0,
-            hot_content_bytes: 0,
-        };
-        ObjectStore::open(Mountpaths::new(vec![mp]), cfg, Quarantine::new(counter()))
-            .expect("store opens")
-    }
+    use crate::store::testing::store;
 
     /// A stored object's metadata and time, then the object is gone again: what a
     /// sender would carry.

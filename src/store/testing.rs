@@ -1,0 +1,42 @@
+//! A store on one temporary directory, for the store's own unit tests.
+
+use std::time::Duration;
+
+use prometheus::IntCounter;
+
+use super::{ObjectStore, Quarantine, StoreConfig};
+use crate::disk::{DiskHandle, EngineChoice, WorkerConfig};
+use crate::fs::{IoCounters, Mountpath, Mountpaths};
+
+fn counter() -> IntCounter {
+    IntCounter::new("c", "c").expect("a valid counter")
+}
+
+pub fn store(dir: &std::path::Path) -> ObjectStore {
+    let worker = WorkerConfig {
+        engine: EngineChoice::Psync,
+        queue_depth: 8,
+    };
+    let disk = DiskHandle::start("replica-test", worker).expect("disk worker");
+    let counters = IoCounters {
+        read: counter(),
+        cache_read: counter(),
+        write: counter(),
+    };
+    let mp = Mountpath::new(dir.to_path_buf(), disk, counters, None);
+    let cfg = StoreConfig {
+        fsync: false,
+        validate_on_get: false,
+        validate_cold_get: false,
+        chunk_size: 64 << 10,
+        max_object_size: 1 << 30,
+        direct_io: false,
+        inline_cache_hits: false,
+        buffer_budget: 1 << 20,
+        buffer_wait: Duration::from_secs(1),
+        list_cache_bytes: 0,
+        hot_content_bytes: 0,
+    };
+    ObjectStore::open(Mountpaths::new(vec![mp]), cfg, Quarantine::new(counter()))
+        .expect("store opens")
+}
