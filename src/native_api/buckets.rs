@@ -6,7 +6,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::{lso, not_allowed, read_act_msg, ApiError, TargetContext};
+use super::{lso, not_allowed, ApiError, TargetContext};
 use crate::cluster::bprops;
 use crate::http::{empty, full, Body};
 use crate::service::{archive_job, copy_many};
@@ -40,15 +40,8 @@ pub(super) async fn dispatch(
     req: Request<Incoming>,
     bucket: String,
 ) -> Result<Response<Body>, ApiError> {
-    let method = req.method().clone();
-    let reads_message = BucketOp::reads_message(&method)?;
-    let asked = Asked::of(&req);
-    let msg = if reads_message {
-        read_act_msg(req).await?
-    } else {
-        ActMsg::default()
-    };
-    match BucketOp::parse(&method, &msg.action, &bucket)? {
+    let (op, asked, msg) = crate::wire::bucket_op::read(req, &bucket).await?;
+    match op {
         BucketOp::Create => {
             ctx.store.create_bucket(&bucket).await?;
             tracing::info!(bucket = %bucket, caller = %asked.caller, "bucket created");

@@ -18,12 +18,12 @@ use crate::cluster::{bprops, Snode};
 use crate::http::{empty, Body};
 use crate::names::validate_bucket;
 use crate::store::BucketUsage;
-use crate::wire::bucket_op::{Asked, BucketOp};
+use crate::wire::bucket_op::BucketOp;
 use crate::wire::json_response;
 use crate::wire::lso::{page_response, LsoMsg};
 use crate::wire::summary;
 use crate::wire::ActMsg;
-use crate::wire::{msg::read_act_msg, ApiError};
+use crate::wire::ApiError;
 
 /// `GET /v1/buckets`.
 pub(super) fn list_buckets(
@@ -64,16 +64,9 @@ pub(super) async fn dispatch(
     bucket: String,
 ) -> Result<Response<Body>, ApiError> {
     validate_bucket(&bucket)?;
-    let method = req.method().clone();
-    let reads_message = BucketOp::reads_message(&method)?;
-    let asked = Asked::of(&req);
-    let msg = if reads_message {
-        read_act_msg(req).await?
-    } else {
-        ActMsg::default()
-    };
+    let (op, asked, msg) = crate::wire::bucket_op::read(req, &bucket).await?;
     let (who, q) = (&asked.who, &asked.query);
-    match BucketOp::parse(&method, &msg.action, &bucket)? {
+    match op {
         BucketOp::Create => create_with_props(ctx, &bucket, &msg, &asked.caller).await,
         BucketOp::Rename => {
             let to = crate::wire::specs::move_destination(q, &msg.value)?;

@@ -5,9 +5,29 @@
 use std::collections::HashMap;
 
 use http::{Method, Request};
+use hyper::body::Incoming;
 
 use crate::client_auth::Principal;
-use crate::wire::ApiError;
+use crate::wire::{ActMsg, ApiError};
+
+/// Reads a request on `/v1/buckets/<bucket>` once: its operation, what it says besides,
+/// and its control message (none for HEAD; a method the endpoint does not take is refused
+/// before its body is read).
+pub async fn read(
+    req: Request<Incoming>,
+    bucket: &str,
+) -> Result<(BucketOp, Asked, ActMsg), ApiError> {
+    let method = req.method().clone();
+    let reads_message = BucketOp::reads_message(&method)?;
+    let asked = Asked::of(&req);
+    let msg = if reads_message {
+        super::msg::read_act_msg(req).await?
+    } else {
+        ActMsg::default()
+    };
+    let op = BucketOp::parse(&method, &msg.action, bucket)?;
+    Ok((op, asked, msg))
+}
 
 /// What a bucket request says besides its control message, taken before the body is read.
 #[derive(Debug)]
