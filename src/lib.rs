@@ -31,6 +31,7 @@ pub mod disk;
 pub mod fs;
 pub mod hrw;
 pub mod http;
+pub mod intra_api;
 pub mod jobs;
 pub mod loader;
 pub mod local_cluster;

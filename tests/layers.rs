@@ -36,7 +36,7 @@ const LAYERS: &[&[&str]] = &[
     // The target's services, below both of its front ends.
     &["service"],
     // Front ends: the target's native and S3 APIs, the proxy, the load generator.
-    &["native_api", "s3_api", "proxy", "loader"],
+    &["native_api", "s3_api", "intra_api", "proxy", "loader"],
     // Node wiring.
     &["target_node", "local_cluster"],
     // Binaries.
@@ -44,7 +44,13 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// Modules the proxy must never import: the target's front ends and services.
-const TARGET_ONLY: &[&str] = &["native_api", "s3_api", "service", "target_node"];
+const TARGET_ONLY: &[&str] = &[
+    "native_api",
+    "s3_api",
+    "intra_api",
+    "service",
+    "target_node",
+];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))

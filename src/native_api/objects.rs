@@ -89,28 +89,6 @@ async fn dispatch_any(
     bucket: String,
     object: String,
 ) -> Result<Response<Body>, ApiError> {
-    if let Some(kind) = crate::service::replica::replica_kind(&req) {
-        return match (req.method().clone(), kind.as_str()) {
-            (Method::PUT, "put") => {
-                crate::service::replica::receive(ctx, req, &bucket, &object).await
-            }
-            (Method::GET, "get") => crate::service::replica::hand_over(ctx, &bucket, &object).await,
-            (Method::PUT, "copy") => {
-                crate::service::copy::receive_copy(ctx, req, &bucket, &object).await
-            }
-            (Method::PUT, "tomb") => {
-                crate::service::replica::receive_tombstone(ctx, &req, &bucket, &object).await
-            }
-            (Method::DELETE, "del") => {
-                ctx.store.delete(&bucket, &object).await?;
-                Ok(Response::new(empty()))
-            }
-            (m, k) => Err(ApiError::BadRequest(format!(
-                "{m} with {}={k:?}: expecting PUT put, GET get, PUT tomb or DELETE del",
-                crate::service::replica::REPLICA_QUERY
-            ))),
-        };
-    }
     if let Some(resp) = redirect_to_owner(ctx, &req, &bucket, &object)? {
         return Ok(resp);
     }

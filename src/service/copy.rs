@@ -148,24 +148,9 @@ where
         .map_err(|e| ApiError::Upstream(format!("{}: {e}", owner.daemon_id)))
 }
 
-/// `PUT ?ais_replica=copy` (intra-cluster port): stores a copied object here.
-pub async fn receive_copy(
-    ctx: &TargetContext,
-    req: Request<Incoming>,
-    bucket: &str,
-    object: &str,
-) -> Result<Response<Body>, ApiError> {
-    let meta = super::replica::parse_meta_only(req.headers()).map_err(ApiError::BadRequest)?;
-    let body = super::replica::body_of(req.into_body());
-    ctx.store
-        .put(bucket, object, body, copy_options(&meta))
-        .await?;
-    Ok(Response::new(empty()))
-}
-
 /// A copy keeps the source's user metadata, HTTP attributes and checksums, and is checked
 /// against its XXH64.
-fn copy_options(meta: &ObjectMeta) -> PutOptions {
+pub fn copy_options(meta: &ObjectMeta) -> PutOptions {
     PutOptions {
         expected: (meta.cksum_type == crate::store::checksum::DEFAULT_TYPE)
             .then(|| (meta.cksum_type.clone(), meta.cksum_value.clone())),

@@ -258,6 +258,10 @@ async fn route(
     if let Some(refused) = wait_for_map(&ctx, &req).await {
         return refused;
     }
+    let req = match crate::intra_api::handle(&ctx, req).await {
+        Ok(served) => return served,
+        Err(req) => req,
+    };
     let path = req.uri().path();
     let is_s3 =
         path == "/s3" || path.starts_with("/s3/") || req.headers().contains_key(&crate::s3::STYLE);

@@ -1,0 +1,170 @@
+//! The target's side of the intra-cluster protocol, served on the intra-cluster listener
+//! only: objects moving between targets (`?ais_replica=put|get|tomb|del`, copies with
+//! `?ais_replica=copy`), each answered with what the sender needs to trust it (a verdict
+//! and a receipt MAC'd with the cluster key). The native and S3 front ends never see them.
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Method, Request, Response};
+use hyper::body::Incoming;
+
+use crate::cluster::intra_auth::Receipt;
+use crate::http::{empty, stream, Body, Plane};
+use crate::service::copy::copy_options;
+use crate::service::replica::{
+    body_of, parse_meta, parse_meta_only, replica_headers, REPLICA_MTIME, REPLICA_QUERY,
+    REPLICA_RECEIPT, REPLICA_RESULT,
+};
+use crate::service::TargetContext;
+use crate::store;
+use crate::wire::msg::split_object_path;
+use crate::wire::ApiError;
+
+/// Serves `req` if it is an intra-cluster call; gives it back otherwise.
+pub async fn handle(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Request<Incoming>> {
+    let Some(kind) = replica_kind(&req) else {
+        return Err(req);
+    };
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let served = match path.strip_prefix("/v1/objects/").map(split_object_path) {
+        Some(Ok((bucket, object))) => serve(ctx, req, &kind, &bucket, &object).await,
+        Some(Err(e)) => Err(e),
+        None => Err(ApiError::NotFound(format!("{path}: not an object"))),
+    };
+    Ok(served.unwrap_or_else(|err| {
+        tracing::debug!(%method, %path, error = %err, "intra-cluster call refused");
+        crate::wire::error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
+    }))
+}
+
+async fn serve(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    kind: &str,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    match (req.method().clone(), kind) {
+        (Method::PUT, "put") => receive(ctx, req, bucket, object).await,
+        (Method::GET, "get") => hand_over(ctx, bucket, object).await,
+        (Method::PUT, "copy") => receive_copy(ctx, req, bucket, object).await,
+        (Method::PUT, "tomb") => receive_tombstone(ctx, &req, bucket, object).await,
+        (Method::DELETE, "del") => {
+            ctx.store.delete(bucket, object).await?;
+            Ok(Response::new(empty()))
+        }
+        (m, k) => Err(ApiError::BadRequest(format!(
+            "{m} with {REPLICA_QUERY}={k:?}: expecting PUT put, GET get, PUT copy, PUT tomb or DELETE del"
+        ))),
+    }
+}
+
+/// The `ais_replica` kind of a request that came on the intra-cluster port, if any.
+fn replica_kind<B>(req: &Request<B>) -> Option<String> {
+    if Plane::of(req) != Plane::Intra {
+        return None;
+    }
+    let q = req.uri().query()?;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == REPLICA_QUERY)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `PUT ?ais_replica=put` (intra-cluster port): stores an object moved here.
+async fn receive(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (meta, mtime) = parse_meta(req.headers()).map_err(ApiError::BadRequest)?;
+    let (size, version) = (meta.size, meta.version);
+    let outcome = ctx
+        .store
+        .put_replica(bucket, object, body_of(req.into_body()), meta, mtime)
+        .await;
+    let verdict = match outcome {
+        Ok(_) => {
+            ctx.metrics.reb_rx_count.inc();
+            ctx.metrics.reb_rx_size.inc_by(size);
+            "stored"
+        }
+        Err(store::Error::NotNewer { .. }) => "kept-newer",
+        Err(e) => return Err(e.into()),
+    };
+    let mut resp = Response::new(crate::http::empty());
+    resp.headers_mut()
+        .insert(REPLICA_RESULT, HeaderValue::from_static(verdict));
+    if let Some(key) = ctx.cluster_key() {
+        let version = version.to_string();
+        let receipt = key.receipt(&Receipt {
+            node: &ctx.node.id,
+            bucket,
+            object,
+            version: &version,
+            verdict,
+        });
+        if let Ok(v) = HeaderValue::from_str(&receipt) {
+            resp.headers_mut().insert(REPLICA_RECEIPT, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// `PUT ?ais_replica=tomb` (intra-cluster port): a deletion made at another target
+/// (`ais-replica-mtime` = when): a copy here written before then goes.
+async fn receive_tombstone(
+    ctx: &TargetContext,
+    req: &Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let when: i64 = req
+        .headers()
+        .get(&REPLICA_MTIME)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("missing or malformed ais-replica-mtime".into()))?;
+    let removed = ctx.store.apply_tombstone(bucket, object, when).await?;
+    if removed {
+        tracing::info!(%bucket, %object, "a copy deleted elsewhere while this target held it was removed");
+    }
+    Ok(Response::new(crate::http::empty()))
+}
+
+/// `GET ?ais_replica=get` (intra-cluster port): hands over an object with its metadata,
+/// whoever owns it.
+async fn hand_over(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let reader = ctx.store.open_object(bucket, object).await?;
+    let size = reader.info.meta.size;
+    let headers = replica_headers(&reader);
+    let mut resp = Response::new(stream(reader.stream(0, size)));
+    for (k, v) in headers {
+        resp.headers_mut().insert(k, v);
+    }
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    Ok(resp)
+}
+
+/// `PUT ?ais_replica=copy` (intra-cluster port): stores a copied object here.
+async fn receive_copy(
+    ctx: &TargetContext,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+) -> Result<Response<Body>, ApiError> {
+    let meta = parse_meta_only(req.headers()).map_err(ApiError::BadRequest)?;
+    let body = body_of(req.into_body());
+    ctx.store
+        .put(bucket, object, body, copy_options(&meta))
+        .await?;
+    Ok(Response::new(empty()))
+}
