@@ -54,7 +54,8 @@ pub(super) async fn dispatch(
             let spec = ArchiveSpec::parse(&bucket, &msg.value)?;
             let what = "archive into it";
             super::may(ctx, &asked.who, Some(&spec.to), crate::auth::ace::PUT, what)?;
-            archive_job::start(ctx, &bucket, names, spec).await
+            let id = archive_job::start(ctx, &bucket, names, spec).await?;
+            Ok(Response::new(full(id)))
         }
         BucketOp::SetProps => {
             // A lone target keeps bucket properties itself (a clustered one gets them
@@ -145,7 +146,8 @@ async fn copy(
         let prefix = msg.value.get("prefix").and_then(|p| p.as_str());
         Selection::Prefix(prefix.unwrap_or_default().to_string())
     };
-    copy_many::start(ctx, bucket, &msg.action, spec, selection).await
+    let id = copy_many::start(ctx, bucket, &msg.action, spec, selection).await?;
+    Ok(Response::new(full(id)))
 }
 
 /// `delete-listrange`: deletes the listed objects (everywhere they may still be).

@@ -118,7 +118,7 @@ async fn dispatch_any(
                 crate::auth::ace::PUT,
                 "copy into it",
             )?;
-            crate::service::copy::copy_object(ctx, &bucket, &object, &to).await
+            copied(crate::service::copy::copy_object(ctx, &bucket, &object, &to).await)
         }
         Method::PUT => {
             let res = put(ctx, req, &bucket, &object).await;
@@ -164,6 +164,22 @@ async fn dispatch_any(
             Ok(Response::new(empty()))
         }
         other => Err(not_allowed(&other)),
+    }
+}
+
+/// A copy's answer: empty when done; when the destination's owner refused, its answer
+/// as it gave it.
+fn copied(res: Result<(), crate::service::copy::CopyError>) -> Result<Response<Body>, ApiError> {
+    use crate::service::copy::CopyError;
+    match res {
+        Ok(()) => Ok(Response::new(empty())),
+        Err(CopyError::Api(e)) => Err(e),
+        Err(CopyError::Owner(status, text)) => {
+            let mut r = Response::new(crate::http::full(text));
+            *r.status_mut() = status;
+            set_header(&mut r, header::CONTENT_TYPE, "application/json");
+            Ok(r)
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub async fn handle(
             guard.err_forbidden_count.inc();
         }
         tracing::info!(?plane, %method, %path, error = %e, "request refused at the gate");
+        if super::s3::s3_route(&ctx, &req).is_some() {
+            // An S3 client hears it in S3's words.
+            return crate::s3::refusal(&e.into(), &method, path);
+        }
         let mut resp =
             error::error_response(&e, &method, path, &format!("p[{}]", ctx.me.daemon_id));
         if super::gate::is_join(path) {

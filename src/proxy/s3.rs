@@ -18,7 +18,6 @@ use crate::s3::op::{self, Style};
 use crate::s3::{self as s3api, xml};
 use crate::store::{UploadInfo, UploadSpec};
 use crate::wire::lso::LsoMsg;
-use crate::wire::ApiError;
 
 /// How a request reaches the S3 API here, if it does: `/s3/...`, a virtual host
 /// `<bucket>.<s3_domain>`, or any non-native path with `s3_at_root`. Returns the path
@@ -155,16 +154,6 @@ fn redirect(
 /// The cluster's buckets as the S3 bucket layer sees them.
 struct ClusterBuckets<'a>(&'a ProxyContext);
 
-fn from_api(e: ApiError) -> S3Error {
-    match e {
-        ApiError::NoBucket(b) => S3Error::NoSuchBucket(b),
-        ApiError::BucketExists(b) => S3Error::BucketExists(b),
-        ApiError::Name(n) => S3Error::Name(n),
-        ApiError::Unavailable(m) => S3Error::Unavailable(m),
-        other => S3Error::Upstream(other.to_string()),
-    }
-}
-
 impl PageSourceFor for ClusterBuckets<'_> {
     async fn bucket_page(
         &self,
@@ -182,7 +171,7 @@ impl PageSourceFor for ClusterBuckets<'_> {
         };
         let page = super::list::list_objects(self.0, bucket, msg)
             .await
-            .map_err(from_api)?;
+            .map_err(S3Error::from)?;
         let more = !page.continuation_token.is_empty();
         let entries = page
             .entries
@@ -223,14 +212,14 @@ impl Buckets for ClusterBuckets<'_> {
         super::bucket_admin::create(self.0, bucket, "S3 client")
             .await
             .map(|_| ())
-            .map_err(from_api)
+            .map_err(S3Error::from)
     }
 
     async fn destroy_bucket(&self, bucket: &str) -> Result<(), S3Error> {
         super::bucket_admin::destroy(self.0, bucket, "S3 client")
             .await
             .map(|_| ())
-            .map_err(from_api)
+            .map_err(S3Error::from)
     }
 
     async fn head_bucket(&self, bucket: &str) -> Result<(), S3Error> {

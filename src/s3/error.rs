@@ -59,6 +59,9 @@ pub enum S3Error {
     /// A node this one forwarded to failed (`InternalError`, 502).
     #[error("{0}")]
     Upstream(String),
+    /// The request conflicts with what is there now (`OperationAborted`, 409).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<store::Error> for S3Error {
@@ -114,6 +117,7 @@ impl S3Error {
             S3Error::MethodNotAllowed(_) => ("MethodNotAllowed", S::METHOD_NOT_ALLOWED),
             S3Error::Unavailable(_) => ("ServiceUnavailable", S::SERVICE_UNAVAILABLE),
             S3Error::Upstream(_) => ("InternalError", S::BAD_GATEWAY),
+            S3Error::Conflict(_) => ("OperationAborted", S::CONFLICT),
         }
     }
 }

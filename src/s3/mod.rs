@@ -89,3 +89,10 @@ pub fn finish(mut resp: Response<Body>, request_id: &str) -> Response<Body> {
         .insert(http::header::SERVER, HeaderValue::from_static("AIStore"));
     resp
 }
+
+/// A whole S3 error answer (XML body, request ID) for a request refused before an S3
+/// handler saw it (the gates).
+pub fn refusal(e: &error::S3Error, method: &http::Method, path: &str) -> Response<Body> {
+    let rid = request_id();
+    finish(error::error_response(e, method, path, &rid), &rid)
+}

@@ -54,7 +54,7 @@ pub(super) async fn serve(
                 Err(ApiError::Store(e)) if matches!(*e, store::Error::ObjectNotFound { .. }) => {}
                 Err(e) => {
                     m.err_del_count.inc();
-                    return Err(from_api(e));
+                    return Err(e.into());
                 }
             }
             Ok(status(StatusCode::NO_CONTENT))
@@ -135,14 +135,6 @@ async fn put(
     Ok(resp)
 }
 
-/// A native-API failure of the shared target code, in S3's words.
-fn from_api(e: ApiError) -> S3Error {
-    match e {
-        ApiError::Store(s) => S3Error::Store(s),
-        other => S3Error::Unavailable(other.to_string()),
-    }
-}
-
 async fn get(
     ctx: &Arc<TargetContext>,
     req: &Request<Incoming>,
@@ -153,7 +145,7 @@ async fn get(
     let open = || async {
         crate::service::locate::open_here_or_fetch(ctx, &s3.bucket, &s3.key)
             .await
-            .map_err(from_api)
+            .map_err(S3Error::from)
     };
     let reader = if is_get { Some(open().await?) } else { None };
     let info = match &reader {

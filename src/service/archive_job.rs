@@ -8,11 +8,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, StatusCode};
 use serde_json::Value;
 
 use super::TargetContext;
-use crate::http::{full, Body};
 use crate::jobs::{Counts, Progress};
 use crate::store::{BodyResult, PutOptions};
 use crate::tar_writer::{self, Sink};
@@ -25,7 +24,7 @@ pub async fn start(
     src: &str,
     names: Vec<String>,
     spec: ArchiveSpec,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<String, ApiError> {
     ctx.store.require_bucket(src)?;
     ctx.store.require_bucket(&spec.to)?;
     let (ctx2, src2) = (ctx.clone(), src.to_string());
@@ -38,7 +37,7 @@ pub async fn start(
             Ok(Value::Null)
         },
     );
-    Ok(Response::new(full(id)))
+    Ok(id)
 }
 
 type Member = Pin<Box<dyn Stream<Item = BodyResult> + Send>>;

@@ -6,14 +6,13 @@
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use http::{header, HeaderValue, Method, Request, Response};
+use http::{header, Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::replica::REPLICA_META;
 use super::TargetContext;
 use crate::http::forward::ReqBody;
-use crate::http::{empty, Body};
 use crate::store::{ObjectMeta, PutOptions};
 use crate::wire::specs::parse_destination;
 use crate::wire::ApiError;
@@ -24,22 +23,10 @@ pub async fn copy_object(
     bucket: &str,
     object: &str,
     to: &str,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<(), CopyError> {
     let (dst_bucket, dst_object) = parse_destination(to)?;
-    match copy_one(ctx, bucket, object, &dst_bucket, &dst_object).await {
-        Ok(_) => Ok(Response::new(empty())),
-        Err(CopyError::Api(e)) => Err(e),
-        Err(CopyError::Owner(status, text)) => {
-            // The destination's owner refused: its answer, as it gave it.
-            let mut r = Response::new(crate::http::full(text));
-            *r.status_mut() = status;
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            Ok(r)
-        }
-    }
+    copy_one(ctx, bucket, object, &dst_bucket, &dst_object).await?;
+    Ok(())
 }
 
 /// Why one copy failed.

@@ -8,12 +8,10 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use http::Response;
 use serde_json::Value;
 
 use super::copy::copy_one;
 use super::TargetContext;
-use crate::http::{full, Body};
 use crate::jobs::{Counts, Progress};
 use crate::store::ListRequest;
 use crate::wire::specs::{CopySpec, Selection};
@@ -32,7 +30,7 @@ pub async fn start(
     kind: &str,
     spec: CopySpec,
     selection: Selection,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<String, ApiError> {
     ctx.store.require_bucket(bucket)?;
     if matches!(selection, Selection::Prefix(_)) && spec.to == bucket {
         // A walk would meet its own copies.
@@ -57,7 +55,7 @@ pub async fn start(
         tracing::info!(%src, to = %spec.to, objects = counts.objects, bytes = counts.bytes, aborted = p.aborted(), "copy job done");
         Ok(Value::Null)
     });
-    Ok(Response::new(full(id)))
+    Ok(id)
 }
 
 /// Copies `names` of `src`; what was copied (also added to `progress` as it goes).

@@ -48,12 +48,12 @@ pub(super) fn refusal(
             _ => guard.err_forbidden_count.inc(),
         }
         tracing::info!(?plane, method = %req.method(), path = %req.uri().path(), error = %e, "request refused at the gate");
-        error::error_response(
-            &e,
-            req.method(),
-            req.uri().path(),
-            &format!("t[{}]", ctx.node.id),
-        )
+        let (method, path) = (req.method(), req.uri().path());
+        if path == "/s3" || path.starts_with("/s3/") {
+            // An S3 client hears it in S3's words.
+            return crate::s3::refusal(&e.into(), method, path);
+        }
+        error::error_response(&e, method, path, &format!("t[{}]", ctx.node.id))
     })
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::http::{empty, full, Body};
+use crate::s3::error::S3Error;
 use crate::store;
 
 /// A failed native-API request.
@@ -219,6 +220,85 @@ impl From<crate::client_auth::Refusal> for ApiError {
         match e {
             crate::client_auth::Refusal::Denied(m) => ApiError::Forbidden(m),
             crate::client_auth::Refusal::Unauthenticated(m) => ApiError::Unauthorized(m),
+        }
+    }
+}
+
+/// The one map from AIStore's errors (the services' and the native fan-out's) to S3's, for
+/// the S3 front ends of target and proxy: an S3 client always gets an S3 error.
+impl From<ApiError> for S3Error {
+    fn from(e: ApiError) -> S3Error {
+        match e {
+            ApiError::Store(s) => S3Error::Store(s),
+            ApiError::Name(n) => S3Error::Name(n),
+            ApiError::NoBucket(b) => S3Error::NoSuchBucket(b),
+            ApiError::BucketExists(b) => S3Error::BucketExists(b),
+            ApiError::BadRequest(m) | ApiError::NotFound(m) => {
+                S3Error::Invalid("InvalidRequest", m)
+            }
+            ApiError::MethodNotAllowed(m) => S3Error::MethodNotAllowed(m),
+            ApiError::Range { range, size, .. } => S3Error::InvalidRange(range, size),
+            ApiError::TooLarge(m) => S3Error::Invalid("EntityTooLarge", m),
+            ApiError::ShuttingDown => S3Error::Unavailable("node is shutting down".into()),
+            ApiError::Unavailable(m) | ApiError::Busy(m) => S3Error::Unavailable(m),
+            ApiError::Upstream(m) => S3Error::Upstream(m),
+            ApiError::Forbidden(m) | ApiError::Unauthorized(m) => S3Error::Auth("AccessDenied", m),
+            ApiError::Conflict(m) => S3Error::Conflict(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_clients_get_the_s3_code_for_each_error() {
+        let cases: Vec<(ApiError, &str, u16)> = vec![
+            (ApiError::NoBucket("b".into()), "NoSuchBucket", 404),
+            (
+                ApiError::BucketExists("b".into()),
+                "BucketAlreadyOwnedByYou",
+                409,
+            ),
+            (ApiError::BadRequest("x".into()), "InvalidRequest", 400),
+            (ApiError::NotFound("x".into()), "InvalidRequest", 400),
+            (
+                ApiError::MethodNotAllowed(Method::PATCH),
+                "MethodNotAllowed",
+                405,
+            ),
+            (
+                ApiError::Range {
+                    bucket: "b".into(),
+                    object: "o".into(),
+                    range: "bytes=9-".into(),
+                    size: 3,
+                },
+                "InvalidRange",
+                416,
+            ),
+            (ApiError::TooLarge("x".into()), "EntityTooLarge", 400),
+            (ApiError::ShuttingDown, "ServiceUnavailable", 503),
+            (ApiError::Unavailable("x".into()), "ServiceUnavailable", 503),
+            (ApiError::Busy("x".into()), "ServiceUnavailable", 503),
+            (ApiError::Upstream("x".into()), "InternalError", 502),
+            (ApiError::Forbidden("x".into()), "AccessDenied", 403),
+            (ApiError::Unauthorized("x".into()), "AccessDenied", 403),
+            (ApiError::Conflict("x".into()), "OperationAborted", 409),
+            (
+                ApiError::from(store::Error::ObjectNotFound {
+                    bucket: "b".into(),
+                    object: "o".into(),
+                }),
+                "NoSuchKey",
+                404,
+            ),
+        ];
+        for (api, code, status) in cases {
+            let what = format!("{api:?}");
+            let (c, s) = S3Error::from(api).code();
+            assert_eq!((c, s.as_u16()), (code, status), "{what}");
         }
     }
 }

@@ -235,6 +235,9 @@ def test_tokens_guard_s3_on_proxy_and_targets(authn):
         assert s3_status(lambda: anon.delete_object(Bucket="data", Key="k")) == 403
         assert s3_status(lambda: anon.list_objects_v2(Bucket="data")) == 403
         assert s3_status(lambda: anon.list_buckets()) == 403
+        # Refused at the node's gate, still in S3's words.
+        r = requests.get(f"{url}/s3/data/k", timeout=5)
+        assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text, (url, r.text)
         # The token as the S3 session token (what S3 SDKs send): its rights, no more.
         s3 = s3_client(url + "/s3", session_token=alice)
         s3.put_object(Bucket="data", Key="by-alice", Body=b"hers")
