@@ -289,6 +289,9 @@ async fn wait_for_map(
     let err = crate::wire::ApiError::Unavailable(
         "this target has not joined its cluster yet; retry".into(),
     );
+    if path.starts_with("/s3") {
+        return Some(crate::s3::refusal(&err.into(), req.method(), path));
+    }
     Some(crate::wire::error::error_response(
         &err,
         req.method(),
