@@ -1,19 +1,23 @@
 //! aisnode: an AIStore-compatible object store.
 //!
-//! Module map (dependencies point down):
-//! - `bin/aisnode` parses flags and calls [`target_node::run`], [`proxy::run`] or [`local_cluster::run`];
-//!   `bin/aisloader` calls [`loader::run`].
-//! - [`target_node`] (the target daemon; not `target/`, cargo's build folder) wires config → [`fs`]
-//!   mountpaths → [`disk`] workers → [`store`] → [`native_api`] → [`http`],
-//!   and keeps the target registered with the proxy ([`target_node::membership`]).
-//! - [`proxy`] owns the cluster map and bucket list ([`cluster`]) and redirects object requests by [`hrw`].
-//! - [`native_api`] speaks AIStore's REST API and maps [`store::Error`] to HTTP in one place; [`target_node`]
-//!   holds the context and per-request work (owner check, body streams) both front ends share.
-//! - [`s3`] is the S3 front end beside it (typed operations, S3 XML errors, SigV4, forwarding to the owner).
-//! - [`store`] is the protocol-free object store: PUT/GET/HEAD/DELETE/list over mountpaths.
-//! - [`fs`] owns mountpaths (checks, node-ID mark, on-disk layout); [`disk`] owns, per mountpath, a data
-//!   thread with its io_uring ring and a metadata thread.
-//! - [`hrw`] and [`names`] are pure helpers shared by all; [`metrics`] holds the Prometheus series.
+//! Layers, from the top (a module imports only from layers below; `tests/layers.rs` checks it):
+//! - `bin/aisnode` and `bin/aisloader`: flags, then [`target_node::run`], [`proxy::run`],
+//!   [`local_cluster::run`] or [`loader::run`].
+//! - Node wiring: [`target_node`] (disks → store → listeners → router, background tasks; not
+//!   `target/`, cargo's build folder) and [`local_cluster`].
+//! - Front ends: [`native_api`] (AIStore's REST API on a target), [`s3_api`] (S3 on a target),
+//!   [`intra_api`] (the target's side of the intra-cluster protocol, intra listener only),
+//!   [`proxy`] (the gateway: cluster map, redirects, fan-out) and [`loader`].
+//! - [`service`]: what both of a target's front ends use (context, locate and delete
+//!   everywhere, copies, archives, promotion, mountpaths, rebalance, resilver, scrub, FSHC).
+//! - [`wire`]: AIStore's dialect (messages, specs, typed bucket requests, list pages, the
+//!   error map to AIStore's JSON and to S3's codes); [`config`] and [`client_auth`].
+//! - [`s3`]: S3's dialect (typed operations, SigV4, XML, the bucket operations proxy and lone
+//!   target share); [`auth`] (tokens); [`http`] (serving, clients, forwarding, planes).
+//! - [`store`] (the protocol-free object store over mountpaths) and [`cluster`] (maps).
+//! - [`fs`] (mountpaths and their layout), [`disk`] (a data thread with its io_uring ring and
+//!   a metadata thread per mountpath), and pure helpers: [`hrw`], [`names`], [`range`],
+//!   [`dates`], [`template`], [`archive`], [`tar_writer`], [`jobs`], [`metrics`].
 //!
 //! GET: `native_api` parses the request → the store picks the mountpath by HRW and opens the file and reads its
 //! metadata on that disk's metadata thread (small objects whole) → the body streams chunks read by the ring,

@@ -1,6 +1,7 @@
 //! AIStore's native REST API on the target: `/v1/objects`, `/v1/buckets`, `/v1/daemon`,
 //! `/v1/health` and `/metrics`. Parses each request into typed calls on the
-//! [`ObjectStore`](crate::store::ObjectStore); [`error`] maps failures to HTTP.
+//! [`ObjectStore`](crate::store::ObjectStore) and the [`service`](crate::service)s; [`crate::wire::error`]
+//! maps failures to HTTP (AIStore's JSON), once.
 
 pub mod arch;
 pub mod buckets;
