@@ -86,6 +86,16 @@ impl Progress {
         }
     }
 
+    /// The job's ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Ends the job with `outcome` (a job begun with [`Jobs::begin`]).
+    pub fn end(&self, outcome: Result<Value, String>) {
+        self.jobs.finish(&self.id, outcome);
+    }
+
     /// Whether the job was aborted (`stop`); a job checks between steps.
     pub fn aborted(&self) -> bool {
         self.abort.load(Ordering::Acquire)
@@ -143,7 +153,8 @@ impl Jobs {
 
     fn finish(&self, id: &str, outcome: Result<Value, String>) {
         let mut jobs = self.lock();
-        if let Some(j) = jobs.get_mut(id) {
+        // A job ends once: a late "stopped" does not overwrite how it really ended.
+        if let Some(j) = jobs.get_mut(id).filter(|j| j.outcome.is_none()) {
             j.ended = Some(SystemTime::now());
             j.since = Instant::now();
             j.outcome = Some(outcome);
@@ -174,6 +185,11 @@ impl Jobs {
             jobs.finish(&key, outcome);
         });
         id
+    }
+
+    /// Registers a job its caller runs and ends itself (see [`Progress::end`]).
+    pub fn begin(&self, kind: &str, bucket: &str) -> Progress {
+        self.register(kind, bucket, None)
     }
 
     /// Records a job already done by the caller (its counts by node) and returns its ID.

@@ -18,6 +18,7 @@ pub mod rebalance;
 pub mod replica;
 pub mod resilver;
 pub mod scrub;
+pub mod walk_job;
 
 pub use context::{NodeInfo, TargetContext};
 

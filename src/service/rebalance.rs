@@ -23,6 +23,7 @@ use super::TargetContext;
 use crate::cluster::intra_auth::Receipt;
 use crate::cluster::Snode;
 use crate::http::forward::{no_body, ReqBody};
+use crate::jobs::Progress;
 use crate::store::{self, ListRequest};
 
 /// Objects moved at once by one target.
@@ -52,7 +53,7 @@ pub struct RebalanceState {
 /// The target's rebalance: at most one walk at a time, a newer map restarting it.
 #[derive(Default)]
 pub struct Rebalance {
-    job: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    job: super::walk_job::WalkJob,
     state: Mutex<RebalanceState>,
 }
 
@@ -69,8 +70,7 @@ impl Rebalance {
     /// Stops a running walk (get-from-neighbor goes on; the next change or start walks
     /// again).
     pub fn stop(&self) {
-        if let Some(job) = self.job.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            job.abort();
+        if self.job.stop("rebalance: stopped by the admin") {
             tracing::info!("rebalance: stopped by the admin");
         }
         self.update(|s| s.running = false);
@@ -80,10 +80,6 @@ impl Rebalance {
     pub fn start(ctx: &Arc<TargetContext>) {
         ctx.cluster.mark_moved();
         let version = ctx.cluster.smap_version();
-        let mut job = ctx.rebalance.job.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = job.take() {
-            old.abort();
-        }
         ctx.rebalance.update(|s| {
             s.smap_version = version;
             s.running = true;
@@ -92,7 +88,10 @@ impl Rebalance {
             smap_version = version,
             "rebalance: walking the mountpaths for objects another target owns"
         );
-        *job = Some(tokio::spawn(walk(ctx.clone())));
+        let c = ctx.clone();
+        ctx.rebalance
+            .job
+            .restart(&ctx.jobs, "rebalance", "", |progress| walk(c, progress));
     }
 }
 
@@ -108,11 +107,16 @@ pub fn targets_changed(old: Option<&crate::cluster::Smap>, new: &crate::cluster:
 
 /// Walks until a pass moves everything it should (a failed move, e.g. to an owner that
 /// has not created the bucket yet, is retried by the next pass, with a growing pause).
-async fn walk(ctx: Arc<TargetContext>) {
+async fn walk(ctx: Arc<TargetContext>, progress: Progress) -> Result<(), String> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(500);
     loop {
-        let failed = pass(&ctx).await;
+        let failed = pass(&ctx, &progress).await;
+        if progress.aborted() {
+            ctx.rebalance.update(|s| s.running = false);
+            tracing::info!("rebalance: stopped (job stop)");
+            return Err("rebalance: stopped".into());
+        }
         if failed == 0 {
             break;
         }
@@ -134,10 +138,11 @@ async fn walk(ctx: Arc<TargetContext>) {
         took_ms = ms,
         "rebalance: walk done"
     );
+    Ok(())
 }
 
 /// One pass over every bucket; returns how many moves failed.
-async fn pass(ctx: &Arc<TargetContext>) -> u64 {
+async fn pass(ctx: &Arc<TargetContext>, progress: &Progress) -> u64 {
     let Some(smap) = ctx.cluster.smap() else {
         return 0;
     };
@@ -176,7 +181,7 @@ async fn pass(ctx: &Arc<TargetContext>) -> u64 {
                     }
                 })
                 .await;
-            if page.next_after.is_empty() {
+            if page.next_after.is_empty() || progress.aborted() {
                 break;
             }
             after = page.next_after;

@@ -3,12 +3,13 @@
 //! picks; then mountpaths that were being disabled or detached finish leaving.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::TargetContext;
+use crate::jobs::Progress;
 use crate::store::ResilverCounters;
 
 /// What `GET /v1/daemon?what=resilver` shows.
@@ -31,7 +32,7 @@ pub struct ResilverState {
 /// One target's resilver.
 #[derive(Default)]
 pub struct Resilver {
-    job: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    job: super::walk_job::WalkJob,
     counters: Arc<ResilverCounters>,
     running: AtomicBool,
     finished: AtomicU64,
@@ -53,17 +54,16 @@ impl Resilver {
 
     /// Starts a resilver, stopping one that runs.
     pub fn start(ctx: &Arc<TargetContext>) {
-        let mut job = ctx.resilver.job.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = job.take() {
-            old.abort();
-        }
         ctx.resilver.running.store(true, Ordering::Release);
         tracing::info!("resilver: moving objects to the mountpaths HRW picks now");
-        *job = Some(tokio::spawn(run(ctx.clone())));
+        let c = ctx.clone();
+        ctx.resilver
+            .job
+            .restart(&ctx.jobs, "resilver", "", |progress| run(c, progress));
     }
 }
 
-async fn run(ctx: Arc<TargetContext>) {
+async fn run(ctx: Arc<TargetContext>, progress: Progress) -> Result<(), String> {
     let started = Instant::now();
     let me = &ctx.resilver;
     let mut pause = Duration::from_millis(500);
@@ -85,6 +85,10 @@ async fn run(ctx: Arc<TargetContext>) {
                 .is_none_or(|o| o.daemon_id == me_id)
         };
         let failed = ctx.store.resilver_pass(&me.counters, &ours).await;
+        if progress.aborted() {
+            me.running.store(false, Ordering::Release);
+            return Err("resilver: stopped".into());
+        }
         if failed == 0 {
             break leaving;
         }
@@ -118,4 +122,5 @@ async fn run(ctx: Arc<TargetContext>) {
         took_ms = ms,
         "resilver: done"
     );
+    Ok(())
 }

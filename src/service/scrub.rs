@@ -39,13 +39,13 @@ struct Run {
     started: Option<Instant>,
     finished_ms: Option<u64>,
     error: String,
-    job: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// One target's scrub.
 #[derive(Default)]
 pub struct Scrub {
     run: Mutex<Run>,
+    job: super::walk_job::WalkJob,
 }
 
 impl Scrub {
@@ -70,9 +70,6 @@ impl Scrub {
     /// Starts scrubbing `bucket`, stopping a scrub that runs.
     pub fn start(ctx: &Arc<TargetContext>, bucket: String) {
         let mut r = ctx.scrub.run.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = r.job.take() {
-            old.abort();
-        }
         let counters = Arc::new(ScrubCounters::default());
         *r = Run {
             bucket: bucket.clone(),
@@ -80,18 +77,20 @@ impl Scrub {
             started: Some(Instant::now()),
             ..Run::default()
         };
-        let c = ctx.clone();
-        r.job = Some(tokio::spawn(async move {
+        drop(r);
+        let (c, b) = (ctx.clone(), bucket.clone());
+        ctx.scrub.job.restart(&ctx.jobs, "scrub", &b, |_| async move {
             tracing::info!(%bucket, "scrub: reading every object and checking it");
             let res = c.store.scrub(&bucket, &counters).await;
             let mut r = c.scrub.run.lock().unwrap_or_else(|p| p.into_inner());
             r.finished_ms = r.started.map(|s| s.elapsed().as_millis() as u64);
-            if let Err(e) = res {
+            if let Err(e) = &res {
                 r.error = e.to_string();
             }
             drop(r);
             let s = c.scrub.state();
             tracing::info!(%bucket, checked = s.checked, bytes = s.bytes, damaged = s.damaged, misplaced = s.misplaced, took_ms = s.elapsed_ms, "scrub: done");
-        }));
+            res.map_err(|e| e.to_string())
+        });
     }
 }
