@@ -13,7 +13,7 @@ use super::ProxyContext;
 use crate::http::Body;
 use crate::s3::bucket::{self, Buckets, PageSourceFor};
 use crate::s3::error::{self, S3Error};
-use crate::s3::list::Entry;
+use crate::s3::list::{Entry, PageAsk, PageResult};
 use crate::s3::op::{self, Style};
 use crate::s3::{self as s3api, xml};
 use crate::store::{UploadInfo, UploadSpec};
@@ -155,13 +155,8 @@ fn redirect(
 struct ClusterBuckets<'a>(&'a ProxyContext);
 
 impl PageSourceFor for ClusterBuckets<'_> {
-    async fn bucket_page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after: &str,
-        n: usize,
-    ) -> Result<(Vec<Entry>, bool), S3Error> {
+    async fn bucket_page(&self, bucket: &str, ask: PageAsk<'_>) -> PageResult {
+        let PageAsk { prefix, after, n } = ask;
         let msg = LsoMsg {
             prefix: prefix.to_string(),
             continuation_token: after.to_string(),

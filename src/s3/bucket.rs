@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 
 use super::error::S3Error;
-use super::list::{self, url_encode, Entry, PageSource};
+use super::list::{self, url_encode, PageAsk, PageResult, PageSource};
 use super::op::{Op, S3Request};
 use super::xml::{self, to_xml, XMLNS};
 use crate::http::{empty, full, Body};
@@ -32,25 +32,14 @@ pub trait Buckets: PageSourceFor {
 #[allow(async_fn_in_trait)]
 pub trait PageSourceFor {
     /// One page of `bucket`.
-    async fn bucket_page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after: &str,
-        n: usize,
-    ) -> Result<(Vec<Entry>, bool), S3Error>;
+    async fn bucket_page(&self, bucket: &str, ask: PageAsk<'_>) -> PageResult;
 }
 
 struct InBucket<'a, B: ?Sized>(&'a B, &'a str);
 
 impl<B: PageSourceFor + ?Sized> PageSource for InBucket<'_, B> {
-    async fn page(
-        &self,
-        prefix: &str,
-        after: &str,
-        n: usize,
-    ) -> Result<(Vec<Entry>, bool), S3Error> {
-        self.0.bucket_page(self.1, prefix, after, n).await
+    async fn page(&self, ask: PageAsk<'_>) -> PageResult {
+        self.0.bucket_page(self.1, ask).await
     }
 }
 
@@ -107,7 +96,16 @@ pub async fn serve(
         }
         Op::DeleteBucket => {
             b.head_bucket(bucket).await?;
-            let (some, _) = b.bucket_page(bucket, "", "", 1).await?;
+            let (some, _) = b
+                .bucket_page(
+                    bucket,
+                    PageAsk {
+                        prefix: "",
+                        after: "",
+                        n: 1,
+                    },
+                )
+                .await?;
             if !some.is_empty() {
                 return Err(S3Error::BucketNotEmpty(bucket.into()));
             }

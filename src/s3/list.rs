@@ -14,17 +14,23 @@ pub struct Entry {
     pub etag: String,
 }
 
+/// Which names a page holds: those under `prefix` after `after`, at most `n`.
+#[derive(Debug, Clone, Copy)]
+pub struct PageAsk<'a> {
+    pub prefix: &'a str,
+    pub after: &'a str,
+    pub n: usize,
+}
+
+/// A page of entries, and whether more follow.
+pub type PageResult = Result<(Vec<Entry>, bool), S3Error>;
+
 /// Sorted pages of names: the next `n` names after `after` that start with `prefix`, and
 /// whether more follow.
 #[allow(async_fn_in_trait)]
 pub trait PageSource {
     /// One page.
-    async fn page(
-        &self,
-        prefix: &str,
-        after: &str,
-        n: usize,
-    ) -> Result<(Vec<Entry>, bool), S3Error>;
+    async fn page(&self, ask: PageAsk<'_>) -> PageResult;
 }
 
 /// One page of a listing.
@@ -66,7 +72,13 @@ pub async fn list(
     let mut cursor = resume_after(after, prefix, delimiter);
     let batch = (max_keys + 1).min(1000);
     loop {
-        let (page, more) = src.page(prefix, &cursor, batch).await?;
+        let (page, more) = src
+            .page(PageAsk {
+                prefix,
+                after: &cursor,
+                n: batch,
+            })
+            .await?;
         let Some(last_seen) = page.last().map(|e| e.key.clone()) else {
             return Ok(out);
         };
@@ -127,12 +139,8 @@ mod tests {
     struct Names(Vec<String>);
 
     impl PageSource for Names {
-        async fn page(
-            &self,
-            prefix: &str,
-            after: &str,
-            n: usize,
-        ) -> Result<(Vec<Entry>, bool), S3Error> {
+        async fn page(&self, ask: PageAsk<'_>) -> PageResult {
+            let PageAsk { prefix, after, n } = ask;
             let all: Vec<&String> = self
                 .0
                 .iter()

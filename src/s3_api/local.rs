@@ -2,7 +2,7 @@
 
 use crate::s3::bucket::{Buckets, PageSourceFor};
 use crate::s3::error::S3Error;
-use crate::s3::list::Entry;
+use crate::s3::list::{Entry, PageAsk, PageResult};
 use crate::service::TargetContext;
 use crate::store::{ListRequest, Props, UploadInfo};
 
@@ -10,13 +10,8 @@ use crate::store::{ListRequest, Props, UploadInfo};
 pub struct LocalBuckets<'a>(pub &'a TargetContext);
 
 impl PageSourceFor for LocalBuckets<'_> {
-    async fn bucket_page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after: &str,
-        n: usize,
-    ) -> Result<(Vec<Entry>, bool), S3Error> {
+    async fn bucket_page(&self, bucket: &str, ask: PageAsk<'_>) -> PageResult {
+        let PageAsk { prefix, after, n } = ask;
         let page = self
             .0
             .store
