@@ -48,6 +48,18 @@ pub enum StartError {
 /// Runs a target until `shutdown` resolves, then drains in-flight requests and removes
 /// any work file left behind.
 pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let (public, _) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
+    let (intra, _) = bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
+    run_on(Listeners { public, intra }, cfg, shutdown).await
+}
+
+/// Runs a target on listeners already bound: what tests use to start a target in-process,
+/// knowing its ports before it runs.
+pub async fn run_on(
+    listeners: Listeners,
+    cfg: TargetConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
     if cfg.intra.key.is_none() && !cfg.intra.open && cfg.proxy.is_some() {
         return Err(StartError::NoClusterSecret);
     }
@@ -59,9 +71,14 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         mark_paths,
     } = open_disks(&cfg)?;
 
-    let (listener, local) = bind(SocketAddr::new(cfg.host, cfg.port)).await?;
-    let (intra_listener, intra_local) =
-        bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
+    let addr_of = |l: &TcpListener, configured: SocketAddr| {
+        l.local_addr().map_err(|e| StartError::Bind(configured, e))
+    };
+    let local = addr_of(&listeners.public, SocketAddr::new(cfg.host, cfg.port))?;
+    let intra_local = addr_of(
+        &listeners.intra,
+        SocketAddr::new(cfg.intra.host, cfg.intra.port),
+    )?;
     let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
     let node = node_info(&id, &url)?;
     let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
@@ -107,10 +124,7 @@ pub async fn run(cfg: TargetConfig, shutdown: impl Future<Output = ()>) -> Resul
         }
     };
     crate::http::serve_node(
-        Listeners {
-            public: listener,
-            intra: intra_listener,
-        },
+        listeners,
         move |plane, req| route(handler_ctx.clone(), plane, req),
         serve_cfg,
         ctx.metrics.guard.conn_rejected_count.clone(),
