@@ -98,6 +98,8 @@ mod reqwest_like {
                 a.post(&u)
                     .set("Content-Type", "application/json")
                     .send_string(body)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             })
             .await
             .expect("POST");
@@ -105,9 +107,14 @@ mod reqwest_like {
 
         pub async fn put(&self, url: &str, body: &'static [u8]) {
             let u = url.to_string();
-            self.call(move |a| a.put(&u).send_bytes(body))
-                .await
-                .expect("PUT");
+            self.call(move |a| {
+                a.put(&u)
+                    .send_bytes(body)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .expect("PUT");
         }
 
         pub async fn get(&self, url: &str) -> Vec<u8> {
