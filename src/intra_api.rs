@@ -1,7 +1,9 @@
 //! The target's side of the intra-cluster protocol, served on the intra-cluster listener
-//! only: objects moving between targets (`?ais_replica=put|get|tomb|del`, copies with
-//! `?ais_replica=copy`), each answered with what the sender needs to trust it (a verdict
-//! and a receipt MAC'd with the cluster key). The native and S3 front ends never see them.
+//! only: the proxy's maps (`PUT /v1/metasync`) and objects moving between targets
+//! (`?ais_replica=put|get|tomb|del`, copies with `?ais_replica=copy`), each answered with
+//! what the sender needs to trust it (a verdict and a receipt MAC'd with the cluster key).
+//! The native and S3 front ends never see them. (The proxy's bucket fan-out uses the native
+//! API on this same listener, as AIStore's proxies do.)
 
 use std::sync::Arc;
 
@@ -25,19 +27,46 @@ pub async fn handle(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Request<Incoming>> {
-    let Some(kind) = replica_kind(&req) else {
+    let metasync = req.uri().path() == "/v1/metasync" && Plane::of(&req) == Plane::Intra;
+    let kind = replica_kind(&req);
+    if !metasync && kind.is_none() {
         return Err(req);
-    };
+    }
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let served = match path.strip_prefix("/v1/objects/").map(split_object_path) {
-        Some(Ok((bucket, object))) => serve(ctx, req, &kind, &bucket, &object).await,
-        Some(Err(e)) => Err(e),
-        None => Err(ApiError::NotFound(format!("{path}: not an object"))),
+    let served = match (
+        kind,
+        path.strip_prefix("/v1/objects/").map(split_object_path),
+    ) {
+        (None, _) => metasync_put(ctx, req).await,
+        (Some(kind), Some(Ok((bucket, object)))) => serve(ctx, req, &kind, &bucket, &object).await,
+        (Some(_), Some(Err(e))) => Err(e),
+        (Some(_), None) => Err(ApiError::NotFound(format!("{path}: not an object"))),
     };
     Ok(served.unwrap_or_else(|err| {
         tracing::debug!(%method, %path, error = %err, "intra-cluster call refused");
         crate::wire::error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
     }))
+}
+
+/// `PUT /v1/metasync`: the proxy's cluster map and bucket list.
+async fn metasync_put(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    use crate::service::membership::{apply_meta, MetaError};
+    if req.method() != Method::PUT {
+        return Err(ApiError::MethodNotAllowed(req.method().clone()));
+    }
+    let from = req
+        .extensions()
+        .get::<crate::cluster::intra_auth::Signed>()
+        .map(|s| s.caller.clone());
+    let body = crate::wire::msg::read_body(req).await?;
+    match apply_meta(ctx, &body, from.as_deref()).await {
+        Ok(()) => Ok(Response::new(empty())),
+        Err(e @ MetaError::Malformed(_)) => Err(ApiError::BadRequest(e.to_string())),
+        Err(e @ MetaError::Refused(_)) => Err(ApiError::Conflict(e.to_string())),
+    }
 }
 
 async fn serve(

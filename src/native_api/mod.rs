@@ -97,19 +97,6 @@ async fn route_other(
         return buckets::dispatch(ctx, req, bucket).await;
     }
     match path {
-        "/v1/metasync" if req.method() == Method::PUT => {
-            let from = req
-                .extensions()
-                .get::<crate::cluster::intra_auth::Signed>()
-                .map(|s| s.caller.clone());
-            let body = read_body(req).await?;
-            use crate::service::membership::{apply_meta, MetaError};
-            match apply_meta(ctx, &body, from.as_deref()).await {
-                Ok(()) => Ok(Response::new(crate::http::empty())),
-                Err(e @ MetaError::Malformed(_)) => Err(ApiError::BadRequest(e.to_string())),
-                Err(e @ MetaError::Refused(_)) => Err(ApiError::Conflict(e.to_string())),
-            }
-        }
         "/v1/cluster" if req.method() == Method::GET => {
             let what = query(&req).get("what").cloned().unwrap_or_default();
             if !crate::wire::jobs::is_job_query(&what) {
