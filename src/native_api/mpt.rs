@@ -17,9 +17,8 @@ use super::{read_act_msg, ApiError, TargetContext};
 use crate::http::{empty, full, Body};
 use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 use crate::store::{Completion, PutOptions, UploadSpec};
+use crate::wire::object_op::UPLOAD_ID;
 
-/// Query parameter naming the upload.
-pub const UPLOAD_ID: &str = "uploadId";
 /// Query parameter naming the part.
 pub const PART_NUMBER: &str = "partNumber";
 
@@ -29,11 +28,6 @@ struct CompletedPart {
     part_number: u32,
     #[serde(default)]
     etag: String,
-}
-
-/// Whether `req` belongs to a native multipart upload (object `POST`s are its only ones).
-pub fn is_mpt(req: &Request<Incoming>, q: &HashMap<String, String>) -> bool {
-    q.contains_key(UPLOAD_ID) || req.method() == Method::POST
 }
 
 /// Handles one multipart request (`POST` without `uploadId` must carry `mpt-upload`).

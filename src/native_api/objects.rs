@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::{not_allowed, set_header, ApiError, TargetContext};
+use super::{set_header, ApiError, TargetContext};
 use crate::cluster::intra_auth::now_secs;
 use crate::http::{empty, stream, Body, Plane};
 use crate::range;
 use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 use crate::store::{ObjectInfo, PutOptions};
 use crate::wire::headers::*;
+use crate::wire::object_op::ObjectOp;
 
 pub(super) async fn dispatch(
     ctx: &Arc<TargetContext>,
@@ -93,67 +94,28 @@ async fn dispatch_any(
         return Ok(resp);
     }
     let q = crate::http::request::query(&req);
-    if super::mpt::is_mpt(&req, &q) {
-        return super::mpt::handle(ctx, req, q, &bucket, &object).await;
-    }
     let start = Instant::now();
     let m = &ctx.metrics;
-    let method = req.method().clone();
-    match method {
-        Method::GET => counted_get(ctx, req, &bucket, &object).await,
-        Method::PUT if q.contains_key("append_type") => {
-            append(ctx, req, &q, &bucket, &object).await
-        }
-        Method::PUT if q.contains_key(crate::wire::specs::OBJECT_TO) => {
-            let to = q
-                .get(crate::wire::specs::OBJECT_TO)
-                .cloned()
-                .unwrap_or_default();
+    match ObjectOp::parse(req.method(), &q)? {
+        ObjectOp::Multipart => super::mpt::handle(ctx, req, q, &bucket, &object).await,
+        ObjectOp::Get => counted_get(ctx, req, &bucket, &object).await,
+        ObjectOp::Head => head(ctx, &bucket, &object).await,
+        ObjectOp::Append => append(ctx, req, &q, &bucket, &object).await,
+        ObjectOp::CopyTo(to) => {
             let (dst_bucket, _) = crate::wire::specs::parse_destination(&to)?;
             let who = crate::client_auth::principal(&req);
-            super::may(
-                ctx,
-                &who,
-                Some(&dst_bucket),
-                crate::auth::ace::PUT,
-                "copy into it",
-            )?;
+            let need = crate::auth::ace::PUT;
+            super::may(ctx, &who, Some(&dst_bucket), need, "copy into it")?;
             copied(crate::service::copy::copy_object(ctx, &bucket, &object, &to).await)
         }
-        Method::PUT => {
+        ObjectOp::Put => {
             let res = put(ctx, req, &bucket, &object).await;
-            count(
-                res.is_ok(),
-                &m.put_count,
-                &m.err_put_count,
-                &m.put_ns_total,
-                start,
-            );
+            let ok = res.is_ok();
+            count(ok, &m.put_count, &m.err_put_count, &m.put_ns_total, start);
             res
         }
-        Method::HEAD => head(ctx, &bucket, &object).await,
-        Method::PATCH => {
-            // `{"action":"","value":{k:v}}`; `?set-new-custom=true` replaces instead of merging.
-            let replace = crate::http::request::query(&req)
-                .get("set-new-custom")
-                .is_some_and(|v| v == "true");
-            let msg = crate::wire::msg::read_act_msg(req).await?;
-            let custom: std::collections::BTreeMap<String, String> =
-                serde_json::from_value(msg.value).map_err(|e| {
-                    ApiError::BadRequest(format!(
-                        "ais://{bucket}/{object}: custom metadata must be a JSON object of strings: {e}"
-                    ))
-                })?;
-            if ctx.store.head(&bucket, &object).await.is_err() {
-                // Make sure it is here (get-from-neighbor) before changing it.
-                crate::service::locate::open_here_or_fetch(ctx, &bucket, &object).await?;
-            }
-            ctx.store
-                .set_custom(&bucket, &object, custom, replace)
-                .await?;
-            Ok(Response::new(empty()))
-        }
-        Method::DELETE => {
+        ObjectOp::SetCustom { replace } => set_custom(ctx, req, &bucket, &object, replace).await,
+        ObjectOp::Delete => {
             let res = crate::service::locate::delete_everywhere(ctx, &bucket, &object).await;
             if res.is_ok() {
                 m.del_count.inc()
@@ -163,8 +125,32 @@ async fn dispatch_any(
             res?;
             Ok(Response::new(empty()))
         }
-        other => Err(not_allowed(&other)),
     }
+}
+
+/// `PATCH`: `{"action":"","value":{k:v}}` sets custom metadata, merged or replacing.
+async fn set_custom(
+    ctx: &Arc<TargetContext>,
+    req: Request<Incoming>,
+    bucket: &str,
+    object: &str,
+    replace: bool,
+) -> Result<Response<Body>, ApiError> {
+    let msg = crate::wire::msg::read_act_msg(req).await?;
+    let custom: std::collections::BTreeMap<String, String> = serde_json::from_value(msg.value)
+        .map_err(|e| {
+            ApiError::BadRequest(format!(
+                "ais://{bucket}/{object}: custom metadata must be a JSON object of strings: {e}"
+            ))
+        })?;
+    if ctx.store.head(bucket, object).await.is_err() {
+        // Make sure it is here (get-from-neighbor) before changing it.
+        crate::service::locate::open_here_or_fetch(ctx, bucket, object).await?;
+    }
+    ctx.store
+        .set_custom(bucket, object, custom, replace)
+        .await?;
+    Ok(Response::new(empty()))
 }
 
 /// A copy's answer: empty when done; when the destination's owner refused, its answer

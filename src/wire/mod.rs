@@ -9,6 +9,7 @@ pub mod headers;
 pub mod jobs;
 pub mod lso;
 pub mod msg;
+pub mod object_op;
 pub mod specs;
 pub mod summary;
 
