@@ -43,6 +43,10 @@ pub async fn handle(
         (Some(_), None) => Err(ApiError::NotFound(format!("{path}: not an object"))),
     };
     Ok(served.unwrap_or_else(|err| {
+        if err.status() == http::StatusCode::FORBIDDEN {
+            // A signature that does not cover the body it came with, as on any other route.
+            ctx.metrics.guard.err_forbidden_count.inc();
+        }
         tracing::debug!(%method, %path, error = %err, "intra-cluster call refused");
         crate::wire::error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
     }))
