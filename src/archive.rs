@@ -395,27 +395,25 @@ mod tests {
         Instant::now() + std::time::Duration::from_secs(60)
     }
 
-    fn member(bytes: &[u8], fmt: Format, path: &str) -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        let found = stream_member(file_of(bytes), fmt, path, far(), &mut |p| {
+    /// A sink keeping every data piece in `out`.
+    fn into(out: &mut Vec<u8>) -> impl FnMut(Piece<'_>) -> bool + '_ {
+        |p| {
             if let Piece::Data(d) = p {
                 out.extend_from_slice(d);
             }
             true
-        })
-        .unwrap();
+        }
+    }
+
+    fn member(bytes: &[u8], fmt: Format, path: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let found = stream_member(file_of(bytes), fmt, path, far(), &mut into(&mut out)).unwrap();
         found.then_some(out)
     }
 
     fn selected(bytes: &[u8], fmt: Format, m: &Matcher) -> (Vec<u8>, Selected) {
         let mut out = Vec::new();
-        let sel = stream_selected_tar(file_of(bytes), fmt, m, far(), &mut |p| {
-            if let Piece::Data(d) = p {
-                out.extend_from_slice(d);
-            }
-            true
-        })
-        .unwrap();
+        let sel = stream_selected_tar(file_of(bytes), fmt, m, far(), &mut into(&mut out)).unwrap();
         (out, sel)
     }
 

@@ -168,16 +168,29 @@ impl ClusterKey {
     ) -> HeaderValue {
         let digest = body.map_or_else(|| UNSIGNED.to_string(), |b| hex::encode(Sha256::digest(b)));
         let t = now.to_string();
-        let mac = self.mac(&[
+        let mac = self.request_mac(method, path_and_query, caller, &digest, &t);
+        let value = format!("v1;t={t};c={caller};b={digest};m={}", hex::encode(mac));
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("v1;invalid"))
+    }
+
+    /// The MAC of one request's signed fields.
+    fn request_mac(
+        &self,
+        method: &Method,
+        pq: &str,
+        caller: &str,
+        digest: &str,
+        t: &str,
+    ) -> [u8; 32] {
+        let fields: [&[u8]; 6] = [
             b"AIS-INTRA-V1",
             method.as_str().as_bytes(),
-            path_and_query.as_bytes(),
+            pq.as_bytes(),
             caller.as_bytes(),
             digest.as_bytes(),
             t.as_bytes(),
-        ]);
-        let value = format!("v1;t={t};c={caller};b={digest};m={}", hex::encode(mac));
-        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("v1;invalid"))
+        ];
+        self.mac(&fields)
     }
 
     /// Verifies a request's signature (not yet its body: see [`Signed::check_body`]).
@@ -224,14 +237,7 @@ impl ClusterKey {
                 Some(d)
             }
         };
-        let want = self.mac(&[
-            b"AIS-INTRA-V1",
-            method.as_str().as_bytes(),
-            path_and_query.as_bytes(),
-            c.as_bytes(),
-            b.as_bytes(),
-            t.as_bytes(),
-        ]);
+        let want = self.request_mac(method, path_and_query, c, b, t);
         let mut got = [0u8; 32];
         hex::decode_to_slice(m, &mut got).map_err(|_| IntraAuthError::Malformed("MAC"))?;
         if !bool::from(want.ct_eq(&got)) {

@@ -157,13 +157,14 @@ pub struct Bmd {
 mod tests {
     use super::*;
 
+    /// A map of one proxy and no targets.
+    fn with_proxy(id: &str, url: &str) -> Smap {
+        Smap::new(Snode::new(id, "proxy", url), "u".into(), "t".into())
+    }
+
     #[test]
     fn json_shape_matches_aistore() {
-        let mut smap = Smap::new(
-            Snode::new("p1", "proxy", "http://10.0.0.1:8080"),
-            "u".into(),
-            "t".into(),
-        );
+        let mut smap = with_proxy("p1", "http://10.0.0.1:8080");
         smap.tmap.insert(
             "t1".into(),
             Snode::new("t1", "target", "http://10.0.0.2:8081"),
@@ -179,11 +180,7 @@ mod tests {
 
     #[test]
     fn owner_skips_maintenance() {
-        let mut smap = Smap::new(
-            Snode::new("p", "proxy", "http://h:1"),
-            "u".into(),
-            "t".into(),
-        );
+        let mut smap = with_proxy("p", "http://h:1");
         for id in ["t1abcd", "XyZ12345", "target-2"] {
             smap.tmap
                 .insert(id.into(), Snode::new(id, "target", "http://h:2"));

@@ -302,6 +302,7 @@ impl TargetConfig {
             send_timeout: Duration::from_secs(s.send_timeout_secs.max(1)),
             max_connections: s.max_connections,
             public_threads: public_threads(s.public_threads),
+            stop_grace: Duration::from_millis(s.shutdown_grace_ms),
         }
     }
 }

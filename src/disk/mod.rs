@@ -172,6 +172,13 @@ impl DiskHandle {
         tx.try_send((op, permit)).map_err(|_| worker_gone())
     }
 
+    /// Queues the operation `make` builds around a reply channel and waits for the reply.
+    async fn ask<R>(&self, make: impl FnOnce(oneshot::Sender<R>) -> DiskOp) -> io::Result<R> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(make(reply)).await?;
+        rx.await.map_err(|_| worker_gone())
+    }
+
     /// Reads up to `buf.capacity() - buf.len()` bytes at `offset`, appending to `buf`.
     /// Returns the buffer and how many bytes were read (0 at end of file).
     pub async fn read_at(
@@ -180,30 +187,20 @@ impl DiskHandle {
         buf: IoBuf,
         offset: u64,
     ) -> io::Result<(IoBuf, usize)> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(DiskOp::Read {
-            file,
-            buf,
-            offset,
-            reply,
-        })
-        .await?;
-        let (buf, res) = rx.await.map_err(|_| worker_gone())?;
+        let (buf, res) = self
+            .ask(|reply| DiskOp::Read {
+                file,
+                buf,
+                offset,
+                reply,
+            })
+            .await?;
         self.note(res).map(|n| (buf, n))
     }
 
     /// Writes all of `buf` at `offset`; the buffer comes back for reuse.
     pub async fn write_at(&self, file: Arc<File>, buf: IoBuf, offset: u64) -> io::Result<IoBuf> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(DiskOp::Write {
-            file,
-            buf,
-            offset,
-            reply,
-        })
-        .await?;
-        let (buf, res) = rx.await.map_err(|_| worker_gone())?;
-        self.note(res).map(|()| buf)
+        self.start_write(file, buf, offset).await?.await
     }
 
     /// Starts a write and returns the receiver of its completion, so the caller can
@@ -227,9 +224,8 @@ impl DiskHandle {
 
     /// Flushes a file's data and metadata to stable storage.
     pub async fn fsync(&self, file: Arc<File>) -> io::Result<()> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(DiskOp::Fsync { file, reply }).await?;
-        self.note(rx.await.map_err(|_| worker_gone())?)
+        let res = self.ask(|reply| DiskOp::Fsync { file, reply }).await?;
+        self.note(res)
     }
 
     /// Runs blocking metadata work (open, xattr, rename, unlink) on the disk's metadata thread.
@@ -238,12 +234,14 @@ impl DiskHandle {
         T: Send + 'static,
         F: FnOnce() -> io::Result<T> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        self.submit(DiskOp::Call(Box::new(move || {
-            let _ = reply.send(f());
-        })))
-        .await?;
-        self.note(rx.await.map_err(|_| worker_gone())?)
+        let res = self
+            .ask(|reply| {
+                DiskOp::Call(Box::new(move || {
+                    let _ = reply.send(f());
+                }))
+            })
+            .await?;
+        self.note(res)
     }
 
     /// Queues metadata work without waiting for it; runs it inline if the queue is full

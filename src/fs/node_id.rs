@@ -44,51 +44,48 @@ pub fn resolve_node_id(paths: &[PathBuf], requested: Option<&str>) -> Result<Str
         (None, Some(id)) => id.to_string(),
         (None, None) => random_id(),
     };
-    for path in paths {
-        xattr::set(path, XATTR, id.as_bytes()).map_err(|e| FsError::Xattr(path.clone(), e))?;
-    }
+    write_mark(paths, XATTR, &id)?;
     Ok(id)
 }
 
 const UUID_XATTR: &str = "user.ais.cluster_uuid";
+const PRIMARY_XATTR: &str = "user.ais.primary";
 
 /// The UUID of the cluster these mountpaths joined, if any (the first mark found).
 pub fn read_cluster_uuid(paths: &[PathBuf]) -> Option<String> {
-    paths.iter().find_map(|p| {
-        xattr::get(p, UUID_XATTR)
-            .ok()
-            .flatten()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-    })
+    read_mark(paths, UUID_XATTR)
 }
 
 /// Marks every mountpath as belonging to cluster `uuid`.
 pub fn mark_cluster_uuid(paths: &[PathBuf], uuid: &str) -> Result<(), FsError> {
-    for path in paths {
-        xattr::set(path, UUID_XATTR, uuid.as_bytes())
-            .map_err(|e| FsError::Xattr(path.clone(), e))?;
-    }
-    Ok(())
+    write_mark(paths, UUID_XATTR, uuid)
 }
-
-const PRIMARY_XATTR: &str = "user.ais.primary";
 
 /// The intra-cluster URL of the primary these mountpaths' target last followed.
 pub fn read_primary_url(paths: &[PathBuf]) -> Option<String> {
-    paths.iter().find_map(|p| {
-        xattr::get(p, PRIMARY_XATTR)
-            .ok()
-            .flatten()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-    })
+    read_mark(paths, PRIMARY_XATTR)
 }
 
 /// Remembers the primary's intra-cluster URL on every mountpath (a restarted target
 /// registers there first: the public port never moves a registered target).
 pub fn mark_primary_url(paths: &[PathBuf], url: &str) -> Result<(), FsError> {
+    write_mark(paths, PRIMARY_XATTR, url)
+}
+
+/// The first mountpath's value of extended attribute `name`, if any has it.
+fn read_mark(paths: &[PathBuf], name: &str) -> Option<String> {
+    paths.iter().find_map(|p| {
+        xattr::get(p, name)
+            .ok()
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    })
+}
+
+/// Sets extended attribute `name` on every mountpath.
+fn write_mark(paths: &[PathBuf], name: &str, value: &str) -> Result<(), FsError> {
     for path in paths {
-        xattr::set(path, PRIMARY_XATTR, url.as_bytes())
-            .map_err(|e| FsError::Xattr(path.clone(), e))?;
+        xattr::set(path, name, value.as_bytes()).map_err(|e| FsError::Xattr(path.clone(), e))?;
     }
     Ok(())
 }

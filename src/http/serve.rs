@@ -40,6 +40,9 @@ pub struct ServeConfig {
     /// Threads serving the public port, each with its own single-threaded runtime
     /// accepting from the same socket (0: the node's shared runtime serves it).
     pub public_threads: usize,
+    /// How long both listeners keep answering after readiness turns 503, so load
+    /// balancers notice before they close.
+    pub stop_grace: Duration,
 }
 
 /// The client's address, in every request's extensions (for logs of who did what).
@@ -231,16 +234,15 @@ pub struct Listeners {
 }
 
 /// Serves both listeners with `handler` (told which one a request came on) until
-/// `shutdown` resolves; then `on_stop` runs (readiness turns 503), both keep answering
-/// for `grace` so load balancers notice, then stop accepting and drain.
+/// `shutdown` resolves; then `ready` turns false (readiness 503), both keep answering
+/// for `cfg.stop_grace` so load balancers notice, then stop accepting and drain.
 pub async fn serve_node<H, F>(
     listeners: Listeners,
     handler: H,
     cfg: ServeConfig,
     rejected: prometheus::IntCounter,
-    grace: Duration,
+    ready: &std::sync::atomic::AtomicBool,
     shutdown: impl Future<Output = ()>,
-    on_stop: impl FnOnce(),
 ) where
     H: Fn(super::Plane, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
@@ -248,8 +250,9 @@ pub async fn serve_node<H, F>(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopping = async move {
         shutdown.await;
-        on_stop();
-        tokio::time::sleep(grace).await;
+        ready.store(false, std::sync::atomic::Ordering::Release);
+        tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
+        tokio::time::sleep(cfg.stop_grace).await;
         let _ = stop_tx.send(true);
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

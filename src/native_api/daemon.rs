@@ -76,29 +76,23 @@ pub(super) async fn act(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let msg = read_act_msg(req).await?;
-    match msg.action.as_str() {
-        "shutdown-node" => {
-            ctx.stop.notify_one();
-            Ok(Response::new(empty()))
-        }
-        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("scrub") => {
+    let kind = msg.value.get("kind").and_then(|k| k.as_str());
+    match (msg.action.as_str(), kind) {
+        ("shutdown-node", _) => ctx.stop.notify_one(),
+        ("start", Some("scrub")) => {
             let bucket = scrub_bucket(&msg.value)?;
             ctx.store.require_bucket(&bucket)?;
             crate::service::scrub::Scrub::start(ctx, bucket);
-            Ok(Response::new(empty()))
         }
-        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
-            crate::service::rebalance::Rebalance::start(ctx);
-            Ok(Response::new(empty()))
+        ("start", Some("rebalance")) => crate::service::rebalance::Rebalance::start(ctx),
+        ("stop", Some("rebalance")) => ctx.rebalance.stop(),
+        (other, _) => {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported daemon action {other:?}: expecting shutdown-node, start (rebalance, scrub) or stop (rebalance)"
+            )))
         }
-        "stop" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
-            ctx.rebalance.stop();
-            Ok(Response::new(empty()))
-        }
-        other => Err(ApiError::BadRequest(format!(
-            "unsupported daemon action {other:?}: expecting shutdown-node, start (rebalance, scrub) or stop (rebalance)"
-        ))),
     }
+    Ok(Response::new(empty()))
 }
 
 /// `PUT` (attach-mp), `POST` (enable-mp, disable-mp), `DELETE` (detach-mp) on

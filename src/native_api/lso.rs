@@ -114,43 +114,19 @@ pub(super) async fn list_objects(
 }
 
 fn to_wire(ctx: &TargetContext, e: &ListEntry, props: Props) -> LsoEntry {
+    // A property not asked for stays empty (and out of the msgpack the SDK reads).
+    let asked = |on: bool, value: &dyn Fn() -> String| if on { value() } else { String::new() };
     LsoEntry {
         name: e.name.clone(),
-        checksum: if props.checksum {
-            e.checksum.clone()
-        } else {
-            String::new()
-        },
-        atime: if props.atime {
-            fmt_atime(e.atime_ns)
-        } else {
-            String::new()
-        },
-        version: if props.version {
-            e.version.clone()
-        } else {
-            String::new()
-        },
-        location: if props.location {
+        checksum: asked(props.checksum, &|| e.checksum.clone()),
+        atime: asked(props.atime, &|| fmt_atime(e.atime_ns)),
+        version: asked(props.version, &|| e.version.clone()),
+        location: asked(props.location, &|| {
             format!("t[{}]:{}", ctx.node.id, e.location)
-        } else {
-            String::new()
-        },
-        size: if props.size {
-            e.size.to_string()
-        } else {
-            String::new()
-        },
-        etag: if props.etag {
-            e.etag.clone()
-        } else {
-            String::new()
-        },
-        mtime: if props.etag {
-            e.mtime_ns.to_string()
-        } else {
-            String::new()
-        },
+        }),
+        size: asked(props.size, &|| e.size.to_string()),
+        etag: asked(props.etag, &|| e.etag.clone()),
+        mtime: asked(props.etag, &|| e.mtime_ns.to_string()),
         flags: if e.is_dir {
             ENTRY_IS_DIR
         } else {

@@ -9,6 +9,7 @@ mod daemon;
 pub mod lso;
 mod mpt;
 mod objects;
+mod upload;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -7,15 +7,14 @@
 //! through one may be finished through the other.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use http::{header, HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use super::upload::{declared_size, paced, refused};
 use super::{read_act_msg, ApiError, TargetContext};
 use crate::http::{empty, full, Body};
-use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 use crate::store::{Completion, PutOptions, UploadSpec};
 use crate::wire::object_op::UPLOAD_ID;
 
@@ -68,22 +67,14 @@ pub async fn handle(
                         crate::store::MAX_PART_NUMBER
                     ))
                 })?;
-            let size = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
+            let size = declared_size(ctx, req.headers(), bucket, object)?;
             let opts = PutOptions {
                 size,
                 ..Default::default()
             };
             let mut incoming = req.into_body();
-            let pace = BodyPace::of(&ctx.config);
-            let stored = ctx
-                .store
-                .put_part(bucket, object, &id, part, Box::pin(body_stream(&mut incoming, pace)), opts)
-                .await;
-            match stored {
+            let body = paced(ctx, &mut incoming);
+            match ctx.store.put_part(bucket, object, &id, part, body, opts).await {
                 Ok(p) => {
                     let mut resp = Response::new(empty());
                     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", p.md5)) {
@@ -91,10 +82,7 @@ pub async fn handle(
                     }
                     Ok(resp)
                 }
-                Err(e) => {
-                    drain(&mut incoming, DRAIN_ON_ERROR, Duration::from_secs(2)).await;
-                    Err(e.into())
-                }
+                Err(e) => Err(refused(&mut incoming, e).await),
             }
         }
         (Method::POST, false) => {

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::upload::{declared_size, paced, refused};
 use super::{set_header, ApiError, TargetContext};
 use crate::cluster::intra_auth::now_secs;
 use crate::http::{empty, stream, Body, Plane};
 use crate::range;
-use crate::service::body::{body_stream, drain, BodyPace, DRAIN_ON_ERROR};
 use crate::store::{ObjectInfo, PutOptions};
 use crate::wire::headers::*;
 use crate::wire::object_op::ObjectOp;
@@ -288,22 +288,7 @@ async fn put(
     object: &str,
 ) -> Result<Response<Body>, ApiError> {
     let headers = req.headers();
-    let size = match headers.get(header::CONTENT_LENGTH) {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| ApiError::BadRequest("invalid Content-Length".into()))?,
-        ),
-        None => None,
-    };
-    let max = ctx.store.config().max_object_size;
-    if size.is_some_and(|n| n > max) {
-        return Err(ApiError::TooLarge(format!(
-            "ais://{bucket}/{object}: Content-Length {} exceeds the maximum object size of {max} bytes",
-            size.unwrap_or(0)
-        )));
-    }
+    let size = declared_size(ctx, headers, bucket, object)?;
     let opts = PutOptions {
         expected: client_checksum(headers),
         custom: crate::wire::msg::custom_md(headers)?,
@@ -311,24 +296,13 @@ async fn put(
         ..Default::default()
     };
     let mut incoming = req.into_body();
-    let pace = BodyPace::of(&ctx.config);
     let stored = ctx
         .store
-        .put(
-            bucket,
-            object,
-            Box::pin(body_stream(&mut incoming, pace)),
-            opts,
-        )
+        .put(bucket, object, paced(ctx, &mut incoming), opts)
         .await;
     let info = match stored {
         Ok(info) => info,
-        Err(e) => {
-            // Read what the client is still sending (bounded), so it gets the error
-            // reply instead of a connection reset in the middle of its upload.
-            drain(&mut incoming, DRAIN_ON_ERROR, Duration::from_secs(2)).await;
-            return Err(e.into());
-        }
+        Err(e) => return Err(refused(&mut incoming, e).await),
     };
     ctx.metrics.put_bytes.inc_by(info.meta.size);
     let mut resp = Response::new(empty());
@@ -350,8 +324,7 @@ async fn append(
 ) -> Result<Response<Body>, ApiError> {
     let handle = q.get("append_handle").cloned().unwrap_or_default();
     let mut incoming = req.into_body();
-    let pace = BodyPace::of(&ctx.config);
-    let body = Box::pin(body_stream(&mut incoming, pace));
+    let body = paced(ctx, &mut incoming);
     match q.get("append_type").map(String::as_str) {
         Some("append") => {
             let next = ctx.store.append(bucket, object, &handle, body).await?;

@@ -18,7 +18,7 @@ mod state;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,23 +131,16 @@ pub async fn run(
     // A restarted proxy tells the targets of its map at once.
     ctx.state.changed.notify_one();
 
-    let serve_cfg = ctx.config.serve_config();
-    let stop_ctx = ctx.clone();
+    let listeners = Listeners {
+        public: listener,
+        intra: intra_listener,
+    };
     let handler_ctx = ctx.clone();
+    let handler = move |plane, req| routes::handle(handler_ctx.clone(), plane, req);
+    let rejected = ctx.metrics.guard.conn_rejected_count.clone();
+    let serve_cfg = ctx.config.serve_config();
     crate::http::serve_node(
-        Listeners {
-            public: listener,
-            intra: intra_listener,
-        },
-        move |plane, req| routes::handle(handler_ctx.clone(), plane, req),
-        serve_cfg,
-        ctx.metrics.guard.conn_rejected_count.clone(),
-        Duration::from_millis(ctx.config.settings.shutdown_grace_ms),
-        shutdown,
-        move || {
-            stop_ctx.ready.store(false, Ordering::Release);
-            tracing::info!("proxy shutting down: readiness is now 503");
-        },
+        listeners, handler, serve_cfg, rejected, &ctx.ready, shutdown,
     )
     .await;
     pusher.abort();

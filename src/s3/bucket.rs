@@ -168,6 +168,44 @@ struct ListParams<'a> {
 }
 
 impl<'a> ListParams<'a> {
+    /// The parameters of a listing of a bucket that exists, its prefix checked.
+    async fn of_existing(b: &impl Buckets, req: &'a S3Request) -> Result<ListParams<'a>, S3Error> {
+        b.head_bucket(&req.bucket).await?;
+        let params = ListParams::parse(req)?;
+        crate::names::validate_prefix(params.prefix)?;
+        Ok(params)
+    }
+
+    /// A name as the client asked it encoded.
+    fn enc(&self, s: &str) -> String {
+        if self.url {
+            url_encode(s)
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// The common prefixes of a page, encoded.
+    fn common_prefixes(&self, prefixes: Vec<String>) -> Vec<xml::CommonPrefix> {
+        let prefixes = prefixes.into_iter();
+        prefixes
+            .map(|p| xml::CommonPrefix {
+                prefix: self.enc(&p),
+            })
+            .collect()
+    }
+
+    /// One listed object, encoded.
+    fn contents(&self, e: list::Entry) -> xml::Contents {
+        xml::Contents {
+            key: self.enc(&e.key),
+            last_modified: xml::iso8601(e.mtime_ns),
+            etag: format!("\"{}\"", e.etag),
+            size: e.size,
+            storage_class: "STANDARD",
+        }
+    }
+
     fn parse(req: &'a S3Request) -> Result<ListParams<'a>, S3Error> {
         let url = match q(req, "encoding-type") {
             "" => false,
@@ -198,15 +236,9 @@ async fn list_objects(
     v2: bool,
 ) -> Result<Response<Body>, S3Error> {
     let bucket = req.bucket.as_str();
-    b.head_bucket(bucket).await?;
-    let ListParams {
-        prefix,
-        delimiter,
-        max,
-        url,
-    } = ListParams::parse(req)?;
-    crate::names::validate_prefix(prefix)?;
-    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let params = ListParams::of_existing(b, req).await?;
+    let (prefix, delimiter, max) = (params.prefix, params.delimiter, params.max);
+    let enc = |s: &str| params.enc(s);
     let token = q(req, "continuation-token");
     let after = if v2 {
         if token.is_empty() {
@@ -243,24 +275,14 @@ async fn list_objects(
         key_count: v2.then_some(key_count),
         max_keys: max,
         delimiter: (!delimiter.is_empty()).then(|| enc(delimiter)),
-        encoding_type: url.then(|| "url".to_string()),
+        encoding_type: params.url.then(|| "url".to_string()),
         is_truncated: page.truncated,
         contents: page
             .contents
             .into_iter()
-            .map(|e| xml::Contents {
-                key: enc(&e.key),
-                last_modified: xml::iso8601(e.mtime_ns),
-                etag: format!("\"{}\"", e.etag),
-                size: e.size,
-                storage_class: "STANDARD",
-            })
+            .map(|e| params.contents(e))
             .collect(),
-        common_prefixes: page
-            .prefixes
-            .into_iter()
-            .map(|p| xml::CommonPrefix { prefix: enc(&p) })
-            .collect(),
+        common_prefixes: params.common_prefixes(page.prefixes),
     };
     Ok(xml_response(&doc))
 }
@@ -287,14 +309,9 @@ fn decode_token(token: &str) -> Result<String, S3Error> {
 
 async fn list_versions(b: &impl Buckets, req: &S3Request) -> Result<Response<Body>, S3Error> {
     let bucket = req.bucket.as_str();
-    b.head_bucket(bucket).await?;
-    let ListParams {
-        prefix,
-        delimiter,
-        max,
-        url,
-    } = ListParams::parse(req)?;
-    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let params = ListParams::of_existing(b, req).await?;
+    let (prefix, delimiter, max) = (params.prefix, params.delimiter, params.max);
+    let enc = |s: &str| params.enc(s);
     let marker = q(req, "key-marker");
     let page = list::list(&InBucket(b, bucket), prefix, delimiter, marker, max).await?;
     let next = page
@@ -310,27 +327,14 @@ async fn list_versions(b: &impl Buckets, req: &S3Request) -> Result<Response<Bod
         next_version_id_marker: next.as_ref().map(|_| "null".to_string()),
         max_keys: max,
         delimiter: (!delimiter.is_empty()).then(|| enc(delimiter)),
-        encoding_type: url.then(|| "url".to_string()),
+        encoding_type: params.url.then(|| "url".to_string()),
         is_truncated: page.truncated,
         version: page
             .contents
             .into_iter()
-            .map(|e| xml::VersionXml {
-                key: enc(&e.key),
-                version_id: "null",
-                is_latest: true,
-                last_modified: xml::iso8601(e.mtime_ns),
-                etag: format!("\"{}\"", e.etag),
-                size: e.size,
-                storage_class: "STANDARD",
-                owner: xml::OWNER,
-            })
+            .map(|e| xml::VersionXml::current(params.contents(e)))
             .collect(),
-        common_prefixes: page
-            .prefixes
-            .into_iter()
-            .map(|p| xml::CommonPrefix { prefix: enc(&p) })
-            .collect(),
+        common_prefixes: params.common_prefixes(page.prefixes),
     };
     Ok(xml_response(&doc))
 }

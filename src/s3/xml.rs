@@ -124,6 +124,22 @@ pub struct VersionXml {
     pub owner: Owner,
 }
 
+impl VersionXml {
+    /// The one version every object has: the current.
+    pub fn current(c: Contents) -> VersionXml {
+        VersionXml {
+            key: c.key,
+            version_id: "null",
+            is_latest: true,
+            last_modified: c.last_modified,
+            etag: c.etag,
+            size: c.size,
+            storage_class: c.storage_class,
+            owner: OWNER,
+        }
+    }
+}
+
 /// ListObjectVersions.
 #[derive(Debug, Serialize)]
 #[serde(rename = "ListVersionsResult", rename_all = "PascalCase")]

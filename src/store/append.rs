@@ -16,12 +16,11 @@ use futures_util::{Stream, StreamExt};
 use rand::Rng;
 
 use super::checksum::{Checksummer, DEFAULT_TYPE};
-use super::meta::{ObjectInfo, ObjectMeta};
+use super::meta::ObjectInfo;
 use super::put::{BodyResult, Written};
 use super::work_file::WorkFile;
 use super::{Error, ObjectStore, Result};
 use crate::fs::layout;
-use crate::names::validate_object;
 
 impl ObjectStore {
     /// Appends `body`; returns the handle for the next append or the flush.
@@ -35,9 +34,7 @@ impl ObjectStore {
     where
         S: Stream<Item = BodyResult> + Unpin,
     {
-        self.require_bucket(bucket)?;
-        validate_object(object)?;
-        let (_, mp) = self.place(bucket, object)?;
+        let (_, mp) = self.place_checked(bucket, object)?;
         let (name, mut offset) = if handle.is_empty() {
             let name = format!(
                 "append.{:016x}.{:016x}",
@@ -113,19 +110,8 @@ impl ObjectStore {
             .and_then(|r| r)
             .map_err(|e| Error::io(format!("{bucket}/{object}: flush"), e))?;
         let (file, size, xxhash) = hashed;
-        let written = Written {
-            file: Arc::new(file),
-            guard: WorkFile::new(path, mp.disk.clone()),
-            size,
-            xxhash: xxhash.clone(),
-            md5: None,
-        };
-        let meta = ObjectMeta {
-            size,
-            cksum_type: DEFAULT_TYPE.into(),
-            cksum_value: xxhash,
-            ..ObjectMeta::default()
-        };
+        let written = Written::hashed(file, WorkFile::new(path, mp.disk.clone()), size, xxhash);
+        let meta = written.meta();
         self.commit(bucket, object, key, &mp, written, meta, None)
             .await
     }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use super::meta::{metadata_size, ObjectMeta, MAX_USER_METADATA, XATTR};
 use super::{Error, ObjectStore, Result};
 use crate::fs::layout;
-use crate::names::validate_object;
 
 impl ObjectStore {
     /// Sets `custom` on `bucket/object`, replacing all user metadata when `replace`,
@@ -19,9 +18,7 @@ impl ObjectStore {
         custom: BTreeMap<String, String>,
         replace: bool,
     ) -> Result<()> {
-        self.require_bucket(bucket)?;
-        validate_object(object)?;
-        let (key, hrw) = self.place(bucket, object)?;
+        let (key, hrw) = self.place_checked(bucket, object)?;
         let set = self.mountpaths.current();
         let others = set.readable().filter(|m| m.path != hrw.path).cloned();
         for mp in std::iter::once(hrw.clone()).chain(others) {

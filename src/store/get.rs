@@ -18,7 +18,6 @@ use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::nowait::{self, Cached};
 use crate::disk::IoBuf;
 use crate::fs::layout;
-use crate::names::validate_object;
 
 pub(super) enum OpenFail {
     Missing,
@@ -236,9 +235,7 @@ impl ObjectStore {
     }
 
     async fn open_for(&self, bucket: &str, object: &str, want_data: bool) -> Result<ObjectReader> {
-        self.require_bucket(bucket)?;
-        validate_object(object)?;
-        let (key, mp) = self.place(bucket, object)?;
+        let (key, mp) = self.place_checked(bucket, object)?;
         let direct = self.cfg.direct_io;
         let io_err = |e| Error::io(format!("{bucket}/{object}: open"), e);
         let fast = self.cfg.inline_cache_hits;

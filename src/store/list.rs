@@ -93,12 +93,7 @@ impl ObjectStore {
         let keep = page + 1;
         // One snapshot of the mountpaths for the walk and the stats after it; leaving
         // ones are read too (their objects are still being moved off).
-        let roots: Vec<PathBuf> = self
-            .mountpaths
-            .current()
-            .readable()
-            .map(|m| m.path.clone())
-            .collect();
+        let roots = self.readable_roots();
         let mut walks = Vec::new();
         for root in &roots {
             let root = layout::objects_dir(root, bucket);
@@ -179,6 +174,13 @@ fn describe(mountpath: &Path, bucket: &str, name: String, props: Props) -> ListE
 }
 
 impl ObjectStore {
+    /// The mountpaths a listing reads, in one snapshot: leaving ones too (their objects
+    /// are still being moved off).
+    fn readable_roots(&self) -> Vec<PathBuf> {
+        let mountpaths = self.mountpaths.current();
+        mountpaths.readable().map(|m| m.path.clone()).collect()
+    }
+
     /// A non-recursive page: one directory read per mountpath, whatever the bucket's size.
     async fn list_one_level(&self, bucket: &str, req: ListRequest) -> Result<ListPage> {
         let page = req.page_size.max(1);
@@ -186,12 +188,7 @@ impl ObjectStore {
             Some(i) => req.prefix[..=i].to_string(),
             None => String::new(),
         };
-        let roots: Vec<PathBuf> = self
-            .mountpaths
-            .current()
-            .readable()
-            .map(|m| m.path.clone())
-            .collect();
+        let roots = self.readable_roots();
         let (b, r) = (bucket.to_string(), req.clone());
         let cache = self.dir_cache.clone();
         let found = tokio::task::spawn_blocking(move || {

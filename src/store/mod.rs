@@ -164,6 +164,17 @@ impl ObjectStore {
             .ok_or(Error::NoMountpaths)
     }
 
+    /// Checks the bucket exists and the name is valid, then places the object.
+    pub(crate) fn place_checked(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<(u64, Arc<Mountpath>)> {
+        self.require_bucket(bucket)?;
+        crate::names::validate_object(object)?;
+        self.place(bucket, object)
+    }
+
     /// The store's settings.
     pub fn config(&self) -> &StoreConfig {
         &self.cfg

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::Stream;
@@ -20,7 +19,6 @@ use super::put::{BodyResult, PutOptions, Written};
 use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::fs::layout;
-use crate::names::validate_object;
 
 /// Smallest part other than the last (S3's rule).
 pub const MIN_PART_SIZE: u64 = 5 << 20;
@@ -91,9 +89,7 @@ pub struct UploadInfo {
 
 impl ObjectStore {
     fn upload_dir(&self, bucket: &str, object: &str, id: &str) -> Result<(PathBuf, u64)> {
-        self.require_bucket(bucket)?;
-        validate_object(object)?;
-        let (key, mp) = self.place(bucket, object)?;
+        let (key, mp) = self.place_checked(bucket, object)?;
         let valid = !id.is_empty()
             && id.len() <= 64
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -342,25 +338,14 @@ impl ObjectStore {
             }
         };
         mp.write_bytes.inc_by(size);
-        let written = Written {
-            file: Arc::new(file),
-            guard,
-            size,
-            xxhash: xxhash.clone(),
-            md5: None,
-        };
+        let written = Written::hashed(file, guard, size, xxhash);
         let meta = ObjectMeta {
-            size,
-            cksum_type: DEFAULT_TYPE.into(),
-            cksum_value: xxhash,
-            version: 0,
             custom: spec.custom,
-            md5: String::new(),
             etag,
             attrs: spec.attrs,
-            checksums: BTreeMap::new(),
             chunks: chosen.len() as u32,
             max_chunk_size: chosen.iter().map(|p| p.size).max().unwrap_or(0),
+            ..written.meta()
         };
         let info = self
             .commit(bucket, object, key, &mp, written, meta, None)

@@ -17,7 +17,6 @@ use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::{BufferPool, IoBuf, PendingWrite, ALIGN};
 use crate::fs::{layout, Mountpath};
-use crate::names::validate_object;
 
 /// What the client asked of a PUT besides the data.
 #[derive(Debug, Default, Clone)]
@@ -51,6 +50,30 @@ pub(super) struct Written {
     pub(super) xxhash: String,
     /// MD5, lowercase hex, when asked for (or needed to check the client's).
     pub(super) md5: Option<String>,
+}
+
+impl Written {
+    /// A work file hashed after it was written whole (an append flush, joined parts).
+    pub(super) fn hashed(file: File, guard: WorkFile, size: u64, xxhash: String) -> Written {
+        Written {
+            file: Arc::new(file),
+            guard,
+            size,
+            xxhash,
+            md5: None,
+        }
+    }
+
+    /// The metadata of this body as a new object: its size and checksum.
+    pub(super) fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            size: self.size,
+            cksum_type: DEFAULT_TYPE.to_string(),
+            cksum_value: self.xxhash.clone(),
+            md5: self.md5.clone().unwrap_or_default(),
+            ..ObjectMeta::default()
+        }
+    }
 }
 
 /// Body frames received but not yet written, in order.
@@ -103,9 +126,7 @@ impl ObjectStore {
     where
         S: Stream<Item = BodyResult> + Unpin,
     {
-        self.require_bucket(bucket)?;
-        validate_object(object)?;
-        let (key, mp) = self.place(bucket, object)?;
+        let (key, mp) = self.place_checked(bucket, object)?;
         let written = self
             .write_work_file(bucket, object, &mp, body, &opts)
             .await?;
@@ -115,16 +136,10 @@ impl ObjectStore {
             checksums.extend(late.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         let meta = ObjectMeta {
-            size: written.size,
-            cksum_type: DEFAULT_TYPE.to_string(),
-            cksum_value: written.xxhash.clone(),
-            version: 0,
             custom: opts.custom,
-            md5: written.md5.clone().unwrap_or_default(),
-            etag: String::new(),
             attrs: opts.attrs,
             checksums,
-            ..ObjectMeta::default()
+            ..written.meta()
         };
         self.commit(bucket, object, key, &mp, written, meta, None)
             .await

@@ -122,9 +122,7 @@ impl ObjectStore {
     /// mountpath) if it was written before then, and keeps the tombstone. Returns whether
     /// a copy was removed.
     pub async fn apply_tombstone(&self, bucket: &str, object: &str, when_ns: i64) -> Result<bool> {
-        self.require_bucket(bucket)?;
-        validate_object(object)?;
-        let (key, _) = self.place(bucket, object)?;
+        let (key, _) = self.place_checked(bucket, object)?;
         let mut removed = false;
         for mp in self.mountpaths.current().readable() {
             let path = layout::object_path(&mp.path, bucket, object);

@@ -7,7 +7,7 @@ use crate::service::{buffer_budget, fshc, membership, mountpaths, NodeInfo, Targ
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,8 +114,6 @@ pub async fn run_on(
         tracing::warn!("no S3 keys configured (AIS_S3_ACCESS_KEY/AIS_S3_SECRET_KEY): S3 requests are accepted without checking signatures");
     }
     let background = start_background(&ctx);
-    let stop_ctx = ctx.clone();
-    let handler_ctx = ctx.clone();
     let asked_ctx = ctx.clone();
     let shutdown = async move {
         tokio::select! {
@@ -123,17 +121,11 @@ pub async fn run_on(
             () = asked_ctx.stop.notified() => tracing::info!("the proxy asked this target to shut down"),
         }
     };
+    let handler_ctx = ctx.clone();
+    let handler = move |plane, req| route(handler_ctx.clone(), plane, req);
+    let rejected = ctx.metrics.guard.conn_rejected_count.clone();
     crate::http::serve_node(
-        listeners,
-        move |plane, req| route(handler_ctx.clone(), plane, req),
-        serve_cfg,
-        ctx.metrics.guard.conn_rejected_count.clone(),
-        Duration::from_millis(ctx.config.settings.shutdown_grace_ms),
-        shutdown,
-        move || {
-            stop_ctx.ready.store(false, Ordering::Release);
-            tracing::info!("shutting down: readiness is now 503, draining in-flight requests");
-        },
+        listeners, handler, serve_cfg, rejected, &ctx.ready, shutdown,
     )
     .await;
     for task in background {

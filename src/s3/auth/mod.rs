@@ -510,35 +510,22 @@ mod tests {
         let v = verify(Some(&creds()), &Method::GET, &uri, &h, now, "").unwrap();
         assert_eq!(v.payload_sha256.as_deref(), Some(EMPTY_SHA256));
         // Wrong secret, wrong key, skewed clock.
-        let other = Credentials {
+        let wrong_secret = Credentials {
             secret_key: "nope".into(),
             ..creds()
         };
-        assert_eq!(
-            verify(Some(&other), &Method::GET, &uri, &h, now, "")
-                .unwrap_err()
-                .code()
-                .0,
-            "SignatureDoesNotMatch"
-        );
-        let other = Credentials {
+        let wrong_key = Credentials {
             access_key: "AKIDOTHER".into(),
             ..creds()
         };
-        assert_eq!(
-            verify(Some(&other), &Method::GET, &uri, &h, now, "")
-                .unwrap_err()
-                .code()
-                .0,
-            "InvalidAccessKeyId"
-        );
-        assert_eq!(
-            verify(Some(&creds()), &Method::GET, &uri, &h, now + 3600, "")
-                .unwrap_err()
-                .code()
-                .0,
-            "RequestTimeTooSkewed"
-        );
+        for (who, at, code) in [
+            (wrong_secret, now, "SignatureDoesNotMatch"),
+            (wrong_key, now, "InvalidAccessKeyId"),
+            (creds(), now + 3600, "RequestTimeTooSkewed"),
+        ] {
+            let err = verify(Some(&who), &Method::GET, &uri, &h, at, "").unwrap_err();
+            assert_eq!(err.code().0, code);
+        }
         assert!(verify(None, &Method::GET, &uri, &HeaderMap::new(), now, "").is_ok());
     }
 
