@@ -29,6 +29,10 @@ pub struct ClusterArgs {
     /// Address every node binds and advertises.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// Simulated machines the targets are spread over (failure domains: copies and slices
+    /// of an object go to distinct ones first) [default: one per target].
+    #[arg(long)]
+    pub nodes: Option<usize>,
     /// Disk I/O engine of the targets.
     #[arg(long, value_enum, default_value = "auto")]
     pub io_engine: EngineChoice,
@@ -47,6 +51,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     if args.targets == 0 || args.mountpaths == 0 {
         bail!("--targets and --mountpaths must be at least 1");
+    }
+    let machines = args.nodes.unwrap_or(args.targets);
+    if machines == 0 || machines > args.targets {
+        bail!("--nodes must be from 1 to the number of targets");
     }
     let exe = std::env::current_exe().context("cannot find the aisnode binary")?;
     let logs = args.data_dir.join("logs");
@@ -90,6 +98,11 @@ pub async fn run(
             &proxy_url,
         ]);
         cmd.args(["--io-engine", engine_name(args.io_engine)]);
+        // Targets in contiguous groups: 6 over 3 nodes puts targets 1-2 on node1.
+        cmd.args([
+            "--node-name",
+            &format!("node{}", (i - 1) * machines / args.targets + 1),
+        ]);
         for j in 1..=args.mountpaths {
             let mp = args.data_dir.join(format!("t{i}")).join(format!("mp{j}"));
             std::fs::create_dir_all(&mp).with_context(|| format!("create {}", mp.display()))?;

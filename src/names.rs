@@ -119,6 +119,14 @@ pub fn validate_prefix(prefix: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// A Kubernetes node name: a DNS subdomain (1 to 253 of `[A-Za-z0-9._-]`).
+pub fn valid_node_name(name: &str) -> bool {
+    (1..=253).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

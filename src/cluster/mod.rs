@@ -4,6 +4,7 @@
 
 pub mod bprops;
 pub mod intra_auth;
+pub mod placement;
 pub mod secret;
 mod smap;
 mod view;

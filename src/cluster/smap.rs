@@ -43,6 +43,10 @@ pub struct Snode {
     /// `XXH64(daemon_id, hrw::SEED)`.
     #[serde(default)]
     pub id_digest: u64,
+    /// The machine (Kubernetes node) it runs on: its failure domain. Copies and slices
+    /// of one object go to distinct ones first (empty: a domain of its own).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node_name: String,
 }
 
 impl Snode {
@@ -63,6 +67,22 @@ impl Snode {
             public_net: net,
             flags: 0,
             id_digest: hrw::digest(id.as_bytes()),
+            node_name: String::new(),
+        }
+    }
+
+    /// Names the machine it runs on.
+    pub fn on_node(mut self, node_name: &str) -> Snode {
+        self.node_name = node_name.to_string();
+        self
+    }
+
+    /// Its failure domain: the machine it runs on, or itself when that is not known.
+    pub fn failure_domain(&self) -> &str {
+        if self.node_name.is_empty() {
+            &self.daemon_id
+        } else {
+            &self.node_name
         }
     }
 

@@ -53,6 +53,11 @@ pub struct TargetArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// The machine this target runs on, its failure domain: copies and slices of an object
+    /// go to targets on distinct machines first (Kubernetes: `spec.nodeName` through the
+    /// downward API) [default: the host name].
+    #[arg(long, env = "AIS_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
     /// Primary proxy to register with, e.g. http://10.0.0.1:8080 [default: run standalone].
     #[arg(long, env = "AIS_PRIMARY_EP", value_name = "URL")]
     pub proxy: Option<String>,
@@ -201,6 +206,8 @@ pub struct TargetConfig {
     pub start_with_lost_mountpath: bool,
     /// Log format.
     pub log_format: LogFormat,
+    /// The machine this target runs on (its failure domain).
+    pub node_name: String,
     /// Primary proxy URL, if any.
     pub proxy: Option<String>,
     /// Intra-cluster listener and keys.
@@ -232,6 +239,7 @@ impl TargetConfig {
             allow_shared_fs: args.allow_shared_fs,
             start_with_lost_mountpath: args.start_with_lost_mountpath,
             log_format: args.log_format,
+            node_name: args.node_name.unwrap_or_else(host_name),
             proxy: args.proxy.map(|u| u.trim_end_matches('/').to_string()),
             intra: args.intra.resolve(args.host, args.port)?,
             s3_credentials: args
@@ -267,6 +275,12 @@ impl TargetConfig {
             return Err(ConfigError::Invalid(
                 "max_page_size and max_connections must be at least 1".into(),
             ));
+        }
+        if !crate::names::valid_node_name(&self.node_name) {
+            return Err(ConfigError::Invalid(format!(
+                "node name {:?}: use 1 to 253 of [A-Za-z0-9._-]",
+                self.node_name
+            )));
         }
         if let Some(id) = &self.id {
             if id.is_empty()
@@ -305,6 +319,15 @@ impl TargetConfig {
             stop_grace: Duration::from_millis(s.shutdown_grace_ms),
         }
     }
+}
+
+/// This machine's host name (`localhost` when it cannot be read).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| crate::names::valid_node_name(h))
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The serving threads `public_threads` asks for.

@@ -15,9 +15,7 @@ use crate::wire::specs::scrub_bucket;
 
 /// This node in AIStore's `Snode` JSON shape.
 pub fn snode(ctx: &TargetContext) -> serde_json::Value {
-    let node = crate::cluster::Snode::new(&ctx.node.id, "target", &ctx.node.public_url)
-        .with_intra_url(&ctx.node.intra_url);
-    serde_json::to_value(node).unwrap_or_default()
+    serde_json::to_value(ctx.snode()).unwrap_or_default()
 }
 
 pub(super) fn daemon(

@@ -55,6 +55,12 @@ pub(super) async fn autoreg(
             si.url()
         )));
     }
+    if !si.node_name.is_empty() && !crate::names::valid_node_name(&si.node_name) {
+        return Err(ApiError::BadRequest(format!(
+            "registration names node {:?}: use 1 to 253 of [A-Za-z0-9._-]",
+            si.node_name
+        )));
+    }
     if si.intra_control_net.direct_url.is_empty() {
         si = si.clone().with_intra_url(&si.public_net.direct_url.clone());
     }

@@ -84,6 +84,13 @@ impl TargetContext {
         self.config.intra.key.as_ref()
     }
 
+    /// This target as the cluster map carries it.
+    pub fn snode(&self) -> Snode {
+        Snode::new(&self.node.id, "target", &self.node.public_url)
+            .with_intra_url(&self.node.intra_url)
+            .on_node(&self.config.node_name)
+    }
+
     /// The target that owns `bucket/object` by the map we hold, when it is not us.
     pub fn other_owner(&self, bucket: &str, object: &str) -> Option<Snode> {
         self.cluster.other_owner(&self.node.id, bucket, object)

@@ -104,8 +104,7 @@ const KEEPALIVE_FAILURES: u32 = 3;
 /// Registers with `proxy`, then keeps alive until the process ends.
 pub async fn run(ctx: Arc<TargetContext>, proxy: String) {
     let interval = Duration::from_millis(ctx.config.settings.keepalive_interval_ms.max(100));
-    let me = Snode::new(&ctx.node.id, "target", &ctx.node.public_url)
-        .with_intra_url(&ctx.node.intra_url);
+    let me = ctx.snode();
     // A node shutting down (or decommissioned) never registers again.
     while ctx.is_ready() {
         // With no mountpath left the target holds no data it can serve: it stays out of
