@@ -149,7 +149,11 @@ run_case() {
     sh -c "echo \$\$ > $CG/cgroup.procs; AIS_LOG=warn exec $AISNODE target --host 127.0.0.1 --port $((target_port + k)) --direct-io $(printf '%q ' "${CONFIG_ARGS[@]}" "${join[@]}" "${args[@]}")" \
       >"$W/target$k.out" 2>"$W/target$k.log" &
     tpids+=($!); echo "$!" >> "$W/pids"
-    for _ in $(seq 100); do grep -q "listening" "$W/target$k.out" 2>/dev/null && break; sleep 0.1; done
+    # Up to 60 s: a start right after the previous case's deletions can wait on the disks.
+    for _ in $(seq 600); do grep -q "listening" "$W/target$k.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q "listening" "$W/target$k.out" 2>/dev/null || {
+      echo "target $k did not start within 60 s; its log:" >&2; tail -20 "$W/target$k.log" >&2; exit 1
+    }
   done
   if [ "$VIA_PROXY" = 1 ]; then
     for _ in $(seq 100); do

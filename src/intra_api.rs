@@ -27,6 +27,9 @@ pub async fn handle(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Request<Incoming>> {
+    if req.uri().path() == crate::wire::LIFELINE_PATH && Plane::of(&req) == Plane::Intra {
+        return Ok(lifeline(ctx));
+    }
     let metasync = req.uri().path() == "/v1/metasync" && Plane::of(&req) == Plane::Intra;
     let kind = replica_kind(&req);
     if !metasync && kind.is_none() {
@@ -50,6 +53,20 @@ pub async fn handle(
         tracing::debug!(%method, %path, error = %err, "intra-cluster call refused");
         crate::wire::error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
     }))
+}
+
+/// `GET /v1/lifeline` (intra-cluster port): a body that never ends while this target
+/// runs (a byte a second). The proxy holds it open: when this process dies, the kernel
+/// closes the connection and the proxy knows at once, instead of after the keepalive
+/// timeout. It ends when shutdown starts, so it does not hold the drain.
+fn lifeline(ctx: &Arc<TargetContext>) -> Response<Body> {
+    let ctx = ctx.clone();
+    let ticks = futures_util::stream::unfold(ctx, |ctx| async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        ctx.is_ready()
+            .then(|| (Ok(bytes::Bytes::from_static(b"\n")), ctx))
+    });
+    Response::new(stream(ticks))
 }
 
 /// `PUT /v1/metasync`: the proxy's cluster map and bucket list.
@@ -83,14 +100,20 @@ async fn serve(
     match (req.method().clone(), kind) {
         (Method::PUT, "put") => receive(ctx, req, bucket, object).await,
         (Method::GET, "get") => hand_over(ctx, bucket, object).await,
+        (Method::HEAD, "has") => has(ctx, bucket, object).await,
         (Method::PUT, "copy") => receive_copy(ctx, req, bucket, object).await,
         (Method::PUT, "tomb") => receive_tombstone(ctx, &req, bucket, object).await,
         (Method::DELETE, "del") => {
+            if ctx.redundancy(bucket).target_copies() > 1 {
+                // Remembered, so a holder that was away cannot hand the copy back.
+                let now = crate::store::unix_now_ns();
+                ctx.store.add_tombstone(bucket, object, now).await?;
+            }
             ctx.store.delete(bucket, object).await?;
             Ok(Response::new(empty()))
         }
         (m, k) => Err(ApiError::BadRequest(format!(
-            "{m} with {REPLICA_QUERY}={k:?}: expecting PUT put, GET get, PUT copy, PUT tomb or DELETE del"
+            "{m} with {REPLICA_QUERY}={k:?}: expecting PUT put, GET get, HEAD has, PUT copy, PUT tomb or DELETE del"
         ))),
     }
 }
@@ -147,6 +170,31 @@ async fn receive(
     Ok(resp)
 }
 
+/// `HEAD ?ais_replica=has` (intra-cluster port): whether a copy is here and how new
+/// (200 with its modification time), deleted (410 with the deletion's time), or neither
+/// (404). Healing asks before it sends a copy.
+async fn has(ctx: &TargetContext, bucket: &str, object: &str) -> Result<Response<Body>, ApiError> {
+    let (status, when) = match ctx.store.head(bucket, object).await {
+        Ok(info) => (http::StatusCode::OK, info.mtime_ns),
+        Err(store::Error::ObjectNotFound { .. }) => {
+            match ctx.store.tombstone(bucket, object).await? {
+                Some(t) => (http::StatusCode::GONE, t),
+                None => {
+                    return Err(ApiError::NotFound(format!(
+                        "ais://{bucket}/{object}: no copy here"
+                    )))
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(REPLICA_MTIME, HeaderValue::from(when));
+    Ok(resp)
+}
+
 /// `PUT ?ais_replica=tomb` (intra-cluster port): a deletion made at another target
 /// (`ais-replica-mtime` = when): a copy here written before then goes.
 async fn receive_tombstone(
@@ -199,5 +247,6 @@ async fn receive_copy(
     ctx.store
         .put(bucket, object, body, copy_options(&meta))
         .await?;
+    crate::service::redundancy::protect(ctx, bucket, object).await?;
     Ok(Response::new(empty()))
 }

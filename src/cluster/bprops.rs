@@ -1,7 +1,7 @@
 //! Bucket properties in AIStore's shape (`Ais-Bucket-Props`, `set-bprops`,
 //! `reset-bprops`): defaults, a deep merge of a partial update, and validation. Kept in
 //! the bucket list (BMD) the proxy pushes; stored and echoed even where the behaviour
-//! they name (mirroring, EC, LRU) is not built.
+//! they name is not built (LRU). [`Redundancy`] is the typed view of mirroring and EC.
 
 use serde_json::{json, Value};
 
@@ -158,6 +158,105 @@ pub fn for_head(stored: Option<&Value>, created_ns: i64) -> Value {
     p
 }
 
+/// An erasure-coding scheme: D data and P parity slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EcScheme {
+    /// Data slices.
+    pub data: usize,
+    /// Parity slices: how many pieces may be lost.
+    pub parity: usize,
+    /// Objects below this size are replicated on P+1 targets instead of sliced.
+    pub objsize_limit: u64,
+}
+
+/// What a bucket's properties ask for the safety of its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Redundancy {
+    /// Copies on distinct mountpaths of the owner (`mirror.copies` when enabled, else 1).
+    pub mirror_copies: usize,
+    /// Erasure coding, when enabled.
+    pub ec: Option<EcScheme>,
+}
+
+impl Redundancy {
+    /// Reads the props (`None`: the defaults, no redundancy).
+    pub fn of(props: Option<&Value>) -> Redundancy {
+        let Some(p) = props else {
+            return Redundancy {
+                mirror_copies: 1,
+                ec: None,
+            };
+        };
+        let n = |path: &str| {
+            path.split('.')
+                .try_fold(p, |v, k| v.get(k))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        let on = |path: &str| {
+            path.split('.')
+                .try_fold(p, |v, k| v.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        Redundancy {
+            mirror_copies: if on("mirror.enabled") {
+                n("mirror.copies").max(1) as usize
+            } else {
+                1
+            },
+            ec: on("ec.enabled").then(|| EcScheme {
+                data: n("ec.data_slices").max(1) as usize,
+                parity: n("ec.parity_slices").max(1) as usize,
+                objsize_limit: n("ec.objsize_limit"),
+            }),
+        }
+    }
+
+    /// Whole copies of every object on distinct targets (the owner's included): P+1 with
+    /// EC, else 1. (Slicing objects at or above `objsize_limit` into D+P pieces comes
+    /// next; until then every object of an EC bucket is replicated, which survives as
+    /// many losses and costs more space.)
+    pub fn target_copies(&self) -> usize {
+        self.ec.map_or(1, |e| e.parity + 1)
+    }
+}
+
+/// AIStore's rules for changing a bucket's redundancy in a cluster of `targets` active
+/// targets: EC needs D+P+1 of them (one spare, so a lost piece has somewhere to be
+/// rebuilt), D and P cannot change while EC is on, and `objsize_limit` changes only
+/// with `force`.
+pub fn check_redundancy_change(
+    current: &Value,
+    next: &Value,
+    targets: usize,
+    force: bool,
+) -> Result<(), String> {
+    let (was, now) = (Redundancy::of(Some(current)), Redundancy::of(Some(next)));
+    let Some(ec) = now.ec else {
+        return Ok(());
+    };
+    let need = ec.data + ec.parity + 1;
+    if targets < need {
+        return Err(format!(
+            "EC with {} data and {} parity slices needs at least {need} targets; the cluster has {targets}",
+            ec.data, ec.parity
+        ));
+    }
+    if let Some(old) = was.ec {
+        if (old.data, old.parity) != (ec.data, ec.parity) {
+            return Err(format!(
+                "ec.data_slices and ec.parity_slices cannot change while EC is enabled (now {}+{}); disable EC first",
+                old.data, old.parity
+            ));
+        }
+        if old.objsize_limit != ec.objsize_limit && !force {
+            return Err("changing ec.objsize_limit of an EC bucket needs force".into());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +299,48 @@ mod tests {
         let head = for_head(None, 42);
         assert_eq!(head["created"], "42");
         assert_eq!(head["checksum"]["type"], "xxhash");
+    }
+
+    #[test]
+    fn redundancy_rules() {
+        let on = |d: u64, p: u64, limit: u64| {
+            apply(
+                &defaults(),
+                &json!({"ec": {"enabled": true, "data_slices": d, "parity_slices": p, "objsize_limit": limit}}),
+            )
+            .unwrap()
+        };
+        assert_eq!(Redundancy::of(None).target_copies(), 1);
+        assert_eq!(Redundancy::of(Some(&defaults())).ec, None);
+        assert_eq!(Redundancy::of(Some(&on(2, 1, 0))).target_copies(), 2);
+        let off = defaults();
+        let cases: Vec<(Value, Value, usize, bool, Option<&str>)> = vec![
+            (off.clone(), on(1, 1, 0), 3, false, None),
+            (
+                off.clone(),
+                on(1, 1, 0),
+                2,
+                false,
+                Some("needs at least 3 targets"),
+            ),
+            (
+                off.clone(),
+                on(4, 2, 0),
+                6,
+                false,
+                Some("needs at least 7 targets"),
+            ),
+            (on(1, 1, 0), on(2, 1, 0), 9, false, Some("cannot change")),
+            (on(1, 1, 0), on(1, 1, 5), 9, false, Some("needs force")),
+            (on(1, 1, 0), on(1, 1, 5), 9, true, None),
+            (on(1, 1, 0), off.clone(), 1, false, None),
+        ];
+        for (cur, next, targets, force, want) in cases {
+            let got = check_redundancy_change(&cur, &next, targets, force);
+            match want {
+                None => assert!(got.is_ok(), "{got:?}"),
+                Some(w) => assert!(got.as_ref().unwrap_err().contains(w), "{got:?} vs {w}"),
+            }
+        }
     }
 }

@@ -104,6 +104,7 @@ pub async fn handle(
                 .store
                 .complete_upload(bucket, object, &id, &wanted, Completion::NATIVE)
                 .await?;
+            crate::service::redundancy::protect(ctx, bucket, object).await?;
             tracing::info!(%bucket, %object, upload = %id, parts = wanted.len(), size = info.meta.size, "multipart upload completed");
             Ok(Response::new(empty()))
         }

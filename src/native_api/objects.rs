@@ -304,6 +304,7 @@ async fn put(
         Ok(info) => info,
         Err(e) => return Err(refused(&mut incoming, e).await),
     };
+    crate::service::redundancy::protect(ctx, bucket, object).await?;
     ctx.metrics.put_bytes.inc_by(info.meta.size);
     let mut resp = Response::new(empty());
     let h = resp.headers_mut();
@@ -342,6 +343,7 @@ async fn append(
                 .store
                 .flush_append(bucket, object, &handle, body)
                 .await?;
+            crate::service::redundancy::protect(ctx, bucket, object).await?;
             ctx.metrics.put_count.inc();
             let mut resp = Response::new(empty());
             put_str(resp.headers_mut(), AIS_CHECKSUM_TYPE, &info.meta.cksum_type);

@@ -88,7 +88,7 @@ pub(super) async fn dispatch(
             may(ctx, who, &to, ace::PUT, "archive into it")?;
             super::multi_object::archive(ctx, &bucket, msg).await
         }
-        BucketOp::SetProps => set_props(ctx, &bucket, &msg),
+        BucketOp::SetProps => set_props(ctx, &bucket, &msg, &asked.query),
         BucketOp::DeleteListed => delete_listed(ctx, &bucket, &msg.value).await,
         BucketOp::Destroy => destroy(ctx, &bucket, &asked.caller).await,
         BucketOp::Head => {
@@ -132,6 +132,11 @@ async fn create_with_props(
     let props = match &msg.value {
         serde_json::Value::Object(m) if !m.is_empty() => Some(
             bprops::apply(&bprops::defaults(), &msg.value)
+                .and_then(|p| {
+                    let targets = ctx.state.smap_now().active_targets().count();
+                    bprops::check_redundancy_change(&bprops::defaults(), &p, targets, false)?;
+                    Ok(p)
+                })
                 .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?,
         ),
         _ => None,
@@ -144,7 +149,12 @@ async fn create_with_props(
 }
 
 /// Bucket properties: kept in the proxy's bucket list, which reaches every target.
-fn set_props(ctx: &ProxyContext, bucket: &str, msg: &ActMsg) -> Result<Response<Body>, ApiError> {
+fn set_props(
+    ctx: &ProxyContext,
+    bucket: &str,
+    msg: &ActMsg,
+    query: &std::collections::HashMap<String, String>,
+) -> Result<Response<Body>, ApiError> {
     let bmd = ctx.state.bmd();
     if !bmd.buckets.contains_key(bucket) {
         return Err(ApiError::NoBucket(bucket.to_string()));
@@ -155,6 +165,12 @@ fn set_props(ctx: &ProxyContext, bucket: &str, msg: &ActMsg) -> Result<Response<
         .cloned()
         .unwrap_or_else(bprops::defaults);
     let next = bprops::after_action(&current, &msg.action, &msg.value)
+        .and_then(|next| {
+            let targets = ctx.state.smap_now().active_targets().count();
+            let force = query.get("force").is_some_and(|f| f == "true");
+            bprops::check_redundancy_change(&current, &next, targets, force)?;
+            Ok(next)
+        })
         .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
     ctx.state.set_bucket_props(bucket, next);
     tracing::info!(%bucket, action = %msg.action, "bucket properties changed");

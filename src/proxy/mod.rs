@@ -8,6 +8,7 @@ mod bucket_admin;
 mod buckets;
 mod fanout;
 mod gate;
+mod lifeline;
 mod list;
 mod membership;
 mod multi_object;
@@ -128,6 +129,7 @@ pub async fn run(
 
     let pusher = tokio::spawn(membership::push_loop(ctx.clone()));
     let checker = tokio::spawn(membership::health_loop(ctx.clone()));
+    let lifelines = tokio::spawn(lifeline::watch_all(ctx.clone()));
     // A restarted proxy tells the targets of its map at once.
     ctx.state.changed.notify_one();
 
@@ -145,6 +147,7 @@ pub async fn run(
     .await;
     pusher.abort();
     checker.abort();
+    lifelines.abort();
     Ok(())
 }
 

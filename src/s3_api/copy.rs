@@ -147,6 +147,7 @@ pub(super) async fn copy(
         ..Default::default()
     };
     let info = ctx.store.put(&s3.bucket, &s3.key, body, opts).await?;
+    crate::service::redundancy::protect(ctx, &s3.bucket, &s3.key).await?;
     ctx.metrics.put_count.inc();
     Ok(xml_response(&CopyObjectResult(xml::CopyResult {
         xmlns: XMLNS,

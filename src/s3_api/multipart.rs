@@ -147,6 +147,7 @@ pub(super) async fn complete_upload(
             crate::store::Completion::S3,
         )
         .await?;
+    crate::service::redundancy::protect(ctx, &s3.bucket, &s3.key).await?;
     Ok(xml_response(&xml::CompleteMultipartUploadResult {
         xmlns: XMLNS,
         location: format!("/{}/{}", s3.bucket, s3.key),

@@ -128,6 +128,7 @@ async fn put(
             return Err(e);
         }
     };
+    crate::service::redundancy::protect(ctx, &s3.bucket, &s3.key).await?;
     ctx.metrics.put_bytes.inc_by(info.meta.size);
     let mut resp = Response::new(empty());
     set_header(&mut resp, header::ETAG, etag(&info.meta));

@@ -84,6 +84,7 @@ pub async fn copy_one(
                 .put(dst_bucket, dst_object, body, copy_options(&meta))
                 .await
                 .map_err(ApiError::from)?;
+            super::redundancy::protect(ctx, dst_bucket, dst_object).await?;
         }
         Some(owner) => {
             let resp = send_to_owner(ctx, &owner, dst_bucket, dst_object, &meta, stream).await?;

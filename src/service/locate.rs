@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::{Method, Request, StatusCode};
 
+use super::redundancy::copy_holders;
 use super::replica::{body_of, parse_meta, replica_url};
 use super::TargetContext;
 use crate::cluster::Snode;
@@ -45,7 +46,7 @@ async fn fetch_from_holders(
         .into());
     }
     let mut silent = Vec::new();
-    for holder in ctx.cluster.holders(&ctx.node.id, bucket, object) {
+    for holder in all_holders(ctx, bucket, object) {
         match fetch(ctx, &holder, bucket, object).await {
             Ok(true) => {
                 ctx.metrics.gfn_count.inc();
@@ -78,6 +79,26 @@ async fn fetch_from_holders(
         "ais://{bucket}/{object}: not on this target, and target(s) {} that may hold it do not answer; retry",
         silent.join(", ")
     )))
+}
+
+/// Targets that may hold `bucket/object` besides this one: those its copies go to under
+/// the current map, then those that owned it under the maps before.
+fn all_holders(ctx: &TargetContext, bucket: &str, object: &str) -> Vec<Snode> {
+    with_previous_owners(ctx, copy_holders(ctx, bucket, object), bucket, object)
+}
+
+fn with_previous_owners(
+    ctx: &TargetContext,
+    mut holders: Vec<Snode>,
+    bucket: &str,
+    object: &str,
+) -> Vec<Snode> {
+    for t in ctx.cluster.holders(&ctx.node.id, bucket, object) {
+        if !holders.iter().any(|h| h.daemon_id == t.daemon_id) {
+            holders.push(t);
+        }
+    }
+    holders
 }
 
 /// Fetches one object from `holder`; `Ok(false)` when it does not have it.
@@ -162,7 +183,8 @@ async fn delete_at_holders(
     object: &str,
     here: store::Result<()>,
 ) -> Result<(), ApiError> {
-    if !ctx.cluster.moved_within(DELETE_EVERYWHERE_FOR) {
+    let copies = copy_holders(ctx, bucket, object);
+    if copies.is_empty() && !ctx.cluster.moved_within(DELETE_EVERYWHERE_FOR) {
         return here.map_err(ApiError::from);
     }
     let mut found = match here {
@@ -171,7 +193,7 @@ async fn delete_at_holders(
         Err(e) => return Err(e.into()),
     };
     let mut silent = Vec::new();
-    for holder in ctx.cluster.holders(&ctx.node.id, bucket, object) {
+    for holder in with_previous_owners(ctx, copies, bucket, object) {
         let req = Request::builder()
             .method(Method::DELETE)
             .uri(replica_url(&holder, bucket, object, "del"))

@@ -15,6 +15,7 @@ pub mod membership;
 pub mod mountpaths;
 pub mod promote;
 pub mod rebalance;
+pub mod redundancy;
 pub mod replica;
 pub mod resilver;
 pub mod scrub;

@@ -11,18 +11,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, TryStreamExt};
-use http::{header, HeaderValue, Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use futures_util::StreamExt;
+use http::{Method, Request};
 use serde::Serialize;
 
-use super::replica::{
-    replica_headers, replica_url, REPLICA_MTIME, REPLICA_RECEIPT, REPLICA_RESULT,
-};
+use super::replica::{push_copy, replica_url, Verdict, REPLICA_MTIME};
 use super::TargetContext;
-use crate::cluster::intra_auth::Receipt;
 use crate::cluster::Snode;
-use crate::http::forward::{no_body, ReqBody};
+use crate::http::forward::no_body;
 use crate::jobs::Progress;
 use crate::store::{self, ListRequest};
 
@@ -163,6 +159,26 @@ async fn pass(ctx: &Arc<TargetContext>, progress: &Progress) -> u64 {
                     break;
                 }
             };
+            let copies = ctx.redundancy(&bucket).target_copies();
+            if copies > 1 {
+                // Objects with copies on other targets: each holder settles its own.
+                let names = page.entries.into_iter().map(|e| e.name);
+                futures_util::stream::iter(names)
+                    .for_each_concurrent(MOVES_IN_FLIGHT, |name| {
+                        let (bucket, failed, smap) = (bucket.clone(), &failed, &smap);
+                        async move {
+                            if !super::redundancy::settle(ctx, smap, &bucket, &name, copies).await {
+                                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    })
+                    .await;
+                if page.next_after.is_empty() || progress.aborted() {
+                    break;
+                }
+                after = page.next_after;
+                continue;
+            }
             let moves: Vec<(Snode, String)> = page
                 .entries
                 .into_iter()
@@ -275,63 +291,10 @@ async fn send(
         Err(store::Error::ObjectNotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let meta = reader.info.meta.clone();
-    let size = meta.size;
-    let headers = replica_headers(&reader);
-    let body: ReqBody = http_body_util::StreamBody::new(
-        reader
-            .stream(0, size)
-            .map_ok(hyper::body::Frame::data)
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
-    )
-    .boxed_unsync();
-    let mut req = Request::builder()
-        .method(Method::PUT)
-        .uri(replica_url(owner, bucket, name, "put"))
-        .header(header::CONTENT_LENGTH, size);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let req = req.body(body).map_err(|e| e.to_string())?;
-    let resp = ctx.data.send(req).await.map_err(|e| e.to_string())?;
-    let (status, verdict) = (resp.status(), resp.headers().get(&REPLICA_RESULT).cloned());
-    let receipt = resp.headers().get(&REPLICA_RECEIPT).cloned();
-    let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
-        .await
-        .unwrap_or_default();
-    let kept_newer = match (status, verdict.as_ref().map(HeaderValue::as_bytes)) {
-        (StatusCode::OK, Some(b"stored")) => false,
-        (StatusCode::OK, Some(b"kept-newer")) => true,
-        _ => {
-            return Err(format!(
-                "{}: {status} {}",
-                owner.daemon_id,
-                String::from_utf8_lossy(&text)
-            ))
-        }
-    };
-    // Our copy goes only on a receipt made with the cluster key by the node we sent to.
-    let verdict = if kept_newer { "kept-newer" } else { "stored" };
-    let version = meta.version.to_string();
-    let vouched = Receipt {
-        node: &owner.daemon_id,
-        bucket,
-        object: name,
-        version: &version,
-        verdict,
-    };
-    let verified = match (ctx.cluster_key(), &receipt) {
-        (Some(key), Some(r)) => key.verify_receipt(r.as_bytes(), &vouched),
-        _ => false,
-    };
-    if !verified {
-        return Err(format!(
-            "{}: no valid receipt for the copy it says it {verdict}; keeping ours",
-            owner.daemon_id
-        ));
-    }
+    let (size, version) = (reader.info.meta.size, reader.info.meta.version);
+    let kept_newer = push_copy(ctx, owner, bucket, name, reader).await? == Verdict::KeptNewer;
     ctx.store
-        .remove_if_version(bucket, name, meta.version)
+        .remove_if_version(bucket, name, version)
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some((size, kept_newer)))

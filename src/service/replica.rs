@@ -7,10 +7,14 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use futures_util::TryStreamExt;
-use http::{HeaderName, HeaderValue};
+use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::TargetContext;
+use crate::cluster::intra_auth::Receipt;
 use crate::cluster::Snode;
+use crate::http::forward::ReqBody;
 use crate::store::{self, ObjectMeta, ObjectReader};
 
 /// Query parameter of replica transfers.
@@ -98,4 +102,81 @@ pub fn body_of(body: Incoming) -> impl futures_util::Stream<Item = store::BodyRe
     http_body_util::BodyStream::new(body)
         .try_filter_map(|f| std::future::ready(Ok(f.into_data().ok())))
         .map_err(|e| e.to_string())
+}
+
+/// What a target did with a copy pushed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stored it.
+    Stored,
+    /// Kept the newer version it had.
+    KeptNewer,
+}
+
+/// Streams the object `reader` reads to `to` as a replica and checks the receipt: only a
+/// verdict MAC'd with the cluster key by `to` itself counts.
+pub async fn push_copy(
+    ctx: &TargetContext,
+    to: &Snode,
+    bucket: &str,
+    name: &str,
+    reader: ObjectReader,
+) -> Result<Verdict, String> {
+    let (size, version) = (reader.info.meta.size, reader.info.meta.version);
+    let headers = replica_headers(&reader);
+    let body: ReqBody = http_body_util::StreamBody::new(
+        reader
+            .stream(0, size)
+            .map_ok(hyper::body::Frame::data)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+    )
+    .boxed_unsync();
+    let mut req = Request::builder()
+        .method(Method::PUT)
+        .uri(replica_url(to, bucket, name, "put"))
+        .header(header::CONTENT_LENGTH, size);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let req = req.body(body).map_err(|e| e.to_string())?;
+    let resp = ctx.data.send(req).await.map_err(|e| e.to_string())?;
+    let (status, verdict) = (resp.status(), resp.headers().get(&REPLICA_RESULT).cloned());
+    let receipt = resp.headers().get(&REPLICA_RECEIPT).cloned();
+    let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
+    let verdict = match (status, verdict.as_ref().map(HeaderValue::as_bytes)) {
+        (StatusCode::OK, Some(b"stored")) => Verdict::Stored,
+        (StatusCode::OK, Some(b"kept-newer")) => Verdict::KeptNewer,
+        _ => {
+            return Err(format!(
+                "{}: {status} {}",
+                to.daemon_id,
+                String::from_utf8_lossy(&text)
+            ))
+        }
+    };
+    let said = match verdict {
+        Verdict::Stored => "stored",
+        Verdict::KeptNewer => "kept-newer",
+    };
+    let version = version.to_string();
+    let vouched = Receipt {
+        node: &to.daemon_id,
+        bucket,
+        object: name,
+        version: &version,
+        verdict: said,
+    };
+    let verified = match (ctx.cluster_key(), &receipt) {
+        (Some(key), Some(r)) => key.verify_receipt(r.as_bytes(), &vouched),
+        _ => false,
+    };
+    if !verified {
+        return Err(format!(
+            "{}: no valid receipt for the copy it says it {said}",
+            to.daemon_id
+        ));
+    }
+    Ok(verdict)
 }

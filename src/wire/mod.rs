@@ -14,4 +14,8 @@ pub mod specs;
 pub mod summary;
 
 pub use error::ApiError;
+
+/// The path of the proxy's lifeline to a target (intra-cluster port): a body that does
+/// not end while the target runs.
+pub const LIFELINE_PATH: &str = "/v1/lifeline";
 pub use msg::{json_response, ActMsg};

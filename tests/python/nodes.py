@@ -88,9 +88,11 @@ def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=(), env
     return Node(proc, url, node_id, mps)
 
 
-def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(), env=None, token=None):
+def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(), env=None, token=None,
+                  node_names=None):
     """A proxy and n targets with 2 mountpaths each, as separate processes; `env` is
-    added to every node's environment, `token` (when AuthN is on) is sent while waiting."""
+    added to every node's environment, `token` (when AuthN is on) is sent while waiting;
+    `node_names[i]` is the machine target i says it runs on (default: this host)."""
     state = tmp / "proxy"
     state.mkdir(parents=True)
     # Targets join only with the cluster's secret: one per cluster unless the test gives its own.
@@ -105,9 +107,13 @@ def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(
     proxy = Node(proc, url, node_id, [])
     proxy.env = env  # what a target started later needs to join (the cluster secret)
     targets = [
-        start_target(tmp / f"t{i}", n_mountpaths=2, extra=["--proxy", url, *target_extra], env=env)
+        start_target(tmp / f"t{i}", n_mountpaths=2, env=env,
+                     extra=["--proxy", url, *target_extra,
+                            *(["--node-name", node_names[i]] if node_names else [])])
         for i in range(n_targets)
     ]
+    for t, name in zip(targets, node_names or []):
+        t.node_name = name
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     auth = None if token else s3_keys_auth(proxy_extra)
     proxy.auth = auth  # signs native requests when the cluster has S3 keys and no AuthN
