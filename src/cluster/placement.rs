@@ -5,7 +5,7 @@
 //! by weight again, and the placement says so. Pure: every node computes the same
 //! answer from the same map.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::smap::{Smap, Snode};
 use crate::hrw;
@@ -21,77 +21,102 @@ pub struct Placement<'a> {
 
 /// The targets of `n` pieces of `bucket/object` under `smap`.
 pub fn place<'a>(smap: &'a Smap, bucket: &str, object: &str, n: usize) -> Placement<'a> {
-    let active: Vec<&Snode> = smap.active_targets().collect();
-    place_among(&active, hrw::object_digest(bucket, object), n)
-}
-
-/// The targets of `n` pieces of the object with digest `digest` among `active` (in map
-/// order, as `hrw::select` sees them).
-pub fn place_among<'a>(active: &[&'a Snode], digest: u64, n: usize) -> Placement<'a> {
-    let n = n.min(active.len());
-    if n == 0 {
-        return Placement {
-            targets: Vec::new(),
-            shares_domains: false,
-        };
-    }
-    // Heaviest first; on equal weight the later target wins, as in `hrw::select`.
-    let mut ranked: Vec<(u64, usize)> = active
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (hrw::mix(t.id_digest ^ digest), i))
-        .collect();
-    let heavier = |a: &(u64, usize), b: &(u64, usize)| b.cmp(a);
-    // Only the heaviest few can be chosen: n pieces over at most `per_domain` targets a
-    // machine need no more than n * per_domain candidates (the whole map is O(n) to
-    // select from, instead of sorting it for every object).
-    let per_domain = targets_per_domain_max(active);
-    let keep = n.saturating_mul(per_domain).min(ranked.len());
-    if keep < ranked.len() {
-        ranked.select_nth_unstable_by(keep - 1, heavier);
-        ranked.truncate(keep);
-    }
-    ranked.sort_unstable_by(heavier);
-    let mut targets = Vec::with_capacity(n);
-    let mut taken = vec![false; ranked.len()];
-    let mut domains: HashSet<&str> = HashSet::with_capacity(n);
-    for (k, &(_, i)) in ranked.iter().enumerate() {
-        if targets.len() == n {
-            break;
-        }
-        if domains.insert(active[i].failure_domain()) {
-            targets.push(active[i]);
-            taken[k] = true;
-        }
-    }
-    let shares_domains = targets.len() < n;
-    for (k, &(_, i)) in ranked.iter().enumerate() {
-        if targets.len() == n {
-            break;
-        }
-        if !taken[k] {
-            targets.push(active[i]);
-        }
-    }
-    Placement {
-        targets,
-        shares_domains,
-    }
-}
-
-/// The most active targets any one machine runs.
-fn targets_per_domain_max(active: &[&Snode]) -> usize {
-    let mut count: std::collections::HashMap<&str, usize> = Default::default();
-    for t in active {
-        *count.entry(t.failure_domain()).or_default() += 1;
-    }
-    count.into_values().max().unwrap_or(1)
+    Placer::new(smap.active_targets().collect()).place(hrw::object_digest(bucket, object), n)
 }
 
 /// How many machines the active targets of `smap` run on.
 pub fn domains(smap: &Smap) -> usize {
     let names: HashSet<&str> = smap.active_targets().map(|t| t.failure_domain()).collect();
     names.len()
+}
+
+/// A map's active targets, ready to place many objects (what depends only on the map is
+/// worked out once).
+pub struct Placer<'a> {
+    targets: Vec<&'a Snode>,
+    /// Each target's machine, numbered.
+    domain: Vec<u32>,
+    /// The most targets any one machine runs.
+    per_domain: usize,
+}
+
+impl<'a> Placer<'a> {
+    /// `active` in map order, as `hrw::select` sees them.
+    pub fn new(active: Vec<&'a Snode>) -> Placer<'a> {
+        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let mut count: Vec<usize> = Vec::new();
+        let domain = active
+            .iter()
+            .map(|t| {
+                let next = ids.len() as u32;
+                let d = *ids.entry(t.failure_domain()).or_insert(next);
+                if d as usize == count.len() {
+                    count.push(0);
+                }
+                count[d as usize] += 1;
+                d
+            })
+            .collect();
+        Placer {
+            per_domain: count.into_iter().max().unwrap_or(1),
+            targets: active,
+            domain,
+        }
+    }
+
+    /// The targets of `n` pieces of the object with digest `digest`.
+    pub fn place(&self, digest: u64, n: usize) -> Placement<'a> {
+        let n = n.min(self.targets.len());
+        if n == 0 {
+            return Placement {
+                targets: Vec::new(),
+                shares_domains: false,
+            };
+        }
+        // Heaviest first; on equal weight the later target wins, as in `hrw::select`.
+        let mut ranked: Vec<(u64, usize)> = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (hrw::mix(t.id_digest ^ digest), i))
+            .collect();
+        let heavier = |a: &(u64, usize), b: &(u64, usize)| b.cmp(a);
+        // Only the heaviest few can be chosen: n pieces over at most `per_domain` targets
+        // a machine need no more than n * per_domain candidates (selecting them is O(map),
+        // instead of sorting the whole map for every object).
+        let keep = n.saturating_mul(self.per_domain).min(ranked.len());
+        if keep < ranked.len() {
+            ranked.select_nth_unstable_by(keep - 1, heavier);
+            ranked.truncate(keep);
+        }
+        ranked.sort_unstable_by(heavier);
+        let mut targets = Vec::with_capacity(n);
+        let mut taken = vec![false; ranked.len()];
+        let mut used: Vec<u32> = Vec::with_capacity(n);
+        for (k, &(_, i)) in ranked.iter().enumerate() {
+            if targets.len() == n {
+                break;
+            }
+            if !used.contains(&self.domain[i]) {
+                used.push(self.domain[i]);
+                targets.push(self.targets[i]);
+                taken[k] = true;
+            }
+        }
+        let shares_domains = targets.len() < n;
+        for (k, &(_, i)) in ranked.iter().enumerate() {
+            if targets.len() == n {
+                break;
+            }
+            if !taken[k] {
+                targets.push(self.targets[i]);
+            }
+        }
+        Placement {
+            targets,
+            shares_domains,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,9 @@ def test_common_promises(overlay):
     assert env["MY_POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert env["MY_POD"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["MY_NODE"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    # The target's failure domain is the Kubernetes node (defined after MY_NODE, which it uses).
+    names = [e["name"] for e in spec["containers"][0]["env"]]
+    assert env["AIS_NODE_NAME"]["value"] == "$(MY_NODE)" and names.index("AIS_NODE_NAME") > names.index("MY_NODE")
     assert env["K8S_NS"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
     templates = [t["metadata"]["name"] for t in target["spec"]["volumeClaimTemplates"]]
