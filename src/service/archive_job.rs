@@ -124,6 +124,9 @@ async fn write_shard(
     let (produced, stored) = tokio::join!(producer, put);
     produced?;
     let info = stored.map_err(|e| e.to_string())?;
+    super::redundancy::protect(ctx, &spec.to, &spec.msg.name)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(%src, shard = %format!("{}/{}", spec.to, spec.msg.name), members = names.len(), size = info.meta.size, "shard written");
     Ok(())
 }

@@ -229,6 +229,7 @@ async fn store_file(
             };
             let body = Box::pin(chunks.map_err(|e| e.to_string()));
             ctx.store.put(bucket, name, body, opts).await?;
+            super::redundancy::protect(ctx, bucket, name).await?;
         }
         Some(o) => {
             let meta = ObjectMeta {

@@ -112,15 +112,7 @@ async fn delete_at(
     bucket: &str,
     object: &str,
 ) -> Result<(), String> {
-    let req = Request::builder()
-        .method(Method::DELETE)
-        .uri(replica_url(node, bucket, object, "del"))
-        .body(no_body())
-        .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(5), ctx.data.send(req))
-        .await
-        .map_err(|_| "no answer within 5 s".to_string())?
-        .map_err(|e| e.to_string())?;
+    let resp = ask(ctx, node, Method::DELETE, bucket, object, "del").await?;
     match resp.status() {
         s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
         s => Err(s.to_string()),
@@ -206,15 +198,7 @@ async fn state_at(
     bucket: &str,
     object: &str,
 ) -> Result<Held, String> {
-    let req = Request::builder()
-        .method(Method::HEAD)
-        .uri(replica_url(node, bucket, object, "has"))
-        .body(no_body())
-        .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(5), ctx.data.send(req))
-        .await
-        .map_err(|_| "no answer within 5 s".to_string())?
-        .map_err(|e| e.to_string())?;
+    let resp = ask(ctx, node, Method::HEAD, bucket, object, "has").await?;
     let when = || {
         resp.headers()
             .get(&super::replica::REPLICA_MTIME)
@@ -228,4 +212,24 @@ async fn state_at(
         StatusCode::OK => Ok(Held::Copy(when())),
         s => Err(s.to_string()),
     }
+}
+
+/// One bodiless replica call (`?ais_replica=kind`) to `node`, answered within 5 s.
+async fn ask(
+    ctx: &TargetContext,
+    node: &Snode,
+    method: Method,
+    bucket: &str,
+    object: &str,
+    kind: &str,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    let req = Request::builder()
+        .method(method)
+        .uri(replica_url(node, bucket, object, kind))
+        .body(no_body())
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(std::time::Duration::from_secs(5), ctx.data.send(req))
+        .await
+        .map_err(|_| "no answer within 5 s".to_string())?
+        .map_err(|e| e.to_string())
 }

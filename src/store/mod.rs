@@ -5,6 +5,7 @@
 //! mountpath's worker.
 
 mod append;
+mod body_hashes;
 mod bucket;
 pub mod checksum;
 mod chunks;

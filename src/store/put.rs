@@ -11,7 +11,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use super::checksum::{Checksummer, DEFAULT_TYPE};
+use super::body_hashes::BodyHashes;
+use super::checksum::DEFAULT_TYPE;
 use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
@@ -520,81 +521,6 @@ fn is_conflict(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ENOTDIR) | Some(libc::EISDIR) | Some(libc::EEXIST) | Some(libc::ENOTEMPTY)
     )
-}
-
-/// The hashes a PUT computes as the body passes: XXH64 always (it is stored), MD5 when
-/// asked for or expected (on the MD5 thread), and the client's own checksum type when it
-/// sent one to compare.
-struct BodyHashes {
-    xxhash: Checksummer,
-    expected: Option<Checksummer>,
-    md5: Option<super::md5_batch::Md5Stream>,
-}
-
-impl BodyHashes {
-    fn new(store: &ObjectStore, bucket: &str, object: &str, opts: &PutOptions) -> Result<Self> {
-        let wants_md5 = opts.md5 || opts.expected.as_ref().is_some_and(|(k, _)| k == "md5");
-        let expected = match &opts.expected {
-            Some((kind, _)) if kind == DEFAULT_TYPE || kind == "md5" => None,
-            Some((kind, _)) => {
-                Some(
-                    Checksummer::new(kind).ok_or_else(|| Error::UnsupportedChecksum {
-                        bucket: bucket.into(),
-                        object: object.into(),
-                        kind: kind.clone(),
-                    })?,
-                )
-            }
-            None => None,
-        };
-        Ok(BodyHashes {
-            xxhash: Checksummer::new(DEFAULT_TYPE).unwrap_or(Checksummer::None),
-            expected,
-            md5: wants_md5.then(|| store.md5.stream()),
-        })
-    }
-
-    async fn update(&mut self, data: &Bytes) {
-        self.xxhash.update(data);
-        if let Some(c) = self.expected.as_mut() {
-            c.update(data);
-        }
-        if let Some(m) = self.md5.as_mut() {
-            // Hashed on the MD5 thread while this chunk is copied and written.
-            m.update(data.clone()).await;
-        }
-    }
-
-    /// The XXH64 and MD5 values, once the client's expected checksum (if any) matched.
-    async fn finish(
-        self,
-        bucket: &str,
-        object: &str,
-        opts: &PutOptions,
-    ) -> Result<(String, Option<String>)> {
-        let value = self.xxhash.finish();
-        let md5 = match self.md5 {
-            Some(m) => Some(m.finish().await),
-            None => None,
-        };
-        if let Some((kind, expected)) = &opts.expected {
-            let actual = match (self.expected, kind.as_str()) {
-                (Some(c), _) => c.finish(),
-                (None, "md5") => md5.clone().unwrap_or_default(),
-                (None, _) => value.clone(),
-            };
-            if !expected.eq_ignore_ascii_case(&actual) {
-                return Err(Error::ChecksumMismatch {
-                    bucket: bucket.into(),
-                    object: object.into(),
-                    kind: kind.clone(),
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
-        }
-        Ok((value, md5))
-    }
 }
 
 fn body_error(bucket: &str, object: &str, reason: String) -> Error {
