@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """What copies on other machines cost: PUT and GET throughput of a plain bucket and of
-buckets with EC props (kept as P+1 whole copies on distinct machines), each as a ratio to
+buckets with EC props (kept as P+1 whole copies on distinct machines: EC 1+1 two, EC 1+2
+three), each as a ratio to
 the plain bucket in the same run, and a degraded GET (the owner killed: the object is
 fetched from a copy holder) against a normal one.
 
@@ -23,7 +24,7 @@ import requests
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
-SCHEMES = {"plain": None, "ec1+1": (1, 1), "ec2+1": (2, 1)}
+SCHEMES = {"plain": None, "ec1+1": (1, 1), "ec1+2": (1, 2)}  # 1, 2 and 3 copies
 SIZES = {"64KiB": 64 << 10, "1MiB": 1 << 20, "8MiB": 8 << 20}
 
 

@@ -58,13 +58,22 @@ pub async fn handle(
 /// `GET /v1/lifeline` (intra-cluster port): a body that never ends while this target
 /// runs (a byte a second). The proxy holds it open: when this process dies, the kernel
 /// closes the connection and the proxy knows at once, instead of after the keepalive
-/// timeout. It ends when shutdown starts, so it does not hold the drain.
+/// timeout. When shutdown starts it says goodbye and ends (a stop, not a death: the map
+/// keeps the target until the keepalive timeout, as for a restart), so it does not hold
+/// the drain either.
 fn lifeline(ctx: &Arc<TargetContext>) -> Response<Body> {
     let ctx = ctx.clone();
-    let ticks = futures_util::stream::unfold(ctx, |ctx| async move {
+    let ticks = futures_util::stream::unfold(Some(ctx), |ctx| async move {
+        let ctx = ctx?;
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        ctx.is_ready()
-            .then(|| (Ok(bytes::Bytes::from_static(b"\n")), ctx))
+        if ctx.is_ready() {
+            Some((Ok(bytes::Bytes::from_static(b"\n")), Some(ctx)))
+        } else {
+            Some((
+                Ok(bytes::Bytes::from_static(crate::wire::LIFELINE_BYE)),
+                None,
+            ))
+        }
     });
     Response::new(stream(ticks))
 }

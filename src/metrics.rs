@@ -62,6 +62,12 @@ pub struct TargetMetrics {
     pub gfn_count: IntCounter,
     /// Mountpaths disabled by the filesystem health checker.
     pub err_fshc_count: IntCounter,
+    /// Copies given to other targets (a PUT's, or healing's), for buckets that keep copies.
+    pub copy_tx_count: IntCounter,
+    /// PUTs failed because a copy could not be made.
+    pub err_copy_count: IntCounter,
+    /// Objects placed with two copies on one machine (the map has too few machines).
+    pub copy_shared_machine_count: IntCounter,
     /// Objects found damaged on disk (checksum mismatch, truncated, metadata missing)
     /// and moved aside.
     pub quarantined_count: IntCounter,
@@ -146,6 +152,15 @@ impl TargetMetrics {
             err_fshc_count: counter(
                 "err_fshc_count",
                 "mountpaths disabled by the filesystem health checker",
+            ),
+            copy_tx_count: counter(
+                "copy_tx_count",
+                "copies given to other targets by PUTs and healing, for buckets that keep copies",
+            ),
+            err_copy_count: counter("err_copy_count", "PUTs failed because a copy could not be made"),
+            copy_shared_machine_count: counter(
+                "copy_shared_machine_count",
+                "objects placed with two copies on one machine: the map has fewer machines than copies",
             ),
             quarantined_count: counter(
                 "quarantined_count",

@@ -4,11 +4,13 @@
 //! knocks on the target's health endpoint, and a port that refuses connections takes
 //! the target out of the map (and its objects' next owners and copies in). A target
 //! that still answers, or that only stopped answering (a cut network, a frozen machine:
-//! no connection closes), is left to the keepalive timeout as before.
+//! no connection closes), is left to the keepalive timeout as before; so is one that said
+//! goodbye on its lifeline (a stop on purpose: a restart or a rollout should not move
+//! every object it owns).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{Method, Request};
 use http_body_util::BodyExt;
@@ -21,47 +23,58 @@ use crate::http::forward::no_body;
 const RESCAN: Duration = Duration::from_secs(1);
 
 /// Watches every target of the map, for as long as the proxy runs (the watches are
-/// this task's: aborting it ends them).
+/// this task's: aborting it ends them). A target that said goodbye is left to the
+/// keepalive timeout for that long, so a restart does not take it out of the map.
 pub(super) async fn watch_all(ctx: Arc<ProxyContext>) {
+    let rest = Duration::from_millis(ctx.config.settings.node_timeout_ms);
     let mut watches = tokio::task::JoinSet::new();
     let mut watched: HashSet<String> = HashSet::new();
+    let mut resting: HashMap<String, Instant> = HashMap::new();
     loop {
         while let Some(done) = watches.try_join_next() {
-            if let Ok(id) = done {
+            if let Ok((id, goodbye)) = done {
                 watched.remove(&id);
+                if goodbye {
+                    resting.insert(id, Instant::now());
+                }
             }
         }
+        resting.retain(|_, since| since.elapsed() < rest);
         let targets: Vec<Snode> = ctx.state.smap_now().tmap.values().cloned().collect();
         for t in targets {
-            if watched.insert(t.daemon_id.clone()) {
-                let ctx = ctx.clone();
-                watches.spawn(async move {
-                    watch(&ctx, &t).await;
-                    t.daemon_id
-                });
+            if resting.contains_key(&t.daemon_id) || !watched.insert(t.daemon_id.clone()) {
+                continue;
             }
+            let ctx = ctx.clone();
+            watches.spawn(async move {
+                let goodbye = watch(&ctx, &t).await;
+                (t.daemon_id, goodbye)
+            });
         }
         tokio::time::sleep(RESCAN).await;
     }
 }
 
 /// Holds `t`'s lifeline until `t` leaves the map (or moves to other URLs, when a new
-/// watch starts).
-async fn watch(ctx: &ProxyContext, t: &Snode) {
+/// watch starts) or says goodbye (then true).
+async fn watch(ctx: &ProxyContext, t: &Snode) -> bool {
     loop {
         if !still_in_map(ctx, t) {
-            return;
+            return false;
         }
         let ended = hold(ctx, t).await;
         if !still_in_map(ctx, t) {
-            return;
+            return false;
+        }
+        if ended == Ended::Goodbye {
+            return true;
         }
         if refuses_connections(ctx, t).await {
             if ctx.state.remove(&t.daemon_id) {
                 ctx.metrics.target_removed_count.inc();
-                tracing::warn!(target_id = %t.daemon_id, url = %t.url(), why = %ended, "target removed from the cluster map: its connection closed and its port refuses new ones");
+                tracing::warn!(target_id = %t.daemon_id, url = %t.url(), why = ?ended, "target removed from the cluster map: its connection closed and its port refuses new ones");
             }
-            return;
+            return false;
         }
         tokio::time::sleep(RESCAN).await;
     }
@@ -75,26 +88,41 @@ fn still_in_map(ctx: &ProxyContext, t: &Snode) -> bool {
         .is_some_and(|now| now.control_url() == t.control_url())
 }
 
+/// How a lifeline ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The target said goodbye: it is stopping on purpose.
+    Goodbye,
+    /// It could not be opened, or broke, or ended without a word.
+    Lost(String),
+}
+
 /// Reads the lifeline until it ends; says how.
-async fn hold(ctx: &ProxyContext, t: &Snode) -> String {
+async fn hold(ctx: &ProxyContext, t: &Snode) -> Ended {
     let url = format!("{}{}", t.control_url(), crate::wire::LIFELINE_PATH);
     let Ok(req) = Request::builder()
         .method(Method::GET)
         .uri(&url)
         .body(no_body())
     else {
-        return "bad URL".into();
+        return Ended::Lost("bad URL".into());
     };
     let mut body = match ctx.data.send(req).await {
         Ok(resp) if resp.status().is_success() => resp.into_body(),
-        Ok(resp) => return format!("lifeline refused: {}", resp.status()),
-        Err(e) => return format!("lifeline not opened: {e}"),
+        Ok(resp) => return Ended::Lost(format!("lifeline refused: {}", resp.status())),
+        Err(e) => return Ended::Lost(format!("lifeline not opened: {e}")),
     };
     loop {
         match body.frame().await {
+            Some(Ok(f))
+                if f.data_ref()
+                    .is_some_and(|d| d.ends_with(crate::wire::LIFELINE_BYE)) =>
+            {
+                return Ended::Goodbye
+            }
             Some(Ok(_)) => {}
-            Some(Err(e)) => return format!("lifeline broke: {e}"),
-            None => return "lifeline ended".into(),
+            Some(Err(e)) => return Ended::Lost(format!("lifeline broke: {e}")),
+            None => return Ended::Lost("lifeline ended".into()),
         }
     }
 }

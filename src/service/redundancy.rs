@@ -17,7 +17,7 @@ use crate::http::forward::no_body;
 use crate::wire::ApiError;
 
 /// Objects placed with two pieces on one machine because the map has too few machines
-/// (logged once per process, counted always).
+/// (logged once per process; counted in `copy_shared_machine_count`).
 static SHARED_DOMAINS: AtomicU64 = AtomicU64::new(0);
 
 impl TargetContext {
@@ -55,6 +55,9 @@ pub async fn protect(ctx: &TargetContext, bucket: &str, object: &str) -> Result<
         return Ok(());
     };
     let p = placement::place(&smap, bucket, object, n);
+    if p.shares_domains {
+        ctx.metrics.copy_shared_machine_count.inc();
+    }
     if p.shares_domains && SHARED_DOMAINS.fetch_add(1, Ordering::Relaxed) == 0 {
         tracing::warn!(%bucket, copies = n, machines = placement::domains(&smap), "the cluster has fewer machines than copies: some copies share a machine, whose loss loses them together");
     }
@@ -88,9 +91,12 @@ pub async fn protect(ctx: &TargetContext, bucket: &str, object: &str) -> Result<
         .zip(&results)
         .filter_map(|(t, r)| r.as_ref().err().map(|e| format!("{}: {e}", t.daemon_id)))
         .collect();
+    let made = results.iter().filter(|r| r.is_ok()).count();
+    ctx.metrics.copy_tx_count.inc_by(made as u64);
     if failed.is_empty() {
         return Ok(());
     }
+    ctx.metrics.err_copy_count.inc();
     // Nothing of the new version stays behind: here, and at the targets it reached.
     for (t, r) in others.iter().zip(&results) {
         if r.is_ok() {
@@ -163,6 +169,7 @@ pub async fn settle(
         let size = reader.info.meta.size;
         match push_copy(ctx, to, bucket, object, reader).await {
             Ok(_) => {
+                ctx.metrics.copy_tx_count.inc();
                 ctx.metrics.reb_tx_count.inc();
                 ctx.metrics.reb_tx_size.inc_by(size);
             }

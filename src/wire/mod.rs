@@ -18,4 +18,7 @@ pub use error::ApiError;
 /// The path of the proxy's lifeline to a target (intra-cluster port): a body that does
 /// not end while the target runs.
 pub const LIFELINE_PATH: &str = "/v1/lifeline";
+
+/// The last bytes of a lifeline whose target is shutting down on purpose.
+pub const LIFELINE_BYE: &[u8] = b"bye\n";
 pub use msg::{json_response, ActMsg};

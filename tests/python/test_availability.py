@@ -16,7 +16,7 @@ import requests
 from nodes import start_cluster
 
 MACHINES = ["m1", "m1", "m2", "m2", "m3", "m3"]
-BUCKETS = {"ec21": (2, 1), "ec11": (1, 1)}  # name -> (data, parity): parity+1 copies
+BUCKETS = {"ec21": (2, 1), "ec11": (1, 1)}  # name -> (data, parity): parity+1 = 2 copies each
 PER_BUCKET = 1000
 
 
@@ -86,6 +86,14 @@ class Readers:
         assert not self.failures, f"{len(self.failures)} of {self.reads} reads failed: {self.failures[:5]}"
 
 
+def metric(node, name):
+    """A target's counter `ais_target_<name>`."""
+    for line in requests.get(f"{node.url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(f"ais_target_{name}{{") or line.startswith(f"ais_target_{name} "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no metric ais_target_{name} at {node.url}")
+
+
 def wait_for_map(url, n, limit=60):
     t0 = time.time()
     while len(requests.get(f"{url}/v1/daemon?what=smap", timeout=5).json()["tmap"]) != n:
@@ -134,6 +142,10 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
         assert all_placed(targets) is None, all_placed(targets)
+        # Counted: P copies given away per object (P+1 in all), none sharing a machine.
+        given = sum(p for _, p in BUCKETS.values()) * PER_BUCKET
+        assert sum(metric(t, "copy_tx_count") for t in targets) == given
+        assert sum(metric(t, "copy_shared_machine_count") for t in targets) == 0
         # Listing shows each object once, however many copies it has.
         listed = s.get(f"{proxy.url}/v1/buckets/ec21", timeout=30,
                        json={"action": "list", "value": {"props": "name", "pagesize": 5000}}).json()
@@ -163,5 +175,31 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
                 assert r.status_code == 200 and r.content == content(bucket, i), (bucket, i, r.status_code)
     finally:
         for n in nodes:
+            n.proc.kill()
+            n.proc.wait()
+
+
+def test_a_stopped_target_keeps_its_place_a_killed_one_does_not(tmp_path):
+    """SIGTERM (a restart, a rollout) leaves the target in the map until the keepalive
+    timeout; kill -9 takes it out at once, through the proxy's lifeline. The keepalive
+    timeout is a minute here, so only the lifeline can drop a target during the test."""
+    cfg = tmp_path / "proxy.toml"
+    cfg.write_text("node_timeout_ms = 60000\n")
+    proxy, targets = start_cluster(tmp_path, n_targets=3, proxy_extra=["--config", str(cfg)])
+    try:
+        stopped, killed = targets[0], targets[1]
+        stopped.stop()
+        time.sleep(2.5)  # past two lifeline rescans
+        tmap = requests.get(f"{proxy.url}/v1/daemon?what=smap", timeout=5).json()["tmap"]
+        assert stopped.id in tmap, "a target stopped on purpose left the map before the keepalive timeout"
+        killed.proc.kill()
+        t0 = time.time()
+        while killed.id in requests.get(f"{proxy.url}/v1/daemon?what=smap", timeout=5).json()["tmap"]:
+            assert time.time() - t0 < 50, "a killed target stayed in the map (the lifeline did not drop it)"
+            time.sleep(0.01)
+        print(f"killed target dropped after {time.time() - t0:.3f} s; the stopped one kept its place")
+        assert stopped.id in requests.get(f"{proxy.url}/v1/daemon?what=smap", timeout=5).json()["tmap"]
+    finally:
+        for n in [proxy] + targets:
             n.proc.kill()
             n.proc.wait()
