@@ -117,10 +117,10 @@ fn main() {
     // then a quick pass over 2,000 objects, so the tests check it still runs.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
-    let objects: usize = args
-        .iter()
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(if full { 1_000_000 } else { 2_000 });
+    let objects: usize =
+        args.iter()
+            .find_map(|a| a.parse().ok())
+            .unwrap_or(if full { 1_000_000 } else { 2_000 });
     report(100, 8, 4, 2, objects);
     report(3, 2, 1, 1, objects);
     report(3, 2, 2, 1, objects);
