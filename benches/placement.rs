@@ -2,7 +2,7 @@
 //! where an object's pieces (EC slices or copies) go in a cluster of M machines x T
 //! targets, and how many move when a machine joins or leaves.
 //!
-//! `cargo bench --bench placement [-- OBJECTS]` (default 1,000,000 objects; 2,000 when
+//! `cargo bench --bench placement [-- OBJECTS]` (default 1,000,000 objects; 300 when
 //! `cargo test` runs it) prints, per
 //! layout: pieces per target (max / mean), objects with two pieces on one machine (with
 //! node names: must be 0), the share of pieces that move when a machine joins and when
@@ -114,13 +114,13 @@ fn report(machines: usize, per: usize, data: usize, parity: usize, objects: usiz
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this too, without it:
-    // then a quick pass over 2,000 objects, so the tests check it still runs.
+    // then a quick pass over 300 objects, so the tests check it still runs.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
     let objects: usize =
         args.iter()
             .find_map(|a| a.parse().ok())
-            .unwrap_or(if full { 1_000_000 } else { 2_000 });
+            .unwrap_or(if full { 1_000_000 } else { 300 });
     report(100, 8, 4, 2, objects);
     report(3, 2, 1, 1, objects);
     report(3, 2, 2, 1, objects);
