@@ -3,7 +3,6 @@
 use bytes::Bytes;
 
 use super::checksum::{Checksummer, DEFAULT_TYPE};
-use super::put::PutOptions;
 use super::{Error, ObjectStore, Result};
 
 /// The hashes a PUT computes as the body passes: XXH64 always (it is stored), MD5 when
@@ -20,10 +19,11 @@ impl BodyHashes {
         store: &ObjectStore,
         bucket: &str,
         object: &str,
-        opts: &PutOptions,
+        md5: bool,
+        expected: Option<&(String, String)>,
     ) -> Result<Self> {
-        let wants_md5 = opts.md5 || opts.expected.as_ref().is_some_and(|(k, _)| k == "md5");
-        let expected = match &opts.expected {
+        let wants_md5 = md5 || expected.is_some_and(|(k, _)| k == "md5");
+        let expected = match expected {
             Some((kind, _)) if kind == DEFAULT_TYPE || kind == "md5" => None,
             Some((kind, _)) => {
                 Some(
@@ -59,14 +59,14 @@ impl BodyHashes {
         self,
         bucket: &str,
         object: &str,
-        opts: &PutOptions,
+        expected: Option<&(String, String)>,
     ) -> Result<(String, Option<String>)> {
         let value = self.xxhash.finish();
         let md5 = match self.md5 {
             Some(m) => Some(m.finish().await),
             None => None,
         };
-        if let Some((kind, expected)) = &opts.expected {
+        if let Some((kind, expected)) = expected {
             let actual = match (self.expected, kind.as_str()) {
                 (Some(c), _) => c.finish(),
                 (None, "md5") => md5.clone().unwrap_or_default(),

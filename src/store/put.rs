@@ -261,7 +261,7 @@ impl ObjectStore {
         let err_body = |reason| body_error(bucket, object, reason);
         self.check_limits(bucket, object, opts)?;
         let max = self.cfg.max_object_size;
-        let mut hashes = BodyHashes::new(self, bucket, object, opts)?;
+        let mut hashes = BodyHashes::new(self, bucket, object, opts.md5, opts.expected.as_ref())?;
 
         let (disk, direct) = (mp.disk.clone(), self.cfg.direct_io);
         let (file, guard) = self.open_work_file(bucket, object, mp).await?;
@@ -344,7 +344,9 @@ impl ObjectStore {
             }
             mp.write_bytes.inc_by(received);
 
-            let (value, md5) = hashes.finish(bucket, object, opts).await?;
+            let (value, md5) = hashes
+                .finish(bucket, object, opts.expected.as_ref())
+                .await?;
             Ok((received, value, md5))
         }
         .await;
