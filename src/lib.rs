@@ -32,6 +32,7 @@ pub mod cluster;
 pub mod config;
 pub mod dates;
 pub mod disk;
+pub mod erasure;
 pub mod fs;
 pub mod hrw;
 pub mod http;

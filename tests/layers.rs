@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "tar_writer",
         "jobs",
         "dates",
+        "erasure",
     ],
     // Mountpaths, archives, name templates.
     &["fs", "archive", "template"],
