@@ -12,6 +12,8 @@ pub const OBJECTS_DIR: &str = "%ob";
 pub const WORK_DIR: &str = "%wk";
 /// Content-type directory of tombstones (deletions remembered for a while).
 pub const TOMBSTONES_DIR: &str = "%tb";
+/// Content-type directory of erasure-coded slices of objects other targets own.
+pub const SLICES_DIR: &str = "%ec";
 /// Content-type directory of multipart uploads in progress (never swept at start-up).
 pub const UPLOADS_DIR: &str = "%mp";
 /// Where damaged objects are moved aside (kept for the operator, never served).
@@ -47,6 +49,16 @@ pub fn tombstones_dir(mountpath: &Path, bucket: &str) -> PathBuf {
 /// `<mountpath>/@ais/<bucket>/%tb/<object>`; `object` must be a validated name.
 pub fn tombstone_path(mountpath: &Path, bucket: &str, object: &str) -> PathBuf {
     tombstones_dir(mountpath, bucket).join(object)
+}
+
+/// `<mountpath>/@ais/<bucket>/%ec`.
+pub fn slices_dir(mountpath: &Path, bucket: &str) -> PathBuf {
+    bucket_dir(mountpath, bucket).join(SLICES_DIR)
+}
+
+/// `<mountpath>/@ais/<bucket>/%ec/<object>`: the one slice of `object` this target keeps.
+pub fn slice_path(mountpath: &Path, bucket: &str, object: &str) -> PathBuf {
+    slices_dir(mountpath, bucket).join(object)
 }
 
 /// `<mountpath>/@ais/<bucket>/%ob/<object>`; `object` must be a validated name.

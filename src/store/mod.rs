@@ -26,6 +26,7 @@ mod recover;
 mod replica;
 mod resilver;
 mod scrub;
+mod slices;
 #[cfg(test)]
 mod testing;
 mod tombstone;
@@ -46,6 +47,7 @@ pub use reader::ObjectReader;
 pub use recover::{CrashCheck, TOUCH_EVERY};
 pub use resilver::ResilverCounters;
 pub use scrub::ScrubCounters;
+pub use slices::{SliceInfo, EC_XATTR};
 pub use usage::BucketUsage;
 
 use crate::fs::{Mountpath, Mountpaths};

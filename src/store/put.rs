@@ -178,8 +178,25 @@ impl ObjectStore {
             objects_dir: layout::objects_dir(&mp.path, bucket),
             target: layout::object_path(&mp.path, bucket, object),
             fsync: self.cfg.fsync,
-            replica,
+            mode: replica.map_or(CommitMode::New, CommitMode::Replica),
+            extra: None,
         };
+        self.commit_as(bucket, object, key, mp, written, meta, commit)
+            .await
+    }
+
+    /// Runs `commit` for `written` (see [`ObjectStore::commit`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn commit_as(
+        &self,
+        bucket: &str,
+        object: &str,
+        key: u64,
+        mp: &Mountpath,
+        written: Written,
+        meta: ObjectMeta,
+        commit: Commit,
+    ) -> Result<ObjectInfo> {
         let file = written.file;
         let outcome = mp.disk.call(move || commit.run(&file, meta)).await;
         self.meta_cache.forget(key);
@@ -389,17 +406,31 @@ fn create_work_file(path: &Path, direct: bool) -> io::Result<File> {
 
 /// The last step of a PUT, run on the disk worker so that PUTs of one name (which HRW
 /// sends to one mountpath) are ordered: the version read and the rename cannot interleave.
-struct Commit {
-    work: PathBuf,
-    objects_dir: PathBuf,
-    target: PathBuf,
-    fsync: bool,
-    /// Keep the version and set this modification time (an object moved here); refused
-    /// when the copy here was written later.
-    replica: Option<std::time::SystemTime>,
+pub(super) struct Commit {
+    pub(super) work: PathBuf,
+    /// The content directory (`%ob`, `%ec`) the target lies under.
+    pub(super) objects_dir: PathBuf,
+    pub(super) target: PathBuf,
+    pub(super) fsync: bool,
+    pub(super) mode: CommitMode,
+    /// A second xattr to set (name, value): an EC slice's description.
+    pub(super) extra: Option<(&'static str, Vec<u8>)>,
 }
 
-enum CommitFail {
+/// Which version a commit writes, and when it refuses.
+#[derive(Clone, Copy)]
+pub(super) enum CommitMode {
+    /// A new version: one past the one here.
+    New,
+    /// Keep the carried version and set this modification time (an object moved here);
+    /// refused when the copy here was written later.
+    Replica(std::time::SystemTime),
+    /// As `Replica`, but an equal one is replaced (the same version's slice under another
+    /// index).
+    Slice(std::time::SystemTime),
+}
+
+pub(super) enum CommitFail {
     Conflict,
     BucketGone,
     /// A replica met a version here at least as new (carried).
@@ -413,20 +444,32 @@ impl Commit {
             .ok()
             .flatten()
             .and_then(|raw| ObjectMeta::decode(&raw).ok());
-        match (&self.replica, previous) {
+        let carried = match self.mode {
+            CommitMode::New => None,
+            CommitMode::Replica(t) => Some((t, false)),
+            CommitMode::Slice(t) => Some((t, true)),
+        };
+        match (carried, previous) {
             // The last write wins: versions count per target, so the copy written later
             // (by modification time; the version breaks a tie) is the newer one.
-            (Some(incoming), Some(p)) => {
+            (Some((incoming, equal_ok)), Some(p)) => {
                 let here = std::fs::metadata(&self.target)?.modified()?;
-                if here > *incoming || (here == *incoming && p.version >= meta.version) {
+                let same = here == incoming && p.version == meta.version;
+                if here > incoming
+                    || (here == incoming && p.version > meta.version)
+                    || (same && !equal_ok)
+                {
                     return Ok(Err(CommitFail::NotNewer(p.version)));
                 }
             }
             (Some(_), None) => {}
             (None, p) => meta.version = p.map_or(1, |p| p.version + 1),
         }
-        if let Some(mtime) = self.replica {
+        if let Some((mtime, _)) = carried {
             file.set_modified(mtime)?;
+        }
+        if let Some((name, value)) = &self.extra {
+            file.set_xattr(name, value)?;
         }
         // Drops the padding of an O_DIRECT tail (a no-op otherwise).
         if file.metadata()?.len() != meta.size {
