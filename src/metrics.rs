@@ -68,6 +68,12 @@ pub struct TargetMetrics {
     pub err_copy_count: IntCounter,
     /// Objects placed with two copies on one machine (the map has too few machines).
     pub copy_shared_machine_count: IntCounter,
+    /// Erasure-coded slices given to other targets (a PUT's, or healing's).
+    pub ec_slice_tx_count: IntCounter,
+    /// Slices given again by healing (missing, or of another version or index).
+    pub ec_slices_repaired_count: IntCounter,
+    /// Objects rebuilt here from D slices (a read found no whole copy).
+    pub ec_rebuilt_count: IntCounter,
     /// Objects found damaged on disk (checksum mismatch, truncated, metadata missing)
     /// and moved aside.
     pub quarantined_count: IntCounter,
@@ -161,6 +167,18 @@ impl TargetMetrics {
             copy_shared_machine_count: counter(
                 "copy_shared_machine_count",
                 "objects placed with two copies on one machine: the map has fewer machines than copies",
+            ),
+            ec_slice_tx_count: counter(
+                "ec_slice_tx_count",
+                "erasure-coded slices given to other targets by PUTs and healing",
+            ),
+            ec_slices_repaired_count: counter(
+                "ec_slices_repaired_count",
+                "slices given again by healing: missing, or of another version or index",
+            ),
+            ec_rebuilt_count: counter(
+                "ec_rebuilt_count",
+                "objects rebuilt from erasure-coded slices because no whole copy was found",
             ),
             quarantined_count: counter(
                 "quarantined_count",

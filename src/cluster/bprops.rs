@@ -213,12 +213,22 @@ impl Redundancy {
         }
     }
 
-    /// Whole copies of every object on distinct targets (the owner's included): P+1 with
-    /// EC, else 1. (Slicing objects at or above `objsize_limit` into D+P pieces comes
-    /// next; until then every object of an EC bucket is replicated, which survives as
-    /// many losses and costs more space.)
+    /// Whole copies of an object kept below `objsize_limit` on distinct targets (the
+    /// owner's included): P+1 with EC, else 1.
     pub fn target_copies(&self) -> usize {
         self.ec.map_or(1, |e| e.parity + 1)
+    }
+
+    /// Targets that may hold a piece of an object: the owner and D+P slice holders with
+    /// EC (a replicated object uses the first P+1 of them), else 1.
+    pub fn holders(&self) -> usize {
+        self.ec.map_or(1, |e| e.data + e.parity + 1)
+    }
+
+    /// The scheme an object of `size` bytes is sliced by: EC on and the object at or
+    /// above `objsize_limit` (an empty object is replicated).
+    pub fn slices_for(&self, size: u64) -> Option<EcScheme> {
+        self.ec.filter(|e| size > 0 && size >= e.objsize_limit)
     }
 }
 
@@ -313,6 +323,11 @@ mod tests {
         assert_eq!(Redundancy::of(None).target_copies(), 1);
         assert_eq!(Redundancy::of(Some(&defaults())).ec, None);
         assert_eq!(Redundancy::of(Some(&on(2, 1, 0))).target_copies(), 2);
+        let r = Redundancy::of(Some(&on(4, 2, 1000)));
+        assert_eq!((r.target_copies(), r.holders()), (3, 7));
+        assert_eq!(r.slices_for(999), None);
+        assert_eq!(r.slices_for(1000).map(|e| e.data), Some(4));
+        assert_eq!(Redundancy::of(Some(&on(1, 1, 0))).slices_for(0), None);
         let off = defaults();
         let cases: Vec<(Value, Value, usize, bool, Option<&str>)> = vec![
             (off.clone(), on(1, 1, 0), 3, false, None),

@@ -46,6 +46,8 @@ pub struct TargetContext {
     pub stop: tokio::sync::Notify,
     /// Moving objects to their owners after map changes.
     pub rebalance: super::rebalance::Rebalance,
+    /// Erasure coding's state (rebuilds in progress).
+    pub ec: super::ec::EcState,
     /// The resilver job (objects moving between this target's mountpaths).
     pub resilver: super::resilver::Resilver,
     /// The scrub job (bitrot check of a bucket).

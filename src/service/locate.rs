@@ -24,6 +24,9 @@ pub async fn open_here_or_fetch(
 ) -> Result<ObjectReader, ApiError> {
     match ctx.store.open_object(bucket, object).await {
         Err(store::Error::ObjectNotFound { .. }) if ctx.config.proxy.is_some() => {}
+        // Damaged here (and moved aside): served from a copy or rebuilt from slices.
+        Err(store::Error::Corrupted { .. })
+            if ctx.config.proxy.is_some() && ctx.redundancy(bucket).ec.is_some() => {}
         other => return other.map_err(ApiError::from),
     }
     // Boxed: inline, this rare path's future would be copied into every GET's.
@@ -60,6 +63,22 @@ async fn fetch_from_holders(
             Err(e) => {
                 tracing::debug!(%bucket, %object, holder = %holder.daemon_id, error = %e, "get-from-neighbor failed");
                 silent.push(holder.daemon_id);
+            }
+        }
+    }
+    if ctx.redundancy(bucket).ec.is_some() {
+        match super::ec::rebuild(ctx, bucket, object).await {
+            Ok(true) => {
+                return ctx
+                    .store
+                    .open_object(bucket, object)
+                    .await
+                    .map_err(ApiError::from)
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(%bucket, %object, error = %e, "EC: cannot rebuild");
+                silent.push(e);
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod body;
 mod context;
 pub mod copy;
 pub mod copy_many;
+pub mod ec;
 pub mod fshc;
 pub mod locate;
 pub mod membership;

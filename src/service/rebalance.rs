@@ -159,15 +159,14 @@ async fn pass(ctx: &Arc<TargetContext>, progress: &Progress) -> u64 {
                     break;
                 }
             };
-            let copies = ctx.redundancy(&bucket).target_copies();
-            if copies > 1 {
-                // Objects with copies on other targets: each holder settles its own.
+            if ctx.redundancy(&bucket).ec.is_some() {
+                // Objects with pieces on other targets: each holder settles its own.
                 let names = page.entries.into_iter().map(|e| e.name);
                 futures_util::stream::iter(names)
                     .for_each_concurrent(MOVES_IN_FLIGHT, |name| {
                         let (bucket, failed, smap) = (bucket.clone(), &failed, &smap);
                         async move {
-                            if !super::redundancy::settle(ctx, smap, &bucket, &name, copies).await {
+                            if !super::redundancy::settle(ctx, smap, &bucket, &name).await {
                                 failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             }
                         }
@@ -203,11 +202,52 @@ async fn pass(ctx: &Arc<TargetContext>, progress: &Progress) -> u64 {
             after = page.next_after;
         }
         failed.fetch_add(
+            settle_slices(ctx, &smap, &bucket, progress).await,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        failed.fetch_add(
             carry_tombstones(ctx, &smap, &bucket).await,
             std::sync::atomic::Ordering::Relaxed,
         );
     }
     failed.into_inner()
+}
+
+/// Settles every erasure-coded slice this target holds of `bucket`'s objects; returns
+/// how many could not be settled.
+async fn settle_slices(
+    ctx: &TargetContext,
+    smap: &crate::cluster::Smap,
+    bucket: &str,
+    progress: &Progress,
+) -> u64 {
+    let failed = std::sync::atomic::AtomicU64::new(0);
+    let mut after = String::new();
+    loop {
+        let names = match ctx.store.slices(bucket, &after, WALK_PAGE).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(%bucket, error = %e, "heal: cannot list slices");
+                return 1;
+            }
+        };
+        let last = names.last().cloned();
+        let full = names.len() == WALK_PAGE;
+        futures_util::stream::iter(names)
+            .for_each_concurrent(MOVES_IN_FLIGHT, |name| {
+                let failed = &failed;
+                async move {
+                    if !super::redundancy::settle_slice(ctx, smap, bucket, &name).await {
+                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+            .await;
+        match last {
+            Some(l) if full && !progress.aborted() => after = l,
+            _ => return failed.into_inner(),
+        }
+    }
 }
 
 /// Sends each deletion remembered here for an object another target owns to that

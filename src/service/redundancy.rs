@@ -6,18 +6,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::{Method, Request, StatusCode};
+use http::{Method, StatusCode};
 
-use super::replica::{push_copy, replica_url};
+use super::ec::{ask, ask_within};
+use super::replica::{push_copy, Verdict};
 use super::TargetContext;
 use crate::cluster::bprops::Redundancy;
 use crate::cluster::placement;
 use crate::cluster::{Smap, Snode};
-use crate::http::forward::no_body;
 use crate::wire::ApiError;
 
 /// Objects placed with two pieces on one machine because the map has too few machines
 /// (logged once per process; counted in `copy_shared_machine_count`).
+/// How long a slice holder waits for the owner to rebuild an object.
+const REBUILD_WITHIN: std::time::Duration = std::time::Duration::from_secs(600);
+
 static SHARED_DOMAINS: AtomicU64 = AtomicU64::new(0);
 
 impl TargetContext {
@@ -28,10 +31,11 @@ impl TargetContext {
     }
 }
 
-/// The targets besides this one that hold (or should hold) a copy of `bucket/object`
-/// under the current map; empty for a bucket without copies or a lone target.
+/// The targets besides this one that may hold a piece (a copy or a slice) of
+/// `bucket/object` under the current map; empty for a bucket without copies or a lone
+/// target.
 pub fn copy_holders(ctx: &TargetContext, bucket: &str, object: &str) -> Vec<Snode> {
-    let n = ctx.redundancy(bucket).target_copies();
+    let n = ctx.redundancy(bucket).holders();
     let Some(smap) = ctx.cluster.smap().filter(|_| n > 1) else {
         return Vec::new();
     };
@@ -43,72 +47,111 @@ pub fn copy_holders(ctx: &TargetContext, bucket: &str, object: &str) -> Vec<Snod
         .collect()
 }
 
-/// Makes the copies `bucket/object` needs on other targets, once its new version is
-/// stored here. On failure the new version is removed here and wherever it reached, and
-/// the PUT fails with 503 naming the target that could not take it.
+/// Makes the pieces `bucket/object` needs on other targets (P copies, or D+P slices for
+/// an object at or above `ec.objsize_limit`), once its new version is stored here. On
+/// failure the new version is removed here and wherever it reached, and the PUT fails
+/// with 503 naming the target that could not take it.
 pub async fn protect(ctx: &TargetContext, bucket: &str, object: &str) -> Result<(), ApiError> {
-    let n = ctx.redundancy(bucket).target_copies();
-    if n <= 1 || ctx.config.proxy.is_none() {
+    let r = ctx.redundancy(bucket);
+    if r.ec.is_none() || ctx.config.proxy.is_none() {
         return Ok(());
     }
     let Some(smap) = ctx.cluster.smap() else {
         return Ok(());
     };
+    let info = ctx.store.head(bucket, object).await?;
+    let sliced = r.slices_for(info.meta.size);
+    let n = sliced.map_or(r.target_copies(), |e| e.data + e.parity + 1);
     let p = placement::place(&smap, bucket, object, n);
     if p.shares_domains {
         ctx.metrics.copy_shared_machine_count.inc();
     }
     if p.shares_domains && SHARED_DOMAINS.fetch_add(1, Ordering::Relaxed) == 0 {
-        tracing::warn!(%bucket, copies = n, machines = placement::domains(&smap), "the cluster has fewer machines than copies: some copies share a machine, whose loss loses them together");
+        tracing::warn!(%bucket, pieces = n, machines = placement::domains(&smap), "the cluster has fewer machines than pieces of an object: some share a machine, whose loss loses them together");
     }
     if p.targets.len() < n {
         return Err(ApiError::Unavailable(format!(
-            "ais://{bucket}/{object}: the bucket keeps {n} copies on distinct targets; the cluster has {}",
+            "ais://{bucket}/{object}: the bucket keeps {n} pieces of it on distinct targets; the cluster has {}",
             p.targets.len()
         )));
     }
-    let others: Vec<Snode> = p
-        .targets
-        .iter()
-        .filter(|t| t.daemon_id != ctx.node.id)
-        .map(|t| (*t).clone())
-        .collect();
-    let version = ctx.store.head(bucket, object).await?.meta.version;
-    let pushes = others.iter().map(|to| async move {
-        let reader = ctx
-            .store
-            .open_object(bucket, object)
-            .await
-            .map_err(|e| e.to_string())?;
-        if reader.info.meta.version != version {
-            return Ok(()); // overwritten meanwhile: that PUT copies its own version
+    let version = info.meta.version;
+    let (to, results) = match sliced {
+        Some(scheme) => {
+            let to: Vec<(usize, Snode)> = p
+                .targets
+                .iter()
+                .skip(1)
+                .enumerate()
+                .map(|(i, t)| (i, (*t).clone()))
+                .collect();
+            let reader = ctx.store.open_object(bucket, object).await?;
+            if reader.info.meta.version != version {
+                return Ok(()); // overwritten meanwhile: that PUT protects its own version
+            }
+            let results = super::ec::send_slices(ctx, bucket, object, reader, scheme, &to).await;
+            ctx.metrics
+                .ec_slice_tx_count
+                .inc_by(results.iter().filter(|r| r.is_ok()).count() as u64);
+            (to.into_iter().map(|(_, t)| t).collect::<Vec<_>>(), results)
         }
-        push_copy(ctx, to, bucket, object, reader).await.map(|_| ())
-    });
-    let results = futures_util::future::join_all(pushes).await;
-    let failed: Vec<String> = others
+        None => {
+            let others: Vec<Snode> = p
+                .targets
+                .iter()
+                .filter(|t| t.daemon_id != ctx.node.id)
+                .map(|t| (*t).clone())
+                .collect();
+            let results = push_copies(ctx, bucket, object, version, &others).await;
+            ctx.metrics
+                .copy_tx_count
+                .inc_by(results.iter().filter(|r| r.is_ok()).count() as u64);
+            (others, results)
+        }
+    };
+    let failed: Vec<String> = to
         .iter()
         .zip(&results)
         .filter_map(|(t, r)| r.as_ref().err().map(|e| format!("{}: {e}", t.daemon_id)))
         .collect();
-    let made = results.iter().filter(|r| r.is_ok()).count();
-    ctx.metrics.copy_tx_count.inc_by(made as u64);
     if failed.is_empty() {
         return Ok(());
     }
     ctx.metrics.err_copy_count.inc();
     // Nothing of the new version stays behind: here, and at the targets it reached.
-    for (t, r) in others.iter().zip(&results) {
+    for (t, r) in to.iter().zip(&results) {
         if r.is_ok() {
             let _ = delete_at(ctx, t, bucket, object).await;
         }
     }
     let _ = ctx.store.remove_if_version(bucket, object, version).await;
     Err(ApiError::Unavailable(format!(
-        "ais://{bucket}/{object}: not stored: {n} copies are required and {} could not be made ({})",
+        "ais://{bucket}/{object}: not stored: {n} pieces are required and {} could not be made ({})",
         failed.len(),
         failed.join("; ")
     )))
+}
+
+/// Whole copies of this target's `bucket/object` (at `version`) to each of `to`.
+async fn push_copies(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    version: u64,
+    to: &[Snode],
+) -> Vec<Result<Verdict, String>> {
+    let pushes = to.iter().map(|t| async move {
+        let reader = ctx
+            .store
+            .open_object(bucket, object)
+            .await
+            .map_err(|e| e.to_string())?;
+        if reader.info.meta.version != version {
+            return Ok(Verdict::KeptNewer); // overwritten meanwhile: that PUT copies its own
+        }
+        push_copy(ctx, t, bucket, object, reader).await
+    });
+    futures_util::future::join_all(pushes).await
 }
 
 /// `DELETE ?ais_replica=del` at `node` (a missing copy is fine).
@@ -125,28 +168,28 @@ async fn delete_at(
     }
 }
 
-/// Puts this target's copy of `bucket/object` where the map `smap` wants the `n` copies:
-/// kept here and given to the holders that lack it (or hold an older version) when this
-/// target is one of them; else given to every holder, then removed here. Returns false
-/// when a holder could not be reached (the walk retries).
-pub async fn settle(
-    ctx: &TargetContext,
-    smap: &Smap,
-    bucket: &str,
-    object: &str,
-    n: usize,
-) -> bool {
+/// Puts this target's whole copy of `bucket/object` where the map `smap` wants its
+/// pieces: a replicated object's copy is kept here and given to the holders that lack it
+/// (or hold an older version) when this target is one of them, else given to every
+/// holder; a sliced object's goes to the owner, and every slice holder gets its slice.
+/// The copy here is then removed unless this target is a holder of a whole copy. Returns
+/// false when a holder could not be reached (the walk retries).
+pub async fn settle(ctx: &TargetContext, smap: &Smap, bucket: &str, object: &str) -> bool {
     ctx.store.yield_to_foreground(bucket, object).await;
-    let p = placement::place(smap, bucket, object, n);
-    let mine = match ctx.store.head(bucket, object).await {
-        Ok(info) => info,
-        Err(_) => return true, // gone meanwhile
+    let Ok(mine) = ctx.store.head(bucket, object).await else {
+        return true; // gone meanwhile
     };
-    let stays = p.targets.iter().any(|t| t.daemon_id == ctx.node.id);
+    let r = ctx.redundancy(bucket);
+    let sliced = r.slices_for(mine.meta.size);
+    let n = sliced.map_or(r.target_copies(), |e| e.data + e.parity + 1);
+    let p = placement::place(smap, bucket, object, n);
+    let whole = if sliced.is_some() { 1 } else { n };
+    let me = ctx.node.id.as_str();
+    let stays = p.targets.iter().take(whole).any(|t| t.daemon_id == me);
     let mut ok = true;
-    for to in p.targets.iter().filter(|t| t.daemon_id != ctx.node.id) {
-        match state_at(ctx, to, bucket, object).await {
-            Ok(Held::Deleted(at)) if at > mine.mtime_ns => {
+    for to in p.targets.iter().take(whole).filter(|t| t.daemon_id != me) {
+        match give_copy(ctx, to, bucket, object, mine.mtime_ns).await {
+            Given::Deleted => {
                 // Deleted while this copy was away: it goes, and goes nowhere.
                 let _ = ctx
                     .store
@@ -154,30 +197,12 @@ pub async fn settle(
                     .await;
                 return true;
             }
-            Ok(Held::Copy(theirs)) if theirs >= mine.mtime_ns => continue,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!(%bucket, %object, to = %to.daemon_id, error = %e, "heal: holder does not answer");
-                ok = false;
-                continue;
-            }
+            Given::Failed => ok = false,
+            Given::Has => {}
         }
-        let reader = match ctx.store.open_object(bucket, object).await {
-            Ok(r) => r,
-            Err(_) => return true,
-        };
-        let size = reader.info.meta.size;
-        match push_copy(ctx, to, bucket, object, reader).await {
-            Ok(_) => {
-                ctx.metrics.copy_tx_count.inc();
-                ctx.metrics.reb_tx_count.inc();
-                ctx.metrics.reb_tx_size.inc_by(size);
-            }
-            Err(e) => {
-                tracing::warn!(%bucket, %object, to = %to.daemon_id, error = %e, "heal: could not give a copy");
-                ok = false;
-            }
-        }
+    }
+    if let Some(scheme) = sliced {
+        ok &= super::ec::ensure_slices(ctx, smap, bucket, object, scheme).await;
     }
     if !stays && ok {
         let _ = ctx
@@ -186,6 +211,129 @@ pub async fn settle(
             .await;
     }
     ok
+}
+
+/// What giving a whole copy to a holder came to.
+enum Given {
+    /// It has this version or a newer one now.
+    Has,
+    /// It deleted the object after this copy was written.
+    Deleted,
+    /// It did not answer or could not take it.
+    Failed,
+}
+
+/// Gives this target's copy of `bucket/object` (modified at `mtime_ns`) to `to` unless
+/// it has one at least as new.
+async fn give_copy(
+    ctx: &TargetContext,
+    to: &Snode,
+    bucket: &str,
+    object: &str,
+    mtime_ns: i64,
+) -> Given {
+    match state_at(ctx, to, bucket, object).await {
+        Ok(Held::Deleted(at)) if at > mtime_ns => return Given::Deleted,
+        Ok(Held::Copy(theirs)) if theirs >= mtime_ns => return Given::Has,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::debug!(%bucket, %object, to = %to.daemon_id, error = %e, "heal: holder does not answer");
+            return Given::Failed;
+        }
+    }
+    let Ok(reader) = ctx.store.open_object(bucket, object).await else {
+        return Given::Has; // gone meanwhile
+    };
+    let size = reader.info.meta.size;
+    match push_copy(ctx, to, bucket, object, reader).await {
+        Ok(_) => {
+            ctx.metrics.copy_tx_count.inc();
+            ctx.metrics.reb_tx_count.inc();
+            ctx.metrics.reb_tx_size.inc_by(size);
+            Given::Has
+        }
+        Err(e) => {
+            tracing::warn!(%bucket, %object, to = %to.daemon_id, error = %e, "heal: could not give a copy");
+            Given::Failed
+        }
+    }
+}
+
+/// Settles this target's slice of `bucket/object` under `smap` (the heal walk over
+/// `%ec`). Stale slices (the object deleted or overwritten since, EC turned off) go. When
+/// the owner lacks the object it is asked to rebuild it (or, when this target is the
+/// owner, it is rebuilt here) and to give out its slices again. A slice of a target no
+/// longer among the holders goes once its rightful holder has it.
+pub async fn settle_slice(ctx: &TargetContext, smap: &Smap, bucket: &str, object: &str) -> bool {
+    ctx.store.yield_to_foreground(bucket, object).await;
+    let Ok(Some(mine)) = ctx.store.slice_info(bucket, object).await else {
+        return true;
+    };
+    let drop_mine = || async {
+        let _ = ctx
+            .store
+            .remove_slice(bucket, object, Some(mine.object.version))
+            .await;
+        true
+    };
+    let Some(ec) = ctx.redundancy(bucket).slices_for(mine.object.size) else {
+        return drop_mine().await;
+    };
+    let p = placement::place(smap, bucket, object, ec.data + ec.parity + 1);
+    let Some(owner) = p.targets.first() else {
+        return true;
+    };
+    let me = ctx.node.id.as_str();
+    if owner.daemon_id == me {
+        match ctx.store.head(bucket, object).await {
+            Ok(whole) if whole.mtime_ns >= mine.mtime_ns => {}
+            _ => match super::ec::rebuild(ctx, bucket, object).await {
+                Ok(true) => {}
+                Ok(false) => return true, // fewer than D slices anywhere
+                Err(_) => return false,
+            },
+        }
+        if !super::ec::ensure_slices(ctx, smap, bucket, object, ec).await {
+            return false;
+        }
+        return drop_mine().await;
+    }
+    match state_at(ctx, owner, bucket, object).await {
+        Ok(Held::Deleted(at)) if at >= mine.mtime_ns => drop_mine().await,
+        Ok(Held::Copy(m)) if m > mine.mtime_ns => drop_mine().await,
+        Ok(Held::Copy(_)) => {
+            if p.targets.iter().any(|t| t.daemon_id == me) {
+                return true; // a holder still: the owner gives it the right slice
+            }
+            let Some(rightful) = p.targets.get(1 + mine.index as usize) else {
+                return true;
+            };
+            match super::ec::slice_at(ctx, rightful, bucket, object).await {
+                Ok(Some(s))
+                    if (s.mtime_ns, s.object.version, s.index)
+                        == (mine.mtime_ns, mine.object.version, mine.index) =>
+                {
+                    drop_mine().await
+                }
+                _ => true, // kept until a later walk finds it given
+            }
+        }
+        // A rebuild reads D slices of the whole object: minutes for the largest.
+        Ok(_) => match ask_within(
+            ctx,
+            owner,
+            (Method::POST, "restore"),
+            bucket,
+            object,
+            REBUILD_WITHIN,
+        )
+        .await
+        {
+            Ok(r) => r.status().is_success() || r.status() == StatusCode::NOT_FOUND,
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
 }
 
 /// What a holder has of an object.
@@ -219,24 +367,4 @@ async fn state_at(
         StatusCode::OK => Ok(Held::Copy(when())),
         s => Err(s.to_string()),
     }
-}
-
-/// One bodiless replica call (`?ais_replica=kind`) to `node`, answered within 5 s.
-async fn ask(
-    ctx: &TargetContext,
-    node: &Snode,
-    method: Method,
-    bucket: &str,
-    object: &str,
-    kind: &str,
-) -> Result<http::Response<hyper::body::Incoming>, String> {
-    let req = Request::builder()
-        .method(method)
-        .uri(replica_url(node, bucket, object, kind))
-        .body(no_body())
-        .map_err(|e| e.to_string())?;
-    tokio::time::timeout(std::time::Duration::from_secs(5), ctx.data.send(req))
-        .await
-        .map_err(|_| "no answer within 5 s".to_string())?
-        .map_err(|e| e.to_string())
 }

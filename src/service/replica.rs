@@ -131,52 +131,87 @@ pub async fn push_copy(
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
     )
     .boxed_unsync();
-    let mut req = Request::builder()
-        .method(Method::PUT)
-        .uri(replica_url(to, bucket, name, "put"))
-        .header(header::CONTENT_LENGTH, size);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let req = req.body(body).map_err(|e| e.to_string())?;
-    let resp = ctx.data.send(req).await.map_err(|e| e.to_string())?;
-    let (status, verdict) = (resp.status(), resp.headers().get(&REPLICA_RESULT).cloned());
-    let receipt = resp.headers().get(&REPLICA_RECEIPT).cloned();
-    let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
-        .await
-        .unwrap_or_default();
-    let verdict = match (status, verdict.as_ref().map(HeaderValue::as_bytes)) {
-        (StatusCode::OK, Some(b"stored")) => Verdict::Stored,
-        (StatusCode::OK, Some(b"kept-newer")) => Verdict::KeptNewer,
-        _ => {
-            return Err(format!(
-                "{}: {status} {}",
-                to.daemon_id,
-                String::from_utf8_lossy(&text)
-            ))
-        }
-    };
-    let said = match verdict {
-        Verdict::Stored => "stored",
-        Verdict::KeptNewer => "kept-newer",
-    };
-    let version = version.to_string();
-    let vouched = Receipt {
-        node: &to.daemon_id,
+    let push = Push {
+        to,
         bucket,
-        object: name,
-        version: &version,
-        verdict: said,
+        name,
+        kind: "put",
+        version,
+        size,
     };
-    let verified = match (ctx.cluster_key(), &receipt) {
-        (Some(key), Some(r)) => key.verify_receipt(r.as_bytes(), &vouched),
-        _ => false,
-    };
-    if !verified {
-        return Err(format!(
-            "{}: no valid receipt for the copy it says it {said}",
-            to.daemon_id
-        ));
+    push.send(ctx, headers, body).await
+}
+
+/// One body sent to another target's intra port (`PUT ?ais_replica=kind`), answered
+/// with a verdict and its receipt.
+pub struct Push<'a> {
+    pub to: &'a Snode,
+    pub bucket: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    /// The version the receipt must vouch for.
+    pub version: u64,
+    /// Content-Length.
+    pub size: u64,
+}
+
+impl Push<'_> {
+    /// Sends `body` with `headers`; only a verdict MAC'd with the cluster key by `to`
+    /// itself counts.
+    pub async fn send(
+        &self,
+        ctx: &TargetContext,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: ReqBody,
+    ) -> Result<Verdict, String> {
+        let (to, bucket, name) = (self.to, self.bucket, self.name);
+        let mut req = Request::builder()
+            .method(Method::PUT)
+            .uri(replica_url(to, bucket, name, self.kind))
+            .header(header::CONTENT_LENGTH, self.size);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let req = req.body(body).map_err(|e| e.to_string())?;
+        let resp = ctx.data.send(req).await.map_err(|e| e.to_string())?;
+        let (status, verdict) = (resp.status(), resp.headers().get(&REPLICA_RESULT).cloned());
+        let receipt = resp.headers().get(&REPLICA_RECEIPT).cloned();
+        let text = crate::http::request::read_limited(resp.into_body(), 64 << 10)
+            .await
+            .unwrap_or_default();
+        let verdict = match (status, verdict.as_ref().map(HeaderValue::as_bytes)) {
+            (StatusCode::OK, Some(b"stored")) => Verdict::Stored,
+            (StatusCode::OK, Some(b"kept-newer")) => Verdict::KeptNewer,
+            _ => {
+                return Err(format!(
+                    "{}: {status} {}",
+                    to.daemon_id,
+                    String::from_utf8_lossy(&text)
+                ))
+            }
+        };
+        let said = match verdict {
+            Verdict::Stored => "stored",
+            Verdict::KeptNewer => "kept-newer",
+        };
+        let version = self.version.to_string();
+        let vouched = Receipt {
+            node: &to.daemon_id,
+            bucket,
+            object: name,
+            version: &version,
+            verdict: said,
+        };
+        let verified = match (ctx.cluster_key(), &receipt) {
+            (Some(key), Some(r)) => key.verify_receipt(r.as_bytes(), &vouched),
+            _ => false,
+        };
+        if !verified {
+            return Err(format!(
+                "{}: no valid receipt for the copy it says it {said}",
+                to.daemon_id
+            ));
+        }
+        Ok(verdict)
     }
-    Ok(verdict)
 }

@@ -89,7 +89,11 @@ impl ObjectStore {
 }
 
 /// Unlinks one object file (if still at `version`, when given) and prunes emptied dirs.
-pub(super) fn remove_one(path: &Path, objects_dir: &Path, version: Option<u64>) -> io::Result<bool> {
+pub(super) fn remove_one(
+    path: &Path,
+    objects_dir: &Path,
+    version: Option<u64>,
+) -> io::Result<bool> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return Ok(false);
     }

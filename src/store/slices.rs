@@ -129,7 +129,11 @@ impl ObjectStore {
     /// This target's slice of `bucket/object` (on its HRW mountpath, or any other a
     /// mountpath change left it on), opened to stream and checked against its XXH64 as
     /// it streams whole.
-    pub async fn open_slice(&self, bucket: &str, object: &str) -> Result<(ObjectReader, SliceInfo)> {
+    pub async fn open_slice(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<(ObjectReader, SliceInfo)> {
         let (_, hrw_mp) = self.place_checked(bucket, object)?;
         let set = self.mountpaths.current();
         let others = set.readable().filter(|m| m.path != hrw_mp.path).cloned();
@@ -269,7 +273,9 @@ mod tests {
         assert_eq!(bytes.concat(), b"0123456789");
         // The wrong length is refused; an older one is refused; the same version under
         // another index replaces it.
-        assert!(put(&s, info(1, 4, 3_000_000_000, 20), b"short").await.is_err());
+        assert!(put(&s, info(1, 4, 3_000_000_000, 20), b"short")
+            .await
+            .is_err());
         let older = put(&s, info(1, 2, 1_000_000_000, 20), b"abcdefghij").await;
         assert!(matches!(older, Err(Error::NotNewer { .. })), "{older:?}");
         put(&s, info(2, 3, 2_000_000_000, 20), b"ABCDEFGHIJ")
@@ -283,6 +289,9 @@ mod tests {
         // A deletion here after the object was written refuses its slice.
         s.add_tombstone("b", "dir/o", 5_000_000_000).await.unwrap();
         let deleted = put(&s, info(0, 3, 4_000_000_000, 20), b"0123456789").await;
-        assert!(matches!(deleted, Err(Error::NotNewer { .. })), "{deleted:?}");
+        assert!(
+            matches!(deleted, Err(Error::NotNewer { .. })),
+            "{deleted:?}"
+        );
     }
 }

@@ -103,6 +103,7 @@ pub async fn run_on(
         started: Instant::now(),
         data: crate::http::DataClient::default().signed_by(signer.clone()),
         rebalance: Default::default(),
+        ec: Default::default(),
         resilver: Default::default(),
         scrub: Default::default(),
         jobs: Default::default(),

@@ -1,9 +1,12 @@
 """Data availability across machines: a proxy and 6 targets on 3 simulated machines (2
-targets each), buckets keeping copies of every object on distinct machines (EC 2+1 and
-EC 1+1 props), readers through the proxy while both targets of one machine are killed
-with kill -9. No read fails (a read that meets a dead target's closed port retries once
-through the proxy), every byte is checked, the survivors restore every copy (checked
-file by file on disk), and a second machine's loss after that is survived too."""
+targets each), EC 2+1 and EC 1+1 buckets (objects under 64 KiB kept as P+1 whole
+copies, larger ones whole on the owner plus D+P Reed-Solomon slices), all pieces of an
+object on distinct targets and machines first. Readers through the proxy while both
+targets of one machine are killed with kill -9: no read fails (a read that meets a dead
+target's closed port retries once through the proxy), every byte is checked, the
+survivors restore every copy and slice (checked file by file on disk, slice indices
+from each slice's own description), and a second machine's loss after that is survived
+too."""
 
 import os
 import random
@@ -11,13 +14,15 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import msgpack
 import requests
 
 from nodes import start_cluster
 
 MACHINES = ["m1", "m1", "m2", "m2", "m3", "m3"]
-BUCKETS = {"ec21": (2, 1), "ec11": (1, 1)}  # name -> (data, parity): parity+1 = 2 copies each
+BUCKETS = {"ec21": (2, 1), "ec11": (1, 1)}  # name -> (data, parity)
 PER_BUCKET = 1000
+LIMIT = 65_536  # ec.objsize_limit: smaller objects are replicated, the others sliced
 
 
 def content(bucket, i):
@@ -26,22 +31,41 @@ def content(bucket, i):
     return (b"%s-%06d|" % (bucket.encode(), i) * (size // 12 + 1))[:size]
 
 
-def holders(targets, bucket, name):
-    """The targets holding a copy of bucket/name on their disks."""
+def holders(targets, bucket, name, kind="%ob"):
+    """The targets holding a whole copy (`%ob`) or a slice (`%ec`) of bucket/name."""
     return [t for t in targets for mp in t.mountpaths
-            if os.path.isfile(os.path.join(mp, "@ais", bucket, "%ob", name))]
+            if os.path.isfile(os.path.join(mp, "@ais", bucket, kind, name))]
+
+
+def slice_index(target, bucket, name):
+    """The index a slice file says it is (its `user.ais.ec`: 8-byte digest, msgpack)."""
+    for mp in target.mountpaths:
+        path = os.path.join(mp, "@ais", bucket, "%ec", name)
+        if os.path.isfile(path):
+            return msgpack.unpackb(os.getxattr(path, "user.ais.ec")[8:])[0]
+    return None
 
 
 def all_placed(targets):
-    """None when every object has its parity+1 copies on as many distinct machines as the
-    targets run on (and no more copies); else what is not so."""
+    """None when every object has its pieces where the placement rule wants them: P+1
+    whole copies, or one whole copy and slices 0..D+P-1, on distinct targets spread over
+    as many machines as possible (and no more pieces); else what is not so."""
     machines_up = len({t.node_name for t in targets})
-    for bucket, (_, parity) in BUCKETS.items():
+    for bucket, (d, p) in BUCKETS.items():
         for i in range(PER_BUCKET):
-            have = holders(targets, bucket, f"o{i}")
-            machines = {t.node_name for t in have}
-            if len(have) != min(parity + 1, len(targets)) or len(machines) != min(parity + 1, machines_up):
-                return f"{bucket}/o{i}: on {[(t.id, t.node_name) for t in have]}"
+            name = f"o{i}"
+            whole, sliced = holders(targets, bucket, name), holders(targets, bucket, name, "%ec")
+            pieces = whole + sliced
+            big = len(content(bucket, i)) >= LIMIT
+            want_whole, want_slices = (1, d + p) if big else (p + 1, 0)
+            want = min(want_whole + want_slices, len(targets))
+            machines = {t.node_name for t in pieces}
+            indices = sorted(slice_index(t, bucket, name) for t in sliced)
+            if (len(whole) != min(want_whole, len(targets)) or len(pieces) != want
+                    or len({t.id for t in pieces}) != want or len(machines) != min(want, machines_up)
+                    or (big and indices != list(range(want - 1)))):
+                return (f"{bucket}/{name}: whole on {[(t.id, t.node_name) for t in whole]}, "
+                        f"slices {indices} on {[(t.id, t.node_name) for t in sliced]}")
     return None
 
 
@@ -121,7 +145,7 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
         s = requests.Session()
         for bucket, (d, p) in BUCKETS.items():
             assert s.post(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "create-bck"}, timeout=10).ok
-            props = {"ec": {"enabled": True, "data_slices": d, "parity_slices": p}}
+            props = {"ec": {"enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": LIMIT}}
             r = s.patch(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "set-bprops", "value": props}, timeout=10)
             assert r.status_code == 200, r.text
         # AIStore's rules: D and P stay while EC is on; EC needs D+P+1 targets.
@@ -142,10 +166,14 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
         assert all_placed(targets) is None, all_placed(targets)
-        # Counted: P copies given away per object (P+1 in all), none sharing a machine.
-        given = sum(p for _, p in BUCKETS.values()) * PER_BUCKET
-        assert sum(metric(t, "copy_tx_count") for t in targets) == given
-        assert sum(metric(t, "copy_shared_machine_count") for t in targets) == 0
+        # Counted: P copies given away per small object, D+P slices per large one; EC 2+1
+        # has 4 pieces for 3 machines, so its large objects share one.
+        small = {b: sum(len(content(b, i)) < LIMIT for i in range(PER_BUCKET)) for b in BUCKETS}
+        copies = sum(p * small[b] for b, (_, p) in BUCKETS.items())
+        slices = sum((d + p) * (PER_BUCKET - small[b]) for b, (d, p) in BUCKETS.items())
+        assert sum(metric(t, "copy_tx_count") for t in targets) == copies
+        assert sum(metric(t, "ec_slice_tx_count") for t in targets) == slices
+        assert sum(metric(t, "copy_shared_machine_count") for t in targets) == PER_BUCKET - small["ec21"]
         # Listing shows each object once, however many copies it has.
         listed = s.get(f"{proxy.url}/v1/buckets/ec21", timeout=30,
                        json={"action": "list", "value": {"props": "name", "pagesize": 5000}}).json()
@@ -165,7 +193,8 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
         healed = wait_healed(proxy.url, survivors)
         print(f"every object back to its copies on distinct machines in {healed:.1f} s")
 
-        # A second machine lost after healing: one copy of each object is left, and read.
+        # A second machine lost after healing: one copy, or D pieces, of each object are
+        # left, and every object reads back whole (rebuilt from slices where needed).
         for v in [t for t in survivors if t.node_name == "m2"]:
             v.proc.kill()
         wait_for_map(proxy.url, 2)

@@ -5,6 +5,8 @@
 //! The native and S3 front ends never see them. (The proxy's bucket fan-out uses the native
 //! API on this same listener, as AIStore's proxies do.)
 
+mod slices;
+
 use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Request, Response};
@@ -113,16 +115,25 @@ async fn serve(
         (Method::PUT, "copy") => receive_copy(ctx, req, bucket, object).await,
         (Method::PUT, "tomb") => receive_tombstone(ctx, &req, bucket, object).await,
         (Method::DELETE, "del") => {
-            if ctx.redundancy(bucket).target_copies() > 1 {
+            let pieces = ctx.redundancy(bucket).holders() > 1;
+            if pieces {
                 // Remembered, so a holder that was away cannot hand the copy back.
                 let now = crate::store::unix_now_ns();
                 ctx.store.add_tombstone(bucket, object, now).await?;
             }
-            ctx.store.delete(bucket, object).await?;
+            let slice = pieces && ctx.store.remove_slice(bucket, object, None).await?;
+            match ctx.store.delete(bucket, object).await {
+                Err(store::Error::ObjectNotFound { .. }) if slice => {}
+                other => other?,
+            }
             Ok(Response::new(empty()))
         }
+        (Method::PUT, "slice") => slices::receive(ctx, req, bucket, object).await,
+        (Method::GET, "slice") => slices::hand_over(ctx, bucket, object).await,
+        (Method::HEAD, "slice") => slices::describe(ctx, bucket, object).await,
+        (Method::POST, "restore") => slices::restore(ctx, bucket, object).await,
         (m, k) => Err(ApiError::BadRequest(format!(
-            "{m} with {REPLICA_QUERY}={k:?}: expecting PUT put, GET get, HEAD has, PUT copy, PUT tomb or DELETE del"
+            "{m} with {REPLICA_QUERY}={k:?}: expecting PUT put, GET get, HEAD has, PUT copy, PUT tomb, DELETE del, PUT|GET|HEAD slice or POST restore"
         ))),
     }
 }
@@ -152,14 +163,29 @@ async fn receive(
         .put_replica(bucket, object, body_of(req.into_body()), meta, mtime)
         .await;
     let verdict = match outcome {
-        Ok(_) => {
+        Ok(info) => {
             ctx.metrics.reb_rx_count.inc();
             ctx.metrics.reb_rx_size.inc_by(size);
+            if ctx.redundancy(bucket).ec.is_some() {
+                // A whole copy replaces a slice of an older version here.
+                slices::drop_older_slice(ctx, bucket, object, info.mtime_ns).await;
+            }
             "stored"
         }
         Err(store::Error::NotNewer { .. }) => "kept-newer",
         Err(e) => return Err(e.into()),
     };
+    Ok(verdict_response(ctx, bucket, object, version, verdict))
+}
+
+/// A transfer's verdict and the receipt that proves it came from this target.
+fn verdict_response(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    version: u64,
+    verdict: &'static str,
+) -> Response<Body> {
     let mut resp = Response::new(crate::http::empty());
     resp.headers_mut()
         .insert(REPLICA_RESULT, HeaderValue::from_static(verdict));
@@ -176,7 +202,7 @@ async fn receive(
             resp.headers_mut().insert(REPLICA_RECEIPT, v);
         }
     }
-    Ok(resp)
+    resp
 }
 
 /// `HEAD ?ais_replica=has` (intra-cluster port): whether a copy is here and how new
