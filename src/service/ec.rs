@@ -31,7 +31,7 @@ use crate::store::{self, ObjectReader, SliceInfo};
 pub const EC_SLICE: HeaderName = HeaderName::from_static("ais-ec-slice");
 
 /// Stripes queued per slice between the coder and the network.
-const STRIPES_IN_FLIGHT: usize = 4;
+const STRIPES_IN_FLIGHT: usize = 2;
 
 /// Objects being rebuilt here now (a second request for one waits for nobody: the
 /// first's result serves it).
