@@ -68,6 +68,8 @@ pub struct TargetMetrics {
     pub err_copy_count: IntCounter,
     /// Objects placed with two copies on one machine (the map has too few machines).
     pub copy_shared_machine_count: IntCounter,
+    /// Mirror copies made on other mountpaths of this target by PUTs.
+    pub mirror_copy_count: IntCounter,
     /// Erasure-coded slices given to other targets (a PUT's, or healing's).
     pub ec_slice_tx_count: IntCounter,
     /// Slices given again by healing (missing, or of another version or index).
@@ -167,6 +169,10 @@ impl TargetMetrics {
             copy_shared_machine_count: counter(
                 "copy_shared_machine_count",
                 "objects placed with two copies on one machine: the map has fewer machines than copies",
+            ),
+            mirror_copy_count: counter(
+                "mirror_copy_count",
+                "mirror copies made on other mountpaths of this target by PUTs",
             ),
             ec_slice_tx_count: counter(
                 "ec_slice_tx_count",

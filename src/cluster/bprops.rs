@@ -138,12 +138,32 @@ fn show(v: Option<&Value>) -> String {
 }
 
 /// The props after a `set-bprops` (merged into `current`) or `reset-bprops` action.
+/// `make-n-copies` (value: the number of copies) sets `mirror`; `ec-encode` (value:
+/// `data_slices` and `parity_slices`, or AIStore CLI's `data-slices`/`parity-slices`)
+/// enables `ec`. Each then runs on every target as the job of that kind.
 pub fn after_action(current: &Value, action: &str, value: &Value) -> Result<Value, String> {
     match action {
         "set-bprops" => apply(current, value),
         "reset-bprops" => Ok(defaults()),
+        "make-n-copies" => {
+            let n = value
+                .as_u64()
+                .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| format!("make-n-copies: the number of copies, not {value}"))?;
+            apply(current, &json!({"mirror": {"enabled": n > 1, "copies": n}}))
+        }
+        "ec-encode" => {
+            let field = |a: &str, b: &str| value.get(a).or_else(|| value.get(b)).cloned();
+            let mut ec = json!({"enabled": true});
+            for (ours, cli) in [("data_slices", "data-slices"), ("parity_slices", "parity-slices")] {
+                if let Some(v) = field(ours, cli) {
+                    ec[ours] = v;
+                }
+            }
+            apply(current, &json!({ "ec": ec }))
+        }
         other => Err(format!(
-            "expecting action \"set-bprops\" or \"reset-bprops\", got {other:?}"
+            "expecting action \"set-bprops\", \"reset-bprops\", \"make-n-copies\" or \"ec-encode\", got {other:?}"
         )),
     }
 }
@@ -306,6 +326,27 @@ mod tests {
             assert!(e.contains(why), "{bad}: {e}");
         }
         assert!(apply(&d, &json!({"provider": "ais", "access": 255})).is_ok());
+        let m = after_action(&d, "make-n-copies", &json!(3)).unwrap();
+        assert_eq!(
+            (
+                m["mirror"]["enabled"].clone(),
+                m["mirror"]["copies"].clone()
+            ),
+            (json!(true), json!(3))
+        );
+        let m = after_action(&m, "make-n-copies", &json!(1)).unwrap();
+        assert_eq!(m["mirror"]["enabled"], false);
+        assert!(after_action(&d, "make-n-copies", &json!("x")).is_err());
+        let e = after_action(
+            &d,
+            "ec-encode",
+            &json!({"data-slices": 4, "parity-slices": 2}),
+        )
+        .unwrap();
+        assert_eq!(
+            (e["ec"]["enabled"].clone(), e["ec"]["data_slices"].clone()),
+            (json!(true), json!(4))
+        );
         let head = for_head(None, 42);
         assert_eq!(head["created"], "42");
         assert_eq!(head["checksum"]["type"], "xxhash");

@@ -217,6 +217,23 @@ impl MpSet {
         self.available.get(i)
     }
 
+    /// The first `n` available mountpaths by HRW weight for `uname_digest`, heaviest
+    /// first (the first is [`MpSet::select`]'s): where an object's mirror copies go.
+    pub fn ranked(&self, uname_digest: u64, n: usize) -> Vec<&Arc<Mountpath>> {
+        let mut all: Vec<(u64, usize)> = self
+            .available
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (crate::hrw::mix(m.digest ^ uname_digest), i))
+            .collect();
+        // On equal weight the later one wins, as in `hrw::select`.
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        all.into_iter()
+            .take(n)
+            .map(|(_, i)| &self.available[i])
+            .collect()
+    }
+
     /// Mountpaths objects may be read from: the available, then the leaving ones.
     pub fn readable(&self) -> impl Iterator<Item = &Arc<Mountpath>> {
         self.available

@@ -467,11 +467,30 @@ fn head_props(
     put_str(h, AIS_NAME, object);
     put_str(h, AIS_BUCKET_NAME, bucket);
     h.insert(AIS_BUCKET_PROVIDER, HeaderValue::from_static("ais"));
-    h.insert(AIS_MIRROR_COPIES, HeaderValue::from_static("1"));
     use std::os::unix::ffi::OsStrExt as _;
     let mp = info.mountpath.as_os_str().as_bytes();
-    if let Ok(v) = HeaderValue::from_bytes(mp) {
-        h.insert(AIS_MIRROR_PATHS, v);
+    let r = ctx.redundancy(bucket);
+    if r.mirror_copies > 1 {
+        let paths = ctx.store.copies_of(bucket, object);
+        h.insert(AIS_MIRROR_COPIES, HeaderValue::from(paths.len()));
+        let joined: Vec<&[u8]> = paths.iter().map(|p| p.as_os_str().as_bytes()).collect();
+        if let Ok(v) = HeaderValue::from_bytes(&joined.join(&b","[..])) {
+            h.insert(AIS_MIRROR_PATHS, v);
+        }
+    } else {
+        h.insert(AIS_MIRROR_COPIES, HeaderValue::from_static("1"));
+        if let Ok(v) = HeaderValue::from_bytes(mp) {
+            h.insert(AIS_MIRROR_PATHS, v);
+        }
+    }
+    if let Some(ec) = r.ec {
+        h.insert(AIS_EC_DATA, HeaderValue::from(ec.data));
+        h.insert(AIS_EC_PARITY, HeaderValue::from(ec.parity));
+        let whole = r.slices_for(info.meta.size).is_none();
+        h.insert(
+            AIS_EC_REPLICATED,
+            HeaderValue::from_static(if whole { "true" } else { "false" }),
+        );
     }
     let mut location = Vec::with_capacity(ctx.node.id.len() + mp.len() + 3);
     location.extend_from_slice(b"t[");

@@ -33,11 +33,13 @@ pub const EC_SLICE: HeaderName = HeaderName::from_static("ais-ec-slice");
 /// Stripes queued per slice between the coder and the network.
 const STRIPES_IN_FLIGHT: usize = 2;
 
-/// Objects being rebuilt here now (a second request for one waits for nobody: the
-/// first's result serves it).
+/// Redundancy work in flight on this target.
 #[derive(Default)]
 pub struct EcState {
+    /// Objects being rebuilt here now (a second request for one waits for the first).
     rebuilding: Mutex<HashSet<(String, String)>>,
+    /// Objects a read found short of mirror copies, re-made in the background.
+    pub(super) short: Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 pub fn slice_header(info: &SliceInfo) -> Option<HeaderValue> {

@@ -23,6 +23,12 @@ pub async fn open_here_or_fetch(
     object: &str,
 ) -> Result<ObjectReader, ApiError> {
     match ctx.store.open_object(bucket, object).await {
+        Ok(r) => {
+            if ctx.redundancy(bucket).mirror_copies > 1 && off_main(ctx, bucket, object, &r) {
+                super::redundancy::note_short(ctx, bucket, object);
+            }
+            return Ok(r);
+        }
         Err(store::Error::ObjectNotFound { .. }) if ctx.config.proxy.is_some() => {}
         // Damaged here (and moved aside): served from a copy or rebuilt from slices.
         Err(store::Error::Corrupted { .. })
@@ -31,6 +37,14 @@ pub async fn open_here_or_fetch(
     }
     // Boxed: inline, this rare path's future would be copied into every GET's.
     Box::pin(fetch_from_holders(ctx, bucket, object)).await
+}
+
+/// Whether the copy `r` read is not on the object's main (HRW) mountpath.
+fn off_main(ctx: &TargetContext, bucket: &str, object: &str, r: &ObjectReader) -> bool {
+    ctx.store
+        .copy_mountpaths(bucket, object, 1)
+        .first()
+        .is_some_and(|m| m.path != r.info.mountpath)
 }
 
 /// The object is not here: not at all if it was deleted through this owner, else from a

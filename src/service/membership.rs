@@ -76,7 +76,7 @@ async fn apply(
     Ok(())
 }
 
-async fn apply_bmd(ctx: &TargetContext, bmd: &Bmd) {
+async fn apply_bmd(ctx: &Arc<TargetContext>, bmd: &Bmd) {
     if bmd.version > ctx.cluster.bmd_version() {
         // Buckets created while we were away; never destroy on absence (that takes an
         // explicit destroy-bck), so a stale list cannot lose data.
@@ -92,8 +92,12 @@ async fn apply_bmd(ctx: &TargetContext, bmd: &Bmd) {
                 }
             }
         }
-        *ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner()) = bmd.props.clone();
+        let old = std::mem::replace(
+            &mut *ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner()),
+            bmd.props.clone(),
+        );
         ctx.cluster.set_bmd_version(bmd.version);
+        super::redundancy_job::start_on_change(ctx, &old, &bmd.props);
     }
 }
 

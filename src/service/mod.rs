@@ -17,6 +17,7 @@ pub mod mountpaths;
 pub mod promote;
 pub mod rebalance;
 pub mod redundancy;
+pub mod redundancy_job;
 pub mod replica;
 pub mod resilver;
 pub mod scrub;

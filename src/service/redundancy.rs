@@ -53,6 +53,9 @@ pub fn copy_holders(ctx: &TargetContext, bucket: &str, object: &str) -> Vec<Snod
 /// with 503 naming the target that could not take it.
 pub async fn protect(ctx: &TargetContext, bucket: &str, object: &str) -> Result<(), ApiError> {
     let r = ctx.redundancy(bucket);
+    if r.mirror_copies > 1 {
+        mirror_here(ctx, bucket, object, r.mirror_copies).await?;
+    }
     if r.ec.is_none() || ctx.config.proxy.is_none() {
         return Ok(());
     }
@@ -130,6 +133,70 @@ pub async fn protect(ctx: &TargetContext, bucket: &str, object: &str) -> Result<
         failed.len(),
         failed.join("; ")
     )))
+}
+
+/// Objects with fewer mirror copies than asked because the target has fewer mountpaths
+/// (logged once per process).
+static SHORT_MIRROR: AtomicU64 = AtomicU64::new(0);
+
+/// The `n` mirror copies of `bucket/object` on this target's mountpaths; when one cannot
+/// be made, the new version goes (from every mountpath) and the PUT fails.
+async fn mirror_here(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    n: usize,
+) -> Result<(), ApiError> {
+    let version = ctx.store.head(bucket, object).await?.meta.version;
+    match ctx.store.mirror(bucket, object, n).await {
+        Ok(made) => {
+            ctx.metrics
+                .mirror_copy_count
+                .inc_by(made.saturating_sub(1) as u64);
+            if made < n && SHORT_MIRROR.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(%bucket, copies = n, made, "mirror: fewer mountpaths than copies: each object has one copy per mountpath");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            ctx.metrics.err_copy_count.inc();
+            let _ = ctx.store.remove_if_version(bucket, object, version).await;
+            Err(ApiError::Unavailable(format!(
+                "ais://{bucket}/{object}: not stored: {n} mirror copies are required and one could not be made: {e}"
+            )))
+        }
+    }
+}
+
+/// Most objects remembered for [`remirror_loop`]; more are left to the resilver walk.
+const SHORT_MAX: usize = 10_000;
+
+/// A read of `bucket/object` was served from a mirror copy off its main mountpath (the
+/// main copy missing or damaged): its copies are re-made soon, off the read's path.
+pub fn note_short(ctx: &TargetContext, bucket: &str, object: &str) {
+    let mut short = ctx.ec.short.lock().unwrap_or_else(|p| p.into_inner());
+    if short.len() < SHORT_MAX {
+        short.insert((bucket.to_string(), object.to_string()));
+    }
+}
+
+/// Re-makes the mirror copies of objects [`note_short`] remembered, once a second.
+pub async fn remirror_loop(ctx: std::sync::Arc<TargetContext>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let batch = std::mem::take(&mut *ctx.ec.short.lock().unwrap_or_else(|p| p.into_inner()));
+        for (bucket, object) in batch {
+            let n = ctx.redundancy(&bucket).mirror_copies;
+            match ctx.store.mirror(&bucket, &object, n).await {
+                Ok(made) => {
+                    tracing::info!(%bucket, %object, copies = made, "mirror: copies re-made")
+                }
+                Err(e) => {
+                    tracing::warn!(%bucket, %object, error = %e, "mirror: copies not re-made")
+                }
+            }
+        }
+    }
 }
 
 /// Whole copies of this target's `bucket/object` (at `version`) to each of `to`.

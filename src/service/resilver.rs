@@ -79,10 +79,17 @@ async fn run(ctx: Arc<TargetContext>, progress: Progress) -> Result<(), String> 
         // Ownership by the map as it is now (a lone target owns everything).
         let smap = ctx.cluster.smap();
         let me_id = ctx.node.id.clone();
+        let c = ctx.clone();
         let ours = move |bucket: &str, name: &str| {
-            smap.as_ref()
+            let owned = smap
+                .as_ref()
                 .and_then(|m| m.owner(bucket, name))
-                .is_none_or(|o| o.daemon_id == me_id)
+                .is_none_or(|o| o.daemon_id == me_id);
+            if owned {
+                c.redundancy(bucket).mirror_copies.max(1)
+            } else {
+                0
+            }
         };
         let failed = ctx.store.resilver_pass(&me.counters, &ours).await;
         if progress.aborted() {

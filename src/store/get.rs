@@ -276,9 +276,13 @@ impl ObjectStore {
                 // checked when they were read from the disk.)
                 let data = o.data.as_deref().unwrap_or_default();
                 if let Err(e) = self.check_whole(bucket, object, &mp, &o, data) {
-                    // Forget the descriptor kept for it: the next read checks again.
+                    // Forget the descriptor kept for it: the next read checks again. A
+                    // mirror copy on another mountpath serves instead, if there is one.
                     self.meta_cache.forget(key);
-                    return Err(e);
+                    return self
+                        .open_misplaced(bucket, object, &mp, want_data)
+                        .await
+                        .map_err(|_| e);
                 }
                 Ok(self.reader(o, &mp, from_cache, direct, bucket, object))
             }
@@ -295,7 +299,10 @@ impl ObjectStore {
                 let mut reader = self.reader(o, &mp, from_cache, direct, bucket, object);
                 if let Err(e) = reader.load_checked().await {
                     self.meta_cache.forget(key);
-                    return Err(e);
+                    return self
+                        .open_misplaced(bucket, object, &mp, want_data)
+                        .await
+                        .map_err(|_| e);
                 }
                 Ok(reader)
             }

@@ -18,6 +18,7 @@ mod list;
 pub mod md5_batch;
 pub mod meta;
 mod meta_cache;
+mod mirror;
 mod multipart;
 mod put;
 mod quarantine;

@@ -465,15 +465,16 @@ impl Commit {
             (Some(_), None) => {}
             (None, p) => meta.version = p.map_or(1, |p| p.version + 1),
         }
+        // Drops the padding of an O_DIRECT tail (a no-op otherwise); before the carried
+        // time is set, which a truncate would overwrite.
+        if file.metadata()?.len() != meta.size {
+            file.set_len(meta.size)?;
+        }
         if let Some((mtime, _)) = carried {
             file.set_modified(mtime)?;
         }
         if let Some((name, value)) = &self.extra {
             file.set_xattr(name, value)?;
-        }
-        // Drops the padding of an O_DIRECT tail (a no-op otherwise).
-        if file.metadata()?.len() != meta.size {
-            file.set_len(meta.size)?;
         }
         file.set_xattr(XATTR, &meta.encode())?;
         if self.fsync {

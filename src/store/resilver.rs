@@ -75,14 +75,16 @@ impl ObjectStore {
     /// One pass over every readable mountpath (one walker each), moving each object not
     /// on its HRW mountpath there. Returns how many moves failed.
     ///
-    /// `ours` says whether this target owns an object: on mountpaths that stay, objects
-    /// it does not own are left to the rebalance walk, which moves them to their owner
-    /// (moving them here too could leave a copy behind that walk). A leaving mountpath
-    /// is emptied whatever the owner.
+    /// `ours` says how many mirror copies this target keeps of an object it owns (0: it
+    /// does not own it): on mountpaths that stay, objects it does not own are left to the
+    /// rebalance walk, which moves them to their owner (moving them here too could leave
+    /// a copy behind that walk); a mirror copy where the ranking wants one stays, and the
+    /// main copy's walker re-makes missing ones. A leaving mountpath is emptied whatever
+    /// the owner.
     pub async fn resilver_pass(
         &self,
         counters: &ResilverCounters,
-        ours: &(dyn Fn(&str, &str) -> bool + Sync),
+        ours: &(dyn Fn(&str, &str) -> usize + Sync),
     ) -> u64 {
         let set = self.mountpaths.current();
         let walks = set.readable().map(|mp| {
@@ -99,7 +101,7 @@ impl ObjectStore {
         &self,
         mp: Arc<Mountpath>,
         counters: &ResilverCounters,
-        ours: &(dyn Fn(&str, &str) -> bool + Sync),
+        ours: &(dyn Fn(&str, &str) -> usize + Sync),
         leaving: bool,
     ) -> u64 {
         let mut failed = 0;
@@ -117,13 +119,28 @@ impl ObjectStore {
                     }
                 };
                 for name in &names {
-                    if !leaving && !ours(&bucket, name) {
+                    let copies = ours(&bucket, name);
+                    if !leaving && copies == 0 {
                         continue;
                     }
                     match self.place(&bucket, name) {
-                        Ok((_, want)) if want.path == mp.path => continue,
+                        Ok((_, want)) if want.path == mp.path => {
+                            if copies > 1 {
+                                failed += self.remirror(&bucket, name, copies, counters).await;
+                            }
+                            continue;
+                        }
                         Ok(_) => {}
                         Err(_) => return failed + 1, // nothing available: nowhere to move
+                    }
+                    let wanted = copies > 1
+                        && !leaving
+                        && self
+                            .copy_mountpaths(&bucket, name, copies)
+                            .iter()
+                            .any(|m| m.path == mp.path);
+                    if wanted {
+                        continue; // a mirror copy where it belongs
                     }
                     yield_to_foreground(&mp).await;
                     match self.move_local(&bucket, name, &mp).await {
@@ -146,6 +163,25 @@ impl ObjectStore {
             }
         }
         failed
+    }
+
+    /// Re-makes the mirror copies of `bucket/object` (its main copy is on the walked
+    /// mountpath); 1 if that failed.
+    async fn remirror(
+        &self,
+        bucket: &str,
+        object: &str,
+        copies: usize,
+        counters: &ResilverCounters,
+    ) -> u64 {
+        match self.mirror(bucket, object, copies).await {
+            Ok(_) | Err(Error::ObjectNotFound { .. }) => 0,
+            Err(e) => {
+                tracing::warn!(%bucket, %object, error = %e, "resilver: could not re-make mirror copies");
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                1
+            }
+        }
     }
 
     /// Moves `bucket/object` from `src` to the mountpath HRW picks; its size, or `None`

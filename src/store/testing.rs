@@ -13,17 +13,33 @@ fn counter() -> IntCounter {
 }
 
 pub fn store(dir: &std::path::Path) -> ObjectStore {
-    let worker = WorkerConfig {
-        engine: EngineChoice::Psync,
-        queue_depth: 8,
-    };
-    let disk = DiskHandle::start("replica-test", worker).expect("disk worker");
-    let counters = IoCounters {
-        read: counter(),
-        cache_read: counter(),
-        write: counter(),
-    };
-    let mp = Mountpath::new(dir.to_path_buf(), disk, counters, None);
+    store_with(dir, 1)
+}
+
+/// A store over `n` mountpaths, subdirectories `mp<i>` of `dir`.
+pub fn store_with(dir: &std::path::Path, n: usize) -> ObjectStore {
+    let mps = (0..n)
+        .map(|i| {
+            let worker = WorkerConfig {
+                engine: EngineChoice::Psync,
+                queue_depth: 8,
+            };
+            let disk = DiskHandle::start("store-test", worker).expect("disk worker");
+            let counters = IoCounters {
+                read: counter(),
+                cache_read: counter(),
+                write: counter(),
+            };
+            let path = if n == 1 {
+                dir.to_path_buf()
+            } else {
+                let p = dir.join(format!("mp{i}"));
+                std::fs::create_dir_all(&p).expect("mountpath dir");
+                p
+            };
+            Mountpath::new(path, disk, counters, None)
+        })
+        .collect();
     let cfg = StoreConfig {
         fsync: false,
         validate_on_get: false,
@@ -37,6 +53,5 @@ pub fn store(dir: &std::path::Path) -> ObjectStore {
         list_cache_bytes: 0,
         hot_content_bytes: 0,
     };
-    ObjectStore::open(Mountpaths::new(vec![mp]), cfg, Quarantine::new(counter()))
-        .expect("store opens")
+    ObjectStore::open(Mountpaths::new(mps), cfg, Quarantine::new(counter())).expect("store opens")
 }

@@ -208,7 +208,10 @@ fn start_background(ctx: &Arc<TargetContext>) -> Vec<tokio::task::JoinHandle<()>
     for mp in ctx.store.mountpaths().available() {
         fshc::watch(ctx, mp.path.clone(), mp.disk.faults().clone());
     }
-    let mut tasks = vec![tokio::spawn(sweep_uploads(ctx.clone()))];
+    let mut tasks = vec![
+        tokio::spawn(sweep_uploads(ctx.clone())),
+        tokio::spawn(crate::service::redundancy::remirror_loop(ctx.clone())),
+    ];
     tasks.push({
         let ctx = ctx.clone();
         tokio::spawn(async move {

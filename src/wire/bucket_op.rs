@@ -103,6 +103,7 @@ impl BucketOp {
             ("POST", "move-bck") => BucketOp::Rename,
             ("POST", "copy-bck") => BucketOp::Copy { listed: false },
             ("POST", "copy-listrange") => BucketOp::Copy { listed: true },
+            ("POST", "make-n-copies" | "ec-encode") => BucketOp::SetProps,
             ("POST", other) => {
                 return Err(ApiError::BadRequest(format!(
                     "ais://{bucket}: unsupported bucket action {other:?}"
@@ -153,6 +154,8 @@ mod tests {
             (Method::PATCH, "archive", Some(B::Archive)),
             (Method::PATCH, "set-bprops", Some(B::SetProps)),
             (Method::PUT, "reset-bprops", Some(B::SetProps)),
+            (Method::POST, "make-n-copies", Some(B::SetProps)),
+            (Method::POST, "ec-encode", Some(B::SetProps)),
             (Method::DELETE, "delete-listrange", Some(B::DeleteListed)),
             (Method::DELETE, "destroy-bck", Some(B::Destroy)),
             (Method::DELETE, "", None),

@@ -22,6 +22,13 @@ pub const AIS_PRESENT: HeaderName = HeaderName::from_static("ais-present");
 pub const AIS_MIRROR_COPIES: HeaderName = HeaderName::from_static("ais-mirror-copies");
 /// The mountpaths holding the object's copies.
 pub const AIS_MIRROR_PATHS: HeaderName = HeaderName::from_static("ais-mirror-paths");
+/// Data slices of the bucket's EC scheme (HEAD, EC buckets).
+pub const AIS_EC_DATA: HeaderName = HeaderName::from_static("ais-ec-data");
+/// Parity slices of the bucket's EC scheme (HEAD, EC buckets).
+pub const AIS_EC_PARITY: HeaderName = HeaderName::from_static("ais-ec-parity");
+/// Whether the object is kept as whole copies (below `ec.objsize_limit`) rather than
+/// sliced (HEAD, EC buckets).
+pub const AIS_EC_REPLICATED: HeaderName = HeaderName::from_static("ais-ec-replicated");
 /// `t[<target id>]:<mountpath>` (HEAD).
 pub const AIS_LOCATION: HeaderName = HeaderName::from_static("ais-location");
 /// User metadata, `k=v`.
