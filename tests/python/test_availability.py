@@ -232,3 +232,51 @@ def test_a_stopped_target_keeps_its_place_a_killed_one_does_not(tmp_path):
         for n in [proxy] + targets:
             n.proc.kill()
             n.proc.wait()
+
+
+def test_without_machine_names_a_machine_loss_makes_objects_unreadable(tmp_path):
+    """The figure that shows why placement by machine matters: the same cluster, buckets
+    and objects, but the targets are not told which machine they run on (all report this
+    host), so pieces are placed by HRW over targets alone. Killing the two targets the
+    first test calls machine m1 then leaves objects with too few pieces to read."""
+    proxy, targets = start_cluster(tmp_path, n_targets=6)
+    try:
+        s = requests.Session()
+        for bucket, (d, p) in BUCKETS.items():
+            assert s.post(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "create-bck"}, timeout=10).ok
+            props = {"ec": {"enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": LIMIT}}
+            r = s.patch(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "set-bprops", "value": props}, timeout=10)
+            assert r.status_code == 200, r.text
+        time.sleep(0.5)
+
+        def put(job):
+            bucket, i = job
+            r = s.put(f"{proxy.url}/v1/objects/{bucket}/o{i}", data=content(bucket, i), timeout=30)
+            assert r.status_code == 200, r.text
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(put, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
+        for v in targets[:2]:  # what the first test calls machine m1
+            v.proc.kill()
+        wait_for_map(proxy.url, 4)
+
+        def readable(job):
+            bucket, i = job
+            for _ in range(2):
+                r = s.get(f"{proxy.url}/v1/objects/{bucket}/o{i}", timeout=30)
+                if r.status_code == 200:
+                    assert r.content == content(bucket, i)
+                    return True
+                time.sleep(0.2)
+            return False
+
+        with ThreadPoolExecutor(8) as pool:
+            ok = list(pool.map(readable, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
+        lost = ok.count(False)
+        print(f"placement blind to machines: {lost} of {len(ok)} objects unreadable after one machine's loss "
+              f"({100 * lost / len(ok):.1f}%); with machine names: 0 (the first test)")
+        assert lost > 0
+    finally:
+        for n in [proxy] + targets:
+            n.proc.kill()
+            n.proc.wait()
