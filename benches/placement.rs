@@ -1,6 +1,6 @@
 //! Placement at scales this machine cannot run, over the real placement code and no I/O:
-//! where an object's pieces (EC slices or copies) go in a cluster of M machines x T
-//! targets, and how many move when a machine joins or leaves.
+//! where an object's pieces (the whole object on its owner and its D+P EC slices) go in a
+//! cluster of M machines x T targets, and how many move when a machine joins or leaves.
 //!
 //! `cargo bench --bench placement [-- OBJECTS]` (default 1,000,000 objects; 300 when
 //! `cargo test` runs it) prints, per
@@ -8,7 +8,7 @@
 //! node names: must be 0), the share of pieces that move when a machine joins and when
 //! one leaves (plain HRW moves about 1/M), and, without node names (every target its own
 //! failure domain, as AIStore places slices), how many objects one machine's loss leaves
-//! with fewer than D pieces: unreadable.
+//! without their whole copy and with fewer than D slices: unreadable.
 
 use std::collections::{HashMap, HashSet};
 
@@ -65,8 +65,14 @@ fn moved(before: &[Vec<String>], after: &[Vec<String>]) -> f64 {
     moved as f64 / total.max(1) as f64
 }
 
-fn report(machines: usize, per: usize, data: usize, parity: usize, objects: usize) {
-    let pieces = data + parity;
+fn report(machines: usize, per: usize, data: usize, parity: usize, objects: usize, sliced: bool) {
+    // Sliced (an object at or above the size limit): the whole object on its owner, then
+    // D+P slices. Else P+1 whole copies, any one of which serves.
+    let pieces = if sliced {
+        data + parity + 1
+    } else {
+        parity + 1
+    };
     let started = std::time::Instant::now();
     let ts = targets(0..machines, per, true);
     let base = layout(&ts, objects, pieces);
@@ -89,15 +95,30 @@ fn report(machines: usize, per: usize, data: usize, parity: usize, objects: usiz
     let mean = (objects * pieces) as f64 / ts.len() as f64;
     let joined = layout(&targets(0..machines + 1, per, true), objects, pieces);
     let left = layout(&targets(1..machines, per, true), objects, pieces);
-    // Without node names: objects left with fewer than D pieces when machine 0 goes.
+    // Without node names: objects that lose their whole copy and keep fewer than D slices
+    // when machine 0 goes.
     let blind = layout(&targets(0..machines, per, false), objects, pieces);
     let lost = |l: &[Vec<String>]| {
         l.iter()
-            .filter(|o| o.iter().filter(|t| machine(t) != "m0").count() < data)
+            .filter(|o| {
+                let left = o.iter().filter(|t| machine(t) != "m0").count();
+                let whole_lost = o.first().is_some_and(|t| machine(t) == "m0");
+                let slices_left = o.iter().skip(1).filter(|t| machine(t) != "m0").count();
+                if sliced {
+                    whole_lost && slices_left < data
+                } else {
+                    left == 0
+                }
+            })
             .count()
     };
+    let what = if sliced {
+        format!("EC {data}+{parity} sliced ({pieces} pieces)")
+    } else {
+        format!("EC {data}+{parity} replicated ({pieces} copies)")
+    };
     println!(
-        "{machines:>3} machines x {per} targets, EC {data}+{parity}, {objects} objects: pieces/target max {max} mean {mean:.1} ({:.3}x); \
+        "{machines:>3} machines x {per} targets, {what}, {objects} objects: pieces/target max {max} mean {mean:.1} ({:.3}x); \
          objects with 2 pieces on one machine: {shared} ({} without node names); moved on a join {:.4} (1/M = {:.4}), on a leave {:.4}; \
          unreadable after machine m0 is lost: {} with node names, {} ({:.3}%) without; {:.1} s",
         max as f64 / mean,
@@ -121,7 +142,8 @@ fn main() {
         args.iter()
             .find_map(|a| a.parse().ok())
             .unwrap_or(if full { 1_000_000 } else { 300 });
-    report(100, 8, 4, 2, objects);
-    report(3, 2, 1, 1, objects);
-    report(3, 2, 2, 1, objects);
+    report(100, 8, 4, 2, objects, true);
+    report(3, 2, 1, 1, objects, false);
+    report(3, 2, 1, 1, objects, true);
+    report(3, 2, 2, 1, objects, true);
 }

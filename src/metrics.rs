@@ -76,6 +76,11 @@ pub struct TargetMetrics {
     pub ec_slices_repaired_count: IntCounter,
     /// Objects rebuilt here from D slices (a read found no whole copy).
     pub ec_rebuilt_count: IntCounter,
+    /// Objects healing found short of a copy or slice (and gave it), by the holder that
+    /// gave it.
+    pub heal_degraded_count: IntCounter,
+    /// Objects found with some slices but fewer than D and no whole copy: unreadable.
+    pub ec_lost_count: IntCounter,
     /// Objects found damaged on disk (checksum mismatch, truncated, metadata missing)
     /// and moved aside.
     pub quarantined_count: IntCounter,
@@ -185,6 +190,14 @@ impl TargetMetrics {
             ec_rebuilt_count: counter(
                 "ec_rebuilt_count",
                 "objects rebuilt from erasure-coded slices because no whole copy was found",
+            ),
+            heal_degraded_count: counter(
+                "heal_degraded_count",
+                "objects healing found short of a copy or slice, counted by the holder that gave it",
+            ),
+            ec_lost_count: counter(
+                "ec_lost_count",
+                "objects found with some slices but fewer than D and no whole copy: unreadable",
             ),
             quarantined_count: counter(
                 "quarantined_count",

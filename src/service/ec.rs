@@ -233,6 +233,10 @@ async fn rebuild_from(
         found.extend(open_slices(ctx, &rest, bucket, object, &mut silent).await);
     }
     let Some(chosen) = choose(&mut found, data) else {
+        if !found.is_empty() && silent.is_empty() {
+            ctx.metrics.ec_lost_count.inc();
+            tracing::error!(%bucket, %object, slices = found.len(), data, "EC: too few slices left to rebuild the object");
+        }
         tracing::debug!(%bucket, %object, found = found.len(), silent = silent.len(), "EC: too few slices to rebuild");
         if silent.is_empty() {
             return Ok(false);
@@ -434,6 +438,7 @@ pub async fn ensure_slices(
     if missing.is_empty() {
         return ok;
     }
+    ctx.metrics.heal_degraded_count.inc();
     let Ok(reader) = ctx.store.open_object(bucket, object).await else {
         return ok;
     };

@@ -314,6 +314,7 @@ async fn give_copy(
     let size = reader.info.meta.size;
     match push_copy(ctx, to, bucket, object, reader).await {
         Ok(_) => {
+            ctx.metrics.heal_degraded_count.inc();
             ctx.metrics.copy_tx_count.inc();
             ctx.metrics.reb_tx_count.inc();
             ctx.metrics.reb_tx_size.inc_by(size);
