@@ -181,17 +181,15 @@ impl ObjectStore {
             mode: replica.map_or(CommitMode::New, CommitMode::Replica),
             extra: None,
         };
-        self.commit_as(bucket, object, key, mp, written, meta, commit)
+        self.commit_as((bucket, object, key), mp, written, meta, commit)
             .await
     }
 
-    /// Runs `commit` for `written` (see [`ObjectStore::commit`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs `commit` for `written`, the work file of the object named and keyed by
+    /// `(bucket, object, key)` (see [`ObjectStore::commit`]).
     pub(super) async fn commit_as(
         &self,
-        bucket: &str,
-        object: &str,
-        key: u64,
+        (bucket, object, key): (&str, &str, u64),
         mp: &Mountpath,
         written: Written,
         meta: ObjectMeta,

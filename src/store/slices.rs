@@ -111,7 +111,7 @@ impl ObjectStore {
         };
         self.ensure_dir(&mp, layout::slices_dir(&mp.path, bucket))
             .await?;
-        self.commit_as(bucket, object, key, &mp, written, meta, commit)
+        self.commit_as((bucket, object, key), &mp, written, meta, commit)
             .await
             .map(|_| ())
     }

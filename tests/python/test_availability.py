@@ -69,6 +69,26 @@ def all_placed(targets):
     return None
 
 
+def make_buckets(s, url):
+    """The EC buckets, with their props."""
+    for bucket, (d, p) in BUCKETS.items():
+        assert s.post(f"{url}/v1/buckets/{bucket}", json={"action": "create-bck"}, timeout=10).ok
+        props = {"ec": {"enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": LIMIT}}
+        r = s.patch(f"{url}/v1/buckets/{bucket}", json={"action": "set-bprops", "value": props}, timeout=10)
+        assert r.status_code == 200, r.text
+
+
+def put_all(s, url):
+    """Every object of every bucket, by 8 writers, each PUT answered 200."""
+    def put(job):
+        bucket, i = job
+        r = s.put(f"{url}/v1/objects/{bucket}/o{i}", data=content(bucket, i), timeout=30)
+        assert r.status_code == 200, r.text
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
+
+
 class Readers:
     """Eight readers of random objects through the proxy, each read checked. A read that
     meets a closed port or a 503 retries once, after 200 ms, through the proxy."""
@@ -143,11 +163,7 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
     nodes = [proxy] + targets
     try:
         s = requests.Session()
-        for bucket, (d, p) in BUCKETS.items():
-            assert s.post(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "create-bck"}, timeout=10).ok
-            props = {"ec": {"enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": LIMIT}}
-            r = s.patch(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "set-bprops", "value": props}, timeout=10)
-            assert r.status_code == 200, r.text
+        make_buckets(s, proxy.url)
         # AIStore's rules: D and P stay while EC is on; EC needs D+P+1 targets.
         for d, p, why in [(1, 2, "cannot change"), (4, 2, "needs at least 7 targets")]:
             bucket = "ec21" if why == "cannot change" else "fresh"
@@ -158,13 +174,7 @@ def test_losing_a_machine_loses_no_read_and_heals(tmp_path):
             assert r.status_code == 400 and why in r.text, r.text
         time.sleep(0.5)  # the props reach every target with the next map push
 
-        def put(job):
-            bucket, i = job
-            r = s.put(f"{proxy.url}/v1/objects/{bucket}/o{i}", data=content(bucket, i), timeout=30)
-            assert r.status_code == 200, r.text
-
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(put, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
+        put_all(s, proxy.url)
         assert all_placed(targets) is None, all_placed(targets)
         # Counted: P copies given away per small object, D+P slices per large one; EC 2+1
         # has 4 pieces for 3 machines, so its large objects share one.
@@ -242,20 +252,10 @@ def test_without_machine_names_a_machine_loss_makes_objects_unreadable(tmp_path)
     proxy, targets = start_cluster(tmp_path, n_targets=6)
     try:
         s = requests.Session()
-        for bucket, (d, p) in BUCKETS.items():
-            assert s.post(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "create-bck"}, timeout=10).ok
-            props = {"ec": {"enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": LIMIT}}
-            r = s.patch(f"{proxy.url}/v1/buckets/{bucket}", json={"action": "set-bprops", "value": props}, timeout=10)
-            assert r.status_code == 200, r.text
+        make_buckets(s, proxy.url)
         time.sleep(0.5)
 
-        def put(job):
-            bucket, i = job
-            r = s.put(f"{proxy.url}/v1/objects/{bucket}/o{i}", data=content(bucket, i), timeout=30)
-            assert r.status_code == 200, r.text
-
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(put, [(b, i) for b in BUCKETS for i in range(PER_BUCKET)]))
+        put_all(s, proxy.url)
         for v in targets[:2]:  # what the first test calls machine m1
             v.proc.kill()
         wait_for_map(proxy.url, 4)
