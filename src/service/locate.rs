@@ -24,7 +24,8 @@ pub async fn open_here_or_fetch(
 ) -> Result<ObjectReader, ApiError> {
     match ctx.store.open_object(bucket, object).await {
         Ok(r) => {
-            if ctx.redundancy(bucket).mirror_copies > 1 && off_main(ctx, bucket, object, &r) {
+            // Checked only off the main copy: the common read pays nothing for it.
+            if r.off_main && ctx.redundancy(bucket).mirror_copies > 1 {
                 super::redundancy::note_short(ctx, bucket, object);
             }
             return Ok(r);
@@ -37,14 +38,6 @@ pub async fn open_here_or_fetch(
     }
     // Boxed: inline, this rare path's future would be copied into every GET's.
     Box::pin(fetch_from_holders(ctx, bucket, object)).await
-}
-
-/// Whether the copy `r` read is not on the object's main (HRW) mountpath.
-fn off_main(ctx: &TargetContext, bucket: &str, object: &str, r: &ObjectReader) -> bool {
-    ctx.store
-        .copy_mountpaths(bucket, object, 1)
-        .first()
-        .is_some_and(|m| m.path != r.info.mountpath)
 }
 
 /// The object is not here: not at all if it was deleted through this owner, else from a

@@ -353,7 +353,9 @@ impl ObjectStore {
                     if let (Some(data), true) = (o.data.as_deref(), self.cfg.validate_cold_get) {
                         self.check_whole(bucket, object, mp, &o, data)?;
                     }
-                    return Ok(self.reader(o, mp, false, direct, bucket, object));
+                    let mut reader = self.reader(o, mp, false, direct, bucket, object);
+                    reader.off_main = true;
+                    return Ok(reader);
                 }
                 Err(OpenFail::Missing) => {}
                 Err(OpenFail::BadMeta(id, reason)) => self.damaged(mp, bucket, object, id, reason),
@@ -463,6 +465,7 @@ impl ObjectStore {
             id: o.id,
             quarantine: self.quarantine.clone(),
             validate_cold: self.cfg.validate_cold_get,
+            off_main: false,
         }
     }
 }

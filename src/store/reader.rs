@@ -45,6 +45,9 @@ pub struct ObjectReader {
     pub(super) quarantine: Quarantine,
     /// Check the whole object against its checksum when it comes from the disk.
     pub(super) validate_cold: bool,
+    /// Read from a mountpath other than the object's HRW one (its main copy missing or
+    /// damaged, or not moved yet): a mirrored object then lacks a copy.
+    pub off_main: bool,
 }
 
 /// The result of a spawned read; a panicked task is an I/O error.
