@@ -33,6 +33,11 @@ pub const EC_SLICE: HeaderName = HeaderName::from_static("ais-ec-slice");
 /// Stripes queued per slice between the coder and the network.
 const STRIPES_IN_FLIGHT: usize = 2;
 
+/// Longest a slice transfer may take to accept or deliver one shard (at most 256 KiB):
+/// a peer that stops reading or sending fails the PUT or the rebuild instead of holding
+/// it forever.
+const SHARD_STALL: Duration = Duration::from_secs(30);
+
 /// Redundancy work in flight on this target.
 #[derive(Default)]
 pub struct EcState {
@@ -157,8 +162,14 @@ async fn encode_into(
             stripe.clear();
             for (i, tx) in &senders {
                 let shard = std::mem::take(&mut shards[*i]);
-                if tx.send(Ok(Bytes::from(shard))).await.is_err() {
-                    return Err("a slice transfer ended early".to_string());
+                match tokio::time::timeout(SHARD_STALL, tx.send(Ok(Bytes::from(shard)))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Err("a slice transfer ended early".to_string()),
+                    Err(_) => {
+                        return Err(format!(
+                            "slice {i}: its target took no data for {SHARD_STALL:?}"
+                        ))
+                    }
                 }
             }
         }
@@ -396,7 +407,10 @@ impl<S: Stream<Item = store::BodyResult> + Unpin> ShardReader<S> {
 
     async fn next(&mut self, n: usize) -> Result<Bytes, String> {
         while self.buf.len() < n {
-            match self.body.next().await {
+            let next = tokio::time::timeout(SHARD_STALL, self.body.next())
+                .await
+                .map_err(|_| format!("a slice's target sent nothing for {SHARD_STALL:?}"))?;
+            match next {
                 Some(Ok(b)) => self.buf.extend_from_slice(&b),
                 Some(Err(e)) => return Err(e),
                 None => return Err("slice shorter than its layout".into()),
