@@ -2,7 +2,7 @@
 //! (the description in `ais-ec-slice`) and `POST ?ais_replica=restore` (a slice holder
 //! asks the owner to rebuild an object it lacks). See [`crate::service::ec`].
 
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderValue, Response};
 use hyper::body::Incoming;
 
 use super::verdict_response;
@@ -128,7 +128,5 @@ pub(super) async fn restore(
             )));
         }
     }
-    let mut resp = Response::new(empty());
-    *resp.status_mut() = StatusCode::OK;
-    Ok(resp)
+    Ok(Response::new(empty()))
 }

@@ -92,12 +92,17 @@ async fn apply_bmd(ctx: &Arc<TargetContext>, bmd: &Bmd) {
                 }
             }
         }
+        // The first list after start is no change: the start's rebalance walk settles
+        // what the props ask for (a second walk of every bucket would repeat it).
+        let after_start = ctx.cluster.bmd_version() == 0;
         let old = std::mem::replace(
             &mut *ctx.bucket_props.write().unwrap_or_else(|p| p.into_inner()),
             bmd.props.clone(),
         );
         ctx.cluster.set_bmd_version(bmd.version);
-        super::redundancy_job::start_on_change(ctx, &old, &bmd.props);
+        if !after_start {
+            super::redundancy_job::start_on_change(ctx, &old, &bmd.props);
+        }
     }
 }
 
