@@ -5,6 +5,7 @@
 pub mod bprops;
 pub mod intra_auth;
 pub mod placement;
+pub mod raft;
 pub mod secret;
 mod smap;
 mod view;
@@ -34,5 +35,7 @@ pub mod u64_string {
         }
     }
 }
-pub use smap::{Bmd, NetInfo, Smap, Snode, FLAG_DECOMMISSION, FLAG_MAINTENANCE};
+pub use smap::{
+    Bmd, NetInfo, Smap, Snode, FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_NON_ELECTABLE,
+};
 pub use view::{MapRefusal, MapView};

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::hrw;
 
+/// Node flag: a proxy that never becomes primary.
+pub const FLAG_NON_ELECTABLE: u64 = 1 << 0;
 /// Node flag: in maintenance (HRW skips it).
 pub const FLAG_MAINTENANCE: u64 = 1 << 2;
 /// Node flag: being decommissioned (HRW skips it).

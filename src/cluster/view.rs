@@ -278,7 +278,11 @@ fn from_primary(held: &Smap, smap: &Smap, from: Option<&str>) -> Result<(), MapR
     let primary = &held.proxy_si.daemon_id;
     let named = &smap.proxy_si.daemon_id;
     let sender = from.unwrap_or(named);
-    if named != primary || sender != primary {
+    // A map comes from the primary it names. Another primary than the one held (the
+    // proxies elected a new one) is taken when it signed the push itself (it holds the
+    // cluster's key) or is a proxy of the map held.
+    let known = named == primary || from.is_some() || held.pmap.contains_key(named);
+    if sender != named || !known {
         return Err(MapRefusal::NotPrimary {
             primary: primary.clone(),
             from: if sender != primary { sender } else { named }.to_string(),
@@ -326,6 +330,19 @@ mod tests {
         ));
         assert_eq!(v.smap_version(), 3);
         assert_eq!(v.offer(map("U", "p1", 4), Some("p1")), Ok(true));
+        // A newly elected primary: its own signed push, or an unsigned map naming a
+        // proxy of the held map.
+        assert_eq!(v.offer(map("U", "p2", 5), Some("p2")), Ok(true));
+        let mut with_p3 = map("U", "p2", 6);
+        with_p3
+            .pmap
+            .insert("p3".into(), Snode::new("p3", "proxy", "http://h:3"));
+        assert_eq!(v.offer(with_p3, Some("p2")), Ok(true));
+        assert_eq!(v.offer(map("U", "p3", 7), None), Ok(true));
+        assert!(matches!(
+            v.offer(map("U", "p2", 8), Some("p3")),
+            Err(MapRefusal::NotPrimary { .. })
+        ));
         // After a restart the mark still binds it to cluster U.
         let again = MapView::new(
             crate::fs::read_cluster_uuid(&[dir.path().to_path_buf()]),

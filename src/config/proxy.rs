@@ -43,6 +43,16 @@ pub struct ProxyArgs {
     pub s3_domain: Option<String>,
     #[command(flatten)]
     pub intra: IntraArgs,
+    /// A proxy of the cluster to join through (public or intra-cluster URL). Without it,
+    /// or when it is this proxy's own URL, a proxy with no saved state starts a new
+    /// cluster; a proxy restarted on its state directory ignores it (it rejoins as a
+    /// follower of whoever leads).
+    #[arg(long, env = "AIS_PRIMARY_EP", value_name = "URL")]
+    pub primary_url: Option<String>,
+    /// Never become the primary (a Raft learner: it serves requests and follows the
+    /// log, but neither votes nor counts towards the majority).
+    #[arg(long, env = "AIS_NON_ELECTABLE")]
+    pub non_electable: bool,
 }
 
 /// Proxy settings read from the config file; every one has a default.
@@ -83,6 +93,12 @@ pub struct ProxySettings {
     pub s3_at_root: bool,
     /// Domain for virtual-hosted-style S3 requests.
     pub s3_domain: Option<String>,
+    /// How often the primary tells the other proxies it is alive (milliseconds).
+    pub raft_heartbeat_ms: u64,
+    /// A proxy that hears nothing from the primary for a random time between this and
+    /// twice this asks for votes; the new primary comes about this long after the old one
+    /// stops (milliseconds).
+    pub election_timeout_ms: u64,
 }
 
 impl Default for ProxySettings {
@@ -103,6 +119,8 @@ impl Default for ProxySettings {
             s3_secret_key: None,
             s3_at_root: false,
             s3_domain: None,
+            raft_heartbeat_ms: 150,
+            election_timeout_ms: 750,
         }
     }
 }
@@ -120,6 +138,10 @@ pub struct ProxyConfig {
     pub public_url: Option<String>,
     /// Where state persists.
     pub state_dir: Option<PathBuf>,
+    /// A proxy to join through, when not starting a new cluster.
+    pub primary_url: Option<String>,
+    /// Never the primary.
+    pub non_electable: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// S3 key pair, when S3 requests must be signed.
@@ -158,9 +180,11 @@ impl ProxyConfig {
             || settings.node_timeout_ms == 0
             || settings.max_page_size == 0
             || settings.max_connections == 0
+            || settings.raft_heartbeat_ms == 0
+            || settings.election_timeout_ms < 2 * settings.raft_heartbeat_ms
         {
             return Err(ConfigError::Invalid(
-                "node_timeout_ms, check_interval_ms, max_page_size and max_connections must be positive".into(),
+                "node_timeout_ms, check_interval_ms, max_page_size, max_connections and raft_heartbeat_ms must be positive, election_timeout_ms at least twice raft_heartbeat_ms".into(),
             ));
         }
         if let Some(id) = &args.id {
@@ -180,6 +204,10 @@ impl ProxyConfig {
             id: args.id,
             public_url: args.public_url,
             state_dir: args.state_dir,
+            primary_url: args
+                .primary_url
+                .map(|u| u.trim_end_matches('/').to_string()),
+            non_electable: args.non_electable,
             log_format: args.log_format,
             settings,
         })

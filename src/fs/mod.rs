@@ -3,11 +3,13 @@
 //! A mountpath is one filesystem (one disk) owned by exactly one target. Knows paths and
 //! filesystems; knows nothing of HTTP.
 
+mod atomic;
 pub mod layout;
 mod lock;
 mod mountpath;
 mod node_id;
 
+pub use atomic::write_atomic;
 pub use lock::{lock_mountpath, lock_mountpaths, MountpathLock};
 pub use mountpath::{
     check_mountpaths, FsError, IoCounters, Leaving, Mountpath, Mountpaths, MpChangeError, MpSet,

@@ -42,25 +42,26 @@ pub(super) async fn cluster_action(
                 ))
             })
     };
-    let flag = |id: &str, flags: u64, on: bool| {
+    let flag = |id: String, flags: u64, on: bool| async move {
         ctx.state
-            .set_flags(id, flags, on)
+            .set_flags(&id, flags, on)
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("target {id:?} is not in the cluster map")))
     };
     match msg.action.as_str() {
         "start-maintenance" => {
             let id = sid()?;
-            let v = flag(&id, FLAG_MAINTENANCE, true)?;
+            let v = flag(id.clone(), FLAG_MAINTENANCE, true).await?;
             tracing::info!(target_id = %id, smap_version = v, "target in maintenance: its objects move to the others");
         }
         "stop-maintenance" => {
             let id = sid()?;
-            let v = flag(&id, FLAG_MAINTENANCE | FLAG_DECOMMISSION, false)?;
+            let v = flag(id.clone(), FLAG_MAINTENANCE | FLAG_DECOMMISSION, false).await?;
             tracing::info!(target_id = %id, smap_version = v, "target out of maintenance");
         }
         "decommission-node" => {
             let id = sid()?;
-            let v = flag(&id, FLAG_DECOMMISSION | FLAG_MAINTENANCE, true)?;
+            let v = flag(id.clone(), FLAG_DECOMMISSION | FLAG_MAINTENANCE, true).await?;
             tracing::info!(target_id = %id, smap_version = v, "decommissioning target: moving its objects first");
             tokio::spawn(finish_decommission(ctx.clone(), id, v));
         }
@@ -157,7 +158,10 @@ async fn finish_decommission(ctx: std::sync::Arc<ProxyContext>, id: String, vers
         let done = idle && walked;
         if done {
             let _ = tell_shutdown(&ctx, &node).await;
-            ctx.state.remove(&id);
+            if let Err(e) = ctx.state.remove(&id).await {
+                tracing::error!(target_id = %id, error = %e, "decommission: the target's objects moved but it could not be taken out of the map; decommission it again");
+                return;
+            }
             tracing::info!(target_id = %id, took = ?started.elapsed(), "target decommissioned: its objects moved, removed from the map");
             return;
         }

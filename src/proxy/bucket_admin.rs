@@ -77,7 +77,7 @@ pub(super) async fn rename(
     if !failed.is_empty() {
         return Err(undo_rename(ctx, &targets, from, to, &failed).await);
     }
-    if !ctx.state.rename_bucket(from, to) {
+    if !ctx.state.rename_bucket(from, to).await? {
         return Err(ApiError::Conflict(format!(
             "rename ais://{from}: the bucket list changed meanwhile"
         )));
@@ -129,8 +129,17 @@ pub(super) async fn create(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
-    if !ctx.state.add_bucket(bucket, now) {
-        return Err(ApiError::BucketExists(bucket.to_string()));
+    match ctx.state.add_bucket(bucket, now).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::BucketExists(bucket.to_string())),
+        Err(e) => {
+            // Not in the bucket list: take it off the targets again (nothing half-made).
+            let undo = broadcast(ctx, &targets, Method::DELETE, bucket, "destroy-bck", 404).await;
+            for why in failures(&undo) {
+                tracing::warn!(bucket, error = %why, "undo of a bucket create the proxies did not take failed");
+            }
+            return Err(e.into());
+        }
     }
     tracing::info!(bucket, %caller, "bucket created");
     Ok(Response::new(empty()))
@@ -141,7 +150,7 @@ pub(super) async fn destroy(
     bucket: &str,
     caller: &str,
 ) -> Result<Response<Body>, ApiError> {
-    if !ctx.state.remove_bucket(bucket) {
+    if !ctx.state.remove_bucket(bucket).await? {
         return Err(ApiError::NoBucket(bucket.to_string()));
     }
     tracing::info!(bucket, %caller, "destroying bucket");

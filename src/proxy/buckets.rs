@@ -88,7 +88,7 @@ pub(super) async fn dispatch(
             may(ctx, who, &to, ace::PUT, "archive into it")?;
             super::multi_object::archive(ctx, &bucket, msg).await
         }
-        BucketOp::SetProps => set_props(ctx, &bucket, &msg, &asked.query),
+        BucketOp::SetProps => set_props(ctx, &bucket, &msg, &asked.query).await,
         BucketOp::DeleteListed => delete_listed(ctx, &bucket, &msg.value).await,
         BucketOp::Destroy => destroy(ctx, &bucket, &asked.caller).await,
         BucketOp::Head => {
@@ -143,13 +143,13 @@ async fn create_with_props(
     };
     let resp = create(ctx, bucket, caller).await?;
     if let Some(p) = props {
-        ctx.state.set_bucket_props(bucket, p);
+        ctx.state.set_bucket_props(bucket, p).await?;
     }
     Ok(resp)
 }
 
 /// Bucket properties: kept in the proxy's bucket list, which reaches every target.
-fn set_props(
+async fn set_props(
     ctx: &ProxyContext,
     bucket: &str,
     msg: &ActMsg,
@@ -172,7 +172,7 @@ fn set_props(
             Ok(next)
         })
         .map_err(|e| ApiError::BadRequest(format!("ais://{bucket}: {e}")))?;
-    ctx.state.set_bucket_props(bucket, next);
+    ctx.state.set_bucket_props(bucket, next).await?;
     tracing::info!(%bucket, action = %msg.action, "bucket properties changed");
     Ok(Response::new(empty()))
 }

@@ -70,7 +70,7 @@ async fn watch(ctx: &ProxyContext, t: &Snode) -> bool {
             return true;
         }
         if refuses_connections(ctx, t).await {
-            if ctx.state.remove(&t.daemon_id) {
+            if ctx.state.remove(&t.daemon_id).await.unwrap_or(false) {
                 ctx.metrics.target_removed_count.inc();
                 tracing::warn!(target_id = %t.daemon_id, url = %t.url(), why = ?ended, "target removed from the cluster map: its connection closed and its port refuses new ones");
             }

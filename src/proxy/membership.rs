@@ -41,6 +41,9 @@ pub(super) async fn autoreg(
     let req: JoinRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed registration: {e}")))?;
     let mut si = req.si;
+    if si.daemon_type == "proxy" && plane == Plane::Intra {
+        return super::primary::admit_proxy(ctx, si, body).await;
+    }
     let id_ok = !si.daemon_id.is_empty()
         && si.daemon_id.len() <= 64
         && si
@@ -86,7 +89,7 @@ pub(super) async fn autoreg(
         }
         tracing::warn!(target_id = %si.daemon_id, old = %old.url(), new = %si.url(), "target re-registered at new URLs (the old ones do not answer)");
     }
-    let (smap, bmd) = ctx.state.join(si);
+    let (smap, bmd) = ctx.state.join(si).await?;
     Ok(json_response(&ClusterMeta { smap, bmd }))
 }
 
@@ -105,8 +108,13 @@ async fn answers_as(ctx: &ProxyContext, old: &Snode) -> bool {
     }
 }
 
-/// `POST /v1/cluster/keepalive/<id>`.
-pub(super) fn keepalive(ctx: &ProxyContext, id: &str) -> Result<Response<Body>, ApiError> {
+/// `POST /v1/cluster/keepalive/<id>`: taken by the primary (a proxy that is not passes it
+/// on, so a target that has not heard of a new primary yet stays in the map).
+pub(super) async fn keepalive(ctx: &ProxyContext, id: &str) -> Result<Response<Body>, ApiError> {
+    if !ctx.state.is_primary() {
+        let path = format!("/v1/cluster/keepalive/{id}");
+        return super::primary::to_primary(ctx, Method::POST, &path, Some(b"{}".to_vec())).await;
+    }
     match ctx.state.keepalive(id) {
         Some((smap, bmd)) => Ok(json_response(&serde_json::json!({
             "smap_version": smap.to_string(),
@@ -120,7 +128,7 @@ pub(super) fn keepalive(ctx: &ProxyContext, id: &str) -> Result<Response<Body>, 
 
 /// `DELETE /v1/cluster/daemon/<id>` on the intra-cluster port: a target leaves the map
 /// by itself (it lost its last mountpath). With a cluster key, only the node itself may.
-pub(super) fn leave(
+pub(super) async fn leave(
     ctx: &ProxyContext,
     plane: Plane,
     signed_by: Option<&str>,
@@ -136,7 +144,7 @@ pub(super) fn leave(
             "only target {id:?} itself may take itself out of the map"
         )));
     }
-    if !ctx.state.remove(id) {
+    if !ctx.state.remove(id).await? {
         return Err(ApiError::NotFound(format!(
             "target {id:?} is not in the cluster map"
         )));
@@ -157,7 +165,7 @@ pub(super) async fn health_loop(ctx: Arc<ProxyContext>) {
             let alive = matches!(ctx.client.send(Method::GET, &url, None).await, Ok(r) if r.status.is_success());
             if alive {
                 ctx.state.touch(&t.daemon_id);
-            } else if ctx.state.remove(&t.daemon_id) {
+            } else if ctx.state.remove(&t.daemon_id).await.unwrap_or(false) {
                 ctx.metrics.target_removed_count.inc();
                 tracing::warn!(target_id = %t.daemon_id, url = %t.url(), silent_for = ?timeout, "target removed from the cluster map");
             }
@@ -168,7 +176,10 @@ pub(super) async fn health_loop(ctx: Arc<ProxyContext>) {
 /// Sends the latest map and bucket list to every target after each change.
 pub(super) async fn push_loop(ctx: Arc<ProxyContext>) {
     loop {
-        ctx.state.changed.notified().await;
+        ctx.state.changed().notified().await;
+        if !ctx.state.is_primary() {
+            continue;
+        }
         let meta = ClusterMeta {
             smap: (*ctx.state.smap()).clone(),
             bmd: ctx.state.bmd(),

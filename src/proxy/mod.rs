@@ -12,6 +12,8 @@ mod lifeline;
 mod list;
 mod membership;
 mod multi_object;
+mod primary;
+mod raft_net;
 mod routes;
 mod s3;
 mod state;
@@ -29,10 +31,11 @@ use tokio::net::TcpListener;
 use crate::cluster::intra_auth::Signer;
 use crate::cluster::Snode;
 use crate::config::ProxyConfig;
+pub use crate::fs::write_atomic;
 use crate::http::ControlClient;
 use crate::http::Listeners;
 use crate::metrics::ProxyMetrics;
-pub use state::{write_atomic, ClusterState};
+pub use state::ClusterState;
 
 /// Why a proxy could not start.
 #[derive(Debug, Error)]
@@ -100,20 +103,26 @@ pub async fn run(
         bind(SocketAddr::new(cfg.intra.host, cfg.intra.port)).await?;
     let url = crate::http::advertised_url(cfg.public_url.as_deref(), local).await;
     let intra_url = crate::http::advertised_url(cfg.intra.url.as_deref(), intra_local).await;
-    let me = Snode::new(&id, "proxy", &url).with_intra_url(&intra_url);
-    let state = ClusterState::load_or_new(cfg.state_dir.clone(), me.clone());
+    let mut me = Snode::new(&id, "proxy", &url).with_intra_url(&intra_url);
+    if cfg.non_electable {
+        me.flags |= crate::cluster::FLAG_NON_ELECTABLE;
+    }
     let signer = cfg.intra.key.clone().map(|key| Signer {
         key,
         caller: id.clone(),
     });
     let timeout = Duration::from_millis(cfg.settings.control_timeout_ms);
+    let client = ControlClient::new(timeout)
+        .signed_by(signer.clone())
+        .max_reply(cfg.settings.max_node_reply);
+    let state = primary::start(&cfg, &me, client.clone())
+        .await
+        .map_err(|e| ProxyStartError::StateDir(cfg.state_dir.clone().unwrap_or_default(), e))?;
     let ctx = Arc::new(ProxyContext {
         state,
         me,
         metrics: ProxyMetrics::new(&id),
-        client: ControlClient::new(timeout)
-            .signed_by(signer.clone())
-            .max_reply(cfg.settings.max_node_reply),
+        client,
         data: crate::http::DataClient::new(timeout).signed_by(signer),
         ready: AtomicBool::new(true),
         started: Instant::now(),
@@ -130,8 +139,8 @@ pub async fn run(
     let pusher = tokio::spawn(membership::push_loop(ctx.clone()));
     let checker = tokio::spawn(membership::health_loop(ctx.clone()));
     let lifelines = tokio::spawn(lifeline::watch_all(ctx.clone()));
-    // A restarted proxy tells the targets of its map at once.
-    ctx.state.changed.notify_one();
+    let leadership = tokio::spawn(primary::watch_leadership(ctx.clone()));
+    tokio::spawn(primary::bootstrap_or_join(ctx.clone()));
 
     let listeners = Listeners {
         public: listener,
@@ -148,6 +157,10 @@ pub async fn run(
     pusher.abort();
     checker.abort();
     lifelines.abort();
+    leadership.abort();
+    if let Err(e) = ctx.state.raft.shutdown().await {
+        tracing::warn!(error = %e, "Raft did not stop cleanly");
+    }
     Ok(())
 }
 

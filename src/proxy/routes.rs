@@ -111,10 +111,16 @@ async fn route_control(
             .extensions()
             .get::<crate::cluster::intra_auth::Signed>()
             .map(|s| s.caller.clone());
-        return membership::leave(ctx, Plane::of(&req), signed_by.as_deref(), id);
+        return membership::leave(ctx, Plane::of(&req), signed_by.as_deref(), id).await;
     }
     if let Some(id) = path.strip_prefix("/v1/cluster/keepalive/") {
-        return membership::keepalive(ctx, id);
+        return membership::keepalive(ctx, id).await;
+    }
+    if let Some(what) = path.strip_prefix(super::raft_net::RAFT_PATH) {
+        return raft_rpc(ctx, req, what).await;
+    }
+    if let (Some(id), &Method::PUT) = (path.strip_prefix("/v1/cluster/proxy/"), req.method()) {
+        return super::primary::set_primary(ctx, id).await;
     }
     match (req.method().clone(), path) {
         (Method::POST, "/v1/cluster/autoreg") | (Method::POST, "/v1/cluster/join") => {
@@ -137,7 +143,9 @@ async fn route_control(
         (Method::GET, "/v1/health") => {
             let q = query(&req);
             let mut resp = Response::new(empty());
-            if q.get("readiness").is_some_and(|v| v == "true") && !ctx.ready.load(Ordering::Acquire)
+            // Ready: not stopping, and holding the map that names the current primary.
+            if q.get("readiness").is_some_and(|v| v == "true")
+                && (!ctx.ready.load(Ordering::Acquire) || !ctx.state.current())
             {
                 *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             }
@@ -157,6 +165,31 @@ async fn route_control(
             Ok(resp)
         }
         (m, p) => Err(ApiError::NotFound(format!("no such endpoint: {m} {p}"))),
+    }
+}
+
+/// `/v1/raft/<what>`: Raft between proxies, on the intra-cluster port only.
+async fn raft_rpc(
+    ctx: &Arc<ProxyContext>,
+    req: Request<Incoming>,
+    what: &str,
+) -> Result<Response<Body>, ApiError> {
+    if Plane::of(&req) != Plane::Intra || req.method() != Method::POST {
+        return Err(ApiError::Forbidden(
+            "Raft messages are taken on the intra-cluster port only (POST)".into(),
+        ));
+    }
+    let what = what.to_string();
+    let ms = query(&req)
+        .get("ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body = crate::wire::msg::read_body(req).await?;
+    match what.as_str() {
+        "propose" => super::primary::propose_from_peer(ctx, &body).await,
+        "elect" => super::primary::elect(ctx).await,
+        "hold" => Ok(super::primary::hold(ctx, ms)),
+        rpc => super::raft_net::serve(&ctx.state.raft, rpc, &body).await,
     }
 }
 

@@ -1,303 +1,349 @@
-//! The proxy's cluster state: the map of targets, the bucket list, and when each target
-//! was last heard from. Every change bumps a version, is saved to the state directory
-//! (write to a temp file, then rename), and wakes the pusher that sends the new map to
-//! every target.
+//! The proxy's view of the cluster state: the map and bucket list as the Raft log has
+//! them (read without a lock), changes proposed through Raft (answered once a majority
+//! of proxies has them; sent to the primary when this proxy is not it), and what only
+//! the primary keeps for itself: when each target was last heard from.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use http::{Method, StatusCode};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ServerState};
 use tokio::sync::Notify;
 
+use crate::cluster::raft::state_machine::Shared;
+use crate::cluster::raft::{node_id, Command, NodeId, Outcome, Proposal, Raft};
 use crate::cluster::{Bmd, Smap, Snode};
+use crate::http::ControlClient;
 
-const SMAP_FILE: &str = ".ais.smap";
-const BMD_FILE: &str = ".ais.bmd";
+/// Path of a proposal sent to the primary.
+pub const PROPOSE_PATH: &str = "/v1/raft/propose";
 
-struct Inner {
-    smap: Smap,
-    bmd: Bmd,
-    last_seen: HashMap<String, Instant>,
+/// How long a change waits for a primary (an election, a resend after the primary died)
+/// before it is refused.
+const PROPOSE_WAIT: Duration = Duration::from_secs(6);
+
+/// Why a change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// No primary with a majority behind it could take it.
+    #[error("cluster metadata cannot change now: {0}")]
+    NoQuorum(String),
 }
 
-/// Shared, versioned cluster state.
+impl From<StateError> for crate::wire::ApiError {
+    fn from(e: StateError) -> Self {
+        crate::wire::ApiError::Unavailable(e.to_string())
+    }
+}
+
+/// Shared, replicated cluster state.
 pub struct ClusterState {
-    inner: Mutex<Inner>,
-    /// Snapshots of `inner`'s map and bucket list for the request path: read without a
-    /// lock (every redirect reads both), replaced whole on each commit.
-    smap_cache: ArcSwap<Smap>,
-    bmd_cache: ArcSwap<Bmd>,
-    state_dir: Option<PathBuf>,
-    /// Woken on every change; the pusher sends the latest map.
-    pub changed: Notify,
+    shared: Arc<Shared>,
+    /// The Raft node of this proxy.
+    pub raft: Raft,
+    my_id: NodeId,
+    me: String,
+    client: ControlClient,
+    last_seen: Mutex<HashMap<String, Instant>>,
+    /// A leader that has not heard from a majority for this long takes no change.
+    quorum_window: Duration,
 }
 
 impl ClusterState {
-    /// Loads the saved map and bucket list from `state_dir`, or starts a new cluster.
-    /// Targets from a saved map get one timeout's grace to send a keepalive.
-    pub fn load_or_new(state_dir: Option<PathBuf>, me: Snode) -> ClusterState {
-        let saved_smap: Option<Smap> = state_dir
-            .as_deref()
-            .and_then(|d| read_json(&d.join(SMAP_FILE)));
-        let bmd: Bmd = state_dir
-            .as_deref()
-            .and_then(|d| read_json(&d.join(BMD_FILE)))
-            .unwrap_or_default();
-        let mut smap = match saved_smap {
-            Some(mut s) => {
-                s.version += 1;
-                s
-            }
-            None => Smap::new(me.clone(), crate::wire::lso::new_uuid(), now_rfc3339()),
-        };
-        smap.pmap = [(me.daemon_id.clone(), me.clone())].into();
-        smap.proxy_si = me;
-        let now = Instant::now();
-        let last_seen = smap.tmap.keys().map(|id| (id.clone(), now)).collect();
-        let state = ClusterState {
-            smap_cache: ArcSwap::from_pointee(smap.clone()),
-            bmd_cache: ArcSwap::from_pointee(bmd.clone()),
-            inner: Mutex::new(Inner {
-                smap,
-                bmd,
-                last_seen,
-            }),
-            state_dir,
-            changed: Notify::new(),
-        };
-        state.save(&state.lock());
-        state
+    /// Wraps a started Raft node and its state machine.
+    pub fn new(
+        raft: Raft,
+        shared: Arc<Shared>,
+        me: &Snode,
+        client: ControlClient,
+        quorum_window: Duration,
+    ) -> ClusterState {
+        ClusterState {
+            shared,
+            raft,
+            my_id: node_id(&me.daemon_id),
+            me: me.daemon_id.clone(),
+            client,
+            last_seen: Mutex::new(HashMap::new()),
+            quorum_window,
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn seen(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.last_seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Woken after every applied change.
+    pub fn changed(&self) -> &Notify {
+        &self.shared.changed
     }
 
     /// The current map (cheap: a shared snapshot).
     pub fn smap(&self) -> Arc<Smap> {
-        self.smap_cache.load_full()
+        self.shared.smap().load_full()
     }
 
     /// The current map for the length of one request, without touching its reference
     /// count (which every serving thread would otherwise bounce between cores).
     pub fn smap_now(&self) -> arc_swap::Guard<Arc<Smap>> {
-        self.smap_cache.load()
+        self.shared.smap().load()
     }
 
     /// The current bucket list.
     pub fn bmd(&self) -> Bmd {
-        Bmd::clone(&self.bmd_cache.load())
+        Bmd::clone(&self.shared.bmd().load())
+    }
+
+    /// Whether a bucket exists.
+    pub fn has_bucket(&self, name: &str) -> bool {
+        self.shared.bmd().load().buckets.contains_key(name)
+    }
+
+    /// Whether the cluster's first state is in (a joining proxy waits for it).
+    pub fn initialized(&self) -> bool {
+        self.shared.initialized()
+    }
+
+    /// The Raft leader as this proxy knows it: its ID and intra-cluster URL.
+    pub fn leader(&self) -> Option<(NodeId, String)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let node = m.membership_config.membership().get_node(&id)?.clone();
+        Some((id, node.addr))
+    }
+
+    /// Whether this proxy leads and has heard from a majority lately.
+    pub fn leads_with_quorum(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader || m.current_leader != Some(self.my_id) {
+            return false;
+        }
+        let voters = m.membership_config.membership().voter_ids().count();
+        voters <= 1
+            || m.millis_since_quorum_ack
+                .is_some_and(|ms| Duration::from_millis(ms) <= self.quorum_window)
+    }
+
+    /// Whether this proxy is the primary: it leads with a majority and the map says so.
+    pub fn is_primary(&self) -> bool {
+        self.leads_with_quorum() && self.smap_now().proxy_si.daemon_id == self.me
+    }
+
+    /// Whether the map names the current Raft leader as primary (this proxy has caught
+    /// up with the latest change of primary): its readiness.
+    pub fn current(&self) -> bool {
+        let Some((leader, _)) = self.leader() else {
+            return false;
+        };
+        let smap = self.smap_now();
+        self.initialized() && node_id(&smap.proxy_si.daemon_id) == leader
+    }
+
+    /// Proposes `cmd`; answers once a majority of proxies has it and it is applied here.
+    pub async fn propose(&self, cmd: Command) -> Result<Outcome, StateError> {
+        let p = Proposal {
+            op_id: crate::wire::lso::new_uuid(),
+            cmd,
+        };
+        let deadline = Instant::now() + PROPOSE_WAIT;
+        let mut why;
+        loop {
+            why = match self.leader() {
+                Some((id, _)) if id == self.my_id => match self.propose_here(&p).await {
+                    Ok(out) => return Ok(out),
+                    Err(why) => why,
+                },
+                Some((_, addr)) => match self.forward(&addr, &p).await {
+                    Ok(out) => {
+                        self.wait_applied(&out).await;
+                        return Ok(out);
+                    }
+                    Err(why) => why,
+                },
+                None => "no primary: an election is under way, or this proxy cannot reach a majority of the proxies".to_string(),
+            };
+            if Instant::now() >= deadline {
+                return Err(StateError::NoQuorum(why));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Proposes on this node, which must lead with a majority.
+    pub async fn propose_here(&self, p: &Proposal) -> Result<Outcome, String> {
+        if !self.leads_with_quorum() {
+            return Err(format!(
+                "proxy {} is not the primary, or has not heard from a majority of the proxies for {:?}",
+                self.me, self.quorum_window
+            ));
+        }
+        match tokio::time::timeout(PROPOSE_WAIT, self.raft.client_write(p.clone())).await {
+            Ok(Ok(r)) => Ok(r.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                Err(format!("proxy {} is no longer the primary", self.me))
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "a majority of the proxies did not take the change within {PROPOSE_WAIT:?}"
+            )),
+        }
+    }
+
+    async fn forward(&self, addr: &str, p: &Proposal) -> Result<Outcome, String> {
+        let url = format!("{}{PROPOSE_PATH}", addr.trim_end_matches('/'));
+        let body = serde_json::to_vec(p).map_err(|e| e.to_string())?;
+        match self.client.send(Method::POST, &url, Some(body)).await {
+            Ok(r) if r.status == StatusCode::OK => {
+                serde_json::from_slice(&r.body).map_err(|e| format!("{url}: {e}"))
+            }
+            Ok(r) => Err(format!(
+                "the primary at {addr} answered {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )),
+            Err(e) => Err(format!("the primary at {addr} is not reachable: {e}")),
+        }
+    }
+
+    /// After a change made elsewhere: waits (briefly) until this proxy has applied it,
+    /// so a read that follows the answer sees it.
+    async fn wait_applied(&self, out: &Outcome) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let (s, b) = (self.smap_now().version, self.shared.bmd().load().version);
+            if s >= out.smap_version && b >= out.bmd_version {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Adds or updates a target; returns the map and bucket list it should start from.
-    pub fn join(&self, mut node: Snode) -> (Smap, Bmd) {
-        let mut inner = self.lock();
-        if let Some(old) = inner.smap.tmap.get(&node.daemon_id) {
-            // Maintenance and decommission are the proxy's to set and clear.
-            node.flags = old.flags;
-        }
-        inner
-            .last_seen
-            .insert(node.daemon_id.clone(), Instant::now());
-        if inner.smap.tmap.get(&node.daemon_id) != Some(&node) {
-            tracing::info!(target_id = %node.daemon_id, url = %node.url(), "target joined");
-            inner.smap.tmap.insert(node.daemon_id.clone(), node);
-            self.commit_smap(&mut inner);
-        }
-        (inner.smap.clone(), inner.bmd.clone())
+    pub async fn join(&self, node: Snode) -> Result<(Smap, Bmd), StateError> {
+        let id = node.daemon_id.clone();
+        self.propose(Command::JoinTarget(Box::new(node))).await?;
+        self.touch(&id);
+        Ok(((*self.smap()).clone(), self.bmd()))
     }
 
     /// Records a keepalive; returns the map and bucket-list versions, or `None` if the
     /// target is not in the map (it must register again).
     pub fn keepalive(&self, id: &str) -> Option<(u64, u64)> {
-        let mut inner = self.lock();
-        if !inner.smap.tmap.contains_key(id) {
+        let smap = self.smap_now();
+        if !smap.tmap.contains_key(id) {
             return None;
         }
-        inner.last_seen.insert(id.to_string(), Instant::now());
-        Some((inner.smap.version, inner.bmd.version))
+        self.touch(id);
+        Some((smap.version, self.shared.bmd().load().version))
     }
 
     /// Targets not heard from for longer than `timeout`.
     pub fn silent_targets(&self, timeout: Duration) -> Vec<Snode> {
-        let inner = self.lock();
-        inner
-            .smap
+        let seen = self.seen();
+        self.smap_now()
             .tmap
             .values()
-            .filter(|t| {
-                inner
-                    .last_seen
-                    .get(&t.daemon_id)
-                    .is_none_or(|seen| seen.elapsed() > timeout)
-            })
+            .filter(|t| seen.get(&t.daemon_id).is_none_or(|s| s.elapsed() > timeout))
             .cloned()
             .collect()
     }
 
-    /// Marks a target as heard from (it answered a health check).
+    /// Marks a target as heard from.
     pub fn touch(&self, id: &str) {
-        self.lock().last_seen.insert(id.to_string(), Instant::now());
+        self.seen().insert(id.to_string(), Instant::now());
     }
 
-    /// Sets or clears `flags` on target `id`; returns the new map version, or `None` if the
-    /// target is not in the map.
-    pub fn set_flags(&self, id: &str, flags: u64, on: bool) -> Option<u64> {
-        let mut inner = self.lock();
-        let node = inner.smap.tmap.get_mut(id)?;
-        let before = node.flags;
-        if on {
-            node.flags |= flags;
-        } else {
-            node.flags &= !flags;
+    /// Gives every target of the map a fresh timeout (a new primary, or a restart).
+    pub fn touch_all(&self) {
+        let now = Instant::now();
+        let mut seen = self.seen();
+        for id in self.smap_now().tmap.keys() {
+            seen.insert(id.clone(), now);
         }
-        if node.flags != before {
-            self.commit_smap(&mut inner);
+    }
+
+    /// Sets or clears `flags` on target `id`; returns the new map version, or `None` if
+    /// the target is not in the map.
+    pub async fn set_flags(
+        &self,
+        id: &str,
+        flags: u64,
+        on: bool,
+    ) -> Result<Option<u64>, StateError> {
+        if !self.smap_now().tmap.contains_key(id) {
+            return Ok(None);
         }
-        Some(inner.smap.version)
+        let cmd = Command::SetFlags {
+            id: id.to_string(),
+            flags,
+            on,
+        };
+        let out = self.propose(cmd).await?;
+        Ok(self
+            .smap_now()
+            .tmap
+            .contains_key(id)
+            .then_some(out.smap_version))
     }
 
     /// Removes a target from the map.
-    pub fn remove(&self, id: &str) -> bool {
-        let mut inner = self.lock();
-        inner.last_seen.remove(id);
-        if inner.smap.tmap.remove(id).is_some() {
-            self.commit_smap(&mut inner);
-            true
-        } else {
-            false
-        }
+    pub async fn remove(&self, id: &str) -> Result<bool, StateError> {
+        self.seen().remove(id);
+        Ok(self
+            .propose(Command::RemoveTarget(id.to_string()))
+            .await?
+            .done)
     }
 
     /// Records a new bucket; false if it already exists.
-    pub fn add_bucket(&self, name: &str, created_ns: i64) -> bool {
-        let mut inner = self.lock();
-        if inner.bmd.buckets.contains_key(name) {
-            return false;
-        }
-        inner.bmd.buckets.insert(name.to_string(), created_ns);
-        self.commit_bmd(&mut inner);
-        true
+    pub async fn add_bucket(&self, name: &str, created_ns: i64) -> Result<bool, StateError> {
+        let cmd = Command::AddBucket {
+            name: name.to_string(),
+            created_ns,
+        };
+        Ok(self.propose(cmd).await?.done)
     }
 
     /// Sets a bucket's properties; false if the bucket does not exist.
-    pub fn set_bucket_props(&self, name: &str, props: serde_json::Value) -> bool {
-        let mut inner = self.lock();
-        if !inner.bmd.buckets.contains_key(name) {
-            return false;
-        }
-        inner.bmd.props.insert(name.to_string(), props);
-        self.commit_bmd(&mut inner);
-        true
+    pub async fn set_bucket_props(
+        &self,
+        name: &str,
+        props: serde_json::Value,
+    ) -> Result<bool, StateError> {
+        let cmd = Command::SetProps {
+            name: name.to_string(),
+            props,
+        };
+        Ok(self.propose(cmd).await?.done)
     }
 
-    /// Renames a bucket in the list (creation time and properties kept); false if `from`
-    /// is missing or `to` exists.
-    pub fn rename_bucket(&self, from: &str, to: &str) -> bool {
-        let mut inner = self.lock();
-        if inner.bmd.buckets.contains_key(to) {
-            return false;
-        }
-        let Some(created) = inner.bmd.buckets.remove(from) else {
-            return false;
+    /// Renames a bucket (creation time and properties kept); false if `from` is missing
+    /// or `to` exists.
+    pub async fn rename_bucket(&self, from: &str, to: &str) -> Result<bool, StateError> {
+        let cmd = Command::RenameBucket {
+            from: from.to_string(),
+            to: to.to_string(),
         };
-        inner.bmd.buckets.insert(to.to_string(), created);
-        if let Some(p) = inner.bmd.props.remove(from) {
-            inner.bmd.props.insert(to.to_string(), p);
-        }
-        self.commit_bmd(&mut inner);
-        true
+        Ok(self.propose(cmd).await?.done)
     }
 
     /// Forgets a bucket; false if it did not exist.
-    pub fn remove_bucket(&self, name: &str) -> bool {
-        let mut inner = self.lock();
-        if inner.bmd.buckets.remove(name).is_none() {
-            return false;
-        }
-        inner.bmd.props.remove(name);
-        self.commit_bmd(&mut inner);
-        true
+    pub async fn remove_bucket(&self, name: &str) -> Result<bool, StateError> {
+        Ok(self
+            .propose(Command::RemoveBucket(name.to_string()))
+            .await?
+            .done)
     }
 
-    /// Whether a bucket exists.
-    pub fn has_bucket(&self, name: &str) -> bool {
-        self.bmd_cache.load().buckets.contains_key(name)
+    /// This proxy's Raft membership entry.
+    pub fn raft_node(me: &Snode) -> (NodeId, BasicNode) {
+        (
+            node_id(&me.daemon_id),
+            BasicNode {
+                addr: me.control_url().to_string(),
+            },
+        )
     }
-
-    fn commit_smap(&self, inner: &mut Inner) {
-        inner.smap.version += 1;
-        self.smap_cache.store(Arc::new(inner.smap.clone()));
-        self.save(inner);
-        self.changed.notify_one();
-    }
-
-    fn commit_bmd(&self, inner: &mut Inner) {
-        inner.bmd.version += 1;
-        self.bmd_cache.store(Arc::new(inner.bmd.clone()));
-        self.save(inner);
-        self.changed.notify_one();
-    }
-
-    fn save(&self, inner: &Inner) {
-        let Some(dir) = &self.state_dir else { return };
-        for (file, value) in [
-            (SMAP_FILE, serde_json::to_vec_pretty(&inner.smap)),
-            (BMD_FILE, serde_json::to_vec_pretty(&inner.bmd)),
-        ] {
-            let res = value
-                .map_err(std::io::Error::other)
-                .and_then(|bytes| write_atomic(&dir.join(file), &bytes));
-            if let Err(e) = res {
-                tracing::error!(dir = %dir.display(), file, error = %e, "cannot save cluster state");
-            }
-        }
-    }
-}
-
-/// Writes `bytes` to `path` through a temp file of its own and a rename, then fsyncs the
-/// directory, so a crash leaves the old or the new file, never a torn one, and the rename
-/// itself survives a power cut. Each call's temp name is distinct (two files written side
-/// by side never share one).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        "{name}.tmp.{}.{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir)?.sync_all()
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    let bytes = std::fs::read(path).ok()?;
-    match serde_json::from_slice(&bytes) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable state file");
-            None
-        }
-    }
-}
-
-fn now_rfc3339() -> String {
-    httpdate::fmt_http_date(std::time::SystemTime::now())
 }

@@ -148,7 +148,10 @@ async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: 
         let mut bases: Vec<String> = proxy_control_url(ctx).into_iter().collect();
         bases.extend(told.clone());
         bases.push(public.to_string());
-        bases.dedup();
+        // Any proxy of the map takes a join (it passes it to the primary).
+        bases.extend(other_proxies(ctx, ""));
+        let mut seen = std::collections::HashSet::new();
+        bases.retain(|b| seen.insert(b.clone()));
         for base in &bases {
             let url = format!("{base}/v1/cluster/autoreg");
             match ctx
@@ -197,6 +200,58 @@ async fn register(ctx: &Arc<TargetContext>, public: &str, me: &Snode, interval: 
     }
 }
 
+/// The intra-cluster URLs of the map's proxies other than `but`.
+fn other_proxies(ctx: &TargetContext, but: &str) -> Vec<String> {
+    ctx.cluster
+        .smap()
+        .map(|s| {
+            s.pmap
+                .values()
+                .map(|p| p.control_url().to_string())
+                .filter(|u| u != but)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// After the primary failed to answer: asks the map's other proxies for their map and
+/// takes a newer one (the proxies may have elected another primary whose push was
+/// missed). Returns whether the primary changed.
+async fn find_primary(ctx: &Arc<TargetContext>, failed: &str) -> bool {
+    for base in other_proxies(ctx, failed) {
+        if pull(ctx, &base).await && proxy_control_url(ctx).is_some_and(|p| p != failed) {
+            tracing::warn!(old = %failed, new = ?proxy_control_url(ctx), "the proxies have a new primary");
+            return true;
+        }
+    }
+    false
+}
+
+/// Fetches the map and bucket list from the proxy at `base` and applies them; whether
+/// both came.
+async fn pull(ctx: &Arc<TargetContext>, base: &str) -> bool {
+    let smap = ctx
+        .control
+        .send(Method::GET, &format!("{base}/v1/cluster?what=smap"), None)
+        .await;
+    let bmd = ctx
+        .control
+        .send(Method::GET, &format!("{base}/v1/cluster?what=bmd"), None)
+        .await;
+    match (smap, bmd) {
+        (Ok(s), Ok(b)) if s.status.is_success() && b.status.is_success() => {
+            match (
+                serde_json::from_slice(&s.body),
+                serde_json::from_slice(&b.body),
+            ) {
+                (Ok(smap), Ok(bmd)) => apply(ctx, ClusterMeta { smap, bmd }, None).await.is_ok(),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Sends keepalives to the proxy's intra-cluster port; returns when the proxy says it
 /// does not know us, or after [`KEEPALIVE_FAILURES`] failures in a row.
 async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
@@ -226,6 +281,10 @@ async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
             Ok(r) => {
                 failures += 1;
                 tracing::warn!(%proxy, status = %r.status, body = %String::from_utf8_lossy(&r.body), "keepalive refused");
+                if find_primary(ctx, &proxy).await {
+                    failures = 0;
+                    continue;
+                }
                 if failures >= KEEPALIVE_FAILURES {
                     return;
                 }
@@ -234,6 +293,10 @@ async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
             Err(e) => {
                 failures += 1;
                 tracing::debug!(%proxy, error = %e, "keepalive failed");
+                if find_primary(ctx, &proxy).await {
+                    failures = 0;
+                    continue;
+                }
                 if failures >= KEEPALIVE_FAILURES {
                     return;
                 }
@@ -251,22 +314,7 @@ async fn keepalive(ctx: &Arc<TargetContext>, interval: Duration) {
         let bmd_v: u64 = versions.bmd_version.parse().unwrap_or(0);
         if smap_v > ctx.cluster.smap_version() || bmd_v > ctx.cluster.bmd_version() {
             // A push was missed (partition, restart): pull the current state.
-            let smap = ctx
-                .control
-                .send(Method::GET, &format!("{proxy}/v1/cluster?what=smap"), None)
-                .await;
-            let bmd = ctx
-                .control
-                .send(Method::GET, &format!("{proxy}/v1/cluster?what=bmd"), None)
-                .await;
-            if let (Ok(s), Ok(b)) = (smap, bmd) {
-                if let (Ok(smap), Ok(bmd)) = (
-                    serde_json::from_slice(&s.body),
-                    serde_json::from_slice(&b.body),
-                ) {
-                    let _ = apply(ctx, ClusterMeta { smap, bmd }, None).await;
-                }
-            }
+            pull(ctx, &proxy).await;
         }
     }
 }

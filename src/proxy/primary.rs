@@ -1,0 +1,430 @@
+//! Who is primary. Starts this proxy's Raft node (a new cluster, a join through another
+//! proxy, or a restart on its saved state), names the Raft leader primary in the map,
+//! admits new proxies into the Raft membership, and moves the primary on request
+//! (AIStore's `setprimary`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, Response, StatusCode};
+use openraft::{ChangeMembers, ServerState, SnapshotPolicy};
+
+use super::membership::ClusterMeta;
+use super::raft_net::Network;
+use super::{ClusterState, ProxyContext};
+use crate::cluster::raft::log_store::LogStore;
+use crate::cluster::raft::state_machine::StateMachine;
+use crate::cluster::raft::{node_id, Command, Proposal, Raft};
+use crate::cluster::{Bmd, Smap, Snode, FLAG_NON_ELECTABLE};
+use crate::config::ProxyConfig;
+use crate::http::{Body, ControlClient};
+use crate::wire::ApiError;
+
+/// Starts this proxy's Raft node on its saved state (or none).
+pub(super) async fn start(
+    cfg: &ProxyConfig,
+    me: &Snode,
+    client: ControlClient,
+) -> std::io::Result<ClusterState> {
+    let dir = cfg.state_dir.as_ref().map(|d| d.join("raft"));
+    let log = LogStore::open(dir.as_deref())?;
+    let sm = StateMachine::open(dir.as_deref())?;
+    let shared = sm.shared();
+    let s = &cfg.settings;
+    let config = openraft::Config {
+        cluster_name: "aisnode".into(),
+        heartbeat_interval: s.raft_heartbeat_ms,
+        election_timeout_min: s.election_timeout_ms,
+        election_timeout_max: 2 * s.election_timeout_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
+        max_in_snapshot_log_to_keep: 100,
+        // Chunks and batches that stay under the control body limit as JSON.
+        snapshot_max_chunk_size: 128 << 10,
+        max_payload_entries: 64,
+        enable_elect: !cfg.non_electable,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(std::io::Error::other)?;
+    let raft = Raft::new(
+        node_id(&me.daemon_id),
+        Arc::new(config),
+        Network {
+            client: client.clone(),
+        },
+        log,
+        sm,
+    )
+    .await
+    .map_err(std::io::Error::other)?;
+    // A leader silent towards a majority for two election timeouts takes no change.
+    let window = Duration::from_millis(4 * s.election_timeout_ms);
+    Ok(ClusterState::new(raft, shared, me, client, window))
+}
+
+/// The proxy to join through, unless it is this one.
+fn join_url(cfg: &ProxyConfig, me: &Snode) -> Option<String> {
+    cfg.primary_url
+        .clone()
+        .filter(|u| u != me.url() && u != me.control_url())
+}
+
+/// A new proxy with no saved state starts the cluster or joins it; a restarted one
+/// just follows (its Raft membership is in its log).
+pub(super) async fn bootstrap_or_join(ctx: Arc<ProxyContext>) {
+    let raft = &ctx.state.raft;
+    if raft.is_initialized().await.unwrap_or(false) {
+        tracing::info!("restarted on saved Raft state: following the cluster's primary");
+        return;
+    }
+    match join_url(&ctx.config, &ctx.me) {
+        None => {
+            let (id, node) = ClusterState::raft_node(&ctx.me);
+            match raft.initialize(BTreeMap::from([(id, node)])).await {
+                Ok(()) => tracing::info!("starting a new cluster: this proxy is its first primary"),
+                Err(e) => tracing::error!(error = %e, "cannot start a new cluster"),
+            }
+        }
+        Some(url) => join(&ctx, &url).await,
+    }
+}
+
+/// Asks the cluster at `url` to admit this proxy, until it does.
+async fn join(ctx: &ProxyContext, url: &str) {
+    let body = serde_json::to_vec(&serde_json::json!({ "si": ctx.me })).unwrap_or_default();
+    let mut base = url.to_string();
+    let mut attempt = 0u32;
+    while ctx.ready.load(std::sync::atomic::Ordering::Acquire) && !ctx.state.initialized() {
+        let r = ctx
+            .client
+            .send(
+                Method::POST,
+                &format!("{base}/v1/cluster/join"),
+                Some(body.clone()),
+            )
+            .await;
+        match r {
+            Ok(r) if r.status.is_success() => {
+                tracing::info!(through = %base, "joined the cluster's proxies");
+                return;
+            }
+            Ok(r) if r.status == StatusCode::FORBIDDEN => {
+                if let Some(intra) = r
+                    .headers
+                    .get(super::routes::INTRA_URL)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    base = intra.to_string();
+                    continue;
+                }
+                tracing::warn!(through = %base, body = %String::from_utf8_lossy(&r.body), "join refused");
+            }
+            Ok(r) if attempt % 10 == 0 => {
+                tracing::warn!(through = %base, status = %r.status, body = %String::from_utf8_lossy(&r.body), "join refused, retrying")
+            }
+            Err(e) if attempt % 10 == 0 => {
+                tracing::info!(through = %base, error = %e, "cluster not reachable yet, retrying")
+            }
+            _ => {}
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `POST /v1/cluster/join` of a proxy: at the primary, adds it to the Raft membership
+/// (a voter, or a learner when it is non-electable) and to the map; elsewhere, passes
+/// the request to the primary.
+pub(super) async fn admit_proxy(
+    ctx: &ProxyContext,
+    si: Snode,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    if !ctx.state.is_primary() {
+        return to_primary(ctx, Method::POST, "/v1/cluster/join", Some(body.to_vec())).await;
+    }
+    let (id, node) = ClusterState::raft_node(&si);
+    let raft = &ctx.state.raft;
+    let unavailable = |e: &dyn std::fmt::Display| {
+        ApiError::Unavailable(format!("adding proxy {}: {e}", si.daemon_id))
+    };
+    let members = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .clone();
+    if members.get_node(&id).is_none_or(|n| n.addr != node.addr) {
+        raft.add_learner(id, node, true)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    let voter = members.voter_ids().any(|v| v == id);
+    if si.flags & FLAG_NON_ELECTABLE == 0 && !voter {
+        raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    ctx.state
+        .propose(Command::AddProxy(Box::new(si.clone())))
+        .await?;
+    tracing::info!(proxy_id = %si.daemon_id, url = %si.url(), electable = si.flags & FLAG_NON_ELECTABLE == 0, "proxy joined");
+    Ok(crate::wire::json_response(&ClusterMeta {
+        smap: (*ctx.state.smap()).clone(),
+        bmd: ctx.state.bmd(),
+    }))
+}
+
+/// Passes a request to the primary's intra-cluster port and relays its answer.
+pub(super) async fn to_primary(
+    ctx: &ProxyContext,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<Response<Body>, ApiError> {
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        if let Some((id, addr)) = ctx
+            .state
+            .leader()
+            .filter(|(id, _)| *id != node_id(&ctx.me.daemon_id) || ctx.state.is_primary())
+        {
+            let _ = id;
+            match ctx
+                .client
+                .send(method.clone(), &format!("{addr}{path}"), body.clone())
+                .await
+            {
+                Ok(r) => {
+                    let mut resp = Response::new(crate::http::full(r.body));
+                    *resp.status_mut() = r.status;
+                    if let Some(ct) = r.headers.get(http::header::CONTENT_TYPE) {
+                        resp.headers_mut()
+                            .insert(http::header::CONTENT_TYPE, ct.clone());
+                    }
+                    return Ok(resp);
+                }
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(ApiError::Unavailable(format!(
+                        "the primary at {addr} is not reachable: {e}"
+                    )))
+                }
+                Err(_) => {}
+            }
+        } else if Instant::now() >= deadline {
+            return Err(ApiError::Unavailable(
+                "no primary: an election is under way, or this proxy cannot reach a majority of the proxies".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Names this proxy primary whenever it leads (and starts the cluster's state on the
+/// first lead of a new cluster); gives every target a fresh keepalive timeout when
+/// leadership comes here.
+pub(super) async fn watch_leadership(ctx: Arc<ProxyContext>) {
+    let mut metrics = ctx.state.raft.metrics();
+    let me = node_id(&ctx.me.daemon_id);
+    let mut leading = false;
+    loop {
+        let (now_leading, term) = {
+            let m = metrics.borrow();
+            (
+                m.state == ServerState::Leader && m.current_leader == Some(me),
+                m.current_term,
+            )
+        };
+        if now_leading && !leading {
+            ctx.state.touch_all();
+            tracing::info!(
+                term,
+                "this proxy leads the Raft group: naming itself primary"
+            );
+        }
+        leading = now_leading;
+        if leading && ctx.state.leads_with_quorum() {
+            claim(&ctx).await;
+        }
+        tokio::select! {
+            r = metrics.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// Makes the map say what the leader is: the cluster started, this proxy in it at its
+/// current URLs, and primary.
+async fn claim(ctx: &ProxyContext) {
+    let propose = |cmd| Proposal {
+        op_id: crate::wire::lso::new_uuid(),
+        cmd,
+    };
+    if !ctx.state.initialized() {
+        let (smap, bmd) = first_state(ctx);
+        if let Err(e) = ctx
+            .state
+            .propose_here(&propose(Command::Init {
+                smap: Box::new(smap),
+                bmd,
+            }))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot start the cluster's state yet");
+            return;
+        }
+        tracing::info!(uuid = %ctx.state.smap().uuid, "new cluster");
+    }
+    let smap = ctx.state.smap();
+    if smap.pmap.get(&ctx.me.daemon_id) != Some(&ctx.me) {
+        let _ = ctx
+            .state
+            .propose_here(&propose(Command::AddProxy(Box::new(ctx.me.clone()))))
+            .await;
+    }
+    if ctx.state.smap().proxy_si.daemon_id != ctx.me.daemon_id {
+        let version = ctx
+            .state
+            .propose_here(&propose(Command::SetPrimary(ctx.me.daemon_id.clone())))
+            .await;
+        if let Ok(out) = version {
+            tracing::warn!(
+                smap_version = out.smap_version,
+                "this proxy is now the primary"
+            );
+        }
+    }
+}
+
+/// A new cluster's first map and bucket list: those a single-proxy state directory
+/// kept (`.ais.smap`, `.ais.bmd`, from before the proxies replicated them), else new.
+fn first_state(ctx: &ProxyContext) -> (Smap, Bmd) {
+    let dir = ctx.config.state_dir.as_deref();
+    let read = |name: &str| dir.and_then(|d| std::fs::read(d.join(name)).ok());
+    let old_smap: Option<Smap> = read(".ais.smap").and_then(|b| serde_json::from_slice(&b).ok());
+    let bmd: Bmd = read(".ais.bmd")
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let me = ctx.me.clone();
+    let smap = match old_smap {
+        Some(mut s) => {
+            tracing::info!(
+                version = s.version,
+                targets = s.tmap.len(),
+                "carrying over the map this proxy kept before"
+            );
+            s.version += 1;
+            s.pmap = [(me.daemon_id.clone(), me.clone())].into();
+            s.proxy_si = me;
+            s
+        }
+        None => Smap::new(
+            me,
+            crate::wire::lso::new_uuid(),
+            httpdate::fmt_http_date(std::time::SystemTime::now()),
+        ),
+    };
+    (smap, bmd)
+}
+
+/// `POST /v1/raft/propose` from another proxy: made here if this proxy is primary.
+pub(super) async fn propose_from_peer(
+    ctx: &ProxyContext,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let p: Proposal = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed proposal: {e}")))?;
+    match ctx.state.propose_here(&p).await {
+        Ok(out) => Ok(crate::wire::json_response(&out)),
+        Err(why) => Err(ApiError::Unavailable(why)),
+    }
+}
+
+/// `PUT /v1/cluster/proxy/<id>` (AIStore's setprimary): moves the primary to proxy `id`.
+/// The primary stops its heartbeats and holds the other proxies' elections while `id`
+/// asks for votes, so `id` is the one elected.
+pub(super) async fn set_primary(
+    ctx: &Arc<ProxyContext>,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let smap = ctx.state.smap();
+    let node = smap
+        .pmap
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("proxy {id:?} is not in the cluster map")))?;
+    if node.flags & FLAG_NON_ELECTABLE != 0 {
+        return Err(ApiError::BadRequest(format!(
+            "proxy {id:?} is non-electable"
+        )));
+    }
+    if smap.proxy_si.daemon_id == id && ctx.state.leader().is_some_and(|(l, _)| l == node_id(id)) {
+        return Ok(Response::new(crate::http::empty()));
+    }
+    if !ctx.state.is_primary() {
+        return to_primary(ctx, Method::PUT, &format!("/v1/cluster/proxy/{id}"), None).await;
+    }
+    let hold_ms = 6 * ctx.config.settings.election_timeout_ms;
+    for p in smap
+        .pmap
+        .values()
+        .filter(|p| p.daemon_id != id && p.daemon_id != ctx.me.daemon_id)
+    {
+        let url = format!("{}/v1/raft/hold?ms={hold_ms}", p.control_url());
+        let _ = ctx.client.send(Method::POST, &url, None).await;
+    }
+    let raft = &ctx.state.raft;
+    raft.runtime_config().heartbeat(false);
+    raft.runtime_config().elect(false);
+    let url = format!("{}/v1/raft/elect", node.control_url());
+    let res = ctx.client.send(Method::POST, &url, None).await;
+    raft.runtime_config().heartbeat(true);
+    raft.runtime_config().elect(!ctx.config.non_electable);
+    match res {
+        Ok(r) if r.status.is_success() => {
+            tracing::warn!(new_primary = %id, "primary moved on request");
+            Ok(Response::new(crate::http::empty()))
+        }
+        Ok(r) => Err(ApiError::Unavailable(format!(
+            "proxy {id} did not become primary: {}",
+            String::from_utf8_lossy(&r.body)
+        ))),
+        Err(e) => Err(ApiError::Unavailable(format!("proxy {id}: {e}"))),
+    }
+}
+
+/// `POST /v1/raft/hold?ms=N`: no election from this proxy for N ms (a primary is being
+/// moved elsewhere).
+pub(super) fn hold(ctx: &Arc<ProxyContext>, ms: u64) -> Response<Body> {
+    ctx.state.raft.runtime_config().elect(false);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+        ctx.state
+            .raft
+            .runtime_config()
+            .elect(!ctx.config.non_electable);
+    });
+    Response::new(crate::http::empty())
+}
+
+/// `POST /v1/raft/elect`: asks for votes until this proxy is primary (or gives up).
+pub(super) async fn elect(ctx: &ProxyContext) -> Result<Response<Body>, ApiError> {
+    let deadline =
+        Instant::now() + Duration::from_millis(10 * ctx.config.settings.election_timeout_ms);
+    while Instant::now() < deadline {
+        if ctx.state.is_primary() {
+            return Ok(Response::new(crate::http::empty()));
+        }
+        if ctx
+            .state
+            .leader()
+            .is_none_or(|(l, _)| l != node_id(&ctx.me.daemon_id))
+        {
+            let _ = ctx.state.raft.trigger().elect().await;
+        }
+        tokio::time::sleep(Duration::from_millis(ctx.config.settings.raft_heartbeat_ms)).await;
+    }
+    Err(ApiError::Unavailable("not elected in time".into()))
+}
