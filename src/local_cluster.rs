@@ -1,4 +1,4 @@
-//! `aisnode cluster`: a whole cluster on this machine (1 proxy + N targets, each a
+//! `aisnode cluster`: a whole cluster on this machine (P proxies + N targets, each a
 //! separate process of this binary) under one data folder, for trying things out.
 
 use std::io::{BufRead, BufReader};
@@ -20,6 +20,11 @@ pub struct ClusterArgs {
     /// Number of targets.
     #[arg(long, default_value_t = 2)]
     pub targets: usize,
+    /// Number of proxies (gateways); with 3 or more, any one may die and another becomes
+    /// primary within seconds. The first listens on --base-port, proxy k (k >= 2) on
+    /// base-port + targets + k - 1.
+    #[arg(long, default_value_t = 1)]
+    pub proxies: usize,
     /// Mountpaths per target (folders under --data-dir).
     #[arg(long, default_value_t = 2)]
     pub mountpaths: usize,
@@ -49,8 +54,8 @@ pub async fn run(
     args: ClusterArgs,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    if args.targets == 0 || args.mountpaths == 0 {
-        bail!("--targets and --mountpaths must be at least 1");
+    if args.targets == 0 || args.mountpaths == 0 || args.proxies == 0 {
+        bail!("--targets, --proxies and --mountpaths must be at least 1");
     }
     let machines = args.nodes.unwrap_or(args.targets);
     if machines == 0 || machines > args.targets {
@@ -69,19 +74,38 @@ pub async fn run(
         hex::encode(bytes)
     };
 
-    let proxy_port = args.base_port.to_string();
-    let state = args.data_dir.join("proxy");
-    let mut cmd = Command::new(&exe);
-    cmd.env("AIS_CLUSTER_SECRET", &secret);
-    cmd.args(["proxy", "--host", &host, "--port", &proxy_port])
-        .arg("--state-dir")
-        .arg(&state);
-    let (child, url) = spawn(cmd, &logs.join("proxy.log"))?;
-    nodes.push(Node {
-        name: "proxy".into(),
-        child,
-    });
-    let proxy_url = url;
+    // The first proxy starts the cluster; the others join through it.
+    let mut proxy_urls: Vec<String> = Vec::new();
+    for k in 1..=args.proxies {
+        let port = match k {
+            1 => args.base_port as usize,
+            _ => args.base_port as usize + args.targets + k - 1,
+        };
+        let name = if k == 1 {
+            "proxy".to_string()
+        } else {
+            format!("proxy{k}")
+        };
+        let mut cmd = Command::new(&exe);
+        cmd.env("AIS_CLUSTER_SECRET", &secret);
+        cmd.args(["proxy", "--host", &host, "--port", &port.to_string()])
+            .arg("--state-dir")
+            .arg(args.data_dir.join(&name));
+        if let Some(first) = proxy_urls.first() {
+            cmd.args(["--primary-url", first]);
+        }
+        match spawn(cmd, &logs.join(format!("{name}.log"))) {
+            Ok((child, url)) => {
+                nodes.push(Node { name, child });
+                proxy_urls.push(url);
+            }
+            Err(e) => {
+                stop_all(&mut nodes);
+                return Err(e);
+            }
+        }
+    }
+    let proxy_url = proxy_urls[0].clone();
 
     for i in 1..=args.targets {
         let port = (args.base_port as usize + i).to_string();
@@ -119,19 +143,31 @@ pub async fn run(
             }
         }
     }
-    if let Err(e) = wait_for_targets(&proxy_url, args.targets).await {
+    if let Err(e) = wait_for_nodes(&proxy_url, args.targets, args.proxies).await {
         stop_all(&mut nodes);
         return Err(e);
     }
-    print_usage(&proxy_url, &args.data_dir);
+    print_usage(&proxy_urls, &args.data_dir);
 
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(Duration::from_millis(500)) => {
-                if let Some(n) = nodes.iter_mut().find_map(|n| matches!(n.child.try_wait(), Ok(Some(_))).then_some(&n.name)) {
-                    eprintln!("{n} exited; stopping the cluster (see {})", logs.display());
+                // A node that dies is reported; the others keep serving (try a failover).
+                let mut exited = Vec::new();
+                nodes.retain_mut(|n| match n.child.try_wait() {
+                    Ok(Some(status)) => {
+                        exited.push(format!("{} exited ({status})", n.name));
+                        false
+                    }
+                    _ => true,
+                });
+                for e in exited {
+                    eprintln!("{e}; the other nodes keep running (see {})", logs.display());
+                }
+                if nodes.is_empty() {
+                    eprintln!("every node has exited");
                     break;
                 }
             }
@@ -169,7 +205,7 @@ fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<(Child, String)> {
     }
 }
 
-async fn wait_for_targets(proxy: &str, n: usize) -> anyhow::Result<()> {
+async fn wait_for_nodes(proxy: &str, n: usize, proxies: usize) -> anyhow::Result<()> {
     let client = crate::http::ControlClient::new(Duration::from_secs(2));
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -182,14 +218,14 @@ async fn wait_for_targets(proxy: &str, n: usize) -> anyhow::Result<()> {
             .await
         {
             if let Ok(smap) = serde_json::from_slice::<crate::cluster::Smap>(&r.body) {
-                if smap.tmap.len() >= n {
+                if smap.tmap.len() >= n && smap.pmap.len() >= proxies {
                     return Ok(());
                 }
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("targets did not register with the proxy within 30 s")
+    bail!("targets and proxies did not all join within 30 s")
 }
 
 fn stop_all(nodes: &mut [Node]) {
@@ -201,11 +237,18 @@ fn stop_all(nodes: &mut [Node]) {
     }
 }
 
-fn print_usage(proxy: &str, data: &Path) {
+fn print_usage(proxies: &[String], data: &Path) {
+    let proxy = &proxies[0];
     println!(
         "AIStore-compatible cluster is up: {proxy}  (data and logs under {})",
         data.display()
     );
+    if proxies.len() > 1 {
+        println!("Every proxy serves the whole API: {}", proxies.join(" "));
+        println!(
+            "Kill one (even the primary) and use another: a new primary is elected in seconds."
+        );
+    }
     println!();
     println!("  curl -X POST {proxy}/v1/buckets/demo -d '{{\"action\":\"create-bck\"}}'");
     println!("  curl -L -X PUT -T README.md {proxy}/v1/objects/demo/readme");

@@ -78,7 +78,12 @@ pub(super) async fn bootstrap_or_join(ctx: Arc<ProxyContext>) {
         tracing::info!("restarted on saved Raft state: following the cluster's primary");
         return;
     }
-    match join_url(&ctx.config, &ctx.me) {
+    let url = match join_url(&ctx.config, &ctx.me) {
+        // The URL may name this proxy by another name (a Service, a DNS alias).
+        Some(url) if !is_me(&ctx, &url).await => Some(url),
+        _ => None,
+    };
+    match url {
         None => {
             let (id, node) = ClusterState::raft_node(&ctx.me);
             match raft.initialize(BTreeMap::from([(id, node)])).await {
@@ -87,6 +92,23 @@ pub(super) async fn bootstrap_or_join(ctx: Arc<ProxyContext>) {
             }
         }
         Some(url) => join(&ctx, &url).await,
+    }
+}
+
+/// Whether the proxy at `url` is this one (asked until something answers).
+async fn is_me(ctx: &ProxyContext, url: &str) -> bool {
+    loop {
+        match ctx
+            .client
+            .send(Method::GET, &format!("{url}/v1/daemon?what=snode"), None)
+            .await
+        {
+            Ok(r) if r.status.is_success() => {
+                return serde_json::from_slice::<Snode>(&r.body)
+                    .is_ok_and(|s| s.daemon_id == ctx.me.daemon_id)
+            }
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
     }
 }
 
@@ -375,12 +397,15 @@ pub(super) async fn set_primary(
         let _ = ctx.client.send(Method::POST, &url, None).await;
     }
     let raft = &ctx.state.raft;
+    let handing = &ctx.state.handing_over;
+    handing.store(true, std::sync::atomic::Ordering::Release);
     raft.runtime_config().heartbeat(false);
     raft.runtime_config().elect(false);
     let url = format!("{}/v1/raft/elect", node.control_url());
     let res = ctx.client.send(Method::POST, &url, None).await;
     raft.runtime_config().heartbeat(true);
     raft.runtime_config().elect(!ctx.config.non_electable);
+    handing.store(false, std::sync::atomic::Ordering::Release);
     match res {
         Ok(r) if r.status.is_success() => {
             tracing::warn!(new_primary = %id, "primary moved on request");

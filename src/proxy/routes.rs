@@ -88,6 +88,16 @@ async fn route_control(
 ) -> Result<Response<Body>, ApiError> {
     let uri = req.uri().clone();
     let path = uri.path();
+    let internal = [
+        "/v1/raft/",
+        "/v1/cluster/keepalive/",
+        "/v1/health",
+        "/metrics",
+    ];
+    if !internal.iter().any(|p| path.starts_with(p)) {
+        // Changes made through another proxy are seen here (read-your-writes).
+        ctx.state.catch_up().await;
+    }
     if let Some(rest) = path.strip_prefix("/v1/objects/") {
         let bucket = crate::wire::msg::decode(rest.trim_end_matches('/'))?;
         return super::admin::promote(ctx, req, &bucket).await;
@@ -189,6 +199,7 @@ async fn raft_rpc(
         "propose" => super::primary::propose_from_peer(ctx, &body).await,
         "elect" => super::primary::elect(ctx).await,
         "hold" => Ok(super::primary::hold(ctx, ms)),
+        "applied" => Ok(Response::new(full(ctx.state.applied_index().to_string()))),
         rpc => super::raft_net::serve(&ctx.state.raft, rpc, &body).await,
     }
 }

@@ -19,6 +19,10 @@ use crate::http::ControlClient;
 
 /// Path of a proposal sent to the primary.
 pub const PROPOSE_PATH: &str = "/v1/raft/propose";
+/// Path that answers the index of the last change applied.
+const APPLIED_PATH: &str = "/v1/raft/applied";
+/// How long a proxy asks the primary how far it is before serving from what it has.
+const CATCH_UP_ASK: Duration = Duration::from_millis(300);
 
 /// How long a change waits for a primary (an election, a resend after the primary died)
 /// before it is refused.
@@ -49,6 +53,9 @@ pub struct ClusterState {
     last_seen: Mutex<HashMap<String, Instant>>,
     /// A leader that has not heard from a majority for this long takes no change.
     quorum_window: Duration,
+    /// Set while the primary hands over to another proxy: it takes no change (its
+    /// appends would renew the other proxies' leases and deny the election).
+    pub handing_over: std::sync::atomic::AtomicBool,
 }
 
 impl ClusterState {
@@ -68,6 +75,7 @@ impl ClusterState {
             client,
             last_seen: Mutex::new(HashMap::new()),
             quorum_window,
+            handing_over: Default::default(),
         }
     }
 
@@ -141,6 +149,41 @@ impl ClusterState {
         self.initialized() && node_id(&smap.proxy_si.daemon_id) == leader
     }
 
+    /// On a proxy that is not the primary: waits (briefly) until it has applied every
+    /// change the primary has, so a request that follows a change made through another
+    /// proxy sees it (the primary answers a change only once it has applied it).
+    pub async fn catch_up(&self) {
+        if self.leads_with_quorum() {
+            return;
+        }
+        let Some((_, addr)) = self.leader() else {
+            return;
+        };
+        let url = format!("{}{APPLIED_PATH}", addr.trim_end_matches('/'));
+        // Bounded: a primary out of reach must not hold every request here.
+        let asked = tokio::time::timeout(CATCH_UP_ASK, self.client.send(Method::POST, &url, None));
+        let Ok(Ok(r)) = asked.await else {
+            return;
+        };
+        let Ok(index) = String::from_utf8_lossy(&r.body).trim().parse::<u64>() else {
+            return;
+        };
+        let _ = self
+            .raft
+            .wait(Some(Duration::from_secs(2)))
+            .applied_index_at_least(Some(index), "catch up with the primary")
+            .await;
+    }
+
+    /// The index of the last change applied here (`POST /v1/raft/applied`).
+    pub fn applied_index(&self) -> u64 {
+        self.raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |l| l.index)
+    }
+
     /// Proposes `cmd`; answers once a majority of proxies has it and it is applied here.
     pub async fn propose(&self, cmd: Command) -> Result<Outcome, StateError> {
         let p = Proposal {
@@ -173,6 +216,9 @@ impl ClusterState {
 
     /// Proposes on this node, which must lead with a majority.
     pub async fn propose_here(&self, p: &Proposal) -> Result<Outcome, String> {
+        if self.handing_over.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(format!("proxy {} is handing the primary over", self.me));
+        }
         if !self.leads_with_quorum() {
             return Err(format!(
                 "proxy {} is not the primary, or has not heard from a majority of the proxies for {:?}",
