@@ -59,6 +59,9 @@ pub(super) async fn cluster_action(
             let v = flag(id.clone(), FLAG_MAINTENANCE | FLAG_DECOMMISSION, false).await?;
             tracing::info!(target_id = %id, smap_version = v, "target out of maintenance");
         }
+        "decommission-node" if ctx.state.smap().pmap.contains_key(&sid()?) => {
+            super::primary::decommission_proxy(ctx, &sid()?).await?;
+        }
         "decommission-node" => {
             let id = sid()?;
             let v = flag(id.clone(), FLAG_DECOMMISSION | FLAG_MAINTENANCE, true).await?;

@@ -72,6 +72,8 @@ pub struct ProxyContext {
     /// Bucket summary jobs.
     /// Jobs started here (summaries, copies, deletes by list), for their pollers.
     pub jobs: crate::jobs::Jobs,
+    /// Asked to shut down by the primary (`shutdown-node`, end of a decommission).
+    pub stop: tokio::sync::Notify,
 }
 
 /// Runs a proxy until `shutdown` resolves.
@@ -127,6 +129,7 @@ pub async fn run(
         ready: AtomicBool::new(true),
         started: Instant::now(),
         jobs: Default::default(),
+        stop: tokio::sync::Notify::new(),
         config: cfg,
     });
     tracing::info!(id = %id, url = %url, listen = %local, %intra_url, intra_listen = %intra_local, targets = ctx.state.smap().tmap.len(), "proxy started");
@@ -150,6 +153,13 @@ pub async fn run(
     let handler = move |plane, req| routes::handle(handler_ctx.clone(), plane, req);
     let rejected = ctx.metrics.guard.conn_rejected_count.clone();
     let serve_cfg = ctx.config.serve_config();
+    let asked = ctx.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = asked.stop.notified() => tracing::warn!("the primary asked this proxy to shut down"),
+        }
+    };
     crate::http::serve_node(
         listeners, handler, serve_cfg, rejected, &ctx.ready, shutdown,
     )

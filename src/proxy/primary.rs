@@ -76,6 +76,21 @@ pub(super) async fn bootstrap_or_join(ctx: Arc<ProxyContext>) {
     let raft = &ctx.state.raft;
     if raft.is_initialized().await.unwrap_or(false) {
         tracing::info!("restarted on saved Raft state: following the cluster's primary");
+        let known = ctx.state.smap().pmap.get(&ctx.me.daemon_id).cloned();
+        if known.is_some_and(|k| k != ctx.me) {
+            // Back at other URLs (a new pod IP, another port): the peers must learn them
+            // before Raft can reach this proxy.
+            let peers: Vec<String> = ctx
+                .state
+                .smap()
+                .pmap
+                .values()
+                .filter(|p| p.daemon_id != ctx.me.daemon_id)
+                .map(|p| p.control_url().to_string())
+                .collect();
+            tracing::warn!(url = %ctx.me.url(), intra = %ctx.me.control_url(), "restarted at new URLs: telling the other proxies");
+            announce(&ctx, &peers).await;
+        }
         return;
     }
     let url = match join_url(&ctx.config, &ctx.me) {
@@ -92,6 +107,27 @@ pub(super) async fn bootstrap_or_join(ctx: Arc<ProxyContext>) {
             }
         }
         Some(url) => join(&ctx, &url).await,
+    }
+}
+
+/// Sends this proxy's registration to each of `peers` in turn until one takes it.
+async fn announce(ctx: &ProxyContext, peers: &[String]) {
+    let body = serde_json::to_vec(&serde_json::json!({ "si": ctx.me })).unwrap_or_default();
+    while ctx.ready.load(std::sync::atomic::Ordering::Acquire) {
+        for base in peers {
+            let url = format!("{base}/v1/cluster/join");
+            if let Ok(r) = ctx
+                .client
+                .send(Method::POST, &url, Some(body.clone()))
+                .await
+            {
+                if r.status.is_success() {
+                    tracing::info!(through = %base, "the proxies know this proxy's new URLs");
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -177,10 +213,19 @@ pub(super) async fn admit_proxy(
         .membership_config
         .membership()
         .clone();
-    if members.get_node(&id).is_none_or(|n| n.addr != node.addr) {
-        raft.add_learner(id, node, true)
-            .await
-            .map_err(|e| unavailable(&e))?;
+    match members.get_node(&id) {
+        None => {
+            raft.add_learner(id, node, true)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        // A member back at another address (restarted elsewhere).
+        Some(n) if n.addr != node.addr => {
+            raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(id, node)])), false)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        Some(_) => {}
     }
     let voter = members.voter_ids().any(|v| v == id);
     if si.flags & FLAG_NON_ELECTABLE == 0 && !voter {
@@ -452,4 +497,64 @@ pub(super) async fn elect(ctx: &ProxyContext) -> Result<Response<Body>, ApiError
         tokio::time::sleep(Duration::from_millis(ctx.config.settings.raft_heartbeat_ms)).await;
     }
     Err(ApiError::Unavailable("not elected in time".into()))
+}
+
+/// `decommission-node` of a proxy: at the primary, takes it out of the Raft membership
+/// (the others then count the majority without it), out of the map, and tells it to
+/// stop. The primary itself must hand over first (`setprimary`).
+pub(super) async fn decommission_proxy(ctx: &ProxyContext, id: &str) -> Result<(), ApiError> {
+    if !ctx.state.is_primary() {
+        let msg = serde_json::json!({"action": "decommission-node", "value": {"sid": id}});
+        let body = serde_json::to_vec(&msg).unwrap_or_default();
+        let r = to_primary(ctx, Method::PUT, "/v1/cluster", Some(body)).await?;
+        return match r.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(ApiError::Upstream(format!("the primary answered {s}"))),
+        };
+    }
+    if id == ctx.me.daemon_id {
+        return Err(ApiError::BadRequest(format!(
+            "proxy {id} is the primary: move the primary first (PUT /v1/cluster/proxy/<another proxy ID>)"
+        )));
+    }
+    let node = ctx
+        .state
+        .smap()
+        .pmap
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("proxy {id:?} is not in the cluster map")))?;
+    let raft_id = node_id(id);
+    let raft = &ctx.state.raft;
+    let unavailable =
+        |e: &dyn std::fmt::Display| ApiError::Unavailable(format!("removing proxy {id}: {e}"));
+    let members = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .clone();
+    if members.voter_ids().any(|v| v == raft_id) {
+        raft.change_membership(
+            ChangeMembers::RemoveVoters(BTreeSet::from([raft_id])),
+            false,
+        )
+        .await
+        .map_err(|e| unavailable(&e))?;
+    } else if members.get_node(&raft_id).is_some() {
+        raft.change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([raft_id])), false)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    ctx.state
+        .propose(Command::RemoveProxy(id.to_string()))
+        .await?;
+    let url = format!("{}/v1/daemon", node.control_url());
+    let body =
+        serde_json::to_vec(&serde_json::json!({"action": "shutdown-node"})).unwrap_or_default();
+    if let Err(e) = ctx.client.send(Method::PUT, &url, Some(body)).await {
+        tracing::warn!(proxy_id = %id, error = %e, "decommissioned proxy not told to stop (it is out of the cluster anyway)");
+    }
+    tracing::warn!(proxy_id = %id, "proxy decommissioned: out of the Raft membership and the map");
+    Ok(())
 }

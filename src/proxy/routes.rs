@@ -146,6 +146,17 @@ async fn route_control(
             }
             what(ctx, &req).await
         }
+        (Method::PUT, "/v1/daemon") if Plane::of(&req) == Plane::Intra => {
+            let msg = crate::wire::msg::read_act_msg(req).await?;
+            if msg.action != "shutdown-node" {
+                return Err(ApiError::BadRequest(format!(
+                    "unsupported proxy daemon action {:?}: expecting shutdown-node",
+                    msg.action
+                )));
+            }
+            ctx.stop.notify_one();
+            Ok(Response::new(empty()))
+        }
         (Method::PUT, "/v1/cluster") => {
             let msg = crate::wire::msg::read_act_msg(req).await?;
             super::admin::cluster_action(ctx, msg).await

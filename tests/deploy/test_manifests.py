@@ -96,12 +96,33 @@ def test_common_promises(overlay):
         c = find(objs, "StatefulSet", name)["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e for e in c["env"]}
         assert env["AIS_INTRA_PORT"]["value"] == "51082"
-        assert env["AIS_INTRA_URL"]["value"] == "http://$(MY_POD_IP):51082"
+        # A target's at its pod IP; a proxy's at its stable name (its Raft peers keep it).
+        want = "http://$(MY_POD_IP):51082" if name == "ais-target" else "http://$(MY_POD).ais-proxy-hl:51082"
+        assert env["AIS_INTRA_URL"]["value"] == want
         ports = {p["name"]: p for p in c["ports"]}
         assert ports["intra"]["containerPort"] == 51082 and "hostPort" not in ports["intra"]
         for var, secret in (("AIS_CLUSTER_SECRET", "ais-cluster-secret"), ("AIS_AUTHN_SECRET_KEY", "ais-authn")):
             ref = env[var]["valueFrom"]["secretKeyRef"]
             assert ref["name"] == secret and ref["key"] == "secret"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_three_proxies_one_per_node_pod_0_starts_the_cluster(overlay):
+    objs = docs(overlay)
+    sts = find(objs, "StatefulSet", "ais-proxy")
+    assert sts["spec"]["replicas"] == 3
+    spec = sts["spec"]["template"]["spec"]
+    term = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == {"app.kubernetes.io/component": "proxy"}
+    hl = find(objs, "Service", sts["spec"]["serviceName"])
+    assert hl["spec"]["clusterIP"] == "None" and hl["spec"]["publishNotReadyAddresses"] is True
+    env = {e["name"]: e["value"] for e in spec["containers"][0]["env"] if "value" in e}
+    # Pod 0's own stable name on the headless Service: it starts the cluster, the rest join.
+    assert env["AIS_PRIMARY_EP"] == f"http://{sts['metadata']['name']}-0.{hl['metadata']['name']}:51080"
+    # One Service over every proxy is the cluster's endpoint.
+    svc = find(objs, "Service", "ais-proxy")
+    assert svc["spec"]["selector"] == {"app.kubernetes.io/component": "proxy"}
 
 
 def test_one_target_per_node():

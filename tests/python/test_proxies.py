@@ -28,13 +28,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_proxy(tmp, name, env, port, intra, join=None):
+def start_proxy(tmp, name, env, port, intra, join=None, extra=()):
     state = tmp / name
     state.mkdir(exist_ok=True)
     args = [str(BIN), "proxy", "--host", "127.0.0.1", "--port", str(port), "--intra-port", str(intra),
             "--state-dir", str(state)]
     if join:
         args += ["--primary-url", join]
+    args += list(extra)
     proc, url, node_id = start_node(args, tmp / f"{name}.log", env)
     node = Node(proc, url, node_id, [])
     node.port, node.intra, node.name = port, intra, name
@@ -269,5 +270,23 @@ def test_bucket_changes_through_each_proxy_and_a_primary_moved_on_request(tmp_pa
         assert not {m for m, _, _ in refused} & have, "a refused create left its bucket behind"
         assert len(made) > 0
         print(f"{len(made)} buckets made and {len(refused)} refused while the primary moved")
+
+        # A non-electable proxy joins as a Raft learner: it serves, it is never primary,
+        # and a decommission takes it out of the membership and stops it.
+        p4 = start_proxy(tmp_path, "p4", env, free_port(), free_port(), join=proxies[0].url,
+                         extra=["--non-electable"])
+        proxies.append(p4)
+        wait("p4 in every map", lambda: all(p4.id in smap(p)["pmap"] for p in proxies))
+        assert smap(p4)["pmap"][p4.id]["flags"] & 1 == 1
+        assert bucket_names(p4.url) == bucket_names(proxies[0].url)
+        r = requests.put(f"{p4.url}/v1/cluster/proxy/{p4.id}", timeout=10)
+        assert r.status_code == 400 and "non-electable" in r.text, r.text
+        r = requests.put(f"{proxies[0].url}/v1/cluster", timeout=30,
+                         json={"action": "decommission-node", "value": {"sid": p4.id}})
+        assert r.ok, r.text
+        assert p4.proc.wait(timeout=30) == 0
+        for p in proxies[:3]:
+            assert p4.id not in smap(p)["pmap"]
+        assert requests.post(f"{proxies[1].url}/v1/buckets/last", json={"action": "create-bck"}, timeout=10).ok
     finally:
         stop(proxies + targets)
