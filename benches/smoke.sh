@@ -13,3 +13,4 @@ benches/peers-matrix.sh 1 1 "4" "1" "8"
 .venv/bin/python benches/redundancy.py --smoke --bin "${AIS_BIN_DIR:-target/release}/aisnode"
 benches/s3-peers.sh --smoke
 benches/auth-cost.sh 1 1 4
+.venv/bin/python benches/failover.py --smoke --bin "${AIS_BIN_DIR:-target/release}/aisnode"

@@ -32,6 +32,7 @@ pub(super) async fn cluster_action(
     ctx: &std::sync::Arc<ProxyContext>,
     msg: ActMsg,
 ) -> Result<Response<Body>, ApiError> {
+    ctx.state.check_writable().await?;
     let sid = || -> Result<String, ApiError> {
         serde_json::from_value::<NodeMsg>(msg.value.clone())
             .map(|m| m.sid)

@@ -57,6 +57,7 @@ pub(super) async fn rename(
     to: &str,
     caller: &str,
 ) -> Result<Response<Body>, ApiError> {
+    ctx.state.check_writable().await?;
     let bmd = ctx.state.bmd();
     if !bmd.buckets.contains_key(from) {
         return Err(ApiError::NoBucket(from.to_string()));
@@ -105,6 +106,7 @@ pub(super) async fn create(
     bucket: &str,
     caller: &str,
 ) -> Result<Response<Body>, ApiError> {
+    ctx.state.check_writable().await?;
     if ctx.state.has_bucket(bucket) {
         return Err(ApiError::BucketExists(bucket.to_string()));
     }
@@ -150,6 +152,7 @@ pub(super) async fn destroy(
     bucket: &str,
     caller: &str,
 ) -> Result<Response<Body>, ApiError> {
+    ctx.state.check_writable().await?;
     if !ctx.state.remove_bucket(bucket).await? {
         return Err(ApiError::NoBucket(bucket.to_string()));
     }

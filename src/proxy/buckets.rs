@@ -155,6 +155,7 @@ async fn set_props(
     msg: &ActMsg,
     query: &std::collections::HashMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
+    ctx.state.check_writable().await?;
     let bmd = ctx.state.bmd();
     if !bmd.buckets.contains_key(bucket) {
         return Err(ApiError::NoBucket(bucket.to_string()));

@@ -12,6 +12,7 @@ use openraft::{ChangeMembers, ServerState, SnapshotPolicy};
 
 use super::membership::ClusterMeta;
 use super::raft_net::Network;
+use super::state::QuorumWindows;
 use super::{ClusterState, ProxyContext};
 use crate::cluster::raft::log_store::LogStore;
 use crate::cluster::raft::state_machine::StateMachine;
@@ -58,9 +59,14 @@ pub(super) async fn start(
     )
     .await
     .map_err(std::io::Error::other)?;
-    // A leader silent towards a majority for two election timeouts takes no change.
-    let window = Duration::from_millis(4 * s.election_timeout_ms);
-    Ok(ClusterState::new(raft, shared, me, client, window))
+    // Heartbeats come every `raft_heartbeat_ms`: three missed ones make a change confirm
+    // leadership first, within the shortest time another proxy could be elected.
+    let windows = QuorumWindows {
+        ready: Duration::from_millis(2 * s.election_timeout_ms),
+        fresh_ack: Duration::from_millis(3 * s.raft_heartbeat_ms),
+        confirm_within: Duration::from_millis(s.election_timeout_ms),
+    };
+    Ok(ClusterState::new(raft, shared, me, client, windows))
 }
 
 /// The proxy to join through, unless it is this one.

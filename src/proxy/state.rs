@@ -42,6 +42,16 @@ impl From<StateError> for crate::wire::ApiError {
     }
 }
 
+/// How recent a leader's last acknowledgement by a majority must be.
+pub struct QuorumWindows {
+    /// For readiness.
+    pub ready: Duration,
+    /// For a change without a confirming heartbeat round first.
+    pub fresh_ack: Duration,
+    /// The bound of that round.
+    pub confirm_within: Duration,
+}
+
 /// Shared, replicated cluster state.
 pub struct ClusterState {
     shared: Arc<Shared>,
@@ -51,8 +61,12 @@ pub struct ClusterState {
     me: String,
     client: ControlClient,
     last_seen: Mutex<HashMap<String, Instant>>,
-    /// A leader that has not heard from a majority for this long takes no change.
+    /// A leader that has not heard from a majority for this long says it is not ready.
     quorum_window: Duration,
+    /// A leader whose last majority acknowledgement is older than this confirms its
+    /// leadership (a heartbeat round, bounded by `confirm_within`) before a change.
+    fresh_ack: Duration,
+    confirm_within: Duration,
     /// Set while the primary hands over to another proxy: it takes no change (its
     /// appends would renew the other proxies' leases and deny the election).
     pub handing_over: std::sync::atomic::AtomicBool,
@@ -65,7 +79,7 @@ impl ClusterState {
         shared: Arc<Shared>,
         me: &Snode,
         client: ControlClient,
-        quorum_window: Duration,
+        windows: QuorumWindows,
     ) -> ClusterState {
         ClusterState {
             shared,
@@ -74,7 +88,9 @@ impl ClusterState {
             me: me.daemon_id.clone(),
             client,
             last_seen: Mutex::new(HashMap::new()),
-            quorum_window,
+            quorum_window: windows.ready,
+            fresh_ack: windows.fresh_ack,
+            confirm_within: windows.confirm_within,
             handing_over: Default::default(),
         }
     }
@@ -128,10 +144,16 @@ impl ClusterState {
         if m.state != ServerState::Leader || m.current_leader != Some(self.my_id) {
             return false;
         }
+        self.acked_within(self.quorum_window)
+    }
+
+    /// Whether this proxy, as leader, heard from a majority within `window` (or is alone).
+    fn acked_within(&self, window: Duration) -> bool {
+        let m = self.raft.metrics().borrow().clone();
         let voters = m.membership_config.membership().voter_ids().count();
         voters <= 1
             || m.millis_since_quorum_ack
-                .is_some_and(|ms| Duration::from_millis(ms) <= self.quorum_window)
+                .is_some_and(|ms| Duration::from_millis(ms) <= window)
     }
 
     /// Whether this proxy is the primary: it leads with a majority and the map says so.
@@ -145,6 +167,10 @@ impl ClusterState {
         let Some((leader, _)) = self.leader() else {
             return false;
         };
+        if leader == self.my_id && !self.leads_with_quorum() {
+            // Cut off from the other proxies: its map may be stale.
+            return false;
+        }
         let smap = self.smap_now();
         self.initialized() && node_id(&smap.proxy_si.daemon_id) == leader
     }
@@ -182,6 +208,31 @@ impl ClusterState {
             .borrow()
             .last_applied
             .map_or(0, |l| l.index)
+    }
+
+    /// Whether a change may be tried now: refuses on a proxy that leads but cannot show a
+    /// majority behind it within an election timeout (cut off from the other proxies,
+    /// which may have elected another primary already) or knows no primary, before any
+    /// target is asked to do its part.
+    pub async fn check_writable(&self) -> Result<(), StateError> {
+        match self.leader() {
+            Some((id, _)) if id == self.my_id => {
+                if self.acked_within(self.fresh_ack) {
+                    return Ok(());
+                }
+                match tokio::time::timeout(self.confirm_within, self.raft.get_read_log_id()).await {
+                    Ok(Ok(_)) => Ok(()),
+                    _ => Err(StateError::NoQuorum(format!(
+                        "proxy {} cannot reach a majority of the proxies (cut off from them?): changes go through the primary of the majority",
+                        self.me
+                    ))),
+                }
+            }
+            Some(_) => Ok(()),
+            None => Err(StateError::NoQuorum(
+                "no primary: an election is under way, or this proxy cannot reach a majority of the proxies".into(),
+            )),
+        }
     }
 
     /// Proposes `cmd`; answers once a majority of proxies has it and it is applied here.

@@ -13,7 +13,9 @@ import requests
 from compose_env import COMPOSE, IMAGE, SECRET, run
 
 PROJECT = "aisec"
-PORTS = {"AIS_PROXY_PORT": "28080", "AIS_TARGET1_PORT": "28081", "AIS_TARGET2_PORT": "28082",
+# Every published port differs from the other projects', which may still be up.
+PORTS = {"AIS_PROXY_PORT": "28080", "AIS_PROXY2_PORT": "28090", "AIS_PROXY3_PORT": "28091",
+         "AIS_TARGET1_PORT": "28081", "AIS_TARGET2_PORT": "28082",
          "AIS_TARGET3_PORT": "28083", "AIS_TARGET4_PORT": "28084"}
 PROXY = f"http://127.0.0.1:{PORTS['AIS_PROXY_PORT']}"
 N = 200
