@@ -16,7 +16,7 @@ use super::state::QuorumWindows;
 use super::{ClusterState, ProxyContext};
 use crate::cluster::raft::log_store::LogStore;
 use crate::cluster::raft::state_machine::StateMachine;
-use crate::cluster::raft::{node_id, Command, Proposal, Raft};
+use crate::cluster::raft::{node_id, Command, NodeId, Proposal, Raft};
 use crate::cluster::{Bmd, Smap, Snode, FLAG_NON_ELECTABLE};
 use crate::config::ProxyConfig;
 use crate::http::{Body, ControlClient};
@@ -213,12 +213,7 @@ pub(super) async fn admit_proxy(
     let unavailable = |e: &dyn std::fmt::Display| {
         ApiError::Unavailable(format!("adding proxy {}: {e}", si.daemon_id))
     };
-    let members = raft
-        .metrics()
-        .borrow()
-        .membership_config
-        .membership()
-        .clone();
+    let members = current_membership(raft);
     match members.get_node(&id) {
         None => {
             raft.add_learner(id, node, true)
@@ -534,12 +529,7 @@ pub(super) async fn decommission_proxy(ctx: &ProxyContext, id: &str) -> Result<(
     let raft = &ctx.state.raft;
     let unavailable =
         |e: &dyn std::fmt::Display| ApiError::Unavailable(format!("removing proxy {id}: {e}"));
-    let members = raft
-        .metrics()
-        .borrow()
-        .membership_config
-        .membership()
-        .clone();
+    let members = current_membership(raft);
     if members.voter_ids().any(|v| v == raft_id) {
         raft.change_membership(
             ChangeMembers::RemoveVoters(BTreeSet::from([raft_id])),
@@ -563,4 +553,13 @@ pub(super) async fn decommission_proxy(ctx: &ProxyContext, id: &str) -> Result<(
     }
     tracing::warn!(proxy_id = %id, "proxy decommissioned: out of the Raft membership and the map");
     Ok(())
+}
+
+/// The membership the Raft node knows now (voters, learners and their addresses).
+fn current_membership(raft: &Raft) -> openraft::Membership<NodeId, openraft::BasicNode> {
+    raft.metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .clone()
 }

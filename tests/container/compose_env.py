@@ -42,10 +42,10 @@ def wait(what, cond, limit=30.0):
         try:
             if cond():
                 return time.time() - start
-        except requests.RequestException:
+        except (requests.RequestException, ValueError, KeyError):
             pass
         assert time.time() - start < limit, f"timed out waiting for {what}"
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def target_ids():

@@ -14,11 +14,12 @@ import time
 import pytest
 import requests
 
-from compose_env import COMPOSE, IMAGE, SECRET, run
+from compose_env import COMPOSE, IMAGE, SECRET, run, wait
 
 PROJECT = "aisha"
-PORTS = {"AIS_PROXY_PORT": "38080", "AIS_PROXY2_PORT": "38090", "AIS_PROXY3_PORT": "38091",
-         "AIS_TARGET1_PORT": "38081", "AIS_TARGET2_PORT": "38082"}
+# below the ephemeral range (32768+), where a parallel test's client socket can take a port
+PORTS = {"AIS_PROXY_PORT": "29080", "AIS_PROXY2_PORT": "29090", "AIS_PROXY3_PORT": "29091",
+         "AIS_TARGET1_PORT": "29081", "AIS_TARGET2_PORT": "29082"}
 PROXIES = {name: f"http://127.0.0.1:{PORTS[var]}" for name, var in
            (("proxy", "AIS_PROXY_PORT"), ("proxy2", "AIS_PROXY2_PORT"), ("proxy3", "AIS_PROXY3_PORT"))}
 TARGETS = [f"http://127.0.0.1:{PORTS[v]}" for v in ("AIS_TARGET1_PORT", "AIS_TARGET2_PORT")]
@@ -38,17 +39,6 @@ def buckets(url):
     return sorted(b["name"] for b in requests.get(f"{url}/v1/buckets", timeout=5).json())
 
 
-def wait(what, cond, limit=60):
-    t0 = time.time()
-    while True:
-        try:
-            if cond():
-                return time.time() - t0
-        except (requests.RequestException, ValueError, KeyError):
-            pass
-        assert time.time() - t0 < limit, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
 
 @pytest.fixture
 def three_proxies(image):
@@ -57,7 +47,7 @@ def three_proxies(image):
     try:
         wait("3 proxies and 2 targets in every map", lambda: all(
             len(smap(u)["pmap"]) == 3 and len(smap(u)["tmap"]) == 2 for u in PROXIES.values())
-            and len({smap(u)["version"] for u in PROXIES.values()}) == 1)
+            and len({smap(u)["version"] for u in PROXIES.values()}) == 1, limit=60)
         yield
     finally:
         compose("down", "-v", check=False)
