@@ -414,6 +414,10 @@ pub fn required(method: &http::Method, path: &str) -> (u64, Option<String>) {
     if path.starts_with("/v1/buckets") {
         return (ace::LIST_BUCKETS, None);
     }
+    if let Some(rest) = path.strip_prefix("/v1/ml/moss") {
+        // GetBatch reads: each bucket it names is checked again where it is parsed.
+        return (ace::GET, bucket_of(rest.trim_start_matches('/')));
+    }
     if path.starts_with("/v1/cluster")
         || path.starts_with("/v1/daemon")
         || path.starts_with("/v1/reverse")

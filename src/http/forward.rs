@@ -79,6 +79,31 @@ impl DataClient {
             .map_err(|e| ClientError::Transport(url, e.to_string()))
     }
 
+    /// Sends a small control `body` signed with the request (the receiver checks it
+    /// before acting on it) and returns the answer with its body still streaming.
+    pub async fn send_signed(
+        &self,
+        method: http::Method,
+        url: &str,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, ClientError> {
+        let full = http_body_util::Full::new(body.clone())
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(url)
+            .body(full)
+            .map_err(|_| ClientError::Url(url.to_string()))?;
+        if let Some(s) = &self.signer {
+            s.sign_request(&mut req, Some(&body));
+        }
+        self.inner
+            .request(req)
+            .await
+            .map_err(|e| ClientError::Transport(url.to_string(), e.to_string()))
+    }
+
     /// Forwards `req` to the node at `base_url` (same path and query), adding `extra`
     /// headers, and streams the answer back.
     pub async fn forward(

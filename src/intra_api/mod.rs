@@ -32,6 +32,9 @@ pub async fn handle(
     if req.uri().path() == crate::wire::LIFELINE_PATH && Plane::of(&req) == Plane::Intra {
         return Ok(lifeline(ctx));
     }
+    if req.uri().path() == crate::service::get_batch::SEND_PATH && Plane::of(&req) == Plane::Intra {
+        return Ok(get_batch_send(ctx, req).await);
+    }
     let metasync = req.uri().path() == "/v1/metasync" && Plane::of(&req) == Plane::Intra;
     let kind = replica_kind(&req);
     if !metasync && kind.is_none() {
@@ -55,6 +58,21 @@ pub async fn handle(
         tracing::debug!(%method, %path, error = %err, "intra-cluster call refused");
         crate::wire::error::error_response(&err, &method, &path, &format!("t[{}]", ctx.node.id))
     }))
+}
+
+/// `POST /v1/ml/moss-send`: this target's items of a GetBatch, for the designated target.
+async fn get_batch_send(ctx: &Arc<TargetContext>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let body = crate::wire::msg::read_body_within(req, crate::wire::moss::MAX_REQUEST_BODY).await;
+    body.and_then(|b| crate::service::get_batch::send(ctx.clone(), &b))
+        .unwrap_or_else(|err| {
+            crate::wire::error::error_response(
+                &err,
+                &Method::POST,
+                &path,
+                &format!("t[{}]", ctx.node.id),
+            )
+        })
 }
 
 /// `GET /v1/lifeline` (intra-cluster port): a body that never ends while this target

@@ -7,6 +7,7 @@ pub mod arch;
 pub mod buckets;
 mod daemon;
 pub mod lso;
+mod ml;
 mod mpt;
 mod objects;
 mod upload;
@@ -85,6 +86,11 @@ async fn route_other(
         let (bucket, object) = split_object_path(rest)?;
         check_provider(&req)?;
         return objects::dispatch(ctx, req, bucket, object).await;
+    }
+    if path == crate::wire::moss::MOSS_PATH
+        || path.starts_with(&format!("{}/", crate::wire::moss::MOSS_PATH))
+    {
+        return ml::get_batch(ctx, req).await;
     }
     if path == "/v1/buckets" || path == "/v1/buckets/" {
         check_provider(&req)?;

@@ -8,6 +8,7 @@ mod bucket_admin;
 mod buckets;
 mod fanout;
 mod gate;
+mod get_batch;
 mod lifeline;
 mod list;
 mod membership;

@@ -102,6 +102,9 @@ async fn route_control(
         let bucket = crate::wire::msg::decode(rest.trim_end_matches('/'))?;
         return super::admin::promote(ctx, req, &bucket).await;
     }
+    if path.starts_with(crate::wire::moss::MOSS_PATH) {
+        return super::get_batch::redirect(ctx, req).await;
+    }
     if path == "/v1/buckets" || path == "/v1/buckets/" {
         check_provider(&req)?;
         return buckets::list_buckets(ctx, &req);
@@ -271,15 +274,33 @@ fn redirect(
         ApiError::Unavailable("no target in the cluster map: start a target with --proxy".into())
     })?;
     ctx.metrics.count_object_request(req.method());
+    let location = signed_location(ctx, req.method(), req.uri(), owner);
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    if let Ok(v) = header::HeaderValue::try_from(location) {
+        resp.headers_mut().insert(header::LOCATION, v); // takes the String, no copy
+    }
+    drain_in_background(req);
+    Ok(resp)
+}
+
+/// Where a redirect to `owner` points: its URL with the request's path and query plus
+/// `pid` (this proxy) and `utm` (redirect time, unix ns in base 36), signed for `owner`
+/// when the cluster has a key. Built in one buffer: this runs for every object request.
+pub(super) fn signed_location(
+    ctx: &ProxyContext,
+    method: &Method,
+    uri: &http::Uri,
+    owner: &crate::cluster::Snode,
+) -> String {
     let utm = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    // Built in one buffer: this runs for every object request.
     let mut location = String::with_capacity(160);
     location.push_str(owner.url());
     let at_path = location.len();
-    location.push_str(req.uri().path());
-    match req.uri().query() {
+    location.push_str(uri.path());
+    match uri.query() {
         Some(q) if !q.is_empty() => {
             location.push('?');
             location.push_str(q);
@@ -293,21 +314,10 @@ fn redirect(
     push_base36(&mut location, utm);
     if let Some(key) = &ctx.config.intra.key {
         // The target takes a request on its public port only with this signature.
-        let sig = key.sign_redirect(
-            req.method(),
-            &location[at_path..],
-            &owner.daemon_id,
-            now_secs(),
-        );
+        let sig = key.sign_redirect(method, &location[at_path..], &owner.daemon_id, now_secs());
         location.push_str(&sig);
     }
-    let mut resp = Response::new(empty());
-    *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-    if let Ok(v) = header::HeaderValue::try_from(location) {
-        resp.headers_mut().insert(header::LOCATION, v); // takes the String, no copy
-    }
-    drain_in_background(req);
-    Ok(resp)
+    location
 }
 
 /// An object copy (`?object_to=`) writes into the destination's bucket: the client needs

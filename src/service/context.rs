@@ -60,6 +60,8 @@ pub struct TargetContext {
     pub bucket_props: std::sync::RwLock<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Control requests to the proxy (registration, keepalives), signed with the cluster key.
     pub control: crate::http::ControlClient,
+    /// GetBatch requests this target may assemble at once (see [`super::get_batch`]).
+    pub get_batch_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl TargetContext {

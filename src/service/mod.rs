@@ -5,12 +5,14 @@
 //! maps errors to its dialect once.
 
 pub mod archive_job;
+pub mod archive_read;
 pub mod body;
 mod context;
 pub mod copy;
 pub mod copy_many;
 pub mod ec;
 pub mod fshc;
+pub mod get_batch;
 pub mod locate;
 pub mod membership;
 pub mod mountpaths;

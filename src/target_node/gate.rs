@@ -89,7 +89,8 @@ fn check_public(
             "{method} {path}: bucket changes go through the proxy; a target takes them only from the proxy, on its intra-cluster port"
         )));
     }
-    let native = path.starts_with("/v1/objects/") || path.starts_with("/v1/buckets");
+    let batch = path.starts_with(crate::wire::moss::MOSS_PATH);
+    let native = path.starts_with("/v1/objects/") || path.starts_with("/v1/buckets") || batch;
     let redirected = match (ctx.cluster_key(), clustered && native) {
         (Some(key), true) => {
             let path_q = req.uri().path_and_query().map_or(path, |p| p.as_str());
@@ -117,7 +118,7 @@ fn check_public(
                 .map_err(ApiError::from)?,
         );
     }
-    if path.starts_with("/v1/objects/") {
+    if path.starts_with("/v1/objects/") || batch {
         if let Some(Err(e)) = &redirected {
             return Err(ApiError::Forbidden(e.to_string()));
         }

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// This node has as much of this kind of work as it takes: retry later (429).
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl From<store::Error> for ApiError {
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -240,7 +244,9 @@ impl From<ApiError> for S3Error {
             ApiError::Range { range, size, .. } => S3Error::InvalidRange(range, size),
             ApiError::TooLarge(m) => S3Error::Invalid("EntityTooLarge", m),
             ApiError::ShuttingDown => S3Error::Unavailable("node is shutting down".into()),
-            ApiError::Unavailable(m) | ApiError::Busy(m) => S3Error::Unavailable(m),
+            ApiError::Unavailable(m) | ApiError::Busy(m) | ApiError::TooManyRequests(m) => {
+                S3Error::Unavailable(m)
+            }
             ApiError::Upstream(m) => S3Error::Upstream(m),
             ApiError::Forbidden(m) | ApiError::Unauthorized(m) => S3Error::Auth("AccessDenied", m),
             ApiError::Conflict(m) => S3Error::Conflict(m),

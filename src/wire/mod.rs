@@ -8,6 +8,7 @@ pub mod error;
 pub mod headers;
 pub mod jobs;
 pub mod lso;
+pub mod moss;
 pub mod msg;
 pub mod object_op;
 pub mod specs;

@@ -95,17 +95,19 @@ pub fn check_provider(req: &Request<Incoming>) -> Result<(), ApiError> {
 /// Reads a small control body (at most 1 MiB, within 10 s). When the request came signed
 /// on the intra-cluster listener, the body must be the one signed.
 pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    read_body_within(req, MAX_CONTROL_BODY).await
+}
+
+/// [`read_body`] with a larger cap, for requests that list many items.
+pub async fn read_body_within(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let signed = req
         .extensions()
         .get::<crate::cluster::intra_auth::Signed>()
         .cloned();
-    let body = crate::http::request::read_limited_within(
-        req.into_body(),
-        MAX_CONTROL_BODY,
-        CONTROL_BODY_TIMEOUT,
-    )
-    .await
-    .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?;
+    let body =
+        crate::http::request::read_limited_within(req.into_body(), limit, CONTROL_BODY_TIMEOUT)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("reading control message: {e}")))?;
     if let Some(s) = signed {
         s.check_body(&body)
             .map_err(|e| ApiError::Forbidden(e.to_string()))?;
