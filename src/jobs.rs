@@ -240,18 +240,33 @@ impl Jobs {
     /// runs), `aborted`.
     pub fn status(&self, id: &str) -> Option<Value> {
         let jobs = self.lock();
-        let j = jobs.get(id)?;
-        let err = match &j.outcome {
-            Some(Err(e)) => e.clone(),
-            _ => String::new(),
-        };
-        Some(json!({
-            "uuid": id,
-            "kind": j.kind,
-            "err": err,
-            "end_time": j.ended.map_or(0, unix_ns),
-            "aborted": j.abort.load(Ordering::Acquire),
-        }))
+        jobs.get(id).map(|j| status_of(id, j))
+    }
+
+    /// The status of every job (of `kind` when not empty; running ones only if asked),
+    /// oldest first: AIStore's `what=status_all`.
+    pub fn statuses(&self, kind: &str, running_only: bool) -> Vec<Value> {
+        let jobs = self.lock();
+        let mut hits: Vec<_> = jobs
+            .iter()
+            .filter(|(_, j)| {
+                (kind.is_empty() || j.kind == kind) && !(running_only && j.ended.is_some())
+            })
+            .collect();
+        hits.sort_by_key(|(_, j)| j.started);
+        hits.into_iter().map(|(id, j)| status_of(id, j)).collect()
+    }
+
+    /// `kind[id]` of every running job (of `kind` when not empty): `what=running_all`.
+    pub fn running(&self, kind: &str) -> Vec<String> {
+        let jobs = self.lock();
+        let mut hits: Vec<_> = jobs
+            .iter()
+            .filter(|(_, j)| j.ended.is_none() && (kind.is_empty() || j.kind == kind))
+            .map(|(id, j)| (j.started, format!("{}[{id}]", j.kind)))
+            .collect();
+        hits.sort();
+        hits.into_iter().map(|(_, s)| s).collect()
     }
 
     /// Snapshots by node (AIStore's `qryxstats`): of job `id`, or of every job of `kind`
@@ -278,6 +293,31 @@ impl Jobs {
             }
         }
         out
+    }
+}
+
+fn status_of(id: &str, j: &Job) -> Value {
+    let err = match &j.outcome {
+        Some(Err(e)) => e.clone(),
+        _ => String::new(),
+    };
+    json!({
+        "uuid": id,
+        "kind": j.kind,
+        "err": err,
+        "end_time": j.ended.map_or(0, unix_ns),
+        "aborted": j.abort.load(Ordering::Acquire),
+    })
+}
+
+/// The store cleanup job's kind (AIStore's `cleanup-store`, shown as "cleanup").
+pub const CLEANUP_STORE: &str = "cleanup-store";
+
+/// A job kind as AIStore names it: its display names ("cleanup") taken too.
+pub fn kind_name(kind: &str) -> &str {
+    match kind {
+        "cleanup" => CLEANUP_STORE,
+        other => other,
     }
 }
 
@@ -337,7 +377,18 @@ pub fn query_args(body: &[u8]) -> (String, String) {
             .unwrap_or("")
             .to_string()
     };
-    (s("ID", "id"), s("Kind", "kind"))
+    (s("ID", "id"), kind_name(&s("Kind", "kind")).to_string())
+}
+
+/// The SDK's `JobQuery` body of `status_all` and `running_all`: kind, running only.
+pub fn list_args(body: &[u8]) -> (String, bool) {
+    let v: Value = serde_json::from_slice(body).unwrap_or_default();
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    let active = v
+        .get("show_active")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    (kind_name(kind).to_string(), active)
 }
 
 #[cfg(test)]
@@ -393,6 +444,34 @@ mod tests {
         assert!(jobs.snapshots("", "copy-bck", "me").is_empty());
         assert!(jobs.abort(&id, ""));
         assert_eq!(jobs.status(&id).unwrap()["aborted"], true);
+    }
+
+    #[test]
+    fn jobs_are_listed_by_kind_and_running_state() {
+        let jobs = Jobs::default();
+        let done = jobs.record_done("lru", "", None, &[]);
+        let running = jobs.begin("cleanup-store", "");
+        let ids = |v: Vec<Value>| {
+            v.iter()
+                .map(|s| s["uuid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(jobs.statuses("", false)),
+            vec![done.clone(), running.id().to_string()]
+        );
+        assert_eq!(ids(jobs.statuses("lru", false)), vec![done]);
+        assert_eq!(ids(jobs.statuses("", true)), vec![running.id().to_string()]);
+        assert_eq!(
+            jobs.running(""),
+            vec![format!("cleanup-store[{}]", running.id())]
+        );
+        assert!(jobs.running("lru").is_empty());
+        assert_eq!(
+            list_args(br#"{"kind":"cleanup","node":"","show_active":true}"#),
+            ("cleanup-store".into(), true)
+        );
+        assert_eq!(query_args(br#"{"Kind":"cleanup"}"#).1, "cleanup-store");
     }
 
     #[test]

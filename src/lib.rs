@@ -17,7 +17,7 @@
 //! - [`store`] (the protocol-free object store over mountpaths) and [`cluster`] (maps).
 //! - [`fs`] (mountpaths and their layout), [`disk`] (a data thread with its io_uring ring and
 //!   a metadata thread per mountpath), and pure helpers: [`hrw`], [`names`], [`range`],
-//!   [`dates`], [`template`], [`archive`], [`tar_writer`], [`jobs`], [`metrics`].
+//!   [`dates`], [`template`], [`archive`], [`tar_writer`], [`jobs`], [`metrics`], [`node_log`].
 //!
 //! GET: `native_api` parses the request → the store picks the mountpath by HRW and opens the file and reads its
 //! metadata on that disk's metadata thread (small objects whole) → the body streams chunks read by the ring,
@@ -43,6 +43,7 @@ pub mod local_cluster;
 pub mod metrics;
 pub mod names;
 pub mod native_api;
+pub mod node_log;
 pub mod proxy;
 pub mod range;
 pub mod s3;

@@ -41,6 +41,9 @@ pub struct ClusterArgs {
     /// Disk I/O engine of the targets.
     #[arg(long, value_enum, default_value = "auto")]
     pub io_engine: EngineChoice,
+    /// A target config file (TOML) every target starts with (e.g. `promote_roots`).
+    #[arg(long)]
+    pub target_config: Option<PathBuf>,
 }
 
 struct Node {
@@ -91,6 +94,7 @@ pub async fn run(
         cmd.args(["proxy", "--host", &host, "--port", &port.to_string()])
             .arg("--state-dir")
             .arg(args.data_dir.join(&name));
+        cmd.arg("--log-dir").arg(logs.join(&name));
         if let Some(first) = proxy_urls.first() {
             cmd.args(["--primary-url", first]);
         }
@@ -122,6 +126,10 @@ pub async fn run(
             &proxy_url,
         ]);
         cmd.args(["--io-engine", engine_name(args.io_engine)]);
+        cmd.arg("--log-dir").arg(logs.join(format!("target{i}")));
+        if let Some(cfg) = &args.target_config {
+            cmd.arg("--config").arg(cfg);
+        }
         // Targets in contiguous groups: 6 over 3 nodes puts targets 1-2 on node1.
         cmd.args([
             "--node-name",

@@ -235,6 +235,11 @@ impl TargetMetrics {
     pub fn render(&self) -> Vec<u8> {
         self.series.render()
     }
+
+    /// Every series under AIStore's tracker names (`get.n`, `put.size`, ...).
+    pub fn tracker(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.series.tracker()
+    }
 }
 
 /// A node's registry: every series named `ais_<subsystem>_<name>` with label `node_id`.
@@ -286,11 +291,49 @@ impl Series {
         self.add(g.unwrap_or_else(|_| unreachable_metric(name)))
     }
 
+    /// AIStore's `tracker` of a node status: `{"get.n": {"v": "12"}, ...}`; a series per
+    /// mountpath shows as `<name>.<mountpath>`.
+    fn tracker(&self) -> serde_json::Map<String, serde_json::Value> {
+        use prometheus::proto::MetricType;
+        let prefix = format!("ais_{}_", self.subsystem);
+        let mut out = serde_json::Map::new();
+        for family in self.registry.gather() {
+            let Some(base) = family.name().strip_prefix(&prefix) else {
+                continue;
+            };
+            let name = tracker_name(base);
+            for m in family.get_metric() {
+                let v = match family.get_field_type() {
+                    MetricType::COUNTER => m.get_counter().get_value(),
+                    MetricType::GAUGE => m.get_gauge().get_value(),
+                    _ => continue,
+                };
+                let key = match m.get_label().iter().find(|l| l.name() == "mountpath") {
+                    Some(l) => format!("{name}.{}", l.value()),
+                    None => name.clone(),
+                };
+                out.insert(key, serde_json::json!({"v": (v as i64).to_string()}));
+            }
+        }
+        out
+    }
+
     fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
     }
+}
+
+/// `get_count` -> `get.n`, `put_bytes` -> `put.size`, `get_ns_total` -> `get.ns.total`,
+/// `reb_tx_size` -> `reb.tx.size`: AIStore's names for the same counters.
+fn tracker_name(base: &str) -> String {
+    let stem = base
+        .strip_suffix("_count")
+        .map(|s| format!("{s}.n"))
+        .or_else(|| base.strip_suffix("_bytes").map(|s| format!("{s}.size")))
+        .unwrap_or_else(|| base.to_string());
+    stem.replace('_', ".")
 }
 
 fn unreachable_metric(name: &str) -> ! {
@@ -361,5 +404,35 @@ impl ProxyMetrics {
     /// The Prometheus text exposition of every series.
     pub fn render(&self) -> Vec<u8> {
         self.series.render()
+    }
+
+    /// Every series under AIStore's tracker names (`get.n`, `put.size`, ...).
+    pub fn tracker(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.series.tracker()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_get_aistore_tracker_names() {
+        for (ours, theirs) in [
+            ("get_count", "get.n"),
+            ("err_get_count", "err.get.n"),
+            ("put_bytes", "put.size"),
+            ("get_ns_total", "get.ns.total"),
+            ("reb_tx_size", "reb.tx.size"),
+            ("mountpaths_available", "mountpaths.available"),
+        ] {
+            assert_eq!(tracker_name(ours), theirs);
+        }
+        let m = TargetMetrics::new("t1");
+        m.get_count.inc_by(3);
+        m.disk_read_bytes.with_label_values(&["/mp1"]).inc_by(7);
+        let t = m.tracker();
+        assert_eq!(t["get.n"]["v"], "3");
+        assert_eq!(t["disk.read.size./mp1"]["v"], "7");
     }
 }

@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "jobs",
         "dates",
         "erasure",
+        "node_log",
     ],
     // Mountpaths, archives, name templates.
     &["fs", "archive", "template"],

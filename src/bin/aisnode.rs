@@ -28,7 +28,7 @@ enum Role {
     Target(TargetArgs),
     /// Run the proxy (gateway): keeps the cluster map and redirects each request to its target.
     Proxy(ProxyArgs),
-    /// Run a whole local cluster (1 proxy + N targets) under one data folder.
+    /// Run a whole local cluster (P proxies + N targets) under one data folder.
     Cluster(ClusterArgs),
     /// AuthN tokens for clusters started with an AuthN key.
     #[command(subcommand)]
@@ -51,16 +51,47 @@ enum TokenCmd {
     Issue(aisnode::auth::IssueArgs),
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr and, with a log directory, to its rotating files too (warnings and
+/// errors to a second file, as AIStore keeps them).
+fn init_logging(format: LogFormat, log_dir: Option<&std::path::Path>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{filter::LevelFilter, fmt, Layer};
     let filter = tracing_subscriber::EnvFilter::try_from_env("AIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let stderr = match format {
+        LogFormat::Text => fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
+    };
+    let mut problem = None;
+    let files = log_dir.and_then(|dir| match aisnode::node_log::open(dir) {
+        Ok((info, error)) => Some(
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Arc::new(info))
+                .and_then(
+                    fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(std::sync::Arc::new(error))
+                        .with_filter(LevelFilter::WARN),
+                ),
+        ),
+        Err(e) => {
+            problem = Some(format!("cannot keep log files in {}: {e}", dir.display()));
+            None
+        }
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(files)
+        .init();
+    if let Some(p) = problem {
+        tracing::warn!("{p}; logging to stderr only");
     }
 }
 
@@ -138,17 +169,17 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.role {
         Role::Target(args) => {
-            init_logging(args.log_format);
+            init_logging(args.log_format, args.log_dir.as_deref());
             let cfg = TargetConfig::from_args(args)?;
             runtime.block_on(aisnode::target_node::run(cfg, shutdown_signal()))?;
         }
         Role::Proxy(args) => {
-            init_logging(args.log_format);
+            init_logging(args.log_format, args.log_dir.as_deref());
             let cfg = ProxyConfig::from_args(args)?;
             runtime.block_on(aisnode::proxy::run(cfg, shutdown_signal()))?;
         }
         Role::Cluster(args) => {
-            init_logging(LogFormat::Text);
+            init_logging(LogFormat::Text, None);
             runtime.block_on(aisnode::local_cluster::run(args, shutdown_signal()))?;
         }
         Role::Health { .. } | Role::Token(_) => {}

@@ -33,6 +33,10 @@ pub struct ProxyArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Directory for this node's log files (aisnode.INFO, aisnode.ERROR, rotated at 8 MiB),
+    /// also written to stderr and served by `GET /v1/daemon?what=log` [default: stderr only].
+    #[arg(long, env = "AIS_LOG_DIR", value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     #[command(flatten)]
     pub s3: S3Args,
     /// Also serve the S3 API at the root path (`/<bucket>/<key>`), beside `/s3`.

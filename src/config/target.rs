@@ -53,6 +53,10 @@ pub struct TargetArgs {
     /// Log format.
     #[arg(long, env = "AIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Directory for this node's log files (aisnode.INFO, aisnode.ERROR, rotated at 8 MiB),
+    /// also written to stderr and served by `GET /v1/daemon?what=log` [default: stderr only].
+    #[arg(long, env = "AIS_LOG_DIR", value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     /// The machine this target runs on, its failure domain: copies and slices of an object
     /// go to targets on distinct machines first (Kubernetes: `spec.nodeName` through the
     /// downward API) [default: the host name].

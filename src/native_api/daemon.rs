@@ -57,18 +57,44 @@ pub(super) fn daemon(
                 "io_engines": engines,
             })))
         }
+        "node_status" => Ok(json_response(&node_status(ctx))),
         "config" => Ok(json_response(&ctx.config)),
         "rebalance" => Ok(json_response(&ctx.rebalance.state())),
         "resilver" => Ok(json_response(&ctx.resilver.state())),
         "scrub" => Ok(json_response(&ctx.scrub.state())),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting snode, smap, mountpaths, config, rebalance, resilver or scrub"
+            "unsupported what={other:?}: expecting snode, smap, mountpaths, node_status, log, config, rebalance, resilver or scrub"
         ))),
     }
 }
 
+/// AIStore's `NodeStatus` of this target: counters, capacity of each mountpath.
+fn node_status(ctx: &TargetContext) -> serde_json::Value {
+    let mountpaths = ctx
+        .store
+        .mountpaths()
+        .current()
+        .available
+        .iter()
+        .map(|m| {
+            let (used, avail) = nix::sys::statvfs::statvfs(m.path.as_path()).map_or((0, 0), |fs| {
+                let frag = fs.fragment_size();
+                let used = fs.blocks().saturating_sub(fs.blocks_free()) * frag;
+                (used, fs.blocks_available() * frag)
+            });
+            (m.path.display().to_string(), used, avail)
+        })
+        .collect();
+    crate::wire::node_status::node_status(crate::wire::node_status::NodeFacts {
+        snode: snode(ctx),
+        tracker: ctx.metrics.tracker(),
+        mountpaths,
+        smap_version: ctx.cluster.smap().map_or(0, |m| m.version),
+    })
+}
+
 /// `PUT /v1/daemon` (intra-cluster port only): `shutdown-node`, `start` of a rebalance
-/// walk or a scrub, `stop` of a rebalance walk.
+/// walk, a scrub or a store cleanup, `stop` of a rebalance walk.
 pub(super) async fn act(
     ctx: &Arc<TargetContext>,
     req: Request<Incoming>,
@@ -83,10 +109,15 @@ pub(super) async fn act(
             crate::service::scrub::Scrub::start(ctx, bucket);
         }
         ("start", Some("rebalance")) => crate::service::rebalance::Rebalance::start(ctx),
+        ("start", Some(crate::service::cleanup::KIND)) => {
+            // Synchronous: the proxy's job waits for each target and counts what it removed.
+            let removed = crate::service::cleanup::run(ctx).await;
+            return Ok(Response::new(crate::http::full(removed.to_string())));
+        }
         ("stop", Some("rebalance")) => ctx.rebalance.stop(),
         (other, _) => {
             return Err(ApiError::BadRequest(format!(
-                "unsupported daemon action {other:?}: expecting shutdown-node, start (rebalance, scrub) or stop (rebalance)"
+                "unsupported daemon action {other:?}: expecting shutdown-node, start (rebalance, scrub, cleanup-store) or stop (rebalance)"
             )))
         }
     }

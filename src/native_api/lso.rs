@@ -15,10 +15,10 @@ use http::Response;
 const FLAG_NAME_ONLY: u64 = 16;
 /// `LsArchDir`: archives' members listed after them.
 const FLAG_ARCH_DIR: u64 = 1 << 3;
-/// `LsNoRecursion`: one level below the prefix, with directory entries.
+/// `LsNoRecursion`: one level below the prefix, with directory entries. AIStore's targets
+/// list those entries of an `ais://` bucket even with `LsNoDirs` (which only filters
+/// remote buckets' listings), and so do we: `LsNoDirs` is accepted and has no effect here.
 const FLAG_NO_RECURSION: u64 = 1 << 11;
-/// `LsNoDirs`: without directory entries.
-const FLAG_NO_DIRS: u64 = 1 << 13;
 /// Request flag: names and sizes only.
 const FLAG_NAME_SIZE: u64 = 32;
 
@@ -48,7 +48,6 @@ pub(super) async fn list_objects(
                 page_size,
                 props,
                 no_recursion: flag_bits & FLAG_NO_RECURSION != 0,
-                no_dirs: flag_bits & FLAG_NO_DIRS != 0,
             },
         )
         .await?;

@@ -129,7 +129,10 @@ async fn route_other(
         "/v1/daemon/mountpaths" if req.method() != Method::GET => {
             daemon::mountpath_action(ctx, req).await
         }
-        "/v1/daemon" => daemon::daemon(ctx, &req),
+        "/v1/daemon" => match query(&req).get("what").map(String::as_str) {
+            Some("log") => crate::wire::node_status::log(&query(&req)).await,
+            _ => daemon::daemon(ctx, &req),
+        },
         "/v1/health" => daemon::health(ctx, &req),
         "/metrics" => daemon::metrics(ctx, &req),
         _ => Err(ApiError::NotFound(format!("no such endpoint: {path}"))),

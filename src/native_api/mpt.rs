@@ -68,6 +68,12 @@ pub async fn handle(
                     ))
                 })?;
             let size = declared_size(ctx, req.headers(), bucket, object)?;
+            if size == Some(0) {
+                // AIStore refuses empty parts (its chunks are never empty).
+                return Err(ApiError::BadRequest(format!(
+                    "ais://{bucket}/{object}: part {part}: invalid size (0): a part must not be empty"
+                )));
+            }
             let opts = PutOptions {
                 size,
                 ..Default::default()
@@ -98,8 +104,8 @@ pub async fn handle(
                     "ais://{bucket}/{object}: the parts must be a list of {{\"part-number\":N,\"etag\":\"...\"}}: {e}"
                 ))
             })?;
-            let wanted: Vec<(u32, String)> =
-                parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
+            let wanted = native_completion(parts)
+                .map_err(|why| ApiError::BadRequest(format!("ais://{bucket}/{object}: {why}")))?;
             let info = ctx
                 .store
                 .complete_upload(bucket, object, &id, &wanted, Completion::NATIVE)
@@ -116,5 +122,57 @@ pub async fn handle(
         (m, _) => Err(ApiError::BadRequest(format!(
             "ais://{bucket}/{object}: {m} does not belong to a multipart upload ({UPLOAD_ID}={id:?})"
         ))),
+    }
+}
+
+/// The native completion's rules (AIStore's): parts may be listed in any order (they
+/// are joined by number), but none twice, and at least one.
+fn native_completion(mut parts: Vec<CompletedPart>) -> Result<Vec<(u32, String)>, String> {
+    if parts.is_empty() {
+        return Err("no chunks to complete: the list of parts is empty".into());
+    }
+    parts.sort_by_key(|p| p.part_number);
+    if let Some(w) = parts
+        .windows(2)
+        .find(|w| w[0].part_number == w[1].part_number)
+    {
+        return Err(format!(
+            "partial completion: part {} is listed more than once",
+            w[0].part_number
+        ));
+    }
+    Ok(parts.into_iter().map(|p| (p.part_number, p.etag)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(numbers: &[u32]) -> Vec<CompletedPart> {
+        numbers
+            .iter()
+            .map(|&n| CompletedPart {
+                part_number: n,
+                etag: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn native_completion_sorts_and_refuses_empty_and_duplicate_lists() {
+        let numbers = |r: Result<Vec<(u32, String)>, String>| {
+            r.map(|v| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            numbers(native_completion(parts(&[3, 1, 2]))),
+            Ok(vec![1, 2, 3])
+        );
+        assert_eq!(numbers(native_completion(parts(&[7]))), Ok(vec![7]));
+        assert!(native_completion(parts(&[]))
+            .unwrap_err()
+            .contains("no chunks"));
+        assert!(native_completion(parts(&[1, 2, 1]))
+            .unwrap_err()
+            .contains("partial completion"));
     }
 }

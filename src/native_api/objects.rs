@@ -31,7 +31,7 @@ pub(super) async fn dispatch(
         return Ok(resp);
     }
     if head {
-        return self::head(ctx, &bucket, &object).await;
+        return self::head(ctx, &bucket, &object, None).await;
     }
     counted_get(ctx, req, &bucket, &object).await
 }
@@ -57,7 +57,14 @@ async fn counted_get(
 }
 
 /// HEAD: the object's properties (fetched from a previous holder if need be).
-async fn head(ctx: &TargetContext, bucket: &str, object: &str) -> Result<Response<Body>, ApiError> {
+/// `props` (AIStore's HEAD v2, `?props=name,size,...`): `Last-Modified` and `ETag` only
+/// when listed.
+async fn head(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    props: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let start = Instant::now();
     let m = &ctx.metrics;
     let res = match ctx.store.head(bucket, object).await {
@@ -81,6 +88,15 @@ async fn head(ctx: &TargetContext, bucket: &str, object: &str) -> Result<Respons
     head_props(resp.headers_mut(), ctx, bucket, object, &info);
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(info.meta.size));
+    if let Some(props) = props {
+        let asked = |p: &str| props.split(',').any(|x| x.trim() == p);
+        if !asked("last-modified") {
+            resp.headers_mut().remove(header::LAST_MODIFIED);
+        }
+        if !asked("etag") {
+            resp.headers_mut().remove(header::ETAG);
+        }
+    }
     Ok(resp)
 }
 
@@ -99,7 +115,7 @@ async fn dispatch_any(
     match ObjectOp::parse(req.method(), &q)? {
         ObjectOp::Multipart => super::mpt::handle(ctx, req, q, &bucket, &object).await,
         ObjectOp::Get => counted_get(ctx, req, &bucket, &object).await,
-        ObjectOp::Head => head(ctx, &bucket, &object).await,
+        ObjectOp::Head => head(ctx, &bucket, &object, q.get("props").map(String::as_str)).await,
         ObjectOp::Append => append(ctx, req, &q, &bucket, &object).await,
         ObjectOp::CopyTo(to) => {
             let (dst_bucket, _) = crate::wire::specs::parse_destination(&to)?;

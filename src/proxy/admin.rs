@@ -33,6 +33,8 @@ pub(super) async fn cluster_action(
     msg: ActMsg,
 ) -> Result<Response<Body>, ApiError> {
     ctx.state.check_writable().await?;
+    // The SDK's `JobArgs` say `Kind`; older callers `kind`.
+    let (_, kind) = crate::jobs::query_args(&serde_json::to_vec(&msg.value).unwrap_or_default());
     let sid = || -> Result<String, ApiError> {
         serde_json::from_value::<NodeMsg>(msg.value.clone())
             .map(|m| m.sid)
@@ -76,7 +78,7 @@ pub(super) async fn cluster_action(
             })?;
             tell_shutdown(ctx, &node).await?;
         }
-        "start" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("scrub") => {
+        "start" if kind == "scrub" => {
             let bucket = crate::wire::specs::scrub_bucket(&msg.value)?;
             if !ctx.state.bmd().buckets.contains_key(&bucket) {
                 return Err(ApiError::NoBucket(bucket));
@@ -91,7 +93,7 @@ pub(super) async fn cluster_action(
                 }
             }
         }
-        "start" | "stop" if msg.value.get("kind").and_then(|k| k.as_str()) == Some("rebalance") => {
+        "start" | "stop" if kind == "rebalance" => {
             let smap = ctx.state.smap();
             for t in smap.tmap.values() {
                 let url = format!("{}/v1/daemon", t.control_url());
@@ -104,14 +106,55 @@ pub(super) async fn cluster_action(
                 }
             }
         }
+        "start" => return start_job(ctx, &kind),
         "stop" => crate::wire::jobs::stop(&ctx.jobs, &msg.value)?,
         other => {
             return Err(ApiError::BadRequest(format!(
-                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node, start (rebalance, scrub) or stop (rebalance or a job)"
+                "unsupported cluster action {other:?}: expecting start-maintenance, stop-maintenance, decommission-node, shutdown-node, start (rebalance, scrub, lru, cleanup) or stop (rebalance or a job)"
             )))
         }
     }
     Ok(Response::new(empty()))
+}
+
+/// `start` of a job that answers its ID at once: `lru` (evicts remote buckets' objects
+/// only, so it finds nothing to do in a cluster of ais:// buckets, as AIStore's does) and
+/// `cleanup-store` (every target sweeps abandoned uploads, appends and old deletion marks;
+/// the job counts what each removed).
+fn start_job(ctx: &std::sync::Arc<ProxyContext>, kind: &str) -> Result<Response<Body>, ApiError> {
+    let id = match kind {
+        "lru" => ctx.jobs.start("lru", "", None, |_| async {
+            tracing::info!("lru: only remote buckets' objects are evicted; ais:// buckets never are");
+            Ok(serde_json::Value::Null)
+        }),
+        crate::jobs::CLEANUP_STORE => {
+            let ctx = ctx.clone();
+            ctx.jobs.clone().start(kind, "", None, move |p| async move {
+                let body = serde_json::to_vec(&json!({"action": "start", "value": {"kind": crate::jobs::CLEANUP_STORE}}))
+                    .unwrap_or_default();
+                let targets: Vec<_> = ctx.state.smap().tmap.values().cloned().collect();
+                for t in targets {
+                    let url = format!("{}/v1/daemon", t.control_url());
+                    let r = ctx.client.send(Method::PUT, &url, Some(body.clone())).await;
+                    let removed = match r {
+                        Ok(r) if r.status.is_success() => String::from_utf8_lossy(&r.body).trim().parse().unwrap_or(0),
+                        Ok(r) => return Err(format!("{}: {}", t.daemon_id, r.status)),
+                        Err(e) => return Err(format!("{}: {e}", t.daemon_id)),
+                    };
+                    let counts = crate::jobs::Counts { objects: removed, ..Default::default() };
+                    p.add(&t.daemon_id, counts);
+                }
+                Ok(serde_json::Value::Null)
+            })
+        }
+        "" => return Err(ApiError::BadRequest("start: expecting a job kind ({\"Kind\": ...})".into())),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "start: job kind {other:?} cannot be started here: expecting rebalance, scrub, lru or cleanup"
+            )))
+        }
+    };
+    Ok(Response::new(crate::http::full(id)))
 }
 
 async fn tell_shutdown(ctx: &ProxyContext, node: &crate::cluster::Snode) -> Result<(), ApiError> {
@@ -181,7 +224,8 @@ const NODE_ID: &str = "ais-node-id";
 
 /// `/v1/reverse/daemon/...` with `Ais-Node-Id`: the request, body included, is passed to
 /// that node's `/v1/daemon/...` on its intra-cluster port (signed there), and its answer
-/// comes back as it is. How node-addressed admin (mountpaths) reaches a target.
+/// comes back as it is. How node-addressed admin (mountpaths, logs, status) reaches a
+/// target or a proxy.
 pub(super) async fn reverse(
     ctx: &ProxyContext,
     req: http::Request<hyper::body::Incoming>,
@@ -206,10 +250,13 @@ pub(super) async fn reverse(
             "reverse path: only /v1/reverse/daemon/... is served, not /v1/reverse{rest}"
         )));
     }
-    let node =
-        ctx.state.smap().tmap.get(&id).cloned().ok_or_else(|| {
-            ApiError::NotFound(format!("target {id:?} is not in the cluster map"))
-        })?;
+    let smap = ctx.state.smap();
+    let node = smap
+        .tmap
+        .get(&id)
+        .or_else(|| smap.pmap.get(&id))
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("node {id:?} is not in the cluster map")))?;
     let query = req
         .uri()
         .query()
@@ -234,7 +281,7 @@ pub(super) async fn reverse(
 
 /// `POST /v1/objects/B {"action":"promote",...}`: to the target named by `tid`, else to
 /// every active target (each promotes what it owns of a shared directory); answers the
-/// summed counts.
+/// ID of a finished job holding each target's counts.
 pub(super) async fn promote(
     ctx: &ProxyContext,
     req: http::Request<hyper::body::Incoming>,
@@ -281,7 +328,7 @@ pub(super) async fn promote(
             "promote: no target {tid:?} in the cluster map"
         )));
     }
-    let mut total = crate::wire::specs::Promoted::default();
+    let mut per_node = Vec::with_capacity(targets.len());
     let mut missing_everywhere = true;
     for t in targets {
         let url = format!("{}/v1/objects/{bucket}", t.control_url());
@@ -297,9 +344,12 @@ pub(super) async fn promote(
         }
         let part: crate::wire::specs::Promoted =
             serde_json::from_slice(&r.body).unwrap_or_default();
-        total.objects += part.objects;
-        total.bytes += part.bytes;
-        total.skipped += part.skipped;
+        let counts = crate::jobs::Counts {
+            objects: part.objects,
+            bytes: part.bytes,
+            ..Default::default()
+        };
+        per_node.push((t.daemon_id.clone(), counts));
         missing_everywhere &= part.missing;
     }
     if missing_everywhere {
@@ -313,5 +363,8 @@ pub(super) async fn promote(
             "promote: {src:?} does not exist on any target"
         )));
     }
-    Ok(crate::wire::json_response(&total))
+    // Done by now: answered as a finished job (AIStore answers a job ID, or nothing when
+    // it promoted synchronously), so `Job.wait` and `get_details` report its counts.
+    let id = ctx.jobs.record_done("promote", bucket, None, &per_node);
+    Ok(Response::new(crate::http::full(id)))
 }

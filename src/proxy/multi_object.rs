@@ -176,6 +176,7 @@ async fn copy_batch(
             "objnames": names,
             "tobck": {"name": spec.to, "provider": "ais"},
             "prepend": spec.prepend,
+            "ext": spec.ext,
             "dry_run": spec.dry_run,
             "coer": spec.continue_on_error,
         }});

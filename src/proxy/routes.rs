@@ -141,6 +141,9 @@ async fn route_control(
             let body = crate::wire::msg::read_body(req).await?;
             membership::autoreg(ctx, plane, &body).await
         }
+        (Method::GET, "/v1/daemon") if query(&req).get("what").is_some_and(|w| w == "log") => {
+            crate::wire::node_status::log(&query(&req)).await
+        }
         (Method::GET, "/v1/cluster") | (Method::GET, "/v1/daemon") => {
             let what_q = query(&req).get("what").cloned().unwrap_or_default();
             if crate::wire::jobs::is_job_query(&what_q) {
@@ -246,8 +249,16 @@ async fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Bo
         "bmd" => Ok(json_response(&ctx.state.bmd())),
         "snode" => Ok(json_response(&ctx.me)),
         "config" => Ok(json_response(&ctx.config)),
+        "node_status" => Ok(json_response(&crate::wire::node_status::node_status(
+            crate::wire::node_status::NodeFacts {
+                snode: serde_json::to_value(&ctx.me).unwrap_or_default(),
+                tracker: ctx.metrics.tracker(),
+                mountpaths: Vec::new(),
+                smap_version: ctx.state.smap().version,
+            },
+        ))),
         other => Err(ApiError::BadRequest(format!(
-            "unsupported what={other:?}: expecting smap, bmd, snode, config, rebalance, resilver, scrub or mountpaths"
+            "unsupported what={other:?}: expecting smap, bmd, snode, config, node_status, log, rebalance, resilver, scrub or mountpaths"
         ))),
     }
 }

@@ -7,6 +7,7 @@
 pub mod archive_job;
 pub mod archive_read;
 pub mod body;
+pub mod cleanup;
 mod context;
 pub mod copy;
 pub mod copy_many;

@@ -106,7 +106,7 @@ pub enum Error {
         reason: String,
     },
     /// No such multipart upload (never started, completed or aborted).
-    #[error("{bucket}/{object}: no multipart upload {upload:?}")]
+    #[error("{bucket}/{object}: multipart upload {upload:?} does not exist (never started, completed or aborted)")]
     NoSuchUpload {
         /// Bucket name.
         bucket: String,

@@ -44,8 +44,6 @@ pub struct ListRequest {
     /// Only the level below the prefix's directory: objects there, and their
     /// subdirectories as entries ending in `/` (AIStore's `LsNoRecursion`).
     pub no_recursion: bool,
-    /// Without those directory entries (`LsNoDirs`).
-    pub no_dirs: bool,
 }
 
 /// One listed object.
@@ -206,7 +204,7 @@ impl ObjectStore {
                     if name.as_str() > r.prefix.as_str() && !name.starts_with(&r.prefix) {
                         break;
                     }
-                    if (is_dir && r.no_dirs) || !name.starts_with(&r.prefix) || name <= r.after {
+                    if !name.starts_with(&r.prefix) || name <= r.after {
                         continue;
                     }
                     names.push((name, is_dir, i));

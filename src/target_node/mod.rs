@@ -210,7 +210,7 @@ fn start_background(ctx: &Arc<TargetContext>) -> Vec<tokio::task::JoinHandle<()>
         fshc::watch(ctx, mp.path.clone(), mp.disk.faults().clone());
     }
     let mut tasks = vec![
-        tokio::spawn(sweep_uploads(ctx.clone())),
+        tokio::spawn(crate::service::cleanup::every_hour(ctx.clone())),
         tokio::spawn(crate::service::redundancy::remirror_loop(ctx.clone())),
     ];
     tasks.push({
@@ -309,52 +309,6 @@ async fn wait_for_map(
         path,
         &format!("t[{}]", ctx.node.id),
     ))
-}
-
-/// Removes multipart uploads and appends left alone longer than `s3_upload_max_age_secs`,
-/// and deletion marks older than `tombstone_ttl_secs`, hourly (or more often when the age
-/// limit is shorter).
-async fn sweep_uploads(ctx: Arc<TargetContext>) {
-    let max_age = Duration::from_secs(ctx.config.settings.s3_upload_max_age_secs.max(1));
-    let every = max_age.min(Duration::from_secs(3600));
-    let ttl = Duration::from_secs(ctx.config.settings.tombstone_ttl_secs.max(1));
-    loop {
-        tokio::time::sleep(every).await;
-        let uploads = ObjectStore::sweep_uploads;
-        sweep_once(
-            &ctx,
-            uploads,
-            max_age,
-            "removed abandoned multipart uploads",
-        )
-        .await;
-        let appends = ObjectStore::sweep_appends;
-        sweep_once(&ctx, appends, max_age, "removed abandoned appends").await;
-        let marks = ObjectStore::expire_tombstones;
-        sweep_once(
-            &ctx,
-            marks,
-            ttl,
-            "forgot deletions older than tombstone_ttl_secs",
-        )
-        .await;
-    }
-}
-
-/// Runs one sweep of the store on a blocking thread and logs what it removed.
-async fn sweep_once(
-    ctx: &Arc<TargetContext>,
-    sweep: fn(&ObjectStore, Duration) -> usize,
-    age: Duration,
-    what: &'static str,
-) {
-    let c = ctx.clone();
-    let removed = tokio::task::spawn_blocking(move || sweep(&c.store, age))
-        .await
-        .unwrap_or(0);
-    if removed > 0 {
-        tracing::info!(removed, "{what}");
-    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {

@@ -20,6 +20,16 @@ pub async fn read(
     let method = req.method().clone();
     let reads_message = BucketOp::reads_message(&method)?;
     let asked = Asked::of(&req);
+    if let Some(rest) = asked
+        .path_prefix
+        .as_deref()
+        .filter(|_| method != Method::HEAD && method != Method::GET)
+    {
+        // `/v1/buckets/a/b`: a name with a slash, never a bucket `a` (AIStore refuses it too).
+        return Err(ApiError::BadRequest(format!(
+            "invalid bucket name \"{bucket}/{rest}\": a bucket name has no '/' ({method} takes /v1/buckets/<bucket>)"
+        )));
+    }
     let msg = if reads_message {
         super::msg::read_act_msg(req).await?
     } else {

@@ -1,16 +1,17 @@
 //! `GET /v1/cluster?what=status` and `?what=qryxstats` (the SDK's `Job.status`,
-//! `Job.wait`, `Job.get_details`) and the `stop` action, over a node's [`Jobs`].
+//! `Job.wait`, `Job.get_details`), `status_all` and `running_all` (`Cluster.list_jobs_status`,
+//! `list_running_jobs`) and the `stop` action, over a node's [`Jobs`].
 
 use http::Response;
 
 use super::json_response;
 use super::ApiError;
 use crate::http::Body;
-use crate::jobs::{query_args, Jobs};
+use crate::jobs::{list_args, query_args, Jobs};
 
 /// `what` values answered here.
 pub fn is_job_query(what: &str) -> bool {
-    matches!(what, "status" | "qryxstats")
+    matches!(what, "status" | "qryxstats" | "status_all" | "running_all")
 }
 
 /// Answers a job query; `body` is the SDK's `JobArgs` (`{"ID":..,"Kind":..}`), `me` the
@@ -18,6 +19,11 @@ pub fn is_job_query(what: &str) -> bool {
 pub fn answer(jobs: &Jobs, what: &str, body: &[u8], me: &str) -> Result<Response<Body>, ApiError> {
     let (id, kind) = query_args(body);
     match what {
+        "status_all" => {
+            let (kind, running_only) = list_args(body);
+            Ok(json_response(&jobs.statuses(&kind, running_only)))
+        }
+        "running_all" => Ok(json_response(&jobs.running(&list_args(body).0))),
         "status" => {
             if id.is_empty() {
                 return Err(ApiError::BadRequest(

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod lso;
 pub mod moss;
 pub mod msg;
+pub mod node_status;
 pub mod object_op;
 pub mod specs;
 pub mod summary;

@@ -15,6 +15,8 @@ use super::ApiError;
 pub struct CopySpec {
     pub to: String,
     pub prepend: String,
+    /// Extension renames: `x.old` becomes `x.new`.
+    pub ext: HashMap<String, String>,
     pub dry_run: bool,
     /// Continue on error (`coer`): a failed object is counted, not fatal.
     pub continue_on_error: bool,
@@ -47,24 +49,27 @@ impl CopySpec {
             }
             _ => move_destination(q, value)?,
         };
-        if value
-            .get("ext")
-            .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty())
-        {
-            return Err(ApiError::BadRequest(
-                "copy: renaming extensions (ext) is not supported".into(),
-            ));
-        }
+        // `ext`: {"old": "new"} renames the last extension (AIStore's `TCBMsg.Ext`).
+        let ext = match value.get("ext") {
+            None | Some(Value::Null) => HashMap::new(),
+            Some(v) => {
+                serde_json::from_value::<HashMap<String, String>>(v.clone()).map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "copy: ext must map old extensions to new ones ({{\"txt\": \"md\"}}): {e}"
+                    ))
+                })?
+            }
+        };
         let s = |k: &str| str_field(value, k);
         let b = |k: &str| value.get(k).and_then(Value::as_bool).unwrap_or(false);
         let spec = CopySpec {
             to,
             prepend: s("prepend"),
+            ext,
             dry_run: b("dry_run"),
             continue_on_error: b("coer"),
         };
-        if spec.to == bucket && spec.prepend.is_empty() {
+        if spec.to == bucket && spec.prepend.is_empty() && spec.ext.is_empty() {
             return Err(ApiError::BadRequest(format!(
                 "ais://{bucket}: cannot copy a bucket onto itself (give another bucket or a prepend)"
             )));
@@ -74,7 +79,11 @@ impl CopySpec {
 
     /// The name `name` gets at the destination.
     pub fn dst_name(&self, name: &str) -> Result<String, ApiError> {
-        let n = format!("{}{name}", self.prepend);
+        let renamed = name
+            .rsplit_once('.')
+            .and_then(|(stem, ext)| Some((stem, self.ext.get(ext)?)))
+            .map(|(stem, new)| format!("{stem}.{}", new.trim_start_matches('.')));
+        let n = format!("{}{}", self.prepend, renamed.as_deref().unwrap_or(name));
         crate::names::validate_object(&n)?;
         Ok(n)
     }
@@ -250,4 +259,31 @@ pub fn move_destination(
         .to_string();
     crate::names::validate_bucket(&name).map_err(ApiError::from)?;
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_names_get_the_prepend_and_renamed_extensions() {
+        let q = HashMap::from([("bck_to".to_string(), "ais/@#/dst/".to_string())]);
+        let value = serde_json::json!({"prepend": "new-", "ext": {"old": ".new", "a": "b"}});
+        let spec = CopySpec::parse("src", &q, &value).unwrap();
+        for (name, want) in [
+            ("x.old", "new-x.new"),
+            ("dir.old/x.a", "new-dir.old/x.b"),
+            ("x.old.keep", "new-x.old.keep"),
+            ("noext", "new-noext"),
+            ("x.OLD", "new-x.OLD"),
+        ] {
+            assert_eq!(spec.dst_name(name).unwrap(), want, "{name}");
+        }
+        let bad = serde_json::json!({"ext": ["old"]});
+        assert!(CopySpec::parse("src", &q, &bad).is_err());
+        // Onto itself only with a rename.
+        let same = HashMap::from([("bck_to".to_string(), "ais/@#/src/".to_string())]);
+        assert!(CopySpec::parse("src", &same, &serde_json::json!({})).is_err());
+        assert!(CopySpec::parse("src", &same, &serde_json::json!({"ext": {"a": "b"}})).is_ok());
+    }
 }

@@ -42,20 +42,29 @@ pub use crate::jobs::job_id;
 /// AIStore's `BsummResult` for `bucket` (counts and sizes as JSON strings, as it sends).
 pub fn bsumm_result(bucket: &str, u: &BucketUsage) -> Value {
     let avg = u.total.checked_div(u.count).unwrap_or(0);
-    let used_pct = (u.disks_used * 100).checked_div(u.disks_size).unwrap_or(0);
+    // The bucket's share of the disks, rounded (AIStore's), not how full the disks are.
+    let used_pct = (u.on_disk * 100 + u.disks_size / 2)
+        .checked_div(u.disks_size)
+        .unwrap_or(0);
     json!({
         "name": bucket,
         "provider": "ais",
         "namespace": {"uuid": "", "name": ""},
-        "obj_count_present": u.count.to_string(),
-        "obj_count_remote": "0",
-        "obj_min_size": u.min,
-        "obj_avg_size": avg,
-        "obj_max_size": u.max,
-        "size_on_disk": u.on_disk.to_string(),
-        "size_all_present_objs": u.total.to_string(),
-        "size_all_remote_objs": "0",
-        "total_disks_size": u.disks_size.to_string(),
+        "ObjCount": {
+            "obj_count_present": u.count.to_string(),
+            "obj_count_remote": "0",
+        },
+        "ObjSize": {
+            "obj_min_size": u.min,
+            "obj_avg_size": avg,
+            "obj_max_size": u.max,
+        },
+        "TotalSize": {
+            "size_on_disk": u.on_disk.to_string(),
+            "size_all_present_objs": u.total.to_string(),
+            "size_all_remote_objs": "0",
+            "total_disks_size": u.disks_size.to_string(),
+        },
         "used_pct": used_pct,
         "is_present": true,
     })

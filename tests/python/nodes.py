@@ -89,10 +89,11 @@ def start_target(tmp: pathlib.Path, n_mountpaths=4, engine="auto", extra=(), env
 
 
 def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(), env=None, token=None,
-                  node_names=None):
+                  node_names=None, log_dirs=False):
     """A proxy and n targets with 2 mountpaths each, as separate processes; `env` is
     added to every node's environment, `token` (when AuthN is on) is sent while waiting;
-    `node_names[i]` is the machine target i says it runs on (default: this host)."""
+    `node_names[i]` is the machine target i says it runs on (default: this host); with
+    `log_dirs` every node keeps its log files in a directory of its own."""
     state = tmp / "proxy"
     state.mkdir(parents=True)
     # Targets join only with the cluster's secret: one per cluster unless the test gives its own.
@@ -100,7 +101,8 @@ def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(
     if not any(k in env for k in ("AIS_CLUSTER_SECRET", "AIS_AUTHN_SECRET_KEY", "AIS_NO_CLUSTER_SECRET")):
         env["AIS_CLUSTER_SECRET"] = secrets.token_hex(16)
     proc, url, node_id = start_node(
-        [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state), *proxy_extra],
+        [str(BIN), "proxy", "--port", "0", "--host", "127.0.0.1", "--state-dir", str(state), *proxy_extra,
+         *(["--log-dir", str(tmp / "proxy-log")] if log_dirs else [])],
         tmp / "proxy.log",
         env,
     )
@@ -109,6 +111,7 @@ def start_cluster(tmp: pathlib.Path, n_targets=3, proxy_extra=(), target_extra=(
     targets = [
         start_target(tmp / f"t{i}", n_mountpaths=2, env=env,
                      extra=["--proxy", url, *target_extra,
+                            *(["--log-dir", str(tmp / f"t{i}" / "log")] if log_dirs else []),
                             *(["--node-name", node_names[i]] if node_names else [])])
         for i in range(n_targets)
     ]

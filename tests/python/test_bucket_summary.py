@@ -20,23 +20,23 @@ def test_summary_and_info_count_objects_and_bytes(client):
         sizes[name] = len(data)
     s = bck.summary()
     assert s["name"] == "summ" and s["provider"] == "ais"
-    assert int(s["obj_count_present"]) == 40
-    assert int(s["size_all_present_objs"]) == sum(sizes.values())
-    assert s["obj_min_size"] == min(sizes.values()) and s["obj_max_size"] == max(sizes.values())
-    assert s["obj_avg_size"] == sum(sizes.values()) // 40
-    assert int(s["size_on_disk"]) >= sum(sizes.values())
-    assert int(s["total_disks_size"]) > 0 and 0 <= s["used_pct"] <= 100
+    assert int(s["ObjCount"]["obj_count_present"]) == 40
+    assert int(s["TotalSize"]["size_all_present_objs"]) == sum(sizes.values())
+    assert s["ObjSize"]["obj_min_size"] == min(sizes.values()) and s["ObjSize"]["obj_max_size"] == max(sizes.values())
+    assert s["ObjSize"]["obj_avg_size"] == sum(sizes.values()) // 40
+    assert int(s["TotalSize"]["size_on_disk"]) >= sum(sizes.values())
+    assert int(s["TotalSize"]["total_disks_size"]) > 0 and 0 <= s["used_pct"] <= 100
 
     only_txt = bck.summary(prefix="txt/")
     txt = [v for k, v in sizes.items() if k.startswith("txt/")]
-    assert int(only_txt["obj_count_present"]) == len(txt)
-    assert int(only_txt["size_all_present_objs"]) == sum(txt)
+    assert int(only_txt["ObjCount"]["obj_count_present"]) == len(txt)
+    assert int(only_txt["TotalSize"]["size_all_present_objs"]) == sum(txt)
 
     props, info = bck.info()
     assert '"provider":"ais"' in props.replace(" ", "")
-    assert int(info["obj_count_present"]) == 40
+    assert int(info["ObjCount"]["obj_count_present"]) == 40
     props, info = bck.info(prefix="img/")
-    assert int(info["obj_count_present"]) == 40 - len(txt)
+    assert int(info["ObjCount"]["obj_count_present"]) == 40 - len(txt)
 
     # A job ID nobody started is 404; a missing bucket too.
     r = requests.get(f"{endpoint}/v1/buckets/summ",
