@@ -39,3 +39,12 @@ pub use smap::{
     Bmd, NetInfo, Smap, Snode, FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_NON_ELECTABLE,
 };
 pub use view::{MapRefusal, MapView};
+
+/// What a target gets back on registration and in every push of the proxy.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ClusterMeta {
+    /// Cluster map.
+    pub smap: Smap,
+    /// Bucket list.
+    pub bmd: Bmd,
+}

@@ -57,7 +57,7 @@ pub(super) async fn redirect(
     let dt = designated(&smap, &batch).ok_or_else(|| {
         ApiError::Unavailable("no target in the cluster map: start a target with --proxy".into())
     })?;
-    let location = super::routes::signed_location(ctx, &parts.method, &parts.uri, dt);
+    let location = super::redirect::signed_location(ctx, &parts.method, &parts.uri, dt);
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
     if let Ok(v) = header::HeaderValue::try_from(location) {

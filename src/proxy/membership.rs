@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::ProxyContext;
-use crate::cluster::{Bmd, Smap, Snode};
+use crate::cluster::{ClusterMeta, Snode};
 use crate::http::{Body, Plane};
 use crate::wire::json_response;
 use crate::wire::ApiError;
@@ -18,15 +18,6 @@ use crate::wire::ApiError;
 pub struct JoinRequest {
     /// The node.
     pub si: Snode,
-}
-
-/// What a target gets back on registration and in every push.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ClusterMeta {
-    /// Cluster map.
-    pub smap: Smap,
-    /// Bucket list.
-    pub bmd: Bmd,
 }
 
 /// `POST /v1/cluster/autoreg`. A target already in the map keeps its place: it moves to

@@ -15,6 +15,7 @@ mod membership;
 mod multi_object;
 mod primary;
 mod raft_net;
+mod redirect;
 mod routes;
 mod s3;
 mod state;

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use http::{Method, Response, StatusCode};
 use openraft::{ChangeMembers, ServerState, SnapshotPolicy};
 
-use super::membership::ClusterMeta;
 use super::raft_net::Network;
 use super::state::QuorumWindows;
 use super::{ClusterState, ProxyContext};
 use crate::cluster::raft::log_store::LogStore;
 use crate::cluster::raft::state_machine::StateMachine;
 use crate::cluster::raft::{node_id, Command, NodeId, Proposal, Raft};
+use crate::cluster::ClusterMeta;
 use crate::cluster::{Bmd, Smap, Snode, FLAG_NON_ELECTABLE};
 use crate::config::ProxyConfig;
 use crate::http::{Body, ControlClient};
@@ -176,7 +176,7 @@ async fn join(ctx: &ProxyContext, url: &str) {
             Ok(r) if r.status == StatusCode::FORBIDDEN => {
                 if let Some(intra) = r
                     .headers
-                    .get(super::routes::INTRA_URL)
+                    .get(crate::wire::headers::AIS_INTRA_URL)
                     .and_then(|v| v.to_str().ok())
                 {
                     base = intra.to_string();

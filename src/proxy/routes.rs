@@ -2,23 +2,19 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{buckets, membership, ProxyContext};
-use crate::cluster::intra_auth::now_secs;
 use crate::http::request::{query, set_header};
 use crate::http::{empty, full, Body, Plane};
 use crate::names::{validate_bucket, validate_object};
 use crate::wire::json_response;
 use crate::wire::msg::{check_provider, split_object_path_borrowed};
 use crate::wire::{error, ApiError};
-
-/// Names the proxy's intra-cluster URL on a refused public join.
-pub const INTRA_URL: header::HeaderName = header::HeaderName::from_static("ais-intra-url");
 
 /// Handles one request; never fails (errors become AIStore-shaped responses).
 pub async fn handle(
@@ -46,7 +42,11 @@ pub async fn handle(
             error::error_response(&e, &method, path, &format!("p[{}]", ctx.me.daemon_id));
         if super::gate::is_join(path) {
             // Where a target given the public URL joins instead.
-            set_header(&mut resp, INTRA_URL, ctx.me.control_url());
+            set_header(
+                &mut resp,
+                crate::wire::headers::AIS_INTRA_URL,
+                ctx.me.control_url(),
+            );
         }
         return resp;
     }
@@ -285,7 +285,7 @@ fn redirect(
         ApiError::Unavailable("no target in the cluster map: start a target with --proxy".into())
     })?;
     ctx.metrics.count_object_request(req.method());
-    let location = signed_location(ctx, req.method(), req.uri(), owner);
+    let location = super::redirect::signed_location(ctx, req.method(), req.uri(), owner);
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
     if let Ok(v) = header::HeaderValue::try_from(location) {
@@ -293,42 +293,6 @@ fn redirect(
     }
     drain_in_background(req);
     Ok(resp)
-}
-
-/// Where a redirect to `owner` points: its URL with the request's path and query plus
-/// `pid` (this proxy) and `utm` (redirect time, unix ns in base 36), signed for `owner`
-/// when the cluster has a key. Built in one buffer: this runs for every object request.
-pub(super) fn signed_location(
-    ctx: &ProxyContext,
-    method: &Method,
-    uri: &http::Uri,
-    owner: &crate::cluster::Snode,
-) -> String {
-    let utm = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    let mut location = String::with_capacity(160);
-    location.push_str(owner.url());
-    let at_path = location.len();
-    location.push_str(uri.path());
-    match uri.query() {
-        Some(q) if !q.is_empty() => {
-            location.push('?');
-            location.push_str(q);
-            location.push('&');
-        }
-        _ => location.push('?'),
-    }
-    location.push_str("pid=");
-    location.push_str(&ctx.me.daemon_id);
-    location.push_str("&utm=");
-    push_base36(&mut location, utm);
-    if let Some(key) = &ctx.config.intra.key {
-        // The target takes a request on its public port only with this signature.
-        let sig = key.sign_redirect(method, &location[at_path..], &owner.daemon_id, now_secs());
-        location.push_str(&sig);
-    }
-    location
 }
 
 /// An object copy (`?object_to=`) writes into the destination's bucket: the client needs
@@ -381,40 +345,4 @@ fn drain_in_background(req: Request<Incoming>) {
             }
         }
     });
-}
-
-/// Appends `n` in base 36 (AIStore's redirect time stamp).
-fn push_base36(out: &mut String, mut n: u64) {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut digits = [0u8; 13]; // 36^13 > 2^64
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = DIGITS[(n % 36) as usize];
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_base36;
-
-    #[test]
-    fn base36_digits() {
-        for (n, want) in [
-            (0u64, "0"),
-            (35, "z"),
-            (36, "10"),
-            (1_764_000_000_000_000_000, "deh1t8phon40"),
-            (u64::MAX, "3w5e11264sgsf"),
-        ] {
-            let mut s = String::new();
-            push_base36(&mut s, n);
-            assert_eq!(s, want, "{n}");
-        }
-    }
 }

@@ -48,3 +48,5 @@ pub const AIS_BUCKET_SUMM: HeaderName = HeaderName::from_static("ais-bucket-summ
 pub const AIS_XACTION_ID: HeaderName = HeaderName::from_static("ais-xaction-id");
 /// Seconds since the node started (daemon and cluster health).
 pub const AIS_NODE_UPTIME: HeaderName = HeaderName::from_static("ais-node-uptime");
+/// The proxy's intra-cluster URL, named on a refused public join.
+pub const AIS_INTRA_URL: HeaderName = HeaderName::from_static("ais-intra-url");
