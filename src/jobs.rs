@@ -370,14 +370,19 @@ pub fn job_id() -> String {
 /// The `ID` and `Kind` of the SDK's job query body (`JobArgs`; lower-case keys taken too).
 pub fn query_args(body: &[u8]) -> (String, String) {
     let v: Value = serde_json::from_slice(body).unwrap_or_default();
-    let s = |a: &str, b: &str| {
-        v.get(a)
-            .or_else(|| v.get(b))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    (s("ID", "id"), kind_name(&s("Kind", "kind")).to_string())
+    (field(&v, "ID", "id").to_string(), kind_of(&v))
+}
+
+/// The job kind a `JobArgs` value names (`Kind`, or `kind` from older callers).
+pub fn kind_of(v: &Value) -> String {
+    kind_name(field(v, "Kind", "kind")).to_string()
+}
+
+fn field<'a>(v: &'a Value, upper: &str, lower: &str) -> &'a str {
+    v.get(upper)
+        .or_else(|| v.get(lower))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// The SDK's `JobQuery` body of `status_all` and `running_all`: kind, running only.

@@ -33,8 +33,7 @@ pub(super) async fn cluster_action(
     msg: ActMsg,
 ) -> Result<Response<Body>, ApiError> {
     ctx.state.check_writable().await?;
-    // The SDK's `JobArgs` say `Kind`; older callers `kind`.
-    let (_, kind) = crate::jobs::query_args(&serde_json::to_vec(&msg.value).unwrap_or_default());
+    let kind = crate::jobs::kind_of(&msg.value);
     let sid = || -> Result<String, ApiError> {
         serde_json::from_value::<NodeMsg>(msg.value.clone())
             .map(|m| m.sid)
@@ -135,12 +134,8 @@ fn start_job(ctx: &std::sync::Arc<ProxyContext>, kind: &str) -> Result<Response<
                 let targets: Vec<_> = ctx.state.smap().tmap.values().cloned().collect();
                 for t in targets {
                     let url = format!("{}/v1/daemon", t.control_url());
-                    let r = ctx.client.send(Method::PUT, &url, Some(body.clone())).await;
-                    let removed = match r {
-                        Ok(r) if r.status.is_success() => String::from_utf8_lossy(&r.body).trim().parse().unwrap_or(0),
-                        Ok(r) => return Err(format!("{}: {}", t.daemon_id, r.status)),
-                        Err(e) => return Err(format!("{}: {e}", t.daemon_id)),
-                    };
+                    let reply = super::fanout::ask(&ctx, &t, Method::PUT, &url, body.clone()).await?;
+                    let removed = String::from_utf8_lossy(&reply).trim().parse().unwrap_or(0);
                     let counts = crate::jobs::Counts { objects: removed, ..Default::default() };
                     p.add(&t.daemon_id, counts);
                 }

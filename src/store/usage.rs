@@ -24,8 +24,6 @@ pub struct BucketUsage {
     pub on_disk: u64,
     /// Size of the disks (mountpaths) holding them.
     pub disks_size: u64,
-    /// Bytes used on those disks.
-    pub disks_used: u64,
 }
 
 impl BucketUsage {
@@ -43,7 +41,6 @@ impl BucketUsage {
         self.total += o.total;
         self.on_disk += o.on_disk;
         self.disks_size += o.disks_size;
-        self.disks_used += o.disks_used;
     }
 
     fn add_object(&mut self, size: u64, on_disk: u64) {
@@ -75,9 +72,7 @@ impl ObjectStore {
             for (mp, root) in &roots {
                 walk(root, root, &prefix, &mut usage);
                 if let Ok(fs) = nix::sys::statvfs::statvfs(mp.as_path()) {
-                    let (frag, blocks, free) = (fs.fragment_size(), fs.blocks(), fs.blocks_free());
-                    usage.disks_size += blocks * frag;
-                    usage.disks_used += blocks.saturating_sub(free) * frag;
+                    usage.disks_size += fs.blocks() * fs.fragment_size();
                 }
             }
             usage
