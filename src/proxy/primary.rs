@@ -159,7 +159,10 @@ async fn join(ctx: &ProxyContext, url: &str) {
     let body = serde_json::to_vec(&serde_json::json!({ "si": ctx.me })).unwrap_or_default();
     let mut base = url.to_string();
     let mut attempt = 0u32;
-    while ctx.ready.load(std::sync::atomic::Ordering::Acquire) && !ctx.state.initialized() {
+    // Until this proxy is in the map it holds: a join whose answer timed out may have made
+    // it a learner (its state is initialized) without making it a voter and a map member.
+    let joined = || ctx.state.smap().pmap.contains_key(&ctx.me.daemon_id);
+    while ctx.ready.load(std::sync::atomic::Ordering::Acquire) && !joined() {
         let r = ctx
             .client
             .send(

@@ -50,7 +50,7 @@ def bucket_names(url):
     return sorted(b["name"] for b in requests.get(f"{url}/v1/buckets", timeout=5).json())
 
 
-def wait(what, cond, limit=30):
+def wait(what, cond, limit=30, state=None):
     deadline = time.time() + limit
     while True:
         try:
@@ -58,7 +58,9 @@ def wait(what, cond, limit=30):
                 return
         except requests.RequestException:
             pass
-        assert time.time() < deadline, f"timed out waiting for {what}"
+        if time.time() >= deadline:
+            seen = state() if state else ""
+            raise AssertionError(f"timed out waiting for {what}{seen}")
         time.sleep(0.05)
 
 
@@ -75,7 +77,18 @@ def start_all(tmp):
         return (all(len(m["tmap"]) == 3 and len(m["pmap"]) == 3 for m in maps)
                 and len({m["version"] for m in maps}) == 1
                 and all(requests.get(f"{p.url}/v1/health?readiness=true", timeout=5).ok for p in proxies))
-    wait("3 proxies and 3 targets in every proxy's map", settled)
+    def seen():
+        out = []
+        for p in proxies:
+            try:
+                m = smap(p)
+                ready = requests.get(f"{p.url}/v1/health?readiness=true", timeout=5)
+                out.append(f"{p.name}: v{m['version']} pmap={sorted(m['pmap'])} tmap={sorted(m['tmap'])} "
+                           f"ready={ready.status_code} {ready.text[:200]}")
+            except requests.RequestException as e:
+                out.append(f"{p.name}: {e}")
+        return "\n" + "\n".join(out)
+    wait("3 proxies and 3 targets in every proxy's map", settled, state=seen)
     return env, proxies, targets
 
 
