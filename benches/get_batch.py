@@ -7,13 +7,14 @@ of TAR shards (100 members per shard; single GETs with `?archpath=`).
     .venv/bin/python benches/get_batch.py [--items 10000] [--sizes 4KiB,64KiB,1MiB]
         [--member-sizes 4KiB,64KiB] [--bin-dir target/release] [--csv FILE] [--smoke]
 
-Both sides are native clients: single GETs are aisloader's (`--uniquegets`, each item
-once, following the proxy's redirect like every AIStore client), the batch is one curl
-request (`-L` resends the body to the designated target) piped into `tar -t`, which counts
-the members. Every item is read by each method once, in the order given, from the page
-cache (the PUTs just wrote them; the methods read the same warm data). While the largest
-batch runs, the resident memory of every target is sampled every 50 ms: the peak of any
-target bounds the designated target's.
+Every side is aisloader, a native client, reading each item once (`--uniquegets`) and
+discarding it: single GETs follow the proxy's redirect like every AIStore client; the
+batch is `--get-batchsize <all items>` (AIStore's aisloader flag), one request that the
+proxy redirects to a designated target, read as a streamed TAR whose members aisloader
+counts (fewer than asked is an error). Members are listed with `--arch.list`. The data is
+in the page cache (the PUTs just wrote it) for every method alike; each method runs
+`--repeat` times and its best run counts. While a batch runs, the resident memory of
+every target is sampled every 50 ms: the peak of any target bounds the designated one's.
 """
 
 import argparse
@@ -141,72 +142,59 @@ def put_shards(url, bucket, n_members, size, per_shard=100):
     return pairs
 
 
-def get_batch(url, bucket, items, sample_pids=()):
-    """One streaming GetBatch; returns (seconds, bytes, members, peak RSS MiB of any target)."""
-    body = json.dumps({"mime": ".tar", "strm": True, "in": items}).encode()
-    with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        f.write(body)
-        f.flush()
-        peak, done = [0.0], threading.Event()
+class PeakRss:
+    """Samples the resident memory of `pids` every 50 ms while in the `with` block."""
 
-        def sample():
-            while not done.is_set():
-                for pid in sample_pids:
-                    try:
-                        peak[0] = max(peak[0], rss_mib(pid))
-                    except OSError:
-                        pass
-                time.sleep(0.05)
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        t = time.perf_counter()
-        curl = subprocess.Popen(["curl", "-sS", "--fail", "-L", "-X", "GET", "-H", "Content-Type: application/json",
-                                 "--data-binary", f"@{f.name}", "-w", "%{stderr}%{size_download}",
-                                 f"{url}/v1/ml/moss/{bucket}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        tar = subprocess.Popen(["tar", "-tf", "-"], stdin=curl.stdout, stdout=subprocess.PIPE)
-        curl.stdout.close()
-        listed = tar.stdout.read().count(b"\n")
-        tar.wait()
-        err = curl.stderr.read().decode()
-        curl.wait()
-        secs = time.perf_counter() - t
-        done.set()
-        sampler.join()
-    if curl.returncode != 0 or tar.returncode != 0:
-        raise RuntimeError(f"GetBatch failed: curl {curl.returncode} tar {tar.returncode}: {err[-500:]}")
-    return secs, int(err.strip().split()[-1]), listed, peak[0]
+    def __init__(self, pids):
+        self.pids, self.peak, self.done = pids, 0.0, threading.Event()
+
+    def _sample(self):
+        while not self.done.is_set():
+            for pid in self.pids:
+                try:
+                    self.peak = max(self.peak, rss_mib(pid))
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._sample)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
 
 
-def singles(bin_dir, url, bucket, workers, urls_file=None):
+def read(bin_dir, url, bucket, workers=1, batch=0, members=False):
+    """Every item of the bucket once: single GETs from `workers` workers, or GetBatch
+    requests of `batch` items; returns (items/s, MiB/s, items)."""
     args = ["--bucket", bucket, "--uniquegets", "--duration", "0", "--numworkers", str(workers)]
-    if urls_file:
-        args += ["--get-urls", urls_file]
-    rows = aisloader(bin_dir, url, *args)
-    get = next(r for r in rows if r["op"] == "get")
+    if batch:
+        args += ["--get-batchsize", str(batch)]
+    if members:
+        args.append("--arch.list")
+    get = next(r for r in aisloader(bin_dir, url, *args) if r["op"] == "get")
     if get["errors"]:
-        raise RuntimeError(f"{get['errors']} single GETs failed")
-    return get["count"] / get["seconds"], get["mib_per_sec"], get["count"]
+        raise RuntimeError(f"{get['errors']} reads failed")
+    return get["items"] / get["seconds"], get["mib_per_sec"], get["items"]
 
 
-def measure(label, size, n, batch_fn, single_fn, rows, repeat):
+def measure(label, size, n, read_fn, pids, rows, repeat):
     """Each method `repeat` times, alternating; the best run of each counts (the first
     pass after the PUTs also fills the targets' metadata caches, whichever method runs it)."""
-    best = {"batch": None, 32: None, 1: None}
+    best, peak = {}, 0.0
     for _ in range(repeat):
-        secs, nbytes, listed, peak = batch_fn()
-        if listed != n:
-            raise RuntimeError(f"{label}: the batch held {listed} members, expected {n}")
-        if best["batch"] is None or secs < best["batch"][0]:
-            best["batch"] = (secs, nbytes, max(peak, best["batch"][2] if best["batch"] else 0))
-        for w in (32, 1):
-            items_s, mib_s, count = single_fn(w)
+        for how in ("batch", 32, 1):
+            with PeakRss(pids if how == "batch" else []) as rss:
+                items_s, mib_s, count = read_fn(1, n) if how == "batch" else read_fn(how, 0)
+            peak = max(peak, rss.peak)
             if count != n:
-                raise RuntimeError(f"{label}: {w} workers read {count} items, expected {n}")
-            if best[w] is None or items_s > best[w][0]:
-                best[w] = (items_s, mib_s)
-    secs, nbytes, peak = best["batch"]
-    b_items, b_mib = n / secs, nbytes / secs / (1 << 20)
-    (c_items, c_mib), (s_items, s_mib) = best[32], best[1]
+                raise RuntimeError(f"{label}: {how} read {count} items, expected {n}")
+            if how not in best or items_s > best[how][0]:
+                best[how] = (items_s, mib_s)
+    (b_items, b_mib), (c_items, c_mib), (s_items, s_mib) = best["batch"], best[32], best[1]
     row = {"what": label, "size": size, "items": n,
            "batch_items_s": round(b_items), "batch_mib_s": round(b_mib, 1),
            "get32_items_s": round(c_items), "get32_mib_s": round(c_mib, 1),
@@ -238,21 +226,15 @@ def main():
         try:
             for size in filter(None, a.sizes.split(",")):
                 bucket = f"objs-{size.lower()}"
-                names = put_objects(a.bin_dir, c.url, bucket, a.items, SIZES[size])
-                items = [{"objname": n} for n in names]
-                measure("objects", size, len(names),
-                        lambda: get_batch(c.url, bucket, items, c.target_pids),
-                        lambda w: singles(a.bin_dir, c.url, bucket, w), rows, a.repeat)
+                n = len(put_objects(a.bin_dir, c.url, bucket, a.items, SIZES[size]))
+                measure("objects", size, n,
+                        lambda w, b: read(a.bin_dir, c.url, bucket, w, b), c.target_pids, rows, a.repeat)
             for size in filter(None, a.member_sizes.split(",")):
                 bucket = f"shards-{size.lower()}"
-                pairs = put_shards(c.url, bucket, a.items, SIZES[size])
-                items = [{"objname": s, "archpath": m} for s, m in pairs]
-                urls = os.path.join(work, f"{bucket}.urls")
-                with open(urls, "w") as f:
-                    f.writelines(f"{c.url}/v1/objects/{bucket}/{s}?archpath={m}\n" for s, m in pairs)
-                measure("members", size, len(pairs),
-                        lambda: get_batch(c.url, bucket, items, c.target_pids),
-                        lambda w: singles(a.bin_dir, c.url, bucket, w, urls), rows, a.repeat)
+                n = len(put_shards(c.url, bucket, a.items, SIZES[size]))
+                measure("members", size, n,
+                        lambda w, b: read(a.bin_dir, c.url, bucket, w, b, members=True),
+                        c.target_pids, rows, a.repeat)
         finally:
             c.stop()
     if a.csv:

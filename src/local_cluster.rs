@@ -44,6 +44,12 @@ pub struct ClusterArgs {
     /// A target config file (TOML) every target starts with (e.g. `promote_roots`).
     #[arg(long)]
     pub target_config: Option<PathBuf>,
+    /// Run the nodes without a cluster secret: intra-cluster requests are not signed and
+    /// clients may read from targets directly, without the proxy's signed redirect (as
+    /// AIStore's development clusters; its SDK suite's direct-access tests need it). Any
+    /// process on the machine can then reach the nodes' intra-cluster ports.
+    #[arg(long, env = "AIS_NO_CLUSTER_SECRET")]
+    pub no_cluster_secret: bool,
 }
 
 struct Node {
@@ -76,6 +82,14 @@ pub async fn run(
         let bytes: [u8; 16] = rand::thread_rng().gen();
         hex::encode(bytes)
     };
+    let guard = |cmd: &mut Command| {
+        if args.no_cluster_secret {
+            cmd.env("AIS_NO_CLUSTER_SECRET", "true")
+                .env_remove("AIS_CLUSTER_SECRET");
+        } else {
+            cmd.env("AIS_CLUSTER_SECRET", &secret);
+        }
+    };
 
     // The first proxy starts the cluster; the others join through it.
     let mut proxy_urls: Vec<String> = Vec::new();
@@ -90,7 +104,7 @@ pub async fn run(
             format!("proxy{k}")
         };
         let mut cmd = Command::new(&exe);
-        cmd.env("AIS_CLUSTER_SECRET", &secret);
+        guard(&mut cmd);
         cmd.args(["proxy", "--host", &host, "--port", &port.to_string()])
             .arg("--state-dir")
             .arg(args.data_dir.join(&name));
@@ -114,7 +128,7 @@ pub async fn run(
     for i in 1..=args.targets {
         let port = (args.base_port as usize + i).to_string();
         let mut cmd = Command::new(&exe);
-        cmd.env("AIS_CLUSTER_SECRET", &secret);
+        guard(&mut cmd);
         cmd.args([
             "target",
             "--host",

@@ -4,6 +4,7 @@
 mod advertise;
 mod body;
 pub mod client;
+pub mod coalesce;
 pub mod forward;
 pub mod plane;
 pub mod request;

@@ -86,13 +86,15 @@ impl Api {
     }
 
     /// Every object name in the bucket.
+    /// With `members`, the members of its archives instead (see [`super::batch`]).
     pub async fn list_bucket(
         &self,
         client: &LoadClient,
         bucket: &str,
+        members: bool,
     ) -> Result<Vec<String>, String> {
         match self {
-            Api::Native { endpoint } => list_native(endpoint, bucket).await,
+            Api::Native { endpoint } => list_native(endpoint, bucket, members).await,
             Api::S3 { endpoint, .. } => {
                 let mut names = Vec::new();
                 let mut token = String::new();
@@ -154,12 +156,16 @@ fn signed(creds: &Credentials, method: &Method, url: &str) -> Headers {
 }
 
 /// Every object name (JSON list pages through the proxy).
-async fn list_native(endpoint: &str, bucket: &str) -> Result<Vec<String>, String> {
+async fn list_native(endpoint: &str, bucket: &str, members: bool) -> Result<Vec<String>, String> {
+    use crate::wire::lso::ENTRY_IN_ARCH;
     let url = format!("{endpoint}/v1/buckets/{bucket}");
     let ctl = crate::http::ControlClient::new(std::time::Duration::from_secs(60));
     let (mut names, mut token, mut uuid) = (Vec::new(), String::new(), String::new());
+    // LsNameOnly (16), and LsArchDir (8) for members, which follow their archive.
+    let flags = if members { "24" } else { "16" };
+    let mut archive = String::new();
     loop {
-        let msg = serde_json::json!({"action": "list", "value": {"props": "name", "flags": "16", "uuid": uuid, "continuation_token": token}});
+        let msg = serde_json::json!({"action": "list", "value": {"props": "name", "flags": flags, "uuid": uuid, "continuation_token": token}});
         let reply = ctl
             .send(
                 Method::GET,
@@ -177,7 +183,15 @@ async fn list_native(endpoint: &str, bucket: &str) -> Result<Vec<String>, String
         }
         let page: crate::wire::lso::LsoPage =
             serde_json::from_slice(&reply.body).map_err(|e| format!("list {bucket}: {e}"))?;
-        names.extend(page.entries.into_iter().map(|e| e.name));
+        for e in page.entries {
+            if !members {
+                names.push(e.name);
+            } else if e.flags & ENTRY_IN_ARCH == 0 {
+                archive = e.name;
+            } else if let Some(m) = e.name.strip_prefix(&format!("{archive}/")) {
+                names.push(super::batch::member_name(&archive, m));
+            }
+        }
         if page.continuation_token.is_empty() {
             return Ok(names);
         }

@@ -132,6 +132,14 @@ pub struct LoaderArgs {
         hide_env_values = true
     )]
     pub s3_secret_key: String,
+    /// Each GET is one GetBatch (`/v1/ml/moss`, AIStore's ML endpoint) of this many
+    /// items, read as a streamed TAR (0 = single GETs).
+    #[arg(long = "get-batchsize", default_value_t = 0)]
+    pub get_batchsize: usize,
+    /// Read the members of the bucket's archives (shards) instead of whole objects: single
+    /// GETs with `?archpath=`, or as GetBatch items with --get-batchsize.
+    #[arg(long = "arch.list")]
+    pub arch_list: bool,
     /// Raw mode: GET the URLs in this file (one per line) from any HTTP server, e.g. nginx.
     #[arg(long = "get-urls", value_name = "FILE")]
     pub get_urls: Option<PathBuf>,
@@ -169,6 +177,22 @@ impl LoaderArgs {
         }
         if self.api == ApiKind::S3 && self.verifyhash {
             return Err("--verifyhash checks Ais-Checksum-Value: native API only".into());
+        }
+        if self.get_batchsize > crate::wire::moss::MAX_ITEMS {
+            return Err(format!(
+                "--get-batchsize {}: at most {} items in one GetBatch",
+                self.get_batchsize,
+                crate::wire::moss::MAX_ITEMS
+            ));
+        }
+        let reads_items = self.get_batchsize > 0 || self.arch_list;
+        if reads_items && (self.api == ApiKind::S3 || self.get_urls.is_some()) {
+            return Err("--get-batchsize and --arch.list need AIStore's native API (not --api s3 or --get-urls)".into());
+        }
+        if self.get_batchsize > 0 && (self.verifyhash || self.readoff > 0 || self.readlen > 0) {
+            return Err(
+                "--get-batchsize reads whole items: no --verifyhash, --readoff or --readlen".into(),
+            );
         }
         let unbounded = self.duration.is_zero()
             && self.maxputs == 0

@@ -97,6 +97,28 @@ impl LoadClient {
         headers: &[(&str, String)],
         hash: bool,
     ) -> Result<Outcome, String> {
+        let mut hasher = hash.then(|| Xxh64::new(0));
+        let mut out = self
+            .send_into(method, url, body, headers, |data| {
+                if let Some(h) = hasher.as_mut() {
+                    h.update(data);
+                }
+            })
+            .await?;
+        out.xxhash = hasher.map(|h| format!("{:016x}", h.digest()));
+        Ok(out)
+    }
+
+    /// Sends a request, following up to 3 redirects; a successful answer's body goes to
+    /// `sink` piece by piece as it arrives.
+    pub async fn send_into(
+        &self,
+        method: Method,
+        url: &str,
+        body: Bytes,
+        headers: &[(&str, String)],
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<Outcome, String> {
         let mut url = url.to_string();
         for _ in 0..4 {
             let resp = self
@@ -117,16 +139,14 @@ impl LoadClient {
             }
             let (parts, mut body) = resp.into_parts();
             let mut received = 0u64;
-            let mut hasher = hash.then(|| Xxh64::new(0));
             let mut error_text = String::new();
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| format!("{url}: body: {e}"))?;
                 if let Ok(data) = frame.into_data() {
                     received += data.len() as u64;
-                    if let Some(h) = hasher.as_mut() {
-                        h.update(&data);
-                    }
-                    if !status.is_success() && error_text.len() < 512 {
+                    if status.is_success() {
+                        sink(&data);
+                    } else if error_text.len() < 512 {
                         error_text.push_str(&String::from_utf8_lossy(&data));
                     }
                 }
@@ -135,7 +155,7 @@ impl LoadClient {
                 status,
                 headers: parts.headers,
                 received,
-                xxhash: hasher.map(|h| format!("{:016x}", h.digest())),
+                xxhash: None,
                 error_text,
             });
         }

@@ -36,6 +36,8 @@ pub struct OpStats {
     pub errors: u64,
     /// Bytes moved by successful operations.
     pub bytes: u64,
+    /// Items read by successful operations (a GetBatch reads many in one).
+    pub items: u64,
     hist: Histogram<u64>,
 }
 
@@ -45,6 +47,7 @@ impl Default for OpStats {
             count: 0,
             errors: 0,
             bytes: 0,
+            items: 0,
             // Microseconds from 1 µs to 10 minutes, 3 significant digits.
             hist: Histogram::new_with_bounds(1, 600_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!())),
@@ -55,8 +58,14 @@ impl Default for OpStats {
 impl OpStats {
     /// Records one success.
     pub fn record(&mut self, latency: Duration, bytes: u64) {
+        self.record_items(latency, bytes, 1);
+    }
+
+    /// Records one success that read `items` items.
+    pub fn record_items(&mut self, latency: Duration, bytes: u64, items: u64) {
         self.count += 1;
         self.bytes += bytes;
+        self.items += items;
         let us = (latency.as_micros() as u64).clamp(1, 600_000_000);
         let _ = self.hist.record(us);
     }
@@ -71,6 +80,7 @@ impl OpStats {
         self.count += other.count;
         self.errors += other.errors;
         self.bytes += other.bytes;
+        self.items += other.items;
         let _ = self.hist.add(&other.hist);
     }
 
@@ -95,6 +105,8 @@ impl OpStats {
             seconds: secs,
             mib_per_sec: self.bytes as f64 / (1 << 20) as f64 / secs,
             ops_per_sec: self.count as f64 / secs,
+            items: self.items,
+            items_per_sec: self.items as f64 / secs,
             latency_us: Latency {
                 min: if empty { 0 } else { self.hist.min() },
                 avg: if empty { 0.0 } else { self.hist.mean() },
@@ -144,6 +156,10 @@ pub struct Summary {
     pub mib_per_sec: f64,
     /// Operations per second.
     pub ops_per_sec: f64,
+    /// Items read (more than `count` with GetBatch).
+    pub items: u64,
+    /// Items per second.
+    pub items_per_sec: f64,
     /// Latencies.
     pub latency_us: Latency,
 }
@@ -238,6 +254,16 @@ pub fn final_table(rows: &[Summary]) -> String {
             fmt_us(l.p999 as f64),
             fmt_us(l.max as f64)
         );
+        if r.items != r.count {
+            let _ = writeln!(
+                out,
+                "{:<4} {} items in {} batches: {:.1} items/s",
+                r.op.name(),
+                r.items,
+                r.count,
+                r.items_per_sec
+            );
+        }
     }
     out
 }

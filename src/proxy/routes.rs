@@ -249,6 +249,10 @@ async fn what(ctx: &ProxyContext, req: &Request<Incoming>) -> Result<Response<Bo
         "bmd" => Ok(json_response(&ctx.state.bmd())),
         "snode" => Ok(json_response(&ctx.me)),
         "config" => Ok(json_response(&ctx.config)),
+        "cluster_config" => Ok(json_response(&crate::wire::cluster_config::cluster_config(
+            ctx.config.intra.authn,
+            ctx.config.intra.signed,
+        ))),
         "node_status" => Ok(json_response(&crate::wire::node_status::node_status(
             crate::wire::node_status::NodeFacts {
                 snode: serde_json::to_value(&ctx.me).unwrap_or_default(),

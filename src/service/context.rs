@@ -62,6 +62,9 @@ pub struct TargetContext {
     pub control: crate::http::ControlClient,
     /// GetBatch requests this target may assemble at once (see [`super::get_batch`]).
     pub get_batch_slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The node's multi-threaded runtime: long work that would otherwise hold the serving
+    /// thread that took the request (a GetBatch's gathering from other targets) runs here.
+    pub background: tokio::runtime::Handle,
 }
 
 impl TargetContext {

@@ -108,6 +108,7 @@ pub async fn run_on(
         scrub: Default::default(),
         jobs: Default::default(),
         get_batch_slots: crate::service::get_batch::slots(),
+        background: tokio::runtime::Handle::current(),
         bucket_props: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),

@@ -4,6 +4,7 @@
 //! and JSON answers. No handler: what a node does with a request lives above.
 
 pub mod bucket_op;
+pub mod cluster_config;
 pub mod error;
 pub mod headers;
 pub mod jobs;

@@ -2,10 +2,16 @@
 over three targets: node logs (current, by severity, all as an archive, every node),
 node status and counters, jobs started and listed, native multipart completion rules
 and their messages, bucket names with a slash, HEAD v2 properties, copy with renamed
-extensions."""
+extensions, what the cluster configuration says about direct reads from targets."""
 
 import io
+import os
+import random
+import signal
+import socket
+import subprocess
 import tarfile
+import time
 
 import pytest
 import requests
@@ -13,7 +19,7 @@ from aistore.sdk import Client
 from aistore.sdk.enums import LogSeverity, NodeFilter
 from aistore.sdk.errors import AISError
 
-from nodes import fail_fast, start_cluster
+from nodes import BIN, fail_fast, start_cluster
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +164,59 @@ def test_copy_renames_extensions(ais):
     got = sorted(o.name for o in dst.list_all_objects())
     assert got == ["n-a.new", "n-b.keep", "n-dir.old/c.new", "n-skip.new"], got
     assert dst.object("n-dir.old/c.new").get_reader().read_all() == b"dir.old/c.old"
+
+
+def test_cluster_config_says_whether_targets_take_direct_reads(ais, tmp_path):
+    """`what=cluster_config` in AIStore's shape: with a cluster secret (the default) a read
+    straight from a target without the proxy's signed redirect is refused; `aisnode cluster
+    --no-cluster-secret` says so and serves it (AIStore's SDK suite reads this to decide)."""
+    cfg = requests.get(f"{ais.url}/v1/cluster", params={"what": "cluster_config"}, timeout=10).json()
+    assert cfg["auth"]["intra_cluster"]["enabled"] is True and cfg["auth"]["enabled"] is False, cfg
+    bck = ais.bucket("direct")
+    bck.create(exist_ok=True)
+    bck.object("o").get_writer().put_content(b"direct bytes")
+    owner = requests.get(f"{ais.url}/v1/objects/direct/o", allow_redirects=False, timeout=10)
+    assert owner.status_code == 307
+    direct = requests.get(owner.headers["Location"].split("?")[0], timeout=10)
+    assert direct.status_code in (401, 403), direct.status_code
+
+    base = free_port_block(3)
+    proc = subprocess.Popen([str(BIN), "cluster", "--targets", "2", "--mountpaths", "1", "--base-port", str(base),
+                             "--data-dir", str(tmp_path / "open"), "--no-cluster-secret"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{base}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if len(requests.get(f"{url}/v1/daemon?what=smap", timeout=2).json()["tmap"]) == 2:
+                    break
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            assert time.time() < deadline and proc.poll() is None, "aisnode cluster did not come up"
+            time.sleep(0.2)
+        cfg = requests.get(f"{url}/v1/cluster", params={"what": "cluster_config"}, timeout=10).json()
+        assert cfg["auth"]["intra_cluster"]["enabled"] is False, cfg
+        open_client = Client(url, retry_config=fail_fast(), timeout=60)
+        open_client.bucket("direct").create()
+        open_client.bucket("direct").object("o").get_writer().put_content(b"open bytes")
+        owner = requests.get(f"{url}/v1/objects/direct/o", allow_redirects=False, timeout=10)
+        direct = requests.get(owner.headers["Location"].split("?")[0], timeout=10)
+        assert direct.status_code == 200 and direct.content == b"open bytes", direct.status_code
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def free_port_block(n):
+    """A base port with base..base+n and each + 1000 free (what `aisnode cluster` takes),
+    below the kernel's ephemeral range."""
+    for base in random.sample(range(20000, 28000, 10), 200):
+        try:
+            for port in [p + d for p in range(base, base + n) for d in (0, 1000)]:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free block of ports")

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use http::{header, HeaderValue, Method, Response, StatusCode};
@@ -30,6 +30,7 @@ use self::items::{framed, read_in_order};
 use self::output::ArchiveOut;
 use super::TargetContext;
 use crate::cluster::Snode;
+use crate::http::coalesce::{coalesce, COALESCE_MAX};
 use crate::http::{stream, Body};
 use crate::wire::moss::{self, Batch, Item, MossOut, MossResp};
 use crate::wire::ApiError;
@@ -40,6 +41,8 @@ pub const SEND_PATH: &str = "/v1/ml/moss-send";
 pub const MAX_AT_ONCE: usize = 64;
 /// Archive pieces queued for the client.
 const OUT_QUEUE: usize = 8;
+/// Small archive pieces are joined up to this many bytes before they are queued.
+const HOLD_MAX: usize = crate::http::coalesce::COALESCE_MAX;
 
 /// The slots GetBatch requests take on this target.
 pub fn slots() -> Arc<tokio::sync::Semaphore> {
@@ -50,7 +53,8 @@ pub fn slots() -> Arc<tokio::sync::Semaphore> {
 pub fn send(ctx: Arc<TargetContext>, body: &[u8]) -> Result<Response<Body>, ApiError> {
     let items: Vec<(u32, Item)> = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("GetBatch items: {e}")))?;
-    Ok(Response::new(stream(framed(read_in_order(ctx, items)))))
+    let frames = framed(read_in_order(ctx, items));
+    Ok(Response::new(stream(coalesce(frames, COALESCE_MAX))))
 }
 
 /// Where the next item's frame comes from.
@@ -157,9 +161,12 @@ pub async fn serve(ctx: &Arc<TargetContext>, batch: Batch) -> Result<Response<Bo
         groups[g].1.push((i as u32, item.clone()));
         owner_of.push(g);
     }
+    // Opened on the multi-threaded runtime: the connections to the owners (and their
+    // socket reads) run there, beside the serving thread that writes to the client.
+    let background = &ctx.background;
     let opened = futures_util::future::join_all(groups.into_iter().map(|(owner, items)| {
         let ctx = ctx.clone();
-        async move {
+        let open = async move {
             match owner {
                 Some(o) => open_owner(&ctx, &o, &items).await,
                 None => Ok(Source::Here {
@@ -167,6 +174,11 @@ pub async fn serve(ctx: &Arc<TargetContext>, batch: Batch) -> Result<Response<Bo
                     body: None,
                 }),
             }
+        };
+        let task = background.spawn(open);
+        async move {
+            task.await
+                .unwrap_or_else(|e| Err(ApiError::Upstream(format!("GetBatch: {e}"))))
         }
     }))
     .await;
@@ -184,7 +196,7 @@ pub async fn serve(ctx: &Arc<TargetContext>, batch: Batch) -> Result<Response<Bo
     let strm = batch.strm;
     let assembly = {
         let batch = batch.clone();
-        tokio::spawn(async move {
+        ctx.background.spawn(async move {
             let _permit = permit;
             let outcome = assemble(&batch, sources, owner_of, first, &tx).await;
             if let Err(e) = &outcome {
@@ -229,13 +241,25 @@ async fn assemble(
     tx: &mpsc::Sender<io::Result<Bytes>>,
 ) -> Result<Vec<MossOut>, Failure> {
     let fail = |m: String| (None, m);
-    let send = |b: Bytes| async move {
-        if b.is_empty() {
-            return Ok(());
+    // Small pieces (a header, a small item, its padding) are held and go out together once
+    // they add up or the client side has taken everything sent so far (nothing waits).
+    let mut held = BytesMut::new();
+    let flush = |held: &mut BytesMut, force: bool| {
+        let due = !held.is_empty()
+            && (force || held.len() >= HOLD_MAX || tx.capacity() == tx.max_capacity());
+        let b = if due {
+            held.split().freeze()
+        } else {
+            Bytes::new()
+        };
+        async move {
+            if b.is_empty() {
+                return Ok(());
+            }
+            tx.send(Ok(b))
+                .await
+                .map_err(|_| (None, "the client went away".to_string()))
         }
-        tx.send(Ok(b))
-            .await
-            .map_err(|_| (None, "the client went away".to_string()))
     };
     let mut out = ArchiveOut::new(batch.format);
     let mut outcomes = Vec::with_capacity(if batch.strm { 0 } else { batch.items.len() });
@@ -258,15 +282,23 @@ async fn assemble(
             return Err((Some(head), m));
         }
         let name = moss::name_in_archive(item, batch.onob, missing);
-        send(
-            out.begin(&name, head.size)
+        held.extend_from_slice(
+            &out.begin(&name, head.size)
                 .map_err(|e| fail(e.to_string()))?,
-        )
-        .await?;
+        );
         let mut got = 0u64;
         while let Some(piece) = src.data().await.map_err(fail)? {
             got += piece.len() as u64;
-            send(out.data(piece).map_err(|e| fail(e.to_string()))?).await?;
+            let piece = out.data(piece).map_err(|e| fail(e.to_string()))?;
+            if piece.len() >= HOLD_MAX {
+                flush(&mut held, true).await?;
+                tx.send(Ok(piece))
+                    .await
+                    .map_err(|_| (None, "the client went away".to_string()))?;
+            } else {
+                held.extend_from_slice(&piece);
+                flush(&mut held, false).await?;
+            }
         }
         if got != head.size {
             return Err(fail(format!(
@@ -274,7 +306,8 @@ async fn assemble(
                 head.size
             )));
         }
-        send(out.end(head.size).map_err(|e| fail(e.to_string()))?).await?;
+        held.extend_from_slice(&out.end(head.size).map_err(|e| fail(e.to_string()))?);
+        flush(&mut held, false).await?;
         if !batch.strm {
             outcomes.push(MossOut {
                 objname: item.objname.clone(),
@@ -287,7 +320,8 @@ async fn assemble(
             });
         }
     }
-    send(out.finish().map_err(|e| fail(e.to_string()))?).await?;
+    held.extend_from_slice(&out.finish().map_err(|e| fail(e.to_string()))?);
+    flush(&mut held, true).await?;
     Ok(outcomes)
 }
 
