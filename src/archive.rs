@@ -251,6 +251,33 @@ fn each(
     Ok(())
 }
 
+/// Where the data of each regular-file member of a plain (uncompressed) TAR sits: name,
+/// offset, size, in archive order; members whose names climb out of the archive are left
+/// out. Reads the headers only (the data is skipped by seeking).
+pub fn tar_index(file: File, deadline: Instant) -> Result<Vec<(String, u64, u64)>, ArchiveError> {
+    let corrupt = |e: &dyn std::fmt::Display| ArchiveError::Corrupt(Format::Tar, e.to_string());
+    let mut ar = tar::Archive::new(file);
+    let mut out = Vec::new();
+    for entry in ar.entries_with_seek().map_err(|e| corrupt(&e))? {
+        if Instant::now() > deadline {
+            return Err(ArchiveError::Deadline);
+        }
+        let entry = entry.map_err(|e| corrupt(&e))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map_err(|e| corrupt(&e))?
+            .to_string_lossy()
+            .into_owned();
+        if is_safe(&name) {
+            out.push((name, entry.raw_file_position(), entry.size()));
+        }
+    }
+    Ok(out)
+}
+
 /// Regular-file members after the first `skip`, at most `limit` of them, names sanitized.
 pub fn list(
     file: File,
@@ -409,6 +436,30 @@ mod tests {
         let mut out = Vec::new();
         let found = stream_member(file_of(bytes), fmt, path, far(), &mut into(&mut out)).unwrap();
         found.then_some(out)
+    }
+
+    #[test]
+    fn tar_index_points_at_each_members_bytes() {
+        let long = format!("{}/deep.bin", "d".repeat(120));
+        let members: Vec<(&str, &[u8])> = vec![
+            ("a.txt", b"alpha"),
+            ("empty", b""),
+            (long.as_str(), b"long name's data"),
+            ("z/last", &[9u8; 1500]),
+        ];
+        let bytes = tar_of(&members);
+        let index = tar_index(file_of(&bytes), far()).unwrap();
+        let names: Vec<&str> = index.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["a.txt", "empty", long.as_str(), "z/last"]);
+        for (name, off, size) in &index {
+            let want = members.iter().find(|(n, _)| n == name).unwrap().1;
+            assert_eq!(
+                &bytes[*off as usize..(*off + *size) as usize],
+                want,
+                "{name}"
+            );
+        }
+        assert!(tar_index(file_of(b"not a tar at all, just text"), far()).is_err());
     }
 
     fn selected(bytes: &[u8], fmt: Format, m: &Matcher) -> (Vec<u8>, Selected) {

@@ -51,7 +51,12 @@ pub async fn read(
     object: &str,
     what: Selection,
 ) -> Result<ArchiveRead, ApiError> {
-    drop(super::locate::open_here_or_fetch(ctx, bucket, object).await?);
+    let r = super::locate::open_here_or_fetch(ctx, bucket, object).await?;
+    if let Selection::Member(path) = &what {
+        if let Some(read) = indexed_member(ctx, bucket, object, r, path).await? {
+            return Ok(read);
+        }
+    }
     let (file, _) = ctx.store.open_plain(bucket, object).await?;
     let o = object.to_string();
     let single = matches!(what, Selection::Member(_));
@@ -117,6 +122,39 @@ pub async fn read(
         size: single.then_some(size),
         stream,
     })
+}
+
+/// Member `path` of a plain TAR through the shard's index: one ranged read of the object
+/// (None: not a plain TAR, read it the slow way).
+async fn indexed_member(
+    ctx: &TargetContext,
+    bucket: &str,
+    object: &str,
+    r: crate::store::ObjectReader,
+    path: &str,
+) -> Result<Option<ArchiveRead>, ApiError> {
+    let learn = || async {
+        let (file, _) = ctx.store.open_plain(bucket, object).await.ok()?;
+        let deadline = Instant::now() + ARCHIVE_DEADLINE;
+        super::shard_index::learn(file, object.to_string(), deadline).await
+    };
+    let meta = &r.info.meta;
+    let Some(index) = ctx.shard_indexes.get(bucket, object, meta, learn).await else {
+        return Ok(None);
+    };
+    match index.get(path) {
+        Some((off, size)) if off + size <= meta.size => {
+            ctx.metrics.get_bytes.inc_by(size);
+            Ok(Some(ArchiveRead {
+                size: Some(size),
+                stream: r.stream(off, size).boxed(),
+            }))
+        }
+        Some(_) => Ok(None),
+        None => Err(ApiError::NotFound(format!(
+            "ais://{bucket}/{object}: no member {path:?} in the archive"
+        ))),
+    }
 }
 
 /// Members `skip..skip+limit` of shard `object` with sizes (none when it is not an

@@ -65,6 +65,8 @@ pub struct TargetContext {
     /// The node's multi-threaded runtime: long work that would otherwise hold the serving
     /// thread that took the request (a GetBatch's gathering from other targets) runs here.
     pub background: tokio::runtime::Handle,
+    /// Where the members of plain TAR shards sit (see [`super::shard_index`]).
+    pub shard_indexes: super::shard_index::ShardIndexes,
 }
 
 impl TargetContext {

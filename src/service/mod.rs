@@ -24,6 +24,7 @@ pub mod redundancy_job;
 pub mod replica;
 pub mod resilver;
 pub mod scrub;
+pub mod shard_index;
 pub mod walk_job;
 
 pub use context::{NodeInfo, TargetContext};

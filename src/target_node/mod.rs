@@ -109,6 +109,7 @@ pub async fn run_on(
         jobs: Default::default(),
         get_batch_slots: crate::service::get_batch::slots(),
         background: tokio::runtime::Handle::current(),
+        shard_indexes: Default::default(),
         bucket_props: Default::default(),
         stop: tokio::sync::Notify::new(),
         control: crate::http::ControlClient::new(Duration::from_secs(5)).signed_by(signer),

@@ -92,3 +92,25 @@ def test_members_by_path_pattern_and_listing(client):
     for shard in sorted(shards):
         want += [shard] + [f"{shard}/{k}" for k in MEMBERS]
     assert names == want, names
+
+
+def test_member_of_a_rewritten_shard_is_read_from_the_new_shard(client):
+    """Members are found through an index of the shard, learned once per version: a shard
+    written again with other members (other offsets) is read as it is now."""
+    bck = client.bucket("rewritten")
+    bck.create()
+    obj = bck.object("s.tar")
+    obj.get_writer().put_content(tar_bytes())
+    member = ArchiveConfig(archpath="s002/cls.txt")
+    assert obj.get_reader(archive_config=member).read_all() == b"7"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in [("pad.bin", b"x" * 5000), ("s002/cls.txt", b"new class")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    obj.get_writer().put_content(buf.getvalue())
+    assert obj.get_reader(archive_config=member).read_all() == b"new class"
+    with pytest.raises(AISError) as e:
+        obj.get_reader(archive_config=ArchiveConfig(archpath="s001/img.jpg")).read_all()
+    assert e.value.status_code == 404
