@@ -10,6 +10,7 @@ benches/scaling.sh --smoke --disks 2 --via-proxy --targets 2 --out target/scalin
 benches/peers.sh 64 1 1 8
 benches/peers-matrix.sh 1 1 "4" "1" "8"
 .venv/bin/python benches/listing.py --sizes 2000 --repeat 1
+.venv/bin/python benches/get_batch.py --smoke --bin-dir "${AIS_BIN_DIR:-target/release}"
 .venv/bin/python benches/redundancy.py --smoke --bin "${AIS_BIN_DIR:-target/release}/aisnode"
 benches/s3-peers.sh --smoke
 benches/auth-cost.sh 1 1 4

@@ -43,6 +43,9 @@ pub const MAX_AT_ONCE: usize = 64;
 const OUT_QUEUE: usize = 8;
 /// Small archive pieces are joined up to this many bytes before they are queued.
 const HOLD_MAX: usize = crate::http::coalesce::COALESCE_MAX;
+/// Only pieces shorter than this are joined: a large item's data (which arrives from its
+/// owner in socket-sized pieces) goes out as it came, without one more copy.
+const HOLD_BELOW: usize = 16 << 10;
 
 /// The slots GetBatch requests take on this target.
 pub fn slots() -> Arc<tokio::sync::Semaphore> {
@@ -290,7 +293,7 @@ async fn assemble(
         while let Some(piece) = src.data().await.map_err(fail)? {
             got += piece.len() as u64;
             let piece = out.data(piece).map_err(|e| fail(e.to_string()))?;
-            if piece.len() >= HOLD_MAX {
+            if piece.len() >= HOLD_BELOW {
                 flush(&mut held, true).await?;
                 tx.send(Ok(piece))
                     .await
