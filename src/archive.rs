@@ -219,14 +219,9 @@ fn each(
             let mut ar = tar::Archive::new(reader);
             for entry in ar.entries().map_err(|e| corrupt(&e))? {
                 let mut entry = entry.map_err(|e| corrupt(&e))?;
-                if !entry.header().entry_type().is_file() {
+                let Some(name) = file_name(&entry).map_err(|e| corrupt(&e))? else {
                     continue;
-                }
-                let name = entry
-                    .path()
-                    .map_err(|e| corrupt(&e))?
-                    .to_string_lossy()
-                    .into_owned();
+                };
                 let size = entry.size();
                 if !f(&name, size, &mut entry)? {
                     break;
@@ -251,6 +246,14 @@ fn each(
     Ok(())
 }
 
+/// A TAR entry's name when it is a regular file (None for directories, links and the like).
+fn file_name<R: Read>(entry: &tar::Entry<'_, R>) -> io::Result<Option<String>> {
+    if !entry.header().entry_type().is_file() {
+        return Ok(None);
+    }
+    Ok(Some(entry.path()?.to_string_lossy().into_owned()))
+}
+
 /// Where the data of each regular-file member of a plain (uncompressed) TAR sits: name,
 /// offset, size, in archive order; members whose names climb out of the archive are left
 /// out. Reads the headers only (the data is skipped by seeking).
@@ -263,14 +266,9 @@ pub fn tar_index(file: File, deadline: Instant) -> Result<Vec<(String, u64, u64)
             return Err(ArchiveError::Deadline);
         }
         let entry = entry.map_err(|e| corrupt(&e))?;
-        if !entry.header().entry_type().is_file() {
+        let Some(name) = file_name(&entry).map_err(|e| corrupt(&e))? else {
             continue;
-        }
-        let name = entry
-            .path()
-            .map_err(|e| corrupt(&e))?
-            .to_string_lossy()
-            .into_owned();
+        };
         if is_safe(&name) {
             out.push((name, entry.raw_file_position(), entry.size()));
         }
