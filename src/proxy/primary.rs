@@ -447,7 +447,36 @@ pub(super) async fn set_primary(
     }
     let raft = &ctx.state.raft;
     let handing = &ctx.state.handing_over;
-    handing.store(true, std::sync::atomic::Ordering::Release);
+    handing.store(true, std::sync::atomic::Ordering::SeqCst);
+    // No new change is taken now; the new primary must hold every one taken so far, or no
+    // proxy would vote for it (Raft elects only a proxy with the whole log): first the
+    // changes being written finish, then the new primary's log reaches the end of ours.
+    let writes_done = Instant::now() + Duration::from_millis(hold_ms / 2);
+    while ctx.state.writing.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && Instant::now() < writes_done
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let to = node_id(id);
+    let caught_up = raft
+        .wait(Some(Duration::from_millis(hold_ms / 2)))
+        .metrics(
+            |m| {
+                let last = m.last_log_index;
+                m.replication.as_ref().is_some_and(|r| {
+                    r.get(&to)
+                        .is_some_and(|matched| matched.map(|l| l.index) >= last)
+                })
+            },
+            "the new primary holds every change",
+        )
+        .await;
+    if caught_up.is_err() {
+        handing.store(false, std::sync::atomic::Ordering::Release);
+        return Err(ApiError::Unavailable(format!(
+            "proxy {id} has not caught up with the primary's changes; the primary stays: retry"
+        )));
+    }
     raft.runtime_config().heartbeat(false);
     raft.runtime_config().elect(false);
     let url = format!("{}/v1/raft/elect", node.control_url());

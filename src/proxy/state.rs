@@ -70,6 +70,9 @@ pub struct ClusterState {
     /// Set while the primary hands over to another proxy: it takes no change (its
     /// appends would renew the other proxies' leases and deny the election).
     pub handing_over: std::sync::atomic::AtomicBool,
+    /// Changes being written here now: a hand-over waits for them (each must reach the
+    /// new primary before it stands).
+    pub writing: std::sync::atomic::AtomicUsize,
 }
 
 impl ClusterState {
@@ -92,6 +95,7 @@ impl ClusterState {
             fresh_ack: windows.fresh_ack,
             confirm_within: windows.confirm_within,
             handing_over: Default::default(),
+            writing: Default::default(),
         }
     }
 
@@ -267,7 +271,12 @@ impl ClusterState {
 
     /// Proposes on this node, which must lead with a majority.
     pub async fn propose_here(&self, p: &Proposal) -> Result<Outcome, String> {
-        if self.handing_over.load(std::sync::atomic::Ordering::Acquire) {
+        use std::sync::atomic::Ordering::SeqCst;
+        // Counted before the hand-over flag is read, so a hand-over that sets the flag and
+        // then sees no change being written cannot miss this one.
+        self.writing.fetch_add(1, SeqCst);
+        let _done = Decrement(&self.writing);
+        if self.handing_over.load(SeqCst) {
             return Err(format!("proxy {} is handing the primary over", self.me));
         }
         if !self.leads_with_quorum() {
@@ -442,5 +451,14 @@ impl ClusterState {
                 addr: me.control_url().to_string(),
             },
         )
+    }
+}
+
+/// Takes one off a counter when dropped.
+struct Decrement<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
