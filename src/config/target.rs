@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::fs::{Durability, GroupSync};
 
 /// `aisnode target` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,8 +45,14 @@ pub struct TargetArgs {
     /// skipped and reported; without this flag a missing mountpath stops the start.
     #[arg(long, env = "AIS_START_WITH_LOST_MOUNTPATH")]
     pub start_with_lost_mountpath: bool,
-    /// fsync each object and its directory before a PUT returns [default: off, or the file's `fsync`].
-    #[arg(long, env = "AIS_FSYNC")]
+    /// When a PUT is acknowledged: `group` once the object, its metadata and its name are on
+    /// stable storage, flushes shared among concurrent requests; `object` the same, each
+    /// object flushed by itself; `none` once in the page cache (a power cut loses the last
+    /// seconds of writes) [default: group, or the file's `durability`].
+    #[arg(long, env = "AIS_DURABILITY", value_enum)]
+    pub durability: Option<Durability>,
+    /// Same as `--durability object` (kept for older scripts).
+    #[arg(long, env = "AIS_FSYNC", hide = true)]
     pub fsync: bool,
     /// Read and write objects with O_DIRECT, bypassing the page cache [default: off, or the file's `direct_io`].
     #[arg(long, env = "AIS_DIRECT_IO")]
@@ -75,7 +82,11 @@ pub struct TargetArgs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileSettings {
-    /// fsync each object and its directory before a PUT returns.
+    /// When a PUT is acknowledged: "group" (default), "object" or "none" (see `--durability`).
+    pub durability: Durability,
+    /// What a group flush flushes: "auto", "files" or "filesystem" (one `syncfs`).
+    pub group_sync: GroupSync,
+    /// Same as `durability = "object"` (older config files).
     pub fsync: bool,
     /// Recompute an object's checksum before serving a GET; a mismatch is an error.
     pub validate_checksum_on_get: bool,
@@ -151,6 +162,8 @@ pub struct FileSettings {
 impl Default for FileSettings {
     fn default() -> Self {
         FileSettings {
+            durability: Durability::Group,
+            group_sync: GroupSync::Auto,
             fsync: false,
             validate_checksum_on_get: false,
             validate_cold_get: true,
@@ -231,7 +244,12 @@ impl TargetConfig {
             Some(path) => FileSettings::load(path)?,
             None => FileSettings::default(),
         };
-        settings.fsync |= args.fsync;
+        if let Some(d) = args.durability {
+            settings.durability = d;
+        }
+        if settings.fsync || args.fsync {
+            settings.durability = Durability::Object;
+        }
         settings.direct_io |= args.direct_io;
         let cfg = TargetConfig {
             host: args.host,
@@ -360,5 +378,47 @@ mod tests {
             FileSettings::load(&json_path),
             Err(ConfigError::Parse(..))
         ));
+    }
+
+    #[test]
+    fn durability_is_group_unless_asked_otherwise() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            target: TargetArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mp = dir.path().display().to_string();
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["aisnode", "--mountpath", mp.as_str()];
+            argv.extend_from_slice(extra);
+            TargetConfig::from_args(Cli::parse_from(argv).target)
+                .unwrap()
+                .settings
+        };
+        assert_eq!(parse(&[]).durability, Durability::Group);
+        assert_eq!(parse(&[]).group_sync, GroupSync::Auto);
+        assert_eq!(
+            parse(&["--durability", "none"]).durability,
+            Durability::None
+        );
+        assert_eq!(parse(&["--fsync"]).durability, Durability::Object);
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "durability = \"none\"\ngroup_sync = \"filesystem\"\n",
+        )
+        .unwrap();
+        let f = file.display().to_string();
+        let s = parse(&["--config", f.as_str()]);
+        assert_eq!(
+            (s.durability, s.group_sync),
+            (Durability::None, GroupSync::Filesystem)
+        );
+        assert_eq!(
+            parse(&["--config", f.as_str(), "--durability", "group"]).durability,
+            Durability::Group
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! order). This module knows files and buffers, never objects or HTTP.
 
 mod faults;
+mod group_flush;
 mod iobuf;
 pub mod nowait;
 mod op;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 pub use faults::{is_fault, Faults};
+pub use group_flush::{DirFlushes, GroupFlush};
 pub use iobuf::{IoBuf, ALIGN};
 pub use op::DiskOp;
 pub use pool::{Budget, BufferPool};
@@ -225,6 +227,21 @@ impl DiskHandle {
     /// Flushes a file's data and metadata to stable storage.
     pub async fn fsync(&self, file: Arc<File>) -> io::Result<()> {
         let res = self.ask(|reply| DiskOp::Fsync { file, reply }).await?;
+        self.note(res)
+    }
+
+    /// Runs a blocking flush (`fdatasync`, `fsync` of a directory, `syncfs`) on a thread of
+    /// its own instead of this disk's threads, so that flushes of many requests run
+    /// concurrently and the filesystem can share its log writes and device flushes among
+    /// them (serialized, each would wait for the one before). Faults are counted as for
+    /// the disk's own operations.
+    pub async fn flush_concurrently<F>(&self, f: F) -> io::Result<()>
+    where
+        F: FnOnce() -> io::Result<()> + Send + 'static,
+    {
+        let res = tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(format!("flush thread: {e}"))));
         self.note(res)
     }
 

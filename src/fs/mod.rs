@@ -8,6 +8,7 @@ pub mod layout;
 mod lock;
 mod mountpath;
 mod node_id;
+mod sync;
 
 pub use atomic::write_atomic;
 pub use lock::{lock_mountpath, lock_mountpaths, MountpathLock};
@@ -17,3 +18,4 @@ pub use mountpath::{
 pub use node_id::{
     mark_cluster_uuid, mark_primary_url, read_cluster_uuid, read_primary_url, resolve_node_id,
 };
+pub use sync::{Durability, GroupSync, MountpathSync};

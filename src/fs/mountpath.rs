@@ -147,20 +147,25 @@ pub struct Mountpath {
     pub cache_read_bytes: IntCounter,
     /// Bytes written to this disk by object PUTs.
     pub write_bytes: IntCounter,
+    /// How committed objects are made durable here.
+    pub sync: super::MountpathSync,
     /// This process's claim on the disk, released when the mountpath is dropped.
     _lock: Option<MountpathLock>,
 }
 
 impl Mountpath {
-    /// A mountpath served by `disk`, counting its traffic in `counters`, holding `lock`.
+    /// A mountpath served by `disk`, counting its traffic in `counters`, holding `lock`,
+    /// flushing by `group_sync`.
     pub fn new(
         path: PathBuf,
         disk: DiskHandle,
         counters: IoCounters,
         lock: Option<MountpathLock>,
+        group_sync: super::GroupSync,
     ) -> Self {
         let digest = hrw::digest(path.as_os_str().as_encoded_bytes());
         Mountpath {
+            sync: super::MountpathSync::new(&path, group_sync),
             path,
             digest,
             disk,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::disk::{DiskHandle, Engine, EngineChoice, WorkerConfig};
-use crate::fs::{FsError, IoCounters, Mountpath, MountpathLock};
+use crate::fs::{FsError, GroupSync, IoCounters, Mountpath, MountpathLock};
 use crate::metrics::TargetMetrics;
 
 /// Starts the disk worker of `path` (already checked and locked) and wires its counters.
@@ -13,6 +13,7 @@ pub fn open(
     path: PathBuf,
     lock: MountpathLock,
     worker: WorkerConfig,
+    group_sync: GroupSync,
     metrics: &TargetMetrics,
 ) -> Result<Mountpath, FsError> {
     // Thread names stay unique across attaches and detaches.
@@ -34,7 +35,7 @@ pub fn open(
             .disk_write_bytes
             .with_label_values(&[label.as_str()]),
     };
-    Ok(Mountpath::new(path, disk, counters, Some(lock)))
+    Ok(Mountpath::new(path, disk, counters, Some(lock), group_sync))
 }
 
 /// A mountpath action of AIStore's API (`PUT|POST|DELETE /v1/daemon/mountpaths`).
@@ -166,7 +167,13 @@ async fn attach(
         engine: cfg.io_engine,
         queue_depth: cfg.settings.disk_queue_depth,
     };
-    let mp = open(path.clone(), lock, worker, &ctx.metrics)?;
+    let mp = open(
+        path.clone(),
+        lock,
+        worker,
+        cfg.settings.group_sync,
+        &ctx.metrics,
+    )?;
     let faults = mp.disk.faults().clone();
     ctx.store.attach_mountpath(mp).await?;
     super::fshc::watch(ctx, path, faults);

@@ -58,8 +58,8 @@ use meta_cache::MetaCache;
 /// Store behaviour that the config controls.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// fsync each object (and its directory) before a PUT returns.
-    pub fsync: bool,
+    /// When a PUT is acknowledged (see [`Durability`]).
+    pub durability: crate::fs::Durability,
     /// Recompute and compare the checksum before serving a GET.
     pub validate_on_get: bool,
     /// Check objects read whole from the disk against their checksum as they stream.

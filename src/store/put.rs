@@ -1,5 +1,6 @@
 //! PUT: stream a body into a work file on the HRW mountpath, checksum it, then commit
-//! (metadata xattr, optional fsync, rename into place) in one step on the disk worker.
+//! (metadata xattr, rename into place) in one step on the disk worker, with the flushes
+//! the `durability` setting asks for around it (see `fs::sync`).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -17,7 +18,7 @@ use super::meta::{ObjectInfo, ObjectMeta, XATTR};
 use super::work_file::WorkFile;
 use super::{unix_ns, Error, ObjectStore, Result};
 use crate::disk::{BufferPool, IoBuf, PendingWrite, ALIGN};
-use crate::fs::{layout, Mountpath};
+use crate::fs::{layout, Durability, Mountpath};
 
 /// What the client asked of a PUT besides the data.
 #[derive(Debug, Default, Clone)]
@@ -177,7 +178,7 @@ impl ObjectStore {
             work: written.guard.path().to_path_buf(),
             objects_dir: layout::objects_dir(&mp.path, bucket),
             target: layout::object_path(&mp.path, bucket, object),
-            fsync: self.cfg.fsync,
+            durability: self.cfg.durability,
             mode: replica.map_or(CommitMode::New, CommitMode::Replica),
             extra: None,
         };
@@ -196,11 +197,26 @@ impl ObjectStore {
         commit: Commit,
     ) -> Result<ObjectInfo> {
         let file = written.file;
+        let group = commit.durability == Durability::Group;
+        if group {
+            // The data before the rename: a crash must never leave the name on a file
+            // whose bytes did not arrive (the version it replaced would be lost).
+            if let Err(e) = mp.sync.data(&mp.disk, file.clone()).await {
+                written.guard.remove().await;
+                return Err(Error::io(format!("{bucket}/{object}: flush"), e));
+            }
+        }
         let outcome = mp.disk.call(move || commit.run(&file, meta)).await;
         self.meta_cache.forget(key);
         let err = match outcome {
-            Ok(Ok(info)) => {
+            Ok(Ok((info, dirs))) => {
                 written.guard.committed();
+                if group {
+                    mp.sync
+                        .entries(&mp.disk, &dirs)
+                        .await
+                        .map_err(|e| Error::io(format!("{bucket}/{object}: flush name"), e))?;
+                }
                 return Ok(ObjectInfo {
                     mountpath: mp.path.clone(),
                     ..info
@@ -409,7 +425,7 @@ pub(super) struct Commit {
     /// The content directory (`%ob`, `%ec`) the target lies under.
     pub(super) objects_dir: PathBuf,
     pub(super) target: PathBuf,
-    pub(super) fsync: bool,
+    pub(super) durability: Durability,
     pub(super) mode: CommitMode,
     /// A second xattr to set (name, value): an EC slice's description.
     pub(super) extra: Option<(&'static str, Vec<u8>)>,
@@ -436,7 +452,14 @@ pub(super) enum CommitFail {
 }
 
 impl Commit {
-    fn run(self, file: &File, mut meta: ObjectMeta) -> io::Result<Result<ObjectInfo, CommitFail>> {
+    /// Commits; with group durability also returns the directories whose entries changed
+    /// (to be flushed by the caller, shared with other requests).
+    fn run(
+        self,
+        file: &File,
+        mut meta: ObjectMeta,
+    ) -> io::Result<Result<(ObjectInfo, Vec<PathBuf>), CommitFail>> {
+        let fsync = self.durability == Durability::Object;
         use xattr::FileExt as _;
         let previous = xattr::get(&self.target, XATTR)
             .ok()
@@ -475,7 +498,7 @@ impl Commit {
             file.set_xattr(name, value)?;
         }
         file.set_xattr(XATTR, &meta.encode())?;
-        if self.fsync {
+        if fsync {
             file.sync_all()?;
         }
         if !self.objects_dir.is_dir() {
@@ -485,10 +508,17 @@ impl Commit {
         // A concurrent DELETE may prune a directory we just made (it was empty): then
         // the rename finds no parent, and we make it again.
         let mut attempts = 0;
+        let mut changed = Vec::new();
         loop {
             attempts += 1;
-            let created = match make_parents(&self.objects_dir, parent, self.fsync) {
-                Ok(c) => c,
+            let created = match make_parents(&self.objects_dir, parent, fsync) {
+                Ok(made) => {
+                    changed.extend(
+                        made.iter()
+                            .filter_map(|d| d.parent().map(Path::to_path_buf)),
+                    );
+                    !made.is_empty()
+                }
                 Err(e) if is_conflict(&e) => return Ok(Err(CommitFail::Conflict)),
                 Err(e) => return Err(e),
             };
@@ -504,25 +534,33 @@ impl Commit {
                 Err(e) => return Err(e),
             }
         }
-        if self.fsync {
+        if fsync {
             // The rename is durable only once its directory is.
             File::open(parent)?.sync_all()?;
         }
+        if self.durability == Durability::Group {
+            changed.push(parent.to_path_buf());
+            changed.sort();
+            changed.dedup();
+        } else {
+            changed.clear();
+        }
         let stat = file.metadata()?;
-        Ok(Ok(ObjectInfo {
+        let info = ObjectInfo {
             meta,
             atime_ns: unix_ns(stat.accessed()),
             mtime_ns: unix_ns(stat.modified()),
             mountpath: PathBuf::new(),
-        }))
+        };
+        Ok(Ok((info, changed)))
     }
 }
 
-/// Makes the directories between `objects_dir` and `dir`; returns whether any was new.
+/// Makes the directories between `objects_dir` and `dir`; returns those that were new.
 /// With `fsync`, each new directory's entry is made durable (its parent is fsynced).
-fn make_parents(objects_dir: &Path, dir: &Path, fsync: bool) -> io::Result<bool> {
+fn make_parents(objects_dir: &Path, dir: &Path, fsync: bool) -> io::Result<Vec<PathBuf>> {
     if dir == objects_dir || dir.is_dir() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let mut missing = Vec::new();
     let mut cur = dir;
@@ -541,7 +579,7 @@ fn make_parents(objects_dir: &Path, dir: &Path, fsync: bool) -> io::Result<bool>
             }
         }
     }
-    Ok(true)
+    Ok(missing)
 }
 
 /// Removes `dir` and its parents up to (not including) `stop` while they are empty, so

@@ -105,7 +105,7 @@ impl ObjectStore {
             work: written.guard.path().to_path_buf(),
             objects_dir: layout::slices_dir(&mp.path, bucket),
             target: layout::slice_path(&mp.path, bucket, object),
-            fsync: self.cfg.fsync,
+            durability: self.cfg.durability,
             mode: CommitMode::Slice(mtime),
             extra: Some((EC_XATTR, info.encode())),
         };

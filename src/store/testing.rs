@@ -6,7 +6,7 @@ use prometheus::IntCounter;
 
 use super::{ObjectStore, Quarantine, StoreConfig};
 use crate::disk::{DiskHandle, EngineChoice, WorkerConfig};
-use crate::fs::{IoCounters, Mountpath, Mountpaths};
+use crate::fs::{Durability, GroupSync, IoCounters, Mountpath, Mountpaths};
 
 fn counter() -> IntCounter {
     IntCounter::new("c", "c").expect("a valid counter")
@@ -37,11 +37,11 @@ pub fn store_with(dir: &std::path::Path, n: usize) -> ObjectStore {
                 std::fs::create_dir_all(&p).expect("mountpath dir");
                 p
             };
-            Mountpath::new(path, disk, counters, None)
+            Mountpath::new(path, disk, counters, None, GroupSync::Auto)
         })
         .collect();
     let cfg = StoreConfig {
-        fsync: false,
+        durability: Durability::Group,
         validate_on_get: false,
         validate_cold_get: false,
         chunk_size: 64 << 10,

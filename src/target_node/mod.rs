@@ -168,10 +168,16 @@ fn open_disks(cfg: &TargetConfig) -> Result<Disks, StartError> {
     };
     let mut mountpaths = Vec::with_capacity(paths.len());
     for (path, lock) in paths.into_iter().zip(locks) {
-        mountpaths.push(mountpaths::open(path, lock, worker, &metrics)?);
+        mountpaths.push(mountpaths::open(
+            path,
+            lock,
+            worker,
+            cfg.settings.group_sync,
+            &metrics,
+        )?);
     }
     let store_cfg = StoreConfig {
-        fsync: cfg.settings.fsync,
+        durability: cfg.settings.durability,
         validate_on_get: cfg.settings.validate_checksum_on_get,
         validate_cold_get: cfg.settings.validate_cold_get,
         chunk_size: cfg.settings.chunk_size,

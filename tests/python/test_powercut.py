@@ -2,10 +2,13 @@
 power cut would stop it (`xfs_io -x -c shutdown`: the log is not flushed), the target is
 killed with -9, the filesystem remounted (log replay) and the target started again.
 
-With --fsync every acknowledged object must come back intact. Without it objects
-acknowledged in the last seconds may be lost (the stated trade-off), but none may answer
-500 or wrong bytes: what the crash damaged is found at start-up, moved aside and counted,
-and answers 404."""
+The writers create objects and then overwrite them with new contents. In the default
+durability (`group`) and in `object`, every acknowledged version must come back intact:
+each name holds its last acknowledged contents, or the contents of a write that was in
+flight at the cut (never an older version, never damaged bytes). With `--durability none`
+objects acknowledged in the last seconds may be lost (the stated trade-off), but none may
+answer 500 or wrong bytes: what the crash damaged is found at start-up, moved aside and
+counted, and answers 404."""
 
 import hashlib
 import os
@@ -30,10 +33,13 @@ def body_of(name):
     return (seed * (n // len(seed) + 1))[:n]
 
 
-def start(mnt, log, fsync):
+NAMES_PER_WRITER = 100  # then each writer overwrites its names again, generation by generation
+
+
+def start(mnt, log, durability):
     args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--mountpath", mnt]
-    if fsync:
-        args.append("--fsync")
+    if durability != "default":
+        args += ["--durability", durability]
     return start_node(args, log)
 
 
@@ -44,8 +50,8 @@ def metric(url, name):
     raise AssertionError(name)
 
 
-@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no-fsync"])
-def test_power_cut(tmp_path, fsync):
+@pytest.mark.parametrize("durability", ["default", "object", "none"])
+def test_power_cut(tmp_path, durability):
     assert os.geteuid() == 0, "this test mounts filesystems: run it as root"
     img, mnt = tmp_path / "disk.img", tmp_path / "mnt"
     sh("truncate", "-s", "1G", img)
@@ -54,29 +60,36 @@ def test_power_cut(tmp_path, fsync):
     sh("mount", "-o", "loop", img, mnt)
     proc = None
     try:
-        proc, url, _ = start(str(mnt), tmp_path / "before.log", fsync)
+        proc, url, _ = start(str(mnt), tmp_path / "before.log", durability)
         requests.post(f"{url}/v1/buckets/p", json={"action": "create-bck"}, timeout=5).raise_for_status()
         # Some objects well before the cut: the kernel has written them back by then.
         old = [f"old/{i}" for i in range(50)]
         for name in old:
             requests.put(f"{url}/v1/objects/p/{name}", data=body_of(name), timeout=10).raise_for_status()
         os.sync()  # as the kernel's writeback would have done within 30 s
-        acked, stop = [], threading.Event()
+        # name -> generation last acknowledged; name -> generation being written
+        acked, inflight, stop = {}, {}, threading.Event()
+        puts = [0]
         lock = threading.Lock()
 
         def writer(w):
             s = requests.Session()
             i = 0
             while not stop.is_set():
-                name = f"w{w}/{i}"
+                name, gen = f"w{w}/{i % NAMES_PER_WRITER}", i // NAMES_PER_WRITER
                 i += 1
+                with lock:
+                    inflight[name] = gen
                 try:
-                    r = s.put(f"{url}/v1/objects/p/{name}", data=body_of(name), timeout=10)
+                    r = s.put(f"{url}/v1/objects/p/{name}", data=body_of(f"{name}@{gen}"), timeout=10)
                 except requests.RequestException:
                     continue
                 if r.status_code == 200:
                     with lock:
-                        acked.append(name)
+                        acked[name] = gen
+                        puts[0] += 1
+                        if inflight.get(name) == gen:
+                            del inflight[name]
 
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
         for t in threads:
@@ -84,7 +97,7 @@ def test_power_cut(tmp_path, fsync):
         time.sleep(6)
         sh("xfs_io", "-x", "-c", "shutdown", mnt)  # the power cut: no log flush
         with lock:
-            cut_at = len(acked)
+            cut_at = puts[0]
         time.sleep(0.3)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -92,31 +105,44 @@ def test_power_cut(tmp_path, fsync):
         stop.set()
         for t in threads:
             t.join()
-        print(f"{cut_at} acknowledged before the cut, {len(acked) - cut_at} in the moment after it")
-        assert len(acked) > 500, len(acked)
+        overwrites = sum(g for g in acked.values())
+        print(f"{cut_at} acknowledged before the cut ({overwrites} of them overwrites), "
+              f"{puts[0] - cut_at} in the moment after it")
+        assert puts[0] > 500, puts[0]
+        assert overwrites > 0, "no object was overwritten: the writers were too slow"
         sh("umount", mnt)
         sh("mount", "-o", "loop", img, mnt)
 
-        proc, url, _ = start(str(mnt), tmp_path / "after.log", fsync)
+        proc, url, _ = start(str(mnt), tmp_path / "after.log", durability)
         outcome = {}
         s = requests.Session()
-        for name in old + acked:
+        for name in old + sorted(acked):
             r = s.get(f"{url}/v1/objects/p/{name}", timeout=10)
             if r.status_code == 200:
-                key = "intact" if r.content == body_of(name) else "WRONG BYTES"
+                if name in old:
+                    allowed = [body_of(name)]
+                else:
+                    # the last acknowledged version, or one written at the cut; without
+                    # durability also an older one (the last writes may be lost)
+                    gens = [acked[name]] + ([inflight[name]] if name in inflight else [])
+                    if durability == "none":
+                        gens = range(max(gens) + 1)
+                    allowed = [body_of(f"{name}@{g}") for g in gens]
+                key = "intact" if r.content in allowed else "WRONG BYTES"
             else:
                 key = r.status_code
             outcome.setdefault(key, []).append(name)
         counts = {k: len(v) for k, v in outcome.items()}
         quarantined = metric(url, "quarantined_count")
         log = (tmp_path / "after.log").read_text()
-        print(f"power cut ({'--fsync' if fsync else 'no fsync'}): {len(acked)} acknowledged + {len(old)} older; "
+        print(f"power cut (durability {durability}): {puts[0]} PUTs acknowledged ({len(acked)} names) "
+              f"+ {len(old)} older; "
               f"after restart {counts}; moved aside at start-up {quarantined:.0f}")
         assert "did not stop cleanly" in log
         assert set(counts) <= {"intact", 404}, counts
         assert len(outcome.get("intact", [])) >= len(old)
         assert all(n in outcome["intact"] for n in old), "objects written long before the cut were lost"
-        if fsync:
+        if durability != "none":
             assert counts == {"intact": len(old) + len(acked)}, counts
         else:
             # What was lost is either gone from the disk or found damaged and counted.

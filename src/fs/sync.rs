@@ -1,0 +1,161 @@
+//! How a mountpath makes a committed object durable (the `durability` setting).
+//!
+//! The order that keeps every acknowledged version readable after a power cut: the new
+//! file's data reaches stable storage before the rename that replaces the old version
+//! (else a crash could leave the name pointing at a file whose data never arrived), and
+//! the directory after the rename (else the rename itself may be lost). The metadata
+//! xattr and the rename are journalled in order, so the directory's flush covers both.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::disk::{DirFlushes, DiskHandle, GroupFlush};
+
+/// When a PUT is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Once the object, its metadata and its name are on stable storage; flushes are
+    /// shared by the requests that wait at the same time (group commit).
+    #[default]
+    Group,
+    /// As `group`, but each object is flushed by itself on the disk's thread, one after
+    /// another (the former `--fsync`).
+    Object,
+    /// Once the object is in the page cache: the last seconds of writes are lost on a
+    /// power cut or a kernel crash (never on a killed process).
+    None,
+}
+
+/// What a group flush flushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupSync {
+    /// `filesystem` on a mountpath that is the root of its own filesystem (a disk of its
+    /// own), `files` on one that shares it (where a `syncfs` would also flush others' data).
+    #[default]
+    Auto,
+    /// `fdatasync` of each object and `fsync` of each directory, run concurrently, the
+    /// fsyncs of one directory shared.
+    Files,
+    /// One `syncfs` of the mountpath's filesystem shared by every waiting request.
+    Filesystem,
+}
+
+/// A mountpath's flushes.
+#[derive(Debug)]
+pub struct MountpathSync {
+    root: PathBuf,
+    whole_fs: bool,
+    fs: GroupFlush,
+    dirs: DirFlushes,
+}
+
+impl MountpathSync {
+    /// The flushes of the mountpath at `root`, by `method`.
+    pub fn new(root: &Path, method: GroupSync) -> Self {
+        let whole_fs = match method {
+            GroupSync::Auto => is_mount_root(root),
+            GroupSync::Files => false,
+            GroupSync::Filesystem => true,
+        };
+        MountpathSync {
+            root: root.to_path_buf(),
+            whole_fs,
+            fs: GroupFlush::default(),
+            dirs: DirFlushes::default(),
+        }
+    }
+
+    /// Whether flushes are one `syncfs` of the whole filesystem.
+    pub fn whole_filesystem(&self) -> bool {
+        self.whole_fs
+    }
+
+    /// Flushes run so far by `syncfs` (each served every request waiting then).
+    pub fn filesystem_flushes(&self) -> u64 {
+        self.fs.flushes()
+    }
+
+    /// Before the rename: `file`'s data (and size) on stable storage.
+    pub async fn data(&self, disk: &DiskHandle, file: Arc<File>) -> io::Result<()> {
+        if self.whole_fs {
+            return self.filesystem(disk).await;
+        }
+        disk.flush_concurrently(move || file.sync_data()).await
+    }
+
+    /// After the rename: the entries of `dirs` (the object's directory, and the parents of
+    /// directories the commit made) on stable storage.
+    pub async fn entries(&self, disk: &DiskHandle, dirs: &[PathBuf]) -> io::Result<()> {
+        if self.whole_fs {
+            return self.filesystem(disk).await;
+        }
+        let res = futures_util::future::try_join_all(dirs.iter().map(|d| self.dirs.sync(d)))
+            .await
+            .map(drop);
+        note(disk, res)
+    }
+
+    async fn filesystem(&self, disk: &DiskHandle) -> io::Result<()> {
+        let root = self.root.clone();
+        let res = self
+            .fs
+            .flush(move || {
+                let dir = File::open(&root)?;
+                nix::unistd::syncfs(dir.as_raw_fd()).map_err(io::Error::from)
+            })
+            .await;
+        note(disk, res)
+    }
+}
+
+fn note(disk: &DiskHandle, res: io::Result<()>) -> io::Result<()> {
+    if let Err(e) = &res {
+        disk.faults().note(e);
+    }
+    res
+}
+
+/// Whether `path` is where a filesystem is mounted (its parent lies on another device).
+fn is_mount_root(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // "/" is its own parent.
+    let parent = path.parent().unwrap_or(path);
+    let (Ok(here), Ok(up)) = (std::fs::metadata(path), std::fs::metadata(parent)) else {
+        return false;
+    };
+    here.dev() != up.dev() || here.ino() == up.ino()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_of_the_root_filesystem_shares_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_mount_root(dir.path()));
+        assert!(is_mount_root(Path::new("/")));
+        assert!(!MountpathSync::new(dir.path(), GroupSync::Auto).whole_filesystem());
+        assert!(MountpathSync::new(dir.path(), GroupSync::Filesystem).whole_filesystem());
+    }
+
+    #[test]
+    fn durability_names() {
+        for (s, d) in [
+            ("\"group\"", Durability::Group),
+            ("\"object\"", Durability::Object),
+            ("\"none\"", Durability::None),
+        ] {
+            assert_eq!(serde_json::from_str::<Durability>(s).unwrap(), d);
+        }
+        assert!(serde_json::from_str::<Durability>("\"fsync\"").is_err());
+        assert_eq!(Durability::default(), Durability::Group);
+    }
+}
