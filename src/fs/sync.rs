@@ -1,10 +1,13 @@
 //! How a mountpath makes a committed object durable (the `durability` setting).
 //!
-//! The order that keeps every acknowledged version readable after a power cut: the new
-//! file's data reaches stable storage before the rename that replaces the old version
-//! (else a crash could leave the name pointing at a file whose data never arrived), and
-//! the directory after the rename (else the rename itself may be lost). The metadata
-//! xattr and the rename are journalled in order, so the directory's flush covers both.
+//! The order that keeps every acknowledged version readable after a power cut: where the
+//! name holds a version, the new file's data reaches stable storage before the rename that
+//! replaces it (else a crash could leave the name on a file whose data never arrived, the
+//! acknowledged version gone), and the directory after the rename (else the rename itself
+//! may be lost). A new name is renamed at once and its data and entry flushed together
+//! after it (one flush, not two): a crash before that flush can only leave an object
+//! nobody was told of, which start-up finds damaged and moves aside. The metadata xattr
+//! and the rename are journalled in order, so the directory's flush covers both.
 
 use std::fs::File;
 use std::io;
@@ -100,6 +103,26 @@ impl MountpathSync {
             .await
             .map(drop);
         note(disk, res)
+    }
+
+    /// After a rename: `file`'s data, when not flushed before, and the entries of `dirs`;
+    /// one `syncfs` covers both.
+    pub async fn committed(
+        &self,
+        disk: &DiskHandle,
+        file: Option<Arc<File>>,
+        dirs: &[PathBuf],
+    ) -> io::Result<()> {
+        if self.whole_fs {
+            return self.filesystem(disk).await;
+        }
+        let data = async {
+            match file {
+                Some(f) => disk.flush_concurrently(move || f.sync_data()).await,
+                None => Ok(()),
+            }
+        };
+        futures_util::try_join!(data, self.entries(disk, dirs)).map(drop)
     }
 
     async fn filesystem(&self, disk: &DiskHandle) -> io::Result<()> {

@@ -12,6 +12,7 @@ mod chunks;
 mod custom;
 mod delete;
 mod dir_cache;
+mod durable;
 mod error;
 mod get;
 mod list;

@@ -115,13 +115,28 @@ impl ObjectStore {
         spec.created_ns = unix_ns(Ok(SystemTime::now()));
         let json = serde_json::to_vec(&spec).unwrap_or_default();
         let (_, mp) = self.place(bucket, &object)?;
-        mp.disk
+        let (made, durable) = (dir.clone(), self.durable());
+        let created = mp
+            .disk
             .call(move || {
-                std::fs::create_dir_all(&dir)?;
-                std::fs::write(dir.join(MANIFEST), json)
+                std::fs::create_dir_all(&made)?;
+                let manifest = made.join(MANIFEST);
+                std::fs::write(&manifest, json)?;
+                if durable {
+                    File::open(&manifest)?.sync_data()?;
+                }
+                Ok(())
             })
-            .await
-            .map_err(|e| Error::io(format!("{bucket}/{object}: create upload"), e))?;
+            .await;
+        // The manifest's entry, and the upload's own in the uploads directory.
+        let dirs: Vec<PathBuf> = std::iter::once(dir.clone())
+            .chain(dir.parent().map(Path::to_path_buf))
+            .collect();
+        let flushed = match created {
+            Ok(()) => self.flush_entries(&mp, &dirs).await,
+            Err(e) => Err(e),
+        };
+        flushed.map_err(|e| Error::io(format!("{bucket}/{object}: create upload"), e))?;
         Ok(id)
     }
 
@@ -186,8 +201,17 @@ impl ObjectStore {
             md5: written.md5.clone().unwrap_or_default(),
             ..Default::default()
         };
+        // The part's bytes before its name, as for an object (see `fs::sync`).
+        if let Err(e) = self.flush_data(&mp, &written.file).await {
+            written.guard.remove().await;
+            return Err(Error::io(
+                format!("{bucket}/{object}: flush part {number}"),
+                e,
+            ));
+        }
         let (file, work) = (written.file.clone(), written.guard.path().to_path_buf());
         let part_path = dir.join(part_name(number));
+        let part_dir = dir.clone();
         let encoded = meta.encode();
         let moved = mp
             .disk
@@ -201,7 +225,12 @@ impl ObjectStore {
             })
             .await;
         match moved {
-            Ok(()) => written.guard.committed(),
+            Ok(()) => {
+                written.guard.committed();
+                self.flush_entries(&mp, &[part_dir])
+                    .await
+                    .map_err(|e| Error::io(format!("{bucket}/{object}: flush part {number}"), e))?;
+            }
             Err(e) => {
                 written.guard.remove().await;
                 return Err(if e.kind() == io::ErrorKind::NotFound {

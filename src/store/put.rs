@@ -179,6 +179,7 @@ impl ObjectStore {
             objects_dir: layout::objects_dir(&mp.path, bucket),
             target: layout::object_path(&mp.path, bucket, object),
             durability: self.cfg.durability,
+            data_flushed: false,
             mode: replica.map_or(CommitMode::New, CommitMode::Replica),
             extra: None,
         };
@@ -198,24 +199,34 @@ impl ObjectStore {
     ) -> Result<ObjectInfo> {
         let file = written.file;
         let group = commit.durability == Durability::Group;
-        if group {
-            // The data before the rename: a crash must never leave the name on a file
-            // whose bytes did not arrive (the version it replaced would be lost).
-            if let Err(e) = mp.sync.data(&mp.disk, file.clone()).await {
-                written.guard.remove().await;
-                return Err(Error::io(format!("{bucket}/{object}: flush"), e));
+        let (mut commit, mut meta) = (commit, meta);
+        let outcome = loop {
+            let f = file.clone();
+            match mp.disk.call(move || commit.run(&f, meta)).await {
+                // The name holds a version: this one's data must be on stable storage
+                // before the rename replaces it (see `fs::sync`).
+                Ok(Err(CommitFail::FlushFirst(back))) => {
+                    if let Err(e) = self.flush_data(mp, &file).await {
+                        written.guard.remove().await;
+                        return Err(Error::io(format!("{bucket}/{object}: flush"), e));
+                    }
+                    (commit, meta) = *back;
+                    commit.data_flushed = true;
+                }
+                other => break other,
             }
-        }
-        let outcome = mp.disk.call(move || commit.run(&file, meta)).await;
+        };
         self.meta_cache.forget(key);
         let err = match outcome {
-            Ok(Ok((info, dirs))) => {
+            Ok(Ok((info, flush))) => {
                 written.guard.committed();
                 if group {
-                    mp.sync
-                        .entries(&mp.disk, &dirs)
+                    // A new name's data and entry share one flush: a crash before it
+                    // leaves an object nobody was told of, found damaged and moved aside
+                    // at start-up.
+                    self.flush_committed(mp, flush.data.then_some(&file), &flush.dirs)
                         .await
-                        .map_err(|e| Error::io(format!("{bucket}/{object}: flush name"), e))?;
+                        .map_err(|e| Error::io(format!("{bucket}/{object}: flush"), e))?;
                 }
                 return Ok(ObjectInfo {
                     mountpath: mp.path.clone(),
@@ -232,6 +243,10 @@ impl ObjectStore {
                 object: object.into(),
                 have,
             },
+            Ok(Err(CommitFail::FlushFirst(_))) => Error::io(
+                format!("{bucket}/{object}: commit"),
+                io::Error::other("asked for a flush twice"),
+            ),
             Err(e) => Error::io(format!("{bucket}/{object}: commit"), e),
         };
         written.guard.remove().await;
@@ -426,6 +441,8 @@ pub(super) struct Commit {
     pub(super) objects_dir: PathBuf,
     pub(super) target: PathBuf,
     pub(super) durability: Durability,
+    /// With group durability: this file's data is already on stable storage.
+    pub(super) data_flushed: bool,
     pub(super) mode: CommitMode,
     /// A second xattr to set (name, value): an EC slice's description.
     pub(super) extra: Option<(&'static str, Vec<u8>)>,
@@ -449,19 +466,35 @@ pub(super) enum CommitFail {
     BucketGone,
     /// A replica met a version here at least as new (carried).
     NotNewer(u64),
+    /// Group durability met a version here: flush the new data, then commit again.
+    FlushFirst(Box<(Commit, ObjectMeta)>),
+}
+
+/// What a group-durability commit leaves to flush (shared with other requests).
+pub(super) struct ToFlush {
+    /// The file's data (not flushed before the rename).
+    pub(super) data: bool,
+    /// Directories whose entries changed.
+    pub(super) dirs: Vec<PathBuf>,
 }
 
 impl Commit {
-    /// Commits; with group durability also returns the directories whose entries changed
-    /// (to be flushed by the caller, shared with other requests).
-    fn run(
+    /// Commits; with group durability also returns what the caller must flush (shared
+    /// with other requests), or asks it to flush the data first when the name is taken.
+    pub(super) fn run(
         self,
         file: &File,
         mut meta: ObjectMeta,
-    ) -> io::Result<Result<(ObjectInfo, Vec<PathBuf>), CommitFail>> {
+    ) -> io::Result<Result<(ObjectInfo, ToFlush), CommitFail>> {
         let fsync = self.durability == Durability::Object;
+        let group = self.durability == Durability::Group;
         use xattr::FileExt as _;
-        let previous = xattr::get(&self.target, XATTR)
+        let raw = xattr::get(&self.target, XATTR);
+        let taken = !matches!(&raw, Err(e) if e.kind() == io::ErrorKind::NotFound);
+        if group && taken && !self.data_flushed {
+            return Ok(Err(CommitFail::FlushFirst(Box::new((self, meta)))));
+        }
+        let previous = raw
             .ok()
             .flatten()
             .and_then(|raw| ObjectMeta::decode(&raw).ok());
@@ -538,7 +571,7 @@ impl Commit {
             // The rename is durable only once its directory is.
             File::open(parent)?.sync_all()?;
         }
-        if self.durability == Durability::Group {
+        if group {
             changed.push(parent.to_path_buf());
             changed.sort();
             changed.dedup();
@@ -552,7 +585,11 @@ impl Commit {
             mtime_ns: unix_ns(stat.modified()),
             mountpath: PathBuf::new(),
         };
-        Ok(Ok((info, changed)))
+        let flush = ToFlush {
+            data: group && !self.data_flushed,
+            dirs: changed,
+        };
+        Ok(Ok((info, flush)))
     }
 }
 

@@ -106,6 +106,7 @@ impl ObjectStore {
             objects_dir: layout::slices_dir(&mp.path, bucket),
             target: layout::slice_path(&mp.path, bucket, object),
             durability: self.cfg.durability,
+            data_flushed: false,
             mode: CommitMode::Slice(mtime),
             extra: Some((EC_XATTR, info.encode())),
         };

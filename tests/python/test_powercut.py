@@ -38,7 +38,12 @@ NAMES_PER_WRITER = 100  # then each writer overwrites its names again, generatio
 
 def start(mnt, log, durability):
     args = [str(BIN), "target", "--port", "0", "--host", "127.0.0.1", "--mountpath", mnt]
-    if durability != "default":
+    if durability == "default-files":
+        # the default, flushing file by file as on a mountpath that shares its filesystem
+        cfg = log.parent / "files.toml"
+        cfg.write_text('group_sync = "files"\n')
+        args += ["--config", str(cfg)]
+    elif durability != "default":
         args += ["--durability", durability]
     return start_node(args, log)
 
@@ -50,7 +55,7 @@ def metric(url, name):
     raise AssertionError(name)
 
 
-@pytest.mark.parametrize("durability", ["default", "object", "none"])
+@pytest.mark.parametrize("durability", ["default", "default-files", "object", "none"])
 def test_power_cut(tmp_path, durability):
     assert os.geteuid() == 0, "this test mounts filesystems: run it as root"
     img, mnt = tmp_path / "disk.img", tmp_path / "mnt"
