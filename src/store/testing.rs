@@ -37,7 +37,7 @@ pub fn store_with(dir: &std::path::Path, n: usize) -> ObjectStore {
                 std::fs::create_dir_all(&p).expect("mountpath dir");
                 p
             };
-            Mountpath::new(path, disk, counters, None, GroupSync::Auto)
+            Mountpath::new(path, disk, counters, None, GroupSync::Filesystem)
         })
         .collect();
     let cfg = StoreConfig {
