@@ -108,7 +108,7 @@ pub(super) fn remove_one(
     }
     std::fs::remove_file(path)?;
     if let Some(parent) = path.parent() {
-        super::put::prune_empty_dirs(parent, objects_dir);
+        super::commit::prune_empty_dirs(parent, objects_dir);
     }
     Ok(true)
 }

@@ -48,7 +48,7 @@ impl ObjectStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::put::{Commit, CommitFail, CommitMode};
+    use super::super::commit::{Commit, CommitFail, CommitMode};
     use super::*;
     use crate::store::ObjectMeta;
 

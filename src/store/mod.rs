@@ -9,6 +9,7 @@ mod body_hashes;
 mod bucket;
 pub mod checksum;
 mod chunks;
+mod commit;
 mod custom;
 mod delete;
 mod dir_cache;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use prometheus::IntCounter;
 
-use super::put::prune_empty_dirs;
+use super::commit::prune_empty_dirs;
 use crate::disk::DiskHandle;
 use crate::fs::layout;
 

@@ -8,9 +8,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
+use super::commit::{Commit, CommitMode};
 use super::get::open_blocking;
 use super::meta::ObjectMeta;
-use super::put::{BodyResult, Commit, CommitMode, PutOptions};
+use super::put::{BodyResult, PutOptions};
 use super::reader::ObjectReader;
 use super::{Error, ObjectStore, Result};
 use crate::fs::layout;

@@ -15,8 +15,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::commit::prune_empty_dirs;
 use super::list::sorted_names;
-use super::put::prune_empty_dirs;
 use super::{Error, ObjectStore, Result};
 use crate::fs::layout;
 use crate::names::validate_object;
