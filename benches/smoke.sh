@@ -12,6 +12,7 @@ benches/peers-matrix.sh 1 1 "4" "1" "8"
 .venv/bin/python benches/listing.py --sizes 2000 --repeat 1
 .venv/bin/python benches/get_batch.py --smoke --bin-dir "${AIS_BIN_DIR:-target/release}"
 .venv/bin/python benches/redundancy.py --smoke --bin "${AIS_BIN_DIR:-target/release}/aisnode"
+.venv/bin/python benches/durability.py --smoke --bin-dir "${AIS_BIN_DIR:-target/release}"
 benches/s3-peers.sh --smoke
 benches/auth-cost.sh 1 1 4
 .venv/bin/python benches/failover.py --smoke --bin "${AIS_BIN_DIR:-target/release}/aisnode"
