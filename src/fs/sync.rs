@@ -40,7 +40,8 @@ pub enum Durability {
 #[serde(rename_all = "lowercase")]
 pub enum GroupSync {
     /// One `syncfs` of the mountpath's filesystem shared by every waiting request: the
-    /// fewest device flushes (measured fastest on XFS and ext4, see benches/durability.py).
+    /// fewest device flushes (measured faster than `files` on XFS in 8 of 9 cases, see
+    /// benches/durability.py; on ext4 the two varied from run to run).
     #[default]
     Filesystem,
     /// `fdatasync` of each object and `fsync` of each directory, run concurrently, the
@@ -102,7 +103,7 @@ impl MountpathSync {
         }
         let data = async {
             match file {
-                Some(f) => disk.flush_concurrently(move || f.sync_data()).await,
+                Some(f) => self.data(disk, f).await,
                 None => Ok(()),
             }
         };
